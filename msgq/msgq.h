@@ -1,0 +1,111 @@
+#pragma once
+// msgq: the conduit message bus. One topic = one ring in shared memory, one
+// publisher, up to 64 subscribers. Endpoint = topic name.
+//
+//   auto pub = msgq::PubSocket::create("sensorEvents");
+//   auto sub = msgq::SubSocket::create("sensorEvents");
+//   pub->send(bytes, n);
+//   msgq::Message m;
+//   if (sub->receive(m, 100)) use(m.data(), m.size());
+//
+// Backends: shared memory (default) or libzmq PUB/SUB on loopback tcp when the
+// environment has ZMQ=1 (read at create time). Both behave the same through this API.
+//
+// Ownership: sockets are owned by the caller (unique_ptr). A Message owns a copy
+// of the payload, 8-byte aligned, so Cap'n Proto can read it in place.
+// Threads: a socket is used by one thread at a time; different sockets (even on
+// the same topic) may be used from different threads.
+// Errors: msgq::Error (a std::runtime_error) with what was expected and what was
+// found — bad topic names, a second live publisher, an oversized message, a shm
+// file with the wrong magic/version/size, no free subscriber slot.
+// Loss: a subscriber lapped by the publisher never sees a torn message; it resumes
+// at the oldest intact message and lost() says exactly how many it missed.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace msgq {
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Ring size of a topic created without an explicit size.
+constexpr size_t kDefaultRingSize = 1 << 20;
+// Subscriber slots per topic.
+constexpr int kMaxSubscribers = 64;
+
+// Largest payload a ring of `ring_size` bytes accepts.
+size_t max_message_size(size_t ring_size);
+
+// True when ZMQ=1 selects the libzmq backend.
+bool zmq_backend();
+
+class Message {
+ public:
+  Message() = default;
+  Message(const void *data, size_t size);
+  const char *data() const { return reinterpret_cast<const char *>(buf_.get()); }
+  char *data() { return reinterpret_cast<char *>(buf_.get()); }
+  size_t size() const { return size_; }
+  uint64_t seq() const { return seq_; }  // publisher's sequence number, from 0
+
+  // Makes room for `size` bytes (reusing the buffer when it is large enough).
+  char *resize(size_t size);
+  void set_seq(uint64_t seq) { seq_ = seq; }
+
+ private:
+  std::unique_ptr<uint64_t[]> buf_;
+  size_t size_ = 0, capacity_ = 0;
+  uint64_t seq_ = 0;
+};
+
+class PubSocket {
+ public:
+  // Creates the topic if it does not exist yet (with `ring_size` bytes), and
+  // becomes its publisher. Throws if another live publisher holds the topic.
+  static std::unique_ptr<PubSocket> create(const std::string &topic, size_t ring_size = kDefaultRingSize);
+  virtual ~PubSocket() = default;
+
+  // Publishes one message. Never blocks. Throws Error if size > max_message_size().
+  virtual void send(const void *data, size_t size) = 0;
+  virtual const std::string &topic() const = 0;
+  // Number of subscribers attached right now (-1 when the backend cannot tell).
+  virtual int subscriber_count() const = 0;
+};
+
+struct SubOptions {
+  bool conflate = false;                // receive only the newest message
+  size_t ring_size = kDefaultRingSize;  // used only if this subscriber creates the topic
+};
+
+class SubSocket {
+ public:
+  // Attaches to the topic (creating it if needed), starting after the newest
+  // message present now. Throws if all 64 slots are held by live subscribers.
+  static std::unique_ptr<SubSocket> create(const std::string &topic, SubOptions opts = {});
+  virtual ~SubSocket() = default;
+
+  // Receives the next message into `msg`. timeout_ms: 0 = don't wait,
+  // -1 = wait forever, >0 = wait at most that long. Returns false on timeout.
+  virtual bool receive(Message &msg, int timeout_ms) = 0;
+  // Messages this subscriber missed so far: lapped by the publisher, or skipped by conflate.
+  virtual uint64_t lost() const = 0;
+  virtual const std::string &topic() const = 0;
+};
+
+// Waits on many subscribers at once (futex_waitv on the shm backend).
+class Poller {
+ public:
+  static std::unique_ptr<Poller> create();
+  virtual ~Poller() = default;
+  // The socket must outlive the poller and come from the same backend.
+  virtual void add(SubSocket &sock) = 0;
+  // Sockets that have a message ready (possibly empty on timeout). timeout_ms as in receive().
+  virtual std::vector<SubSocket *> poll(int timeout_ms) = 0;
+};
+
+}  // namespace msgq
