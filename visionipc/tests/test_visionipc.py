@@ -121,12 +121,18 @@ def test_socket_permissions_and_streams(prefix):
 
 def test_bad_input_raises_clear_errors():
   server = VisionIpcServer("bad")
+  with pytest.raises(VisionIpcError, match="even width and height"):
+    server.create_buffers(VISION_STREAM_WIDE_ROAD, 2, 321, 240)
+  with pytest.raises(VisionIpcError, match="has no stream"):
+    server.get_buffer(VISION_STREAM_ROAD)
   server.create_buffers(VISION_STREAM_ROAD, 2, W, H)
   server.start_listener()
   with pytest.raises(VisionIpcError, match=r"expected 115200 \(compact NV12 320x240\)"):
     server.send(VISION_STREAM_ROAD, b"\0" * 100)
-  with pytest.raises(VisionIpcError, match="even width and height"):
-    server.create_buffers(VISION_STREAM_WIDE_ROAD, 2, 321, 240)
+  with pytest.raises(VisionIpcError, match="after start_listener"):
+    server.create_buffers(VISION_STREAM_WIDE_ROAD, 2, W, H)
+  with pytest.raises(ValueError):
+    VisionIpcServer("no/slash")
   client = VisionIpcClient("bad", VISION_STREAM_WIDE_ROAD, False)
   assert not client.connect(False)
   assert "unknown stream 2" in client.last_error
