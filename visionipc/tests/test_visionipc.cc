@@ -364,6 +364,34 @@ TEST_F(VisionIpc, MisbehavingClientsAreRefusedAndOthersServed) {
   EXPECT_TRUE(check_frame(rb, 9));
 }
 
+TEST_F(VisionIpc, SilentPeerIsDroppedAfterTheHandshakeTimeout) {
+  VisionIpcServer server("silent");
+  server.create_buffers(VISION_STREAM_ROAD, 1, 64, 64);
+  server.start_listener();
+  int fd = raw_connect("silent");
+  ASSERT_GE(fd, 0);
+  EXPECT_NE(refusal(fd).find("no request within"), std::string::npos);
+  close(fd);
+  EXPECT_EQ(server.refused_connections(), 1u);
+}
+
+TEST_F(VisionIpc, ClientSlotsAreLimitedAndReused) {
+  VisionIpcServer server("slots");
+  server.create_buffers(VISION_STREAM_ROAD, 2, 64, 64);
+  server.start_listener();
+  std::vector<std::unique_ptr<VisionIpcClient>> clients;
+  for (int i = 0; i < visionipc::kMaxClientsPerStream; i++) {
+    clients.push_back(std::make_unique<VisionIpcClient>("slots", VISION_STREAM_ROAD, false));
+    ASSERT_TRUE(clients.back()->connect(false)) << i << ": " << clients.back()->last_error();
+  }
+  VisionIpcClient extra("slots", VISION_STREAM_ROAD, false);
+  EXPECT_FALSE(extra.connect(false));
+  EXPECT_NE(extra.last_error().find("all 32 client slots"), std::string::npos) << extra.last_error();
+  clients.pop_back();
+  ASSERT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == visionipc::kMaxClientsPerStream - 1; }));
+  EXPECT_TRUE(extra.connect(false)) << extra.last_error();
+}
+
 TEST_F(VisionIpc, PeerWithAnotherUidIsRefused) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to connect as another uid";
   VisionIpcServer server("uid");
