@@ -4,10 +4,13 @@ and the VisionIPC producer's cost per frame with 1, 2 and 4 consumers.
 
 The measurements run in build/bin/visionipc_bench (C++, fork()ed processes); this
 module runs it case by case, starts and stops its own iox-roudi for the iceoryx
-rows, and turns the output into rows. VIPC_BENCH_SAMPLES scales the sample count.
+rows, and turns the output into rows. The machine is shared and noisy, so every case runs in ROUNDS rounds,
+interleaved with the others (each round a fresh set of processes), and a row is
+the median over the rounds. VIPC_BENCH_SAMPLES scales the samples per round.
 """
 import os
 import shutil
+import statistics
 import signal
 import subprocess
 import sys
@@ -17,6 +20,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BINARY = os.path.join(ROOT, 'build', 'bin', 'visionipc_bench')
 CASES = ('4KiB', '1MiB', '1928x1208')
+ROUNDS = 3
 
 # Chunks for the largest frame (3.5 MB + iceoryx's chunk header) need a 4 MiB pool.
 ROUDI_CONFIG = """[general]
@@ -48,7 +52,7 @@ def note(msg):
 
 def samples_for(case):
   scale = float(os.environ.get('VIPC_BENCH_SAMPLES', '1'))
-  base = 400 if case == '1928x1208' else 1000
+  base = 300 if case == '1928x1208' else 600
   return str(max(100, int(base * scale)))
 
 
@@ -82,9 +86,15 @@ class Roudi:
     if exe is None:
       self.why_not = 'iox-roudi is not installed'
       return
-    other = subprocess.run(['pgrep', '-x', 'iox-roudi'], capture_output=True, text=True).stdout.split()
+    # iceoryx 2.0 has one fixed shared-memory namespace per machine: wait (a while)
+    # for somebody else's RouDi to finish rather than fight it.
+    deadline = time.monotonic() + 90
+    while True:
+      other = subprocess.run(['pgrep', '-x', 'iox-roudi'], capture_output=True, text=True).stdout.split()
+      if not other or time.monotonic() > deadline:
+        break
+      time.sleep(1)
     if other:
-      # iceoryx 2.0 has one fixed shared-memory namespace per machine: a second RouDi would fight the first.
       self.why_not = f'another iox-roudi is running (pid {", ".join(other)}); iceoryx 2.0 allows one per machine'
       return
     cfg = os.path.join(tmp, 'roudi.toml')
@@ -119,6 +129,19 @@ class Roudi:
     self.proc = None
 
 
+def median_rows(rows):
+  """One row per (impl, case, metric): the median of its rounds, in first-seen order."""
+  groups = {}
+  for r in rows:
+    groups.setdefault((r['impl'], r['case'], r['metric']), []).append(r)
+  out = []
+  for group in groups.values():
+    row = dict(group[0])
+    row['value'] = statistics.median(r['value'] for r in group)
+    out.append(row)
+  return out
+
+
 def run():
   if not os.path.exists(BINARY):
     raise RuntimeError(f'{BINARY} is missing: build it with `scons -j2 build/bin/visionipc_bench`')
@@ -127,23 +150,20 @@ def run():
   rows = []
   try:
     with tempfile.TemporaryDirectory(prefix='vipcbench') as tmp:
-      for case in CASES:
-        for impl in ('visionipc', 'zmq_ipc'):
-          rows += run_harness(['latency', impl, case, samples_for(case)], env)
-      rows += run_harness(['latency', 'msgq_64B', '64B', samples_for('64B')], env)
-
       roudi = Roudi(tmp)
       if roudi.why_not:
         note(f'iceoryx rows skipped: {roudi.why_not}')
-      else:
-        try:
+      try:
+        for _ in range(ROUNDS):
           for case in CASES:
-            rows += run_harness(['latency', 'iceoryx', case, samples_for(case)], env)
-        finally:
-          roudi.stop()
-
-      for clients in (1, 2, 4):
-        rows += run_harness(['producer', str(clients), samples_for('4KiB')], env)
+            impls = ('visionipc', 'zmq_ipc') + (() if roudi.why_not else ('iceoryx',))
+            for impl in impls:
+              rows += run_harness(['latency', impl, case, samples_for(case)], env)
+          rows += run_harness(['latency', 'msgq_64B', '64B', samples_for('64B')], env)
+          for clients in (1, 2, 4):
+            rows += run_harness(['producer', str(clients), samples_for('4KiB')], env)
+      finally:
+        roudi.stop()
   finally:
     shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
-  return rows
+  return median_rows(rows)

@@ -7,8 +7,9 @@
 // as in the real pipeline. One-way latency = CLOCK_MONOTONIC when the consumer
 // has the frame minus CLOCK_MONOTONIC just before the producer's send call (the
 // producer fills the frame before that). The producer waits for the consumer's
-// acknowledgement (shared memory, polled with short sleeps) before the next
-// frame, so every sample is a cold wake-up as at camera rate, never a queue.
+// acknowledgement (shared memory, polled with short sleeps), writes the next
+// frame and pauses 200 us before sending it, so every sample is a cold wake-up
+// as at camera rate, never a queue or a consumer that is still spinning.
 // Output: lines "ROW impl case metric value unit"; "SKIP reason" when an impl
 // cannot run here.
 #include <signal.h>
@@ -78,7 +79,7 @@ Shared *shared() {
   return new (p) Shared{};
 }
 
-// Waits until consumer `c` acknowledged `n` frames. False after 5 s (lost frame).
+// Waits until every consumer acknowledged `n` frames (false after 5 s: a lost frame).
 bool wait_ack(Shared *sh, int clients, uint64_t n) {
   uint64_t end = conduit::mono_ns() + 5'000'000'000ull;
   for (int c = 0; c < clients; c++) {
@@ -89,6 +90,10 @@ bool wait_ack(Shared *sh, int clients, uint64_t n) {
   }
   return true;
 }
+
+// Between writing a frame and sending it: the consumers are asleep again and the
+// frame is complete, as when a camera's DMA finishes and the driver announces it.
+void settle() { sleep_us(200); }
 
 bool wait_ready(Shared *sh, int clients) {
   uint64_t end = conduit::mono_ns() + 20'000'000'000ull;
@@ -166,6 +171,7 @@ int visionipc_latency(const Case &c, int samples) {
       VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD);
       if (!b) return 1;
       memset(b->addr, i, b->width * b->height * 3 / 2);
+      settle();
       VisionIpcBufExtra extra{uint32_t(i), conduit::mono_ns(), 0, true};
       server.send(b, &extra);
       if (!wait_ack(sh, 1, i + 1)) return 1;
@@ -206,6 +212,7 @@ int visionipc_producer_cost(int clients, int samples) {
     server.start_listener();
     if (!wait_ready(sh, clients)) return 1;
     for (int i = 0; i < samples; i++) {
+      settle();
       int64_t c0 = thread_cpu_ns();
       uint64_t t0 = conduit::mono_ns();
       VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD);
@@ -255,6 +262,7 @@ int msgq_latency(const Case &c, int samples) {
     auto pub = msgq::PubSocket::create(topic);
     char payload[64] = {};
     for (int i = 0; i < samples; i++) {
+      settle();
       uint64_t t0 = conduit::mono_ns();
       memcpy(payload, &t0, sizeof(t0));
       pub->send(payload, sizeof(payload));
@@ -309,6 +317,7 @@ int zmq_latency(const Case &c, int samples) {
     int rc = 0;
     for (int i = 0; i < samples && rc == 0; i++) {
       memset(frame.data(), i, frame.size());
+      settle();
       uint64_t t0 = conduit::mono_ns();
       memcpy(frame.data(), &t0, sizeof(t0));
       if (zmq_send(s, frame.data(), frame.size(), 0) != int(frame.size()) || !wait_ack(sh, 1, i + 1)) rc = 1;
@@ -376,6 +385,7 @@ int iceoryx_latency(const Case &c, int samples) {
       }
       void *chunk = loaned.value();
       memset(chunk, i, c.bytes);
+      settle();
       uint64_t t0 = conduit::mono_ns();
       memcpy(chunk, &t0, sizeof(t0));
       pub.publish(chunk);
