@@ -76,6 +76,14 @@ def run_harness(args, env):
   return rows
 
 
+def is_zombie(pid):
+  try:
+    with open(f'/proc/{pid}/stat') as f:
+      return f.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
+  except (OSError, IndexError):
+    return True
+
+
 class Roudi:
   """An iox-roudi of our own, with mempools big enough for a 1928x1208 NV12 frame."""
 
@@ -90,7 +98,8 @@ class Roudi:
     # for somebody else's RouDi to finish rather than fight it.
     deadline = time.monotonic() + 90
     while True:
-      other = subprocess.run(['pgrep', '-x', 'iox-roudi'], capture_output=True, text=True).stdout.split()
+      other = [pid for pid in subprocess.run(['pgrep', '-x', 'iox-roudi'], capture_output=True, text=True).stdout.split()
+               if not is_zombie(pid)]
       if not other or time.monotonic() > deadline:
         break
       time.sleep(1)
