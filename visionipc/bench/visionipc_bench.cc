@@ -341,9 +341,10 @@ int zmq_latency(const Case &c, int samples) {
 int iceoryx_latency(const Case &c, int samples) {
   Shared *sh = shared();
   iox::capro::ServiceDescription service{"conduit", "vipcbench", iox::capro::IdString_t(iox::cxx::TruncateToCapacity, c.name.c_str())};
+  // The consumer leaves with _exit(), so its runtime's socket files stay behind: named after us, removed below.
+  std::string sub_rt = "vipcbench_sub_" + std::to_string(getpid());
   auto consume = [&](int idx) {
-    std::string rt = "vipcbench_sub_" + std::to_string(getpid());
-    iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, rt.c_str()));
+    iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, sub_rt.c_str()));
     iox::popo::SubscriberOptions opts;
     opts.queueCapacity = 4;
     iox::popo::UntypedSubscriber sub(service, opts);
@@ -394,6 +395,8 @@ int iceoryx_latency(const Case &c, int samples) {
     return 0;
   };
   int rc = run_forked(sh, 1, consume, produce);
+  unlink(("/tmp/" + sub_rt).c_str());
+  unlink(("/tmp/" + sub_rt + ".lock").c_str());
   if (rc != 0) return rc;
   print_percentiles("iceoryx", c, std::vector<int64_t>(sh->latency_ns + kWarmup, sh->latency_ns + samples));
   return 0;
