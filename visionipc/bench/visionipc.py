@@ -111,7 +111,7 @@ class Roudi:
       f.write(ROUDI_CONFIG)
     self.log = os.path.join(tmp, 'roudi.log')
     with open(self.log, 'w') as log:
-      self.proc = subprocess.Popen([exe, '-c', cfg, '-l', 'info', '-m', 'off'], stdout=log, stderr=subprocess.STDOUT,
+      self.proc = subprocess.Popen([exe, '-c', cfg, '-l', 'info'], stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

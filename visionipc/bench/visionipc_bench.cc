@@ -115,11 +115,12 @@ void print_percentiles(const std::string &impl, const Case &c, std::vector<int64
 // runs `produce()` in this process, and reaps them.
 int run_forked(Shared *sh, int clients, const std::function<int(int)> &consume, const std::function<int()> &produce) {
   std::vector<pid_t> kids;
+  fflush(stdout);
   for (int i = 0; i < clients; i++) {
     pid_t pid = fork();
     if (pid == 0) {
-      fflush(stdout);
-      _exit(consume(i));
+      // exit(), not _exit(): iceoryx's runtime must deregister from RouDi on the way out.
+      exit(consume(i));
     }
     kids.push_back(pid);
   }
@@ -341,7 +342,6 @@ int zmq_latency(const Case &c, int samples) {
 int iceoryx_latency(const Case &c, int samples) {
   Shared *sh = shared();
   iox::capro::ServiceDescription service{"conduit", "vipcbench", iox::capro::IdString_t(iox::cxx::TruncateToCapacity, c.name.c_str())};
-  // The consumer leaves with _exit(), so its runtime's socket files stay behind: named after us, removed below.
   std::string sub_rt = "vipcbench_sub_" + std::to_string(getpid());
   auto consume = [&](int idx) {
     iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, sub_rt.c_str()));
@@ -395,8 +395,6 @@ int iceoryx_latency(const Case &c, int samples) {
     return 0;
   };
   int rc = run_forked(sh, 1, consume, produce);
-  unlink(("/tmp/" + sub_rt).c_str());
-  unlink(("/tmp/" + sub_rt + ".lock").c_str());
   if (rc != 0) return rc;
   print_percentiles("iceoryx", c, std::vector<int64_t>(sh->latency_ns + kWarmup, sh->latency_ns + samples));
   return 0;
