@@ -479,6 +479,10 @@ TEST_F(VisionIpc, BadArgumentsThrowClearErrors) {
   VisionBuf foreign;
   foreign.allocate(visionipc::nv12_layout(640, 480), "foreign");
   EXPECT_THROW(server.send(&foreign, nullptr), Error);
+  VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD);
+  ASSERT_NE(b, nullptr);
+  server.send(b, nullptr);
+  EXPECT_THROW(server.send(b, nullptr), Error) << "a second send of a buffer without get_buffer()";
   EXPECT_THROW(VisionIpcServer("bad/name"), std::invalid_argument);
   VisionIpcClient nobody("nobody", VISION_STREAM_ROAD, false);
   EXPECT_FALSE(nobody.connect(false));
