@@ -3,7 +3,8 @@
 and the VisionIPC producer's cost per frame with 1, 2 and 4 consumers.
 
 The measurements run in build/bin/visionipc_bench (C++, fork()ed processes); this
-module runs it case by case, starts and stops its own iox-roudi for the iceoryx
+module runs it case by case (VisionIPC's three sizes and msgq interleaved sample
+by sample in one run, so the ratios the targets compare see the same load), starts and stops its own iox-roudi for the iceoryx
 rows, and turns the output into rows. The machine is shared and noisy, so every case runs in ROUNDS rounds,
 interleaved with the others (each round a fresh set of processes), and a row is
 the median over the rounds. VIPC_BENCH_SAMPLES scales the samples per round.
@@ -164,9 +165,9 @@ def run():
         note(f'iceoryx rows skipped: {roudi.why_not}')
       try:
         for _ in range(ROUNDS):
-          # The cheap cases whose ratios the targets compare run back to back.
-          rows += run_harness(['latency', 'msgq_64B', '64B', samples_for('64B')], env)
-          for impl in ('visionipc', 'zmq_ipc') + (() if roudi.why_not else ('iceoryx',)):
+          # VisionIPC at every size and the msgq reference, interleaved sample by sample.
+          rows += run_harness(['vipc_msgq', samples_for('4KiB')], env)
+          for impl in ('zmq_ipc',) + (() if roudi.why_not else ('iceoryx',)):
             for case in CASES:
               rows += run_harness(['latency', impl, case, samples_for(case)], env)
           for clients in (1, 2, 4):
