@@ -66,10 +66,9 @@ void pin_to(int cpu) {
   }
 }
 
-// Forks a child running `body` (pinned to `cpu` unless negative). The child
-// dies with its parent, and leaves through exit() so libraries (iceoryx) can
-// deregister in their destructors.
-pid_t spawn(const std::function<void()> &body, int cpu) {
+// Forks a child running `body`. The child dies with its parent, and leaves
+// through exit() so libraries (iceoryx) can deregister in their destructors.
+pid_t spawn(const std::function<void()> &body) {
   pid_t parent = getpid();
   fflush(stdout);
   pid_t pid = fork();
@@ -79,7 +78,6 @@ pid_t spawn(const std::function<void()> &body, int cpu) {
   if (getppid() != parent) _exit(1);
   int rc = 0;
   try {
-    if (cpu >= 0) pin_to(cpu);
     body();
   } catch (const std::exception &e) {
     fprintf(stderr, "msgq_bench (child): %s\n", e.what());
@@ -104,6 +102,13 @@ void reap(pid_t pid, double timeout_s) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error("the peer process failed (wait status " + std::to_string(status) + ")");
   }
+}
+
+// Pins the calling thread only, after the transport is built: helper threads
+// the transport started (zmq's I/O thread, iceoryx's keep-alive) stay free to
+// run on either core, as they would for a user.
+void pin_measuring_thread(const Options &o, int cpu) {
+  if (o.pin) pin_to(cpu);
 }
 
 void row(const char *metric, double value, const char *unit) { printf("row %s %.6g %s\n", metric, value, unit); }
@@ -132,14 +137,16 @@ void run_latency(const Options &o, const Impl &impl, SharedRegion *shared) {
   int timeout = poll ? 0 : -1;
   pid_t child = spawn([&] {
     auto t = impl.make({.pub_channel = 1, .sub_channel = 0, .size = o.size, .tag = o.tag, .shared = shared});
+    pin_measuring_thread(o, 1);
     for (uint64_t seq;;) {
       if (!t->receive(seq, timeout)) continue;
       if (seq == kStop) break;
       t->send(seq);
     }
-  }, o.pin ? 1 : -1);
+  });
 
   auto t = impl.make({.pub_channel = 0, .sub_channel = 1, .size = o.size, .tag = o.tag, .shared = shared});
+  pin_measuring_thread(o, 0);
   handshake(*t);
   std::vector<uint64_t> rtt;
   rtt.reserve(std::min<uint64_t>(o.iters, 1 << 20));
@@ -168,46 +175,67 @@ void run_latency(const Options &o, const Impl &impl, SharedRegion *shared) {
   printf("note %s %s %zuB: %zu round trips, one-way = RTT/2\n", impl.name, o.mode.c_str(), o.size, steady.size());
 }
 
+uint64_t process_cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+// The subscriber of a throughput run: counts what arrives, checks the order,
+// and leaves its results in the shared region. It reads the clock only when it
+// runs dry, so the clock does not slow the receive loop it measures.
+void subscribe_and_count(Transport &t, SharedRegion *sh, double seconds) {
+  uint64_t count = 0, first = 0, last = 0, lost0 = 0, t_first = 0, t_dry = 0, cpu_first = 0;
+  uint64_t give_up = mono_ns() + uint64_t((seconds + 30) * 1e9);
+  for (uint64_t seq;;) {
+    if (!t.receive(seq, 0)) {
+      if (count > 0) t_dry = mono_ns();
+      // Stop only after a quiet spell that began once the publisher was done.
+      bool publisher_done = sh->pub_done.load();
+      if (t.receive(seq, 100)) {
+      } else if (publisher_done) {
+        break;
+      } else if (mono_ns() > give_up) {
+        throw std::runtime_error("throughput: publisher never finished");
+      } else {
+        continue;
+      }
+    }
+    if (seq == kWarmup) {
+      sh->sub_started.store(1);
+      continue;
+    }
+    if (count == 0) {
+      first = seq;
+      t_first = mono_ns();
+      cpu_first = process_cpu_ns();
+      lost0 = t.lost();
+    } else if (seq <= last) {
+      throw std::runtime_error("throughput: message " + std::to_string(seq) + " arrived after " + std::to_string(last));
+    }
+    last = seq;
+    ++count;
+  }
+  sh->received = count;
+  sh->first_seq = first;
+  sh->last_seq = last;
+  sh->first_ns = t_first;
+  sh->last_ns = t_dry;
+  sh->sub_cpu_ns = process_cpu_ns() - cpu_first;
+  sh->transport_lost = t.lost() - lost0;
+  sh->sub_done.store(1);
+}
+
 void run_throughput(const Options &o, const Impl &impl, SharedRegion *sh) {
   if (!impl.throughput) throw std::invalid_argument(std::string(impl.name) + " has no throughput mode");
   pid_t child = spawn([&] {
     auto t = impl.make({.pub_channel = kNoChannel, .sub_channel = 0, .size = o.size, .tag = o.tag, .shared = sh});
-    uint64_t count = 0, first = 0, last = 0, lost0 = 0, t_first = 0, t_last = 0;
-    uint64_t give_up = mono_ns() + uint64_t((o.seconds + 30) * 1e9);
-    for (uint64_t seq;;) {
-      // Stop only after a quiet spell that began once the publisher was done.
-      bool publisher_done = sh->pub_done.load();
-      if (!t->receive(seq, 100)) {
-        if (publisher_done) break;
-        if (mono_ns() > give_up) throw std::runtime_error("throughput: publisher never finished");
-        continue;
-      }
-      if (seq == kWarmup) {
-        sh->sub_started.store(1);
-        continue;
-      }
-      uint64_t now = mono_ns();
-      if (count == 0) {
-        first = seq;
-        t_first = now;
-        lost0 = t->lost();
-      } else if (seq <= last) {
-        throw std::runtime_error("throughput: message " + std::to_string(seq) + " arrived after " + std::to_string(last));
-      }
-      last = seq;
-      t_last = now;
-      ++count;
-    }
-    sh->received = count;
-    sh->first_seq = first;
-    sh->last_seq = last;
-    sh->first_ns = t_first;
-    sh->last_ns = t_last;
-    sh->transport_lost = t->lost() - lost0;
-    sh->sub_done.store(1);
-  }, o.pin ? 1 : -1);
+    pin_measuring_thread(o, 1);
+    subscribe_and_count(*t, sh, o.seconds);
+  });
 
   auto t = impl.make({.pub_channel = 0, .sub_channel = kNoChannel, .size = o.size, .tag = o.tag, .shared = sh});
+  pin_measuring_thread(o, 0);
   uint64_t deadline = mono_ns() + 10'000'000'000ull;
   while (!sh->sub_started.load()) {
     if (mono_ns() > deadline) throw std::runtime_error("throughput: the subscriber never received a message");
@@ -225,9 +253,10 @@ void run_throughput(const Options &o, const Impl &impl, SharedRegion *sh) {
 
   uint64_t received = sh->received;
   if (received < 2 || sh->last_ns <= sh->first_ns) throw std::runtime_error("throughput: fewer than 2 messages received");
-  row("msgs_per_s", double(received - 1) / double(sh->last_ns - sh->first_ns) * 1e9, "msg/s");
+  row("msgs_per_s", double(received) / double(sh->last_ns - sh->first_ns) * 1e9, "msg/s");
   row("sent_per_s", double(sent) / double(t1 - t0) * 1e9, "msg/s");
   row("lost_pct", 100.0 * double(sent - received) / double(sent), "%");
+  row("sub_cpu_ns_per_msg", double(sh->sub_cpu_ns) / double(received), "ns");
   uint64_t gaps = sh->last_seq - sh->first_seq + 1 - received;
   printf("note %s throughput %zuB: sent %llu received %llu, gaps in sequence %llu, transport-reported lost %llu\n",
          impl.name, o.size, (unsigned long long)sent, (unsigned long long)received, (unsigned long long)gaps,
@@ -248,10 +277,7 @@ int bench_main(int argc, char **argv, const std::vector<Impl> &impls) {
     // A wedged peer must not hang the benchmark forever.
     alarm(unsigned(o.seconds) + 90);
     SharedRegion *shared = SharedRegion::create(o.size);
-    if (o.pin) {
-      pin_to(0);
-      printf("note pinned: ping/publisher on cpu0, pong/subscriber on cpu1\n");
-    }
+    if (o.pin) printf("note pinned: ping/publisher thread on cpu0, pong/subscriber thread on cpu1\n");
     if (o.mode == "throughput") {
       run_throughput(o, *it, shared);
     } else {

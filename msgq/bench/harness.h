@@ -5,7 +5,8 @@
 //            [--seconds S] [--iters N] [--pin] [--tag TAG]
 //
 // Each run forks: the parent pings (or publishes), the child pongs (or
-// subscribes); with --pin they sit on cpu0 and cpu1. One run prints lines
+// subscribes); with --pin their measuring threads sit on cpu0 and cpu1 (helper
+// threads of a library, like zmq's I/O thread, stay free). One run prints lines
 //   row <metric> <value> <unit>
 //   note <text>
 // on stdout, which msgq/bench/msgq.py turns into benchmark rows.
@@ -14,8 +15,10 @@
 // on the pinging side only (no cross-process clock comparison). block = the
 // receiver sleeps in the transport's blocking receive; poll = it spins on the
 // non-blocking receive. Throughput: the publisher sends for --seconds as fast as
-// it can; the subscriber (blocking receive) counts what arrives and reports
-// received/s from its first to its last message, plus how many were lost.
+// it can; the subscriber drains with non-blocking receives and blocks only when
+// it runs dry. It reports received/s from its first message to running dry
+// after the last, how many were lost, and its own CPU time per message (the
+// figure that holds when other work steals the CPU).
 #include <vector>
 
 #include "msgq/bench/transport.h"
