@@ -275,7 +275,7 @@ int bench_main(int argc, char **argv, const std::vector<Impl> &impls) {
       throw std::invalid_argument("unknown --impl '" + o.impl + "'; this binary has: " + known);
     }
     // A wedged peer must not hang the benchmark forever.
-    alarm(unsigned(o.seconds) + 90);
+    alarm(unsigned(o.seconds) + 50);
     SharedRegion *shared = SharedRegion::create(o.size);
     if (o.pin) printf("note pinned: ping/publisher thread on cpu0, pong/subscriber thread on cpu1\n");
     if (o.mode == "throughput") {

@@ -129,6 +129,9 @@ class Roudi:
         raise RuntimeError(f'iox-roudi did not come up within {ready_timeout_s} s:\n{self.output()[-2000:]}')
       time.sleep(0.02)
 
+  def alive(self):
+    return self.proc is not None and self.proc.poll() is None
+
   def output(self):
     with open(self.log_path, errors='replace') as f:
       return f.read()
@@ -144,9 +147,14 @@ class Roudi:
       self.proc.wait()
 
 
+class IceoryxGone(RuntimeError):
+  """Our RouDi went away mid-run (another iceoryx user on the machine stopped it)."""
+
+
 class Runner:
-  def __init__(self, env):
+  def __init__(self, env, roudi):
     self.env = env
+    self.roudi = roudi
     self.runs = 0
 
   def measure(self, impl, size, mode, seconds, pin):
@@ -158,8 +166,12 @@ class Runner:
            '--tag', f'mb{os.getpid()}r{self.runs}']
     if pin:
       cmd.append('--pin')
-    r = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=seconds + 120)
+    if impl == 'iceoryx' and not self.roudi.alive():
+      raise IceoryxGone('our iox-roudi is no longer running')
+    r = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=seconds + 60)
     if r.returncode != 0:
+      if impl == 'iceoryx' and not self.roudi.alive():
+        raise IceoryxGone(f'our iox-roudi stopped during a run:\n{r.stderr[-1000:]}')
       raise RuntimeError(f'{" ".join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}')
     metrics, notes = {}, []
     for line in r.stdout.splitlines():
@@ -198,10 +210,17 @@ def bench_all(runner, impls):
       runs = {i: [] for i in todo}
       for rep in range(REPEATS):
         for impl in todo[rep % len(todo):] + todo[:rep % len(todo)]:
-          runs[impl].append(runner.measure(impl, size, mode, seconds, pin)[0])
+          if impl not in impls:
+            continue
+          try:
+            runs[impl].append(runner.measure(impl, size, mode, seconds, pin)[0])
+          except IceoryxGone as e:
+            log(f'iceoryx dropped from {case} {mode}{suffix} on: {e}')
+            impls.remove(impl)
       for impl in todo:
-        rows += median_rows(impl, case, runs[impl], suffix)
-  order = {impl: n for n, impl in enumerate(impls)}
+        if impl in impls:
+          rows += median_rows(impl, case, runs[impl], suffix)
+  order = {impl: n for n, impl in enumerate(IMPLS)}
   return sorted(rows, key=lambda r: order[r['impl']])
 
 
@@ -245,12 +264,12 @@ def run():
   env.pop('ZMQ', None)  # msgq's shared-memory backend, not its zmq one
   if (os.cpu_count() or 1) < 2:
     raise RuntimeError('the msgq benchmark needs 2 CPUs (publisher and subscriber on their own cores)')
-  runner = Runner(env)
   log(f'{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; measuring threads pinned: ping/publisher '
       'cpu0, pong/subscriber cpu1 (library helper threads free); *_unpinned rows: no pinning')
   impls = list(IMPLS)
   tmpdir = tempfile.mkdtemp(prefix='msgqbench')
   roudi = Roudi(tmpdir)
+  runner = Runner(env, roudi)
   try:
     if not os.path.exists(ICEORYX_BIN):
       log('iceoryx skipped: libiceoryx-posh-dev is not installed')
