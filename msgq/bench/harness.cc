@@ -223,6 +223,7 @@ void subscribe_and_count(Transport &t, SharedRegion *sh, double seconds) {
   sh->last_ns = t_dry;
   sh->sub_cpu_ns = process_cpu_ns() - cpu_first;
   sh->transport_lost = t.lost() - lost0;
+  sh->reports_lost = t.reports_lost();
   sh->sub_done.store(1);
 }
 
@@ -261,6 +262,11 @@ void run_throughput(const Options &o, const Impl &impl, SharedRegion *sh) {
   printf("note %s throughput %zuB: sent %llu received %llu, gaps in sequence %llu, transport-reported lost %llu\n",
          impl.name, o.size, (unsigned long long)sent, (unsigned long long)received, (unsigned long long)gaps,
          (unsigned long long)sh->transport_lost);
+  // The transport's own loss counter must agree with the sequence numbers.
+  if (sh->reports_lost && sh->transport_lost != gaps) {
+    printf("note WARNING %s lost() says %llu messages lost, the sequence numbers say %llu\n", impl.name,
+           (unsigned long long)sh->transport_lost, (unsigned long long)gaps);
+  }
 }
 
 }  // namespace

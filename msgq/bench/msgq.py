@@ -181,6 +181,8 @@ class Runner:
         metrics[metric] = (float(value), unit)
       elif kind == 'note':
         notes.append(rest)
+        if rest.startswith('WARNING'):
+          log(rest)
     return metrics, notes
 
 

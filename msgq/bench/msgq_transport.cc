@@ -38,6 +38,7 @@ class Msgq : public Transport {
     return true;
   }
 
+  bool reports_lost() const override { return true; }
   uint64_t lost() const override { return sub_->lost(); }
 
  private:

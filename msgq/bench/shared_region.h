@@ -25,6 +25,7 @@ struct SharedRegion {
   std::atomic<uint64_t> sent;
   uint64_t received, first_seq, last_seq, transport_lost;
   uint64_t first_ns, last_ns, sub_cpu_ns;
+  bool reports_lost;
 
   size_t channel_stride;  // bytes from one FutexChannel to the next
   FutexChannel *channel(int i);

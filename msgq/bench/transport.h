@@ -39,7 +39,8 @@ class Transport {
   // timeout_ms: 0 = non-blocking (busy-poll), -1 = block, >0 = at most that long.
   // Returns false on timeout. Throws if a message has the wrong size.
   virtual bool receive(uint64_t &seq, int timeout_ms) = 0;
-  // Messages the transport itself reports as lost (0 when it cannot tell).
+  // True when the transport counts the messages a subscriber lost, in lost().
+  virtual bool reports_lost() const { return false; }
   virtual uint64_t lost() const { return 0; }
 };
 
