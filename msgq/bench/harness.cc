@@ -22,6 +22,7 @@ namespace {
 
 constexpr uint64_t kWarmup = ~0ull - 1;  // handshake traffic, never measured
 constexpr uint64_t kStop = ~0ull;        // tells the pong side to exit
+constexpr size_t kMaxSize = 64u << 20;   // keeps rings and pools of every transport sane
 
 using conduit::mono_ns;
 
@@ -41,19 +42,33 @@ Options parse(int argc, char **argv) {
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       return argv[++i];
     };
+    auto number = [&]() -> double {
+      std::string v = value();
+      size_t used = 0;
+      double d = -1;
+      try {
+        d = std::stod(v, &used);
+      } catch (const std::exception &) {
+      }
+      if (used != v.size() || !(d > 0)) throw std::invalid_argument(a + " needs a positive number, got '" + v + "'");
+      return d;
+    };
     if (a == "--impl") o.impl = value();
     else if (a == "--mode") o.mode = value();
     else if (a == "--tag") o.tag = value();
-    else if (a == "--size") o.size = std::stoul(value());
-    else if (a == "--seconds") o.seconds = std::stod(value());
-    else if (a == "--iters") o.iters = std::stoull(value());
+    else if (a == "--size") o.size = size_t(number());
+    else if (a == "--seconds") o.seconds = number();
+    else if (a == "--iters") o.iters = uint64_t(number());
     else if (a == "--pin") o.pin = true;
     else throw std::invalid_argument("unknown argument " + a);
   }
   if (o.mode != "block" && o.mode != "poll" && o.mode != "throughput") {
     throw std::invalid_argument("--mode must be block, poll or throughput, got '" + o.mode + "'");
   }
-  if (o.size < sizeof(uint64_t)) throw std::invalid_argument("--size must be at least 8 bytes");
+  if (o.size < sizeof(uint64_t) || o.size > kMaxSize) {
+    throw std::invalid_argument("--size must be between 8 and " + std::to_string(kMaxSize) + " bytes, got " +
+                                std::to_string(o.size));
+  }
   return o;
 }
 

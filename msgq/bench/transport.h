@@ -19,7 +19,8 @@ namespace msgq_bench {
 
 struct SharedRegion;
 
-// Channel 0 carries pings (and throughput traffic), channel 1 carries pongs.
+// Channel 0 carries pings (and throughput traffic), channel 1 pongs; a process
+// that only publishes or only subscribes leaves the other one at kNoChannel.
 constexpr int kNoChannel = -1;
 
 struct TransportConfig {

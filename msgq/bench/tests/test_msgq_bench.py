@@ -87,7 +87,10 @@ def test_bad_arguments_are_clear_errors(env):
   assert 'futex_floor has no throughput mode' in r.stderr
   r, _, _ = run_bench(env, 'bad4', '--impl', 'msgq', '--mode', 'block', '--size', '4')
   assert r.returncode == 2
-  assert '--size must be at least 8 bytes' in r.stderr
+  assert '--size must be between 8 and 67108864 bytes, got 4' in r.stderr
+  r, _, _ = run_bench(env, 'bad5', '--impl', 'msgq', '--mode', 'block', '--size', 'lots')
+  assert r.returncode == 2
+  assert "--size needs a positive number, got 'lots'" in r.stderr
 
 
 def test_target_check_reads_the_rows():
