@@ -45,7 +45,7 @@ class Iceoryx : public Transport {
     }
     if (cfg.sub_channel != kNoChannel) {
       iox::popo::SubscriberOptions opts;
-      // Same buffering as the others: about 16 MiB, 16..256 messages.
+      // Bounded buffering, as zmq's high-water mark: about 16 MiB, 16..256 messages.
       opts.queueCapacity = std::clamp<uint64_t>((16u << 20) / cfg.size, 16, iox::MAX_SUBSCRIBER_QUEUE_CAPACITY);
       opts.historyRequest = 0;
       sub_ = std::make_unique<iox::popo::UntypedSubscriber>(service(cfg, cfg.sub_channel), opts);
