@@ -148,7 +148,9 @@ class Roudi:
 
 
 class IceoryxGone(RuntimeError):
-  """Our RouDi went away mid-run (another iceoryx user on the machine stopped it)."""
+  """iceoryx stopped working mid-run. Its shared memory and RouDi are global to
+  the machine in 2.0.x, so another iceoryx user can pull them away under us;
+  the benchmark then drops iceoryx instead of failing as a whole."""
 
 
 class Runner:
@@ -170,8 +172,11 @@ class Runner:
       raise IceoryxGone('our iox-roudi is no longer running')
     r = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=seconds + 60)
     if r.returncode != 0:
-      if impl == 'iceoryx' and not self.roudi.alive():
-        raise IceoryxGone(f'our iox-roudi stopped during a run:\n{r.stderr[-1000:]}')
+      if impl == 'iceoryx':
+        state = 'running' if self.roudi.alive() else 'gone'
+        shm = 'present' if os.path.exists('/dev/shm/iceoryx_mgmt') else 'missing'
+        raise IceoryxGone(f'a run failed (our RouDi {state}, /dev/shm/iceoryx_mgmt {shm}): '
+                          f'{r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}')
       raise RuntimeError(f'{" ".join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}')
     metrics, notes = {}, []
     for line in r.stdout.splitlines():
