@@ -128,7 +128,7 @@ bool VisionIpcClient::handshake() {
   // reply (next_seq on) is then either received or counted as dropped.
   if (!sub_) {
     try {
-      sub_ = msgq::SubSocket::create(visionipc::announce_topic(name_, type_), {conflate_, visionipc::kAnnounceRingSize});
+      sub_ = msgq::SubSocket::create(visionipc::announce_topic(name_, type_), {conflate_, visionipc::kAnnounceRingSize, /*local=*/true});
     } catch (const msgq::Error &e) {
       return fail(std::string("cannot subscribe to announcements: ") + e.what());
     }

@@ -113,7 +113,7 @@ void VisionIpcServer::create_buffers(VisionStreamType type, size_t num_buffers, 
     b.type = type;
     if (device_id_ && ctx_) b.init_cl(device_id_, ctx_);
   }
-  s->pub = msgq::PubSocket::create(visionipc::announce_topic(name_, type), visionipc::kAnnounceRingSize);
+  s->pub = msgq::PubSocket::create(visionipc::announce_topic(name_, type), visionipc::kAnnounceRingSize, /*local=*/true);
   streams_[type] = std::move(s);
 }
 
