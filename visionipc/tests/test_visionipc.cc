@@ -439,7 +439,7 @@ TEST_F(VisionIpc, ForgedAnnouncementsAreRejected) {
   uint64_t rejected_before = client.rejected(), dropped_before = client.dropped();
 
   // Take over the dead server's topic and lie to the client, using its server id.
-  auto pub = msgq::PubSocket::create(visionipc::announce_topic("forge", VISION_STREAM_ROAD), visionipc::kAnnounceRingSize);
+  auto pub = msgq::PubSocket::create(visionipc::announce_topic("forge", VISION_STREAM_ROAD), visionipc::kAnnounceRingSize, /*local=*/true);
   visionipc::Announcement a = {};
   a.magic = visionipc::kAnnouncementMagic;
   a.server_id = client.server_id();
