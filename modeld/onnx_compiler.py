@@ -140,6 +140,10 @@ class _Compiler:
   def infer_shapes(self, inputs):
     m = onnx.ModelProto()
     m.CopyFrom(self.model)
+    if self.overrides:  # shapes derived from the old input shapes no longer hold
+      del m.graph.value_info[:]
+      for vo in m.graph.output:
+        vo.type.tensor_type.ClearField('shape')
     for vi in m.graph.input:
       for name, shape in inputs:
         if vi.name == name:
