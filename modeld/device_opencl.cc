@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -125,6 +126,22 @@ cl_kernel OpenClDevice::kernel(const char *name) {
   cl_kernel k = clCreateKernel(program_, name, &err);
   cl_check(err, (std::string("clCreateKernel ") + name).c_str());
   return k;
+}
+
+void OpenClDevice::work_group(cl_kernel k, const size_t *range, cl_uint dims, size_t *local, size_t *global) const {
+  size_t budget = 256, allowed = 0;
+  if (clGetKernelWorkGroupInfo(k, device_, CL_KERNEL_WORK_GROUP_SIZE, sizeof(allowed), &allowed, nullptr) == CL_SUCCESS &&
+      allowed > 0) {
+    budget = std::min(budget, allowed);
+  }
+  for (cl_uint d = 0; d < 3; d++) {
+    size_t cap = d == 0 && dims > 1 ? std::min<size_t>(budget, 64) : budget;
+    size_t l = 1;
+    while (d < dims && l * 2 <= cap && l < range[d]) l *= 2;
+    local[d] = l;
+    budget /= l;
+    global[d] = (range[d] + l - 1) / l * l;
+  }
 }
 
 DeviceBuffer OpenClDevice::alloc(size_t bytes) {

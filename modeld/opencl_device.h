@@ -37,6 +37,11 @@ class OpenClDevice : public Device {
   cl_command_queue queue() const { return queue_; }
   // A new kernel object from the modeld program (caller releases it).
   cl_kernel kernel(const char *name);
+  // Work-group and global sizes for `range` work items in `dims` dimensions:
+  // groups of up to 256 items (fewer if the kernel allows fewer), up to 64
+  // along the first (fastest, vectorized) dimension; the global size is
+  // rounded up to whole groups, so kernels must check their bounds.
+  void work_group(cl_kernel k, const size_t *range, cl_uint dims, size_t *local, size_t *global) const;
 
  private:
   cl_device_id device_ = nullptr;

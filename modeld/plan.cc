@@ -9,6 +9,7 @@ namespace modeld {
 const char *kernel_name(Kernel k) {
   switch (k) {
     case Kernel::kConv2d: return "conv2d";
+    case Kernel::kConv2dX4: return "conv2d_x4";
     case Kernel::kActivation: return "activation";
     case Kernel::kBinary: return "binary";
     case Kernel::kConcatCopy: return "concat_copy";
@@ -50,6 +51,12 @@ std::vector<int> broadcast_strides(const Shape &in, size_t rank) {
   size_t lead = rank - in.size();
   for (size_t i = 0; i < in.size(); i++) out[lead + i] = in[i] == 1 ? 0 : st[i];
   return out;
+}
+
+int index_mode(const Shape &in, const Shape &out) {
+  if (shape_count(in) == 1) return KP_INDEX_SCALAR;
+  if (shape_count(in) == shape_count(out)) return KP_INDEX_SAME;  // broadcasting never keeps the count
+  return KP_INDEX_STRIDED;
 }
 
 int product(const Shape &s, size_t from, size_t to) {
@@ -130,7 +137,12 @@ class Planner {
           out = a.outputs[0];
           fused_.insert(size_t(act));
         }
-        launch(Kernel::kConv2d, n, {size_t(p.ow), size_t(p.oh), size_t(p.n) * p.m}, {n.inputs[0], n.inputs[1], bias, out})
+        // Blocks of four output channels pay off once a group has at least four.
+        bool x4 = p.m / p.group >= 4;
+        p.blocks = (p.m / p.group + 3) / 4;
+        size_t z = x4 ? size_t(p.n) * p.group * p.blocks : size_t(p.n) * p.m;
+        launch(x4 ? Kernel::kConv2dX4 : Kernel::kConv2d, n, {size_t(p.ow), size_t(p.oh), z},
+               {n.inputs[0], n.inputs[1], bias, out})
             .p.conv = p;
         return;
       }
@@ -151,6 +163,8 @@ class Planner {
           p.stride_a[d] = sa[d];
           p.stride_b[d] = sb[d];
         }
+        p.index_a = index_mode(shape(n.inputs[0]), os);
+        p.index_b = index_mode(shape(n.inputs[1]), os);
         launch(Kernel::kBinary, n, {size_t(p.count), 1, 1}, {n.inputs[0], n.inputs[1], out}).p.binary = p;
         return;
       }

@@ -16,7 +16,7 @@
 
 namespace modeld {
 
-enum class Kernel { kConv2d, kActivation, kBinary, kConcatCopy, kPool2d, kMatMul, kTranspose, kSoftmax };
+enum class Kernel { kConv2d, kConv2dX4, kActivation, kBinary, kConcatCopy, kPool2d, kMatMul, kTranspose, kSoftmax };
 
 const char *kernel_name(Kernel k);  // the kernel function name in op_kernels.h
 

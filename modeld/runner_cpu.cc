@@ -69,6 +69,15 @@ void activation(const float *x, float *y, const ActivationParams &p) {
 }
 
 void binary(const float *a, const float *b, float *y, const BinaryParams &p) {
+  if (p.index_a == KP_INDEX_SAME && p.index_b != KP_INDEX_STRIDED) {
+    const int sb = p.index_b == KP_INDEX_SAME;
+    if (p.op == KP_BINARY_ADD) {
+      for (int i = 0; i < p.count; i++) y[i] = a[i] + b[i * sb];
+    } else {
+      for (int i = 0; i < p.count; i++) y[i] = a[i] * b[i * sb];
+    }
+    return;
+  }
   for (int i = 0; i < p.count; i++) {
     int rest = i, ia = 0, ib = 0;
     for (int d = p.rank - 1; d >= 0; d--) {
@@ -174,7 +183,8 @@ class CpuExecutor : public PlanExecutor {
  private:
   static std::function<void()> bind(const Launch &l, const std::vector<float *> &a) {
     switch (l.kernel) {
-      case Kernel::kConv2d: return [a, p = l.p.conv] { conv2d(a[0], a[1], a[2], a[3], p); };
+      case Kernel::kConv2d:
+      case Kernel::kConv2dX4: return [a, p = l.p.conv] { conv2d(a[0], a[1], a[2], a[3], p); };
       case Kernel::kActivation: return [a, p = l.p.activation] { activation(a[0], a[1], p); };
       case Kernel::kBinary: return [a, p = l.p.binary] { binary(a[0], a[1], a[2], p); };
       case Kernel::kConcatCopy: return [a, p = l.p.concat] { concat_copy(a[0], a[1], p); };

@@ -30,6 +30,7 @@ class CudaExecutor : public PlanExecutor {
       std::function<void()> f;
       switch (l.kernel) {
         case Kernel::kConv2d: f = [=, p = l.p.conv] { conv2d<<<grid, block, 0, s>>>(a[0], a[1], a[2], a[3], p); }; break;
+        case Kernel::kConv2dX4: f = [=, p = l.p.conv] { conv2d_x4<<<grid, block, 0, s>>>(a[0], a[1], a[2], a[3], p); }; break;
         case Kernel::kActivation: f = [=, p = l.p.activation] { activation<<<grid, block, 0, s>>>(a[0], a[1], p); }; break;
         case Kernel::kBinary: f = [=, p = l.p.binary] { binary<<<grid, block, 0, s>>>(a[0], a[1], a[2], p); }; break;
         case Kernel::kConcatCopy: f = [=, p = l.p.concat] { concat_copy<<<grid, block, 0, s>>>(a[0], a[1], p); }; break;

@@ -21,9 +21,10 @@ class OpenClExecutor : public PlanExecutor {
         cl_check(clSetKernelArg(s.kernel, arg++, sizeof(cl_mem), &m), (l.node + ": clSetKernelArg").c_str());
       }
       cl_check(clSetKernelArg(s.kernel, arg, param_size(l.kernel), &l.p), (l.node + ": clSetKernelArg(params)").c_str());
-      steps_.back().dims = l.range[2] > 1 ? 3 : l.range[1] > 1 ? 2 : 1;
-      for (int d = 0; d < 3; d++) steps_.back().range[d] = l.range[d];
-      steps_.back().node = l.node;
+      Step &st = steps_.back();
+      st.dims = l.range[2] > 1 ? 3 : l.range[1] > 1 ? 2 : 1;
+      cl.work_group(st.kernel, l.range.data(), st.dims, st.local, st.range);
+      st.node = l.node;
     }
   }
   ~OpenClExecutor() override {
@@ -33,7 +34,7 @@ class OpenClExecutor : public PlanExecutor {
 
   void enqueue() override {
     for (Step &s : steps_) {
-      cl_int err = clEnqueueNDRangeKernel(cl_.queue(), s.kernel, s.dims, nullptr, s.range, nullptr, 0, nullptr, nullptr);
+      cl_int err = clEnqueueNDRangeKernel(cl_.queue(), s.kernel, s.dims, nullptr, s.range, s.local, 0, nullptr, nullptr);
       if (err != CL_SUCCESS) cl_check(err, (s.node + ": clEnqueueNDRangeKernel").c_str());
     }
   }
@@ -43,12 +44,14 @@ class OpenClExecutor : public PlanExecutor {
     cl_kernel kernel = nullptr;
     cl_uint dims = 1;
     size_t range[3] = {1, 1, 1};
+    size_t local[3] = {1, 1, 1};
     std::string node;
   };
 
   static size_t param_size(Kernel k) {
     switch (k) {
-      case Kernel::kConv2d: return sizeof(ConvParams);
+      case Kernel::kConv2d:
+      case Kernel::kConv2dX4: return sizeof(ConvParams);
       case Kernel::kActivation: return sizeof(ActivationParams);
       case Kernel::kBinary: return sizeof(BinaryParams);
       case Kernel::kConcatCopy: return sizeof(ConcatParams);

@@ -27,6 +27,7 @@ typedef struct {
   int m, oh, ow;        // output channels and size
   int kh, kw, sh, sw, pt, pl, dh, dw, group;
   int has_bias;
+  int blocks;           // conv2d_x4: blocks of 4 output channels per group
   int act;              // KP_ACT_*, fused activation applied to the result
   float alpha;          // of the fused activation
 } ConvParams;
@@ -38,9 +39,13 @@ typedef struct {
 } ActivationParams;
 
 enum { KP_BINARY_ADD = 0, KP_BINARY_MUL };
+// How an operand of a binary op is indexed: like the output (same shape), as
+// a scalar, or through the broadcast strides.
+enum { KP_INDEX_STRIDED = 0, KP_INDEX_SAME, KP_INDEX_SCALAR };
 
 typedef struct {
   int count, rank, op;
+  int index_a, index_b;     // KP_INDEX_*
   int shape[KP_MAX_RANK];     // output shape
   int stride_a[KP_MAX_RANK];  // element strides of a and b per output dim (0 = broadcast)
   int stride_b[KP_MAX_RANK];

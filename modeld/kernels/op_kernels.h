@@ -40,6 +40,54 @@ KERNEL conv2d(const GMEM float *x, const GMEM float *w, const GMEM float *bias, 
   y[(nm * p.oh + oy) * p.ow + ox] = apply_activation(acc, p.act, p.alpha);
 }
 
+// Up to four output channels of one group per work item: each input value
+// loaded is used four times. Range: (ow, oh, n * group * blocks), blocks =
+// ceil((m / group) / 4); the last block of a group may be partial.
+KERNEL conv2d_x4(const GMEM float *x, const GMEM float *w, const GMEM float *bias, GMEM float *y,
+                 ConvParams p) {
+  int ox = GID(0), oy = GID(1), z = GID(2);
+  if (ox >= p.ow || oy >= p.oh || z >= p.n * p.group * p.blocks) return;
+  int b = z % p.blocks, g = (z / p.blocks) % p.group, n = z / (p.blocks * p.group);
+  int mg = p.m / p.group, cg = p.c / p.group;
+  int m = g * mg + b * 4, nb = min(4, mg - b * 4);
+  int wstride = cg * p.kh * p.kw;
+  // Rows of channels past the group's end repeat the last one: loads stay in
+  // bounds and the results are simply not stored.
+  int w1 = min(1, nb - 1) * wstride, w2 = min(2, nb - 1) * wstride, w3 = min(3, nb - 1) * wstride;
+  float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+  if (p.has_bias) {
+    a0 = bias[m];
+    a1 = bias[m + w1 / wstride];
+    a2 = bias[m + w2 / wstride];
+    a3 = bias[m + w3 / wstride];
+  }
+  const GMEM float *wm = w + m * wstride;
+  int iy0 = oy * p.sh - p.pt, ix0 = ox * p.sw - p.pl;
+  for (int ci = 0; ci < cg; ci++) {
+    const GMEM float *xc = x + (n * p.c + g * cg + ci) * p.h * p.w;
+    const GMEM float *wc = wm + ci * p.kh * p.kw;
+    for (int ky = 0; ky < p.kh; ky++) {
+      int iy = iy0 + ky * p.dh;
+      if (iy < 0 || iy >= p.h) continue;
+      for (int kx = 0; kx < p.kw; kx++) {
+        int ix = ix0 + kx * p.dw;
+        if (ix < 0 || ix >= p.w) continue;
+        float v = xc[iy * p.w + ix];
+        int k = ky * p.kw + kx;
+        a0 += v * wc[k];
+        a1 += v * wc[w1 + k];
+        a2 += v * wc[w2 + k];
+        a3 += v * wc[w3 + k];
+      }
+    }
+  }
+  int plane = p.oh * p.ow, o = ((n * p.m + m) * p.oh + oy) * p.ow + ox;
+  y[o] = apply_activation(a0, p.act, p.alpha);
+  if (nb > 1) y[o + plane] = apply_activation(a1, p.act, p.alpha);
+  if (nb > 2) y[o + 2 * plane] = apply_activation(a2, p.act, p.alpha);
+  if (nb > 3) y[o + 3 * plane] = apply_activation(a3, p.act, p.alpha);
+}
+
 KERNEL activation(const GMEM float *x, GMEM float *y, ActivationParams p) {
   int i = GID(0);
   if (i >= p.count) return;
@@ -49,12 +97,17 @@ KERNEL activation(const GMEM float *x, GMEM float *y, ActivationParams p) {
 KERNEL binary(const GMEM float *a, const GMEM float *b, GMEM float *y, BinaryParams p) {
   int i = GID(0);
   if (i >= p.count) return;
-  int rest = i, ia = 0, ib = 0;
-  for (int d = p.rank - 1; d >= 0; d--) {
-    int c = rest % p.shape[d];
-    rest /= p.shape[d];
-    ia += c * p.stride_a[d];
-    ib += c * p.stride_b[d];
+  int ia = p.index_a == KP_INDEX_SAME ? i : 0, ib = p.index_b == KP_INDEX_SAME ? i : 0;
+  if (p.index_a == KP_INDEX_STRIDED || p.index_b == KP_INDEX_STRIDED) {
+    int rest = i;
+    ia = 0;
+    ib = 0;
+    for (int d = p.rank - 1; d >= 0; d--) {
+      int c = rest % p.shape[d];
+      rest /= p.shape[d];
+      ia += c * p.stride_a[d];
+      ib += c * p.stride_b[d];
+    }
   }
   y[i] = p.op == KP_BINARY_ADD ? a[ia] + b[ib] : a[ia] * b[ib];
 }
