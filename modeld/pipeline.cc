@@ -28,16 +28,15 @@ FrameTimings ModelPipeline::process(const Nv12Frame &frame, const Mat3 &warp) {
   const size_t current = (frames_ - 1) * frame_floats;  // where this frame's planes go
   uint64_t t0 = conduit::mono_ns();
   device_->begin_timing();
-  if (frames_ == 2 && have_history_) {
-    device_->copy(input, 0, input, current * sizeof(float), frame_floats * sizeof(float));
-  }
+  // The previous frame moves to the first half in the transform's own pass.
+  const size_t history = frames_ == 2 && have_history_ ? 0 : FrameTransform::kNoHistory;
   if (copy_frame_) {
     frame.validate();
     if (frame_copy_.bytes < frame.size()) frame_copy_ = device_->alloc(frame.size());
     device_->upload(frame_copy_, 0, frame.data, frame.size());
-    transform_->run_from_device(frame_copy_, frame, warp, input, current);
+    transform_->run_from_device(frame_copy_, frame, warp, input, current, history);
   } else {
-    transform_->run(frame, warp, input, current);
+    transform_->run(frame, warp, input, current, history);
   }
   if (frames_ == 2 && !have_history_) {
     device_->copy(input, 0, input, current * sizeof(float), frame_floats * sizeof(float));

@@ -33,11 +33,15 @@ class FrameTransform {
   Device &device() { return *device_; }
 
   // Writes output_floats() floats into `dst` from float index `dst_offset` on.
-  void run(const Nv12Frame &frame, const Mat3 &warp, const DeviceBuffer &dst, size_t dst_offset);
+  // With a `history_offset`, the floats found at dst_offset are first moved
+  // there in the same pass (the previous frame of a two-frame model input).
+  static constexpr size_t kNoHistory = size_t(-1);
+  void run(const Nv12Frame &frame, const Mat3 &warp, const DeviceBuffer &dst, size_t dst_offset,
+           size_t history_offset = kNoHistory);
   // Same, reading the frame from `src` (device memory of this transform's device)
   // laid out as `layout` describes (layout.data is not read).
   void run_from_device(const DeviceBuffer &src, const Nv12Frame &layout, const Mat3 &warp, const DeviceBuffer &dst,
-                       size_t dst_offset);
+                       size_t dst_offset, size_t history_offset = kNoHistory);
 
   // Forgets every frame buffer wrapped for in-place access (call when the
   // frame buffers are unmapped, e.g. after a VisionIPC reconnect).
@@ -45,16 +49,17 @@ class FrameTransform {
 
  protected:
   FrameTransform(std::shared_ptr<Device> device, int out_w, int out_h);
-  WarpGeometry geometry(const Nv12Frame &frame, size_t dst_offset) const;
-  virtual void warp_host(const Nv12Frame &frame, const WarpParams &m, const DeviceBuffer &dst, size_t dst_offset) = 0;
-  virtual void warp_device(const DeviceBuffer &src, const Nv12Frame &layout, const WarpParams &m,
-                           const DeviceBuffer &dst, size_t dst_offset) = 0;
+  WarpGeometry geometry(const Nv12Frame &frame, size_t dst_offset, size_t history_offset) const;
+  virtual void warp_host(const Nv12Frame &frame, const WarpParams &m, const DeviceBuffer &dst,
+                         const WarpGeometry &g) = 0;
+  virtual void warp_device(const DeviceBuffer &src, const WarpParams &m, const DeviceBuffer &dst,
+                           const WarpGeometry &g) = 0;
 
   std::shared_ptr<Device> device_;
   int out_w_, out_h_;
 
  private:
-  void check_destination(const DeviceBuffer &dst, size_t dst_offset) const;
+  void check_destination(const DeviceBuffer &dst, size_t dst_offset, size_t history_offset) const;
 };
 
 // Backend implementations (transform_cpu.cc, transform_opencl.cc, transform_cuda.cu).

@@ -34,12 +34,12 @@ class CudaTransform : public FrameTransform {
   }
 
  protected:
-  void warp_host(const Nv12Frame &f, const WarpParams &m, const DeviceBuffer &dst, size_t dst_offset) override {
-    launch(device_pointer(f), f, m, dst, dst_offset);
+  void warp_host(const Nv12Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
+    launch(device_pointer(f), m, dst, g);
   }
-  void warp_device(const DeviceBuffer &src, const Nv12Frame &layout, const WarpParams &m, const DeviceBuffer &dst,
-                   size_t dst_offset) override {
-    launch(static_cast<const uint8_t *>(src.handle), layout, m, dst, dst_offset);
+  void warp_device(const DeviceBuffer &src, const WarpParams &m, const DeviceBuffer &dst,
+                   const WarpGeometry &g) override {
+    launch(static_cast<const uint8_t *>(src.handle), m, dst, g);
   }
 
  private:
@@ -68,8 +68,7 @@ class CudaTransform : public FrameTransform {
     return registered_.back().device;
   }
 
-  void launch(const uint8_t *src, const Nv12Frame &f, const WarpParams &m, const DeviceBuffer &dst, size_t dst_offset) {
-    WarpGeometry g = geometry(f, dst_offset);
+  void launch(const uint8_t *src, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) {
     dim3 block(32, 8);
     dim3 grid((g.out_w2 + block.x - 1) / block.x, (g.out_h2 + block.y - 1) / block.y);
     warp_nv12<<<grid, block, 0, cuda_.stream()>>>(src, g, m, static_cast<float *>(dst.handle));

@@ -31,12 +31,12 @@ class OpenClTransform : public FrameTransform {
   }
 
  protected:
-  void warp_host(const Nv12Frame &f, const WarpParams &m, const DeviceBuffer &dst, size_t dst_offset) override {
-    enqueue(wrap(f), f, m, dst, dst_offset);
+  void warp_host(const Nv12Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
+    enqueue(wrap(f), m, dst, g);
   }
-  void warp_device(const DeviceBuffer &src, const Nv12Frame &layout, const WarpParams &m, const DeviceBuffer &dst,
-                   size_t dst_offset) override {
-    enqueue(cl_mem(src.handle), layout, m, dst, dst_offset);
+  void warp_device(const DeviceBuffer &src, const WarpParams &m, const DeviceBuffer &dst,
+                   const WarpGeometry &g) override {
+    enqueue(cl_mem(src.handle), m, dst, g);
   }
 
  private:
@@ -64,8 +64,7 @@ class OpenClTransform : public FrameTransform {
     return mem;
   }
 
-  void enqueue(cl_mem src, const Nv12Frame &f, const WarpParams &m, const DeviceBuffer &dst, size_t dst_offset) {
-    WarpGeometry g = geometry(f, dst_offset);
+  void enqueue(cl_mem src, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) {
     cl_mem out = cl_mem(dst.handle);
     cl_check(clSetKernelArg(kernel_, 0, sizeof(cl_mem), &src), "clSetKernelArg(warp_nv12 frame)");
     cl_check(clSetKernelArg(kernel_, 1, sizeof(g), &g), "clSetKernelArg(warp_nv12 geometry)");

@@ -10,11 +10,8 @@
 #define GMEM __global
 #define DEVICE_FN inline
 #define GID(d) ((int)get_global_id(d))
-#define floorf(x) floor(x)
 #define expf(x) exp(x)
 #define tanhf(x) tanh(x)
-#define fminf(a, b) fmin(a, b)
-#define fmaxf(a, b) fmax(a, b)
 #else  // CUDA
 #define KERNEL extern "C" __global__ void
 #define GMEM

@@ -18,6 +18,7 @@ typedef struct {
   int width, height, stride, uv_offset;  // source NV12 frame
   int out_w2, out_h2;                    // output planes: (out_h / 2) x (out_w / 2)
   int out_offset;                        // first output element
+  int history_offset;                    // >= 0: first move the old output there
 } WarpGeometry;
 
 enum { KP_ACT_NONE = 0, KP_ACT_RELU, KP_ACT_LEAKY_RELU, KP_ACT_SIGMOID, KP_ACT_TANH, KP_ACT_ELU };

@@ -1,11 +1,12 @@
 // Model op kernels (OpenCL C and CUDA; see kernel_defs.h). One work item per
-// output element; the host code in runner_opencl.cc / runner_cuda.cu sizes the
+// output element (conv2d_x4: four). Comparisons are written out instead of
+// fmax/fmin: pocl turns those into library calls in the inner loops; the host code in runner_opencl.cc / runner_cuda.cu sizes the
 // ranges and fills the parameter blocks of kernel_params.h. Every kernel checks
 // its bounds because CUDA rounds the grid up.
 
 DEVICE_FN float apply_activation(float v, int act, float alpha) {
   switch (act) {
-    case KP_ACT_RELU: return fmaxf(v, 0.0f);
+    case KP_ACT_RELU: return v > 0.0f ? v : 0.0f;
     case KP_ACT_LEAKY_RELU: return v >= 0.0f ? v : alpha * v;
     case KP_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
     case KP_ACT_TANH: return tanhf(v);
@@ -135,7 +136,7 @@ KERNEL pool2d(const GMEM float *x, GMEM float *y, PoolParams p) {
       int ix = ix0 + kx;
       if (ix < 0 || ix >= p.w) continue;
       float v = xc[iy * p.w + ix];
-      acc = p.is_max ? fmaxf(acc, v) : acc + v;
+      acc = p.is_max ? (v > acc ? v : acc) : acc + v;
       inside++;
     }
   }
@@ -181,7 +182,10 @@ KERNEL softmax(const GMEM float *x, GMEM float *y, SoftmaxParams p) {
   if (i >= p.outer * p.inner) return;
   int base = (i / p.inner) * p.axis * p.inner + i % p.inner;
   float mx = -INFINITY;
-  for (int a = 0; a < p.axis; a++) mx = fmaxf(mx, x[base + a * p.inner]);
+  for (int a = 0; a < p.axis; a++) {
+    float v = x[base + a * p.inner];
+    mx = v > mx ? v : mx;
+  }
   float sum = 0.0f;
   for (int a = 0; a < p.axis; a++) sum += expf(x[base + a * p.inner] - mx);
   for (int a = 0; a < p.axis; a++) y[base + a * p.inner] = expf(x[base + a * p.inner] - mx) / sum;
