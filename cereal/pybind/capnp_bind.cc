@@ -13,6 +13,7 @@
 #include "cereal/messaging.h"
 #include "cereal/pybind/bindings.h"
 #include "cereal/pybind/capnp_values.h"
+#include "cereal/pybind/json_escapes.h"
 
 namespace cereal_py {
 
@@ -37,9 +38,27 @@ kj::Filesystem &filesystem() {
   return **fs;
 }
 
+py::dict type_info(capnp::Type type) {
+  static const char *const kinds[] = {"void", "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                                      "uint64", "float32", "float64", "text", "data", "list", "enum", "struct",
+                                      "interface", "anyPointer"};
+  py::dict info;
+  info["kind"] = kinds[type.which()];
+  if (type.isEnum()) {
+    py::list names;
+    for (auto e : type.asEnum().getEnumerants()) names.append(e.getProto().getName().cStr());
+    info["enumerants"] = names;
+  } else if (type.isStruct()) {
+    info["schema"] = py::cast(StructSchemaPy{type.asStruct(), std::nullopt});
+  } else if (type.isList()) {
+    info["element"] = type_info(type.asList().getElementType());
+  }
+  return info;
+}
+
 py::object node_to_py(capnp::ParsedSchema node) {
   switch (node.getProto().which()) {
-    case capnp::schema::Node::STRUCT: return py::cast(StructSchemaPy{node});
+    case capnp::schema::Node::STRUCT: return py::cast(StructSchemaPy{node.asStruct(), node});
     case capnp::schema::Node::ENUM: return py::cast(EnumSchemaPy{node});
     case capnp::schema::Node::CONST: return to_plain(node.asConst().as<capnp::DynamicValue>());
     default: return py::none();
@@ -147,7 +166,8 @@ capnp::JsonCodec &json_codec() {
 StructBuilder from_json(const StructSchemaPy &s, const std::string &text) {
   auto msg = std::make_shared<BuiltMessage>();
   DynamicStruct::Builder root = msg->message.initRoot<DynamicStruct>(s.schema());
-  json_codec().decode(kj::ArrayPtr<const char>(text.data(), text.size()), root);
+  std::string fixed = decode_unicode_escapes(text);
+  json_codec().decode(kj::ArrayPtr<const char>(fixed.data(), fixed.size()), root);
   return StructBuilder{msg, root, true};
 }
 
@@ -210,16 +230,29 @@ void bind_capnp(py::module_ &m) {
            py::arg("traversal_limit_in_words") = py::none(), py::arg("nesting_limit") = py::none())
       .def("from_dict", [](const StructSchemaPy &s, py::dict d) { return new_message(s, py::kwargs(d)); })
       .def("from_json", &from_json)
-      .def_property_readonly("name", [](const StructSchemaPy &s) { return std::string(s.node.getShortDisplayName().cStr()); })
+      .def_property_readonly("name", [](const StructSchemaPy &s) { return std::string(s.type.getShortDisplayName().cStr()); })
+      .def_property_readonly("field_info", [](const StructSchemaPy &s) {
+        py::dict out;
+        for (auto f : s.type.getFields()) {
+          py::dict info = type_info(f.getType());
+          info["union"] = f.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
+          out[f.getProto().getName().cStr()] = info;
+        }
+        return out;
+      }, "{field: {'kind': 'uint32'|'text'|'data'|'enum'|'struct'|'list'|..., 'union': bool, "
+         "'enumerants' (enum), 'schema' (struct), 'element' (list)}}")
       .def_property_readonly("fields", [](const StructSchemaPy &s) { return field_names(s.schema().getFields()); })
       .def_property_readonly("union_fields", [](const StructSchemaPy &s) { return field_names(s.schema().getUnionFields()); })
       .def("__getattr__", [](const StructSchemaPy &s, const std::string &name) {
-        KJ_IF_MAYBE(nested, s.node.findNested(name)) {
-          return node_to_py(*nested);
+        if (s.node) {
+          KJ_IF_MAYBE(nested, s.node->findNested(name)) {
+            return node_to_py(*nested);
+          }
         }
-        throw py::attribute_error(std::string(s.node.getShortDisplayName().cStr()) + " has no nested type or constant '" + name + "'");
+        throw py::attribute_error(std::string(s.type.getShortDisplayName().cStr()) + " has no nested type or constant '" + name + "'");
       })
-      .def("__repr__", [](const StructSchemaPy &s) { return "<StructSchema " + std::string(s.node.getShortDisplayName().cStr()) + ">"; });
+      .def("__eq__", [](const StructSchemaPy &a, const StructSchemaPy &b) { return a.type == b.type; })
+      .def("__repr__", [](const StructSchemaPy &s) { return "<StructSchema " + std::string(s.type.getShortDisplayName().cStr()) + ">"; });
 
   py::class_<EnumSchemaPy>(m, "EnumSchema")
       .def_property_readonly("enumerants", [](const EnumSchemaPy &e) {

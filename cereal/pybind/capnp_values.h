@@ -68,8 +68,9 @@ struct ListBuilder {
 
 // A struct type of a parsed .capnp file (Python: StructSchema, e.g. cereal.log.Event).
 struct StructSchemaPy {
-  capnp::ParsedSchema node;
-  capnp::StructSchema schema() const { return node.asStruct(); }
+  capnp::StructSchema type;
+  std::optional<capnp::ParsedSchema> node;  // declarations nested in it; absent for a field's type
+  capnp::StructSchema schema() const { return type; }
 };
 
 // The field `name` of `schema`; AttributeError listing the fields when missing.
