@@ -7,7 +7,10 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 #ifdef __SSE2__
@@ -49,6 +52,24 @@ void split_uv(const uint8_t *uv, uint8_t *u, uint8_t *v, int n) {
     u[i] = uv[2 * i];
     v[i] = uv[2 * i + 1];
   }
+}
+
+// libx265 and libx264 only log a warning for an option they do not know; the
+// warning is caught here (while one encoder opens) and turned into an error.
+std::mutex open_mutex;
+void *opening = nullptr;
+std::string open_warnings;
+
+void capture_log(void *avcl, int level, const char *fmt, va_list vl) {
+  if (avcl && avcl == opening && level <= AV_LOG_WARNING) {
+    char line[512];
+    va_list copy;
+    va_copy(copy, vl);
+    vsnprintf(line, sizeof line, fmt, copy);
+    va_end(copy);
+    open_warnings += line;
+  }
+  av_log_default_callback(avcl, level, fmt, vl);
 }
 
 struct Release {
@@ -143,20 +164,35 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
   ctx->gop_size = config.gop;
   ctx->max_b_frames = 0;
   ctx->color_range = AVCOL_RANGE_MPEG;
+  std::string params = config.codec_params;
+  if (name == "libx265" && params.find("log-level") == std::string::npos) {
+    params = "log-level=warning" + (params.empty() ? "" : ":" + params);
+  }
   AVDictionary *opts = nullptr;
   if (!config.preset.empty()) av_dict_set(&opts, "preset", config.preset.c_str(), 0);
   if (!config.tune.empty() && name.rfind("lib", 0) == 0) av_dict_set(&opts, "tune", config.tune.c_str(), 0);
   av_dict_set(&opts, "forced-idr", "1", 0);
-  if (!config.codec_params.empty()) {
-    if (name == "libx265") av_dict_set(&opts, "x265-params", config.codec_params.c_str(), 0);
-    else if (name == "libx264") av_dict_set(&opts, "x264-params", config.codec_params.c_str(), 0);
+  if (!params.empty()) {
+    if (name == "libx265") av_dict_set(&opts, "x265-params", params.c_str(), 0);
+    else if (name == "libx264") av_dict_set(&opts, "x264-params", params.c_str(), 0);
     else throw std::runtime_error("encoder '" + name + "' takes no codec params (got '" + config.codec_params + "')");
   }
   // NVENC probing on a machine without a GPU logs errors; they are expected there.
-  int level = av_log_get_level();
-  if (name.find("nvenc") != std::string::npos) av_log_set_level(AV_LOG_QUIET);
-  int err = avcodec_open2(ctx, codec, &opts);
-  av_log_set_level(level);
+  std::string warnings;
+  int err;
+  {
+    std::lock_guard<std::mutex> lk(open_mutex);
+    int level = av_log_get_level();
+    if (name.find("nvenc") != std::string::npos) av_log_set_level(AV_LOG_QUIET);
+    opening = ctx;
+    open_warnings.clear();
+    av_log_set_callback(capture_log);
+    err = avcodec_open2(ctx, codec, &opts);
+    av_log_set_callback(av_log_default_callback);
+    opening = nullptr;
+    warnings.swap(open_warnings);
+    av_log_set_level(level);
+  }
   AVDictionaryEntry *unused = av_dict_get(opts, "", nullptr, AV_DICT_IGNORE_SUFFIX);
   std::string unused_key = unused ? unused->key : "";
   av_dict_free(&opts);
@@ -164,6 +200,10 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
     avcodec_free_context(&ctx);
     throw std::runtime_error("encoder '" + name + "': cannot open " + std::to_string(width_) + "x" +
                              std::to_string(height_) + ": " + av_error(err));
+  }
+  if (warnings.find("option") != std::string::npos) {
+    avcodec_free_context(&ctx);
+    throw std::runtime_error("encoder '" + name + "' rejected an option in '" + params + "': " + warnings);
   }
   if (!unused_key.empty() && unused_key != "forced-idr" && unused_key != "tune") {
     avcodec_free_context(&ctx);
