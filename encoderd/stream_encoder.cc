@@ -44,7 +44,7 @@ void StreamEncoder::emit(const EncodedPacket &p) {
     segment_encode_id_ = 0;
   }
   EncodedFrame out{p.meta.frame_id, encode_id_++, pos.segment, pos.index, segment_encode_id_++,
-                   p.meta.timestamp_sof, p.meta.timestamp_eof, p.keyframe, dropped_, p.data, p.size, &p.header};
+                   p.meta.timestamp_sof, p.meta.timestamp_eof, p.keyframe, dropped_, p.index, p.data, p.size, &p.header};
   sink_(out);
 }
 

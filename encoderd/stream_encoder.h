@@ -3,8 +3,9 @@
 // frames in, numbered packets out, ready to publish as EncodeData/EncodeIdx.
 //
 // It places each frame with the shared SegmentClock, forces a keyframe on the
-// first frame of every segment, and counts dropped frames: holes in the frame
-// ids of a run plus the frames the caller skipped (skip()). Packet numbering
+// first frame of every segment, and counts dropped frames: the holes in the
+// frame ids of a camerad run (frames VisionIPC could not deliver because
+// encoderd was behind, or camerad itself dropped). Packet numbering
 // (encode_id) runs on across segments and camerad restarts.
 //
 // Ownership: a frame's `release` runs once the codec no longer reads it (see
@@ -28,6 +29,7 @@ struct EncodedFrame {
   uint64_t timestamp_sof, timestamp_eof;
   bool keyframe;
   uint32_t dropped_frames;   // total dropped by this output so far
+  int64_t pts;               // frame number in the codec (VideoEncoder index)
   const uint8_t *data;       // valid only during the sink call, like header
   size_t size;
   const std::string *header; // parameter sets on keyframes, empty otherwise
@@ -43,8 +45,6 @@ class StreamEncoder {
   // Encodes a frame of camerad run `epoch`. Frames of a run must come in
   // increasing frame id order; an older or repeated frame is released and ignored.
   void push(const camerad::Nv12Frame &frame, const FrameMeta &meta, uint64_t epoch, std::function<void()> release);
-  // Counts `n` frames the caller chose not to encode (e.g. too old to catch up).
-  void skip(uint32_t n) { dropped_ += n; }
   void flush();
 
   const VideoEncoder &encoder() const { return encoder_; }

@@ -211,6 +211,9 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
   }
   ctx_ = ctx;
   codec_name_ = name;
+  // These wrappers copy the picture into the codec inside send_frame, so the
+  // caller's buffer can be lent without a copy.
+  borrow_ = name == "libx265" || name == "libx264";
   pix_fmt_ = fmt;
   if (!same_size) {
     sws_ = sws_getContext(input_width_, input_height_, AV_PIX_FMT_NV12, width_, height_, fmt, SWS_BILINEAR, nullptr,
@@ -256,33 +259,26 @@ void VideoEncoder::encode(const camerad::Nv12Frame &in, const FrameMeta &meta, b
     const int src_stride[2] = {in.stride, in.stride};
     sws_scale(sws_, src, src_stride, 0, in.height, f->data, f->linesize);
     release_buffer(rel, nullptr);
-  } else {
-    size_t span = size_t(in.uv - in.y) + in.uv_bytes();
-    f->buf[0] = av_buffer_create(in.y, span, release_buffer, rel, AV_BUFFER_FLAG_READONLY);
-    if (!f->buf[0]) {
+  } else if (!borrow_) {
+    // This codec may keep the frame after encode() returns: give it a private copy.
+    int err = av_frame_get_buffer(f, 0);
+    if (err < 0) {
       release_buffer(rel, nullptr);
-      throw std::runtime_error("encoder " + codec_name_ + ": av_buffer_create failed");
+      throw std::runtime_error("encoder " + codec_name_ + ": frame allocation failed: " + av_error(err));
     }
-    f->data[0] = in.y;
-    f->linesize[0] = in.stride;
-    if (pix_fmt_ == AV_PIX_FMT_NV12) {
-      f->data[1] = in.uv;
-      f->linesize[1] = in.stride;
-    } else {
-      int cw = width_ / 2, ch = height_ / 2;
-      f->buf[1] = av_buffer_pool_get(chroma_pool_);
-      if (!f->buf[1]) {
-        av_frame_unref(f);
-        throw std::runtime_error("encoder " + codec_name_ + ": chroma buffer allocation failed");
+    for (int y = 0; y < height_; y++) memcpy(f->data[0] + size_t(y) * f->linesize[0], in.y + size_t(y) * in.stride, width_);
+    for (int y = 0; y < height_ / 2; y++) {
+      const uint8_t *uv = in.uv + size_t(y) * in.stride;
+      if (pix_fmt_ == AV_PIX_FMT_NV12) {
+        memcpy(f->data[1] + size_t(y) * f->linesize[1], uv, width_);
+      } else {
+        split_uv(uv, f->data[1] + size_t(y) * f->linesize[1], f->data[2] + size_t(y) * f->linesize[2], width_ / 2);
       }
-      f->data[1] = f->buf[1]->data;
-      f->data[2] = f->buf[1]->data + size_t(cw) * ch;
-      f->linesize[1] = f->linesize[2] = cw;
-      for (int y = 0; y < ch; y++) {
-        split_uv(in.uv + size_t(y) * in.stride, f->data[1] + size_t(y) * cw, f->data[2] + size_t(y) * cw, cw);
-      }
-      copied_bytes_ += size_t(cw) * ch * 2;
     }
+    copied_bytes_ += size_t(width_) * height_ * 3 / 2;
+    release_buffer(rel, nullptr);
+  } else {
+    borrow_frame(in, f, rel);
   }
   f->pts = int64_t(frames_in_);
   f->pict_type = force_keyframe ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
@@ -295,6 +291,36 @@ void VideoEncoder::encode(const camerad::Nv12Frame &in, const FrameMeta &meta, b
     throw std::runtime_error("encoder " + codec_name_ + ": send_frame failed: " + av_error(err));
   }
   drain(sink);
+}
+
+void VideoEncoder::borrow_frame(const camerad::Nv12Frame &in, AVFrame *f, void *release) {
+  Release *rel = static_cast<Release *>(release);
+  size_t span = size_t(in.uv - in.y) + in.uv_bytes();
+  f->buf[0] = av_buffer_create(in.y, span, release_buffer, rel, AV_BUFFER_FLAG_READONLY);
+  if (!f->buf[0]) {
+    release_buffer(rel, nullptr);
+    throw std::runtime_error("encoder " + codec_name_ + ": av_buffer_create failed");
+  }
+  f->data[0] = in.y;
+  f->linesize[0] = in.stride;
+  if (pix_fmt_ == AV_PIX_FMT_NV12) {
+    f->data[1] = in.uv;
+    f->linesize[1] = in.stride;
+  } else {
+    int cw = width_ / 2, ch = height_ / 2;
+    f->buf[1] = av_buffer_pool_get(chroma_pool_);
+    if (!f->buf[1]) {
+      av_frame_unref(f);
+      throw std::runtime_error("encoder " + codec_name_ + ": chroma buffer allocation failed");
+    }
+    f->data[1] = f->buf[1]->data;
+    f->data[2] = f->buf[1]->data + size_t(cw) * ch;
+    f->linesize[1] = f->linesize[2] = cw;
+    for (int y = 0; y < ch; y++) {
+      split_uv(in.uv + size_t(y) * in.stride, f->data[1] + size_t(y) * cw, f->data[2] + size_t(y) * cw, cw);
+    }
+    copied_bytes_ += size_t(cw) * ch * 2;
+  }
 }
 
 void VideoEncoder::flush(const PacketSink &sink) {

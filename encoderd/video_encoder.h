@@ -11,6 +11,9 @@
 // (libx265) get the Y plane in place and the interleaved UV plane split into
 // U and V (a copy of 1/3 of the frame, counted in copied_bytes()). When the
 // output size differs (qcamera), libswscale scales into an encoder-owned frame.
+// Lending needs a codec that is done with the frame when send_frame returns
+// (libx265, libx264); any other codec (e.g. hevc_nvenc) gets a private copy
+// of the whole frame, counted too.
 //
 // Ownership: `release` is called exactly once, as soon as libavcodec drops its
 // last reference to the frame — possibly before encode() returns, never after
@@ -80,6 +83,8 @@ class VideoEncoder {
 
   const std::string &codec_name() const { return codec_name_; }
   const char *input_pixel_format() const;   // "nv12" or "yuv420p"
+  int input_width() const { return input_width_; }
+  int input_height() const { return input_height_; }
   int width() const { return width_; }
   int height() const { return height_; }
   bool scales() const { return sws_ != nullptr; }
@@ -89,6 +94,7 @@ class VideoEncoder {
  private:
   void open(const std::string &name, const EncoderConfig &config);
   void drain(const PacketSink &sink);
+  void borrow_frame(const camerad::Nv12Frame &in, AVFrame *f, void *release);
 
   std::string codec_name_;
   AVCodecContext *ctx_ = nullptr;
@@ -99,6 +105,7 @@ class VideoEncoder {
   int input_width_, input_height_, width_, height_;
   int pix_fmt_ = -1;
   bool flushed_ = false;
+  bool borrow_ = false;  // the codec is done with a frame when send_frame returns
   uint64_t frames_in_ = 0, copied_bytes_ = 0;
   std::map<int64_t, FrameMeta> pending_;  // pts -> meta of frames inside the codec
 };
