@@ -164,26 +164,29 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
   ctx->gop_size = config.gop;
   ctx->max_b_frames = 0;
   ctx->color_range = AVCOL_RANGE_MPEG;
-  std::string params = config.codec_params;
-  if (name == "libx265" && params.find("log-level") == std::string::npos) {
+  const bool x265 = name == "libx265", x264 = name == "libx264", nvenc = name.find("nvenc") != std::string::npos;
+  std::string params = x265 ? config.x265_params : x264 ? config.x264_params : "";
+  if (x265 && params.find("log-level") == std::string::npos) {
     params = "log-level=warning" + (params.empty() ? "" : ":" + params);
   }
   AVDictionary *opts = nullptr;
-  if (!config.preset.empty()) av_dict_set(&opts, "preset", config.preset.c_str(), 0);
-  if (!config.tune.empty() && name.rfind("lib", 0) == 0) av_dict_set(&opts, "tune", config.tune.c_str(), 0);
-  av_dict_set(&opts, "forced-idr", "1", 0);
-  if (!params.empty()) {
-    if (name == "libx265") av_dict_set(&opts, "x265-params", params.c_str(), 0);
-    else if (name == "libx264") av_dict_set(&opts, "x264-params", params.c_str(), 0);
-    else throw std::runtime_error("encoder '" + name + "' takes no codec params (got '" + config.codec_params + "')");
+  if (x265 || x264) {
+    if (!config.preset.empty()) av_dict_set(&opts, "preset", config.preset.c_str(), 0);
+    if (!config.tune.empty()) av_dict_set(&opts, "tune", config.tune.c_str(), 0);
+    if (!params.empty()) av_dict_set(&opts, x265 ? "x265-params" : "x264-params", params.c_str(), 0);
+  } else if (nvenc) {
+    // NVENC's own names for "fastest" and "low latency".
+    av_dict_set(&opts, "preset", "p1", 0);
+    av_dict_set(&opts, "tune", "ll", 0);
   }
+  av_dict_set(&opts, "forced-idr", "1", 0);
   // NVENC probing on a machine without a GPU logs errors; they are expected there.
   std::string warnings;
   int err;
   {
     std::lock_guard<std::mutex> lk(open_mutex);
     int level = av_log_get_level();
-    if (name.find("nvenc") != std::string::npos) av_log_set_level(AV_LOG_QUIET);
+      if (nvenc) av_log_set_level(AV_LOG_QUIET);
     opening = ctx;
     open_warnings.clear();
     av_log_set_callback(capture_log);
@@ -203,7 +206,8 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
   }
   if (warnings.find("option") != std::string::npos) {
     avcodec_free_context(&ctx);
-    throw std::runtime_error("encoder '" + name + "' rejected an option in '" + params + "': " + warnings);
+    throw std::runtime_error("encoder '" + name + "' rejected an option in " + (x265 ? "x265" : "x264") +
+                             " params '" + params + "': " + warnings);
   }
   if (!unused_key.empty() && unused_key != "forced-idr" && unused_key != "tune") {
     avcodec_free_context(&ctx);
