@@ -6,7 +6,7 @@
 //   encoder_bench [--codec C] [--out WxH] [--frames N] [--fps F (0 = unthrottled)]
 //                 [--bitrate B] [--preset P] [--params K=V:...]
 //                 [--copy-input] [--psnr]
-//   encoder_bench --pacing [--relative] [--fps F] [--frames N] [--streams S]
+//   encoder_bench --pacing [--relative] [--rt] [--fps F] [--frames N] [--streams S]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "camerad/pacer.h"
+#include "camerad/realtime.h"
 #include "camerad/synthetic_scene.h"
 #include "common/clock.h"
 #include "encoderd/tests/decode_util.h"
@@ -109,6 +110,13 @@ int main(int argc, char **argv) {
     else if (a == "--pacing") pacing = true;
     else if (a == "--psnr") measure_psnr = true;
     else if (a == "--relative") relative = true;
+    else if (a == "--rt") {
+      std::string err = camerad::set_realtime_priority(10);
+      if (!err.empty()) {
+        fprintf(stderr, "encoder_bench: %s\n", err.c_str());
+        return 1;
+      }
+    }
     else if (a == "--copy-input") copy_input = true;
     else {
       fprintf(stderr, "encoder_bench: unknown option %s\n", a.c_str());
