@@ -57,6 +57,7 @@ def run():
     r = _run('--frames', frames, '--fps', '20', '--copy-input')
     add('copy_cpu_ms', r['cpu_s_per_frame'] * 1e3)
     add('copy_copies', r['frame_copies'])
+    add('copy_ms', r['copy_ms_per_frame'])
     r = _run('--codec', 'libx264', '--out', '526x330', '--bitrate', '256000', '--frames', '40', '--fps', '20')
     add('qcam_cpu_ms', r['cpu_s_per_frame'] * 1e3)
   r = _run('--pacing', '--frames', '200', '--streams', '2')
@@ -79,6 +80,7 @@ def run():
     _row('hevc_road', '1928x1208', 'frame_copies', m['copies'], 'frames/frame'),
     _row('hevc_road_copy_input', '1928x1208', 'cores', m['copy_cpu_ms'] * 20 / 1e3, 'cores at 20 fps'),
     _row('hevc_road_copy_input', '1928x1208', 'frame_copies', m['copy_copies'], 'frames/frame'),
+    _row('hevc_road_copy_input', '1928x1208', 'copy_ms_per_frame', m['copy_ms'], 'ms (the memcpy alone)'),
     _row('h264_qcam', '526x330', 'cores', m['qcam_cpu_ms'] * 20 / 1e3, 'cores at 20 fps'),
     _row('camerad', 'pacing', 'jitter_p50_us', m['p50'], 'us'),
     _row('camerad', 'pacing', 'jitter_p99_us', m['p99'], 'us'),

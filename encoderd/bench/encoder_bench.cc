@@ -138,6 +138,7 @@ int run_encode(const encoderd::EncoderConfig &cfg, int frames, int fps, bool mea
 
   Buffer buf(1928, 1208), copy(1928, 1208);
   uint64_t input_copies = 0;
+  double copy_cpu = 0;
   encoderd::VideoEncoder enc(cfg, 1928, 1208);
   camerad::Pacer pacer(fps ? fps : 1000);
   size_t bytes = 0, packets = 0, releases = 0;
@@ -157,7 +158,9 @@ int run_encode(const encoderd::EncoderConfig &cfg, int frames, int fps, bool mea
     render_cpu += thread_cpu_s() - r0;
     const camerad::Nv12Frame *in = &buf.frame;
     if (copy_input) {
+      double c0 = thread_cpu_s();
       memcpy(copy.mem.data(), buf.mem.data(), buf.mem.size());
+      copy_cpu += thread_cpu_s() - c0;
       input_copies++;
       in = &copy.frame;
     }
@@ -186,9 +189,9 @@ int run_encode(const encoderd::EncoderConfig &cfg, int frames, int fps, bool mea
   }
   printf("{\"codec\": \"%s\", \"pix_fmt\": \"%s\", \"frames\": %d, \"packets\": %zu, \"releases\": %zu, "
          "\"wall_s\": %.3f, \"fps\": %.2f, \"cpu_s\": %.3f, \"cores\": %.3f, \"cpu_s_per_frame\": %.5f, "
-         "\"render_cpu_s\": %.3f, \"frame_copies\": %.4f, \"mbps\": %.3f, \"min_psnr\": %.2f}\n",
+         "\"render_cpu_s\": %.3f, \"copy_ms_per_frame\": %.3f, \"frame_copies\": %.4f, \"mbps\": %.3f, \"min_psnr\": %.2f}\n",
          enc.codec_name().c_str(), enc.input_pixel_format(), frames, packets, releases, wall, frames / wall, cpu,
-         cpu / wall, cpu / frames, render_cpu, enc.copied_bytes() / frame_bytes / frames + double(input_copies) / frames,
+         cpu / wall, cpu / frames, render_cpu, copy_cpu * 1e3 / frames, enc.copied_bytes() / frame_bytes / frames + double(input_copies) / frames,
          bytes * 8.0 / (frames / double(fps ? fps : 20)) / 1e6, min_psnr);
   return 0;
 }
