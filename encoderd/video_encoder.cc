@@ -56,6 +56,8 @@ void split_uv(const uint8_t *uv, uint8_t *u, uint8_t *v, int n) {
 
 // libx265 and libx264 only log a warning for an option they do not know; the
 // warning is caught here (while one encoder opens) and turned into an error.
+// The log callback is swapped only during avcodec_open2; messages of other
+// contexts still reach libavutil's default callback.
 std::mutex open_mutex;
 void *opening = nullptr;
 std::string open_warnings;
@@ -127,18 +129,32 @@ VideoEncoder::VideoEncoder(const EncoderConfig &config, int input_width, int inp
                                 std::to_string(config.bitrate) + ", gop " + std::to_string(config.gop) +
                                 ": expected all positive");
   }
-  if (config.codec == "auto-hevc") {
-    try {
-      open("hevc_nvenc", config);
-    } catch (const std::runtime_error &) {
-      open("libx265", config);
+  try {
+    if (config.codec == "auto-hevc") {
+      try {
+        open("hevc_nvenc", config);
+      } catch (const std::runtime_error &) {
+        open("libx265", config);
+      }
+    } else {
+      open(config.codec, config);
     }
-  } else {
-    open(config.codec, config);
+    frame_ = av_frame_alloc();
+    packet_ = av_packet_alloc();
+    if (!frame_ || !packet_) throw std::runtime_error("encoder " + codec_name_ + ": out of memory");
+  } catch (...) {
+    free_all();
+    throw;
   }
-  frame_ = av_frame_alloc();
-  packet_ = av_packet_alloc();
-  if (!frame_ || !packet_) throw std::runtime_error("encoder " + codec_name_ + ": out of memory");
+}
+
+void VideoEncoder::free_all() {
+  avcodec_free_context(&ctx_);
+  av_buffer_pool_uninit(&chroma_pool_);
+  sws_freeContext(sws_);
+  sws_ = nullptr;
+  av_frame_free(&frame_);
+  av_packet_free(&packet_);
 }
 
 void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
@@ -186,7 +202,7 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
   {
     std::lock_guard<std::mutex> lk(open_mutex);
     int level = av_log_get_level();
-      if (nvenc) av_log_set_level(AV_LOG_QUIET);
+    if (nvenc) av_log_set_level(AV_LOG_QUIET);
     opening = ctx;
     open_warnings.clear();
     av_log_set_callback(capture_log);
@@ -228,13 +244,7 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
   }
 }
 
-VideoEncoder::~VideoEncoder() {
-  avcodec_free_context(&ctx_);
-  av_buffer_pool_uninit(&chroma_pool_);
-  sws_freeContext(sws_);
-  av_frame_free(&frame_);
-  av_packet_free(&packet_);
-}
+VideoEncoder::~VideoEncoder() { free_all(); }
 
 const char *VideoEncoder::input_pixel_format() const { return av_get_pix_fmt_name(AVPixelFormat(pix_fmt_)); }
 

@@ -98,6 +98,7 @@ class VideoEncoder {
 
  private:
   void open(const std::string &name, const EncoderConfig &config);
+  void free_all();
   void drain(const PacketSink &sink);
   void borrow_frame(const camerad::Nv12Frame &in, AVFrame *f, void *release);
 
