@@ -1,9 +1,5 @@
 #include <gtest/gtest.h>
 
-extern "C" {
-#include <libavformat/avformat.h>
-}
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -16,6 +12,7 @@ extern "C" {
 #include "camerad/v4l2_camera.h"
 #include "camerad/video_file_source.h"
 #include "common/clock.h"
+#include "camerad/tests/clip_util.h"
 #include "encoderd/tests/decode_util.h"
 #include "encoderd/video_encoder.h"
 
@@ -147,53 +144,11 @@ TEST(Pacer, WaitsUntilTheDeadlineAndSkipsTicksItMissed) {
   EXPECT_FALSE(p.wait(t));
 }
 
-namespace {
-
-// Writes frames [0, n) of the synthetic road scene as H.264 in MPEG-TS at `fps`.
-void write_clip(const std::string &path, int w, int h, int n, int fps, bool with_timestamps) {
-  encoderd::EncoderConfig cfg;
-  cfg.codec = "libx264";
-  cfg.bitrate = 8'000'000;
-  cfg.fps = fps;
-  encoderd::VideoEncoder enc(cfg, w, h);
-  AVFormatContext *oc = nullptr;
-  ASSERT_GE(avformat_alloc_output_context2(&oc, nullptr, with_timestamps ? "mpegts" : "h264", path.c_str()), 0);
-  AVStream *st = avformat_new_stream(oc, nullptr);
-  st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
-  st->codecpar->codec_id = AV_CODEC_ID_H264;
-  st->codecpar->width = w;
-  st->codecpar->height = h;
-  st->time_base = AVRational{1, 90000};
-  ASSERT_GE(avio_open(&oc->pb, path.c_str(), AVIO_FLAG_WRITE), 0);
-  ASSERT_GE(avformat_write_header(oc, nullptr), 0);
-  AVPacket *pkt = av_packet_alloc();
-  auto sink = [&](const encoderd::EncodedPacket &p) {
-    av_new_packet(pkt, int(p.size));
-    memcpy(pkt->data, p.data, p.size);
-    pkt->stream_index = 0;
-    pkt->pts = pkt->dts = av_rescale_q(p.index, AVRational{1, fps}, st->time_base);
-    if (p.keyframe) pkt->flags |= AV_PKT_FLAG_KEY;
-    av_interleaved_write_frame(oc, pkt);
-  };
-  Nv12Image img(w, h);
-  for (int i = 0; i < n; i++) {
-    camerad::render_synthetic(CameraStream::Road, uint32_t(i), img.frame);
-    enc.encode(img.frame, {uint32_t(i), 0, 0}, i == 0, nullptr, sink);
-  }
-  enc.flush(sink);
-  av_write_trailer(oc);
-  avio_closep(&oc->pb);
-  avformat_free_context(oc);
-  av_packet_free(&pkt);
-}
-
-}  // namespace
-
 TEST(VideoFileSource, ReproducesAClipInRealTimeAndLoops) {
   TempDir dir;
   std::string path = (dir.path / "clip.ts").string();
   const int w = 640, h = 384, n = 12;
-  write_clip(path, w, h, n, 20, true);
+  testutil::write_clip(path, w, h, n, 20, true);
   camerad::VideoFileSource src(path, w, h, /*loop=*/true);
   Nv12Image out(w, h), ref(w, h);
   const uint64_t period = 50'000'000;
@@ -219,7 +174,7 @@ TEST(VideoFileSource, ReproducesAClipInRealTimeAndLoops) {
 TEST(VideoFileSource, ScalesAndStopsAtTheEndWithoutLoop) {
   TempDir dir;
   std::string path = (dir.path / "clip.h264").string();  // raw stream: no timestamps
-  write_clip(path, 640, 384, 6, 20, false);
+  testutil::write_clip(path, 640, 384, 6, 20, false);
   camerad::VideoFileSource src(path, 320, 192, /*loop=*/false, 20);
   Nv12Image out(320, 192);
   int shown = 0;

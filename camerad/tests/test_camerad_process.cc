@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include "camerad/synthetic_scene.h"
 #include "camerad/v4l2_camera.h"
 #include "common/prefix.h"
+#include "camerad/tests/clip_util.h"
 #include "encoderd/tests/decode_util.h"
 #include "encoderd/tests/process_util.h"
 #include "visionipc/visionipc_client.h"
@@ -71,6 +73,43 @@ TEST(CameradProcess, ServesTheSyntheticSceneWithSteadyTimestamps) {
   }
   camerad.signal(SIGTERM);
   EXPECT_EQ(camerad.wait(20), 0);
+}
+
+// --source file: every camera shows the clip, in real time, looping.
+TEST(CameradProcess, FileSourceReplaysAClipOnEveryCamera) {
+  PrefixScope scope("camfile");
+  std::filesystem::path clip = std::filesystem::temp_directory_path() / ("camerad_clip_" + std::to_string(getpid()) + ".ts");
+  const int n = 8;
+  testutil::write_clip(clip.string(), 320, 192, n, 20, true);
+  testutil::Child camerad({"build/bin/camerad", "--source", "file:" + clip.string(), "--cameras", "road,wide", "--size",
+                           "320x192"});
+  VisionIpcClient road("camerad", VISION_STREAM_ROAD, false), wide("camerad", VISION_STREAM_WIDE_ROAD, false);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!(road.connect(false) && wide.connect(false)) && std::chrono::steady_clock::now() < until) usleep(50'000);
+  ASSERT_TRUE(road.connected && wide.connected);
+  std::map<uint32_t, uint32_t> road_shown;  // camera frame id -> clip frame shown
+  int wide_checked = 0;
+  while ((road_shown.size() < size_t(2 * n) || wide_checked < 5) && std::chrono::steady_clock::now() < until) {
+    VisionIpcBufExtra extra;
+    if (VisionBuf *buf = road.recv(&extra, 50)) {
+      auto st = camerad::read_stamp(buf->y, int(buf->stride), 320, 192);
+      ASSERT_TRUE(st.has_value());
+      road_shown[extra.frame_id] = st->frame_id;
+    }
+    if (VisionBuf *buf = wide.recv(&extra, 50)) {
+      auto st = camerad::read_stamp(buf->y, int(buf->stride), 320, 192);
+      ASSERT_TRUE(st.has_value()) << "the wide camera shows the same clip";
+      EXPECT_EQ(st->frame_id, extra.frame_id % n);
+      wide_checked++;
+    }
+  }
+  ASSERT_GE(road_shown.size(), size_t(2 * n)) << "the clip loops";
+  for (auto [camera_frame, clip_frame] : road_shown) {
+    EXPECT_EQ(clip_frame, camera_frame % n) << "a 20 fps clip under a 20 fps camera: frame k shows clip frame k mod n";
+  }
+  camerad.signal(SIGINT);
+  EXPECT_EQ(camerad.wait(20), 0);
+  std::filesystem::remove(clip);
 }
 
 TEST(CameradProcess, BadSourcesFailWithAClearMessage) {
