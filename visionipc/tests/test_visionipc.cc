@@ -152,7 +152,6 @@ TEST_F(VisionIpc, IntegrityWithSlowAndFastConsumersAndExactDropCounts) {
   EXPECT_EQ(exit_code(kids[3]), 0) << "the long holder's frame changed under it";
 
   EXPECT_EQ(sent + server.dropped_frames(VISION_STREAM_ROAD), kAttempts);
-  EXPECT_GT(server.dropped_frames(VISION_STREAM_ROAD), 0u) << "holds never forced a drop";
   for (int mode = 0; mode < 3; mode++) {
     ConsumerReport &r = sh->consumers[mode];
     SCOPED_TRACE("consumer " + std::to_string(mode));
@@ -161,7 +160,11 @@ TEST_F(VisionIpc, IntegrityWithSlowAndFastConsumersAndExactDropCounts) {
     EXPECT_EQ(r.rejected.load(), 0u);
     EXPECT_GT(r.received.load(), 0u);
   }
-  EXPECT_GT(sh->consumers[1].dropped.load(), 0u) << "the slow consumer cannot keep up, so it must have dropped";
+  // While a slow consumer sleeps on its buffer the producer makes several attempts:
+  // each either finds every buffer held (a producer drop) or overwrites the other
+  // free buffer again (a drop for the slow consumer). Which one depends on timing.
+  EXPECT_GT(server.dropped_frames(VISION_STREAM_ROAD) + sh->consumers[1].dropped + sh->consumers[2].dropped, 0u)
+      << "the run never exercised dropping";
   // All clients are gone: every hold was given back.
   EXPECT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 0; }));
   for (size_t i = 0; i < 3; i++) EXPECT_EQ(server.holders(VISION_STREAM_ROAD, i), 0u);
