@@ -70,6 +70,7 @@ class OpenClTransform : public FrameTransform {
     cl_check(clSetKernelArg(kernel_, 1, sizeof(g), &g), "clSetKernelArg(warp_nv12 geometry)");
     cl_check(clSetKernelArg(kernel_, 2, sizeof(m), &m), "clSetKernelArg(warp_nv12 matrices)");
     cl_check(clSetKernelArg(kernel_, 3, sizeof(cl_mem), &out), "clSetKernelArg(warp_nv12 output)");
+    cl_check(clSetKernelArg(kernel_, 4, sizeof(cl_mem), &out), "clSetKernelArg(warp_nv12 history)");
     size_t range[3] = {size_t(g.out_w2), size_t(g.out_h2), 1}, local[3], global[3];
     cl_.work_group(kernel_, range, 2, local, global);
     cl_check(clEnqueueNDRangeKernel(cl_.queue(), kernel_, 2, nullptr, global, local, 0, nullptr, nullptr),

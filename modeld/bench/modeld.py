@@ -1,18 +1,19 @@
 """tools/bench/run modeld: per-frame latency of modeld's default model.
 
-impl opencl    frame read in place (cl_mem over the frame memory), transform + model on OpenCL
+impl opencl    frame read in place from the VisionIPC buffer (cl_mem over it), transform + model on OpenCL
 impl cpu       the C++ reference backend, frame read in place
 impl cuda      when a CUDA device exists
-impl copy_path the copy-based path for comparison: frame copied into device memory, then transformed (OpenCL)
+impl copy_path the copy-based path for comparison: frame copied out of the VisionIPC buffer into
+               device memory, then transformed (OpenCL)
 
-Frames: 1928x1208 NV12 in a pool of memfd buffers (as VisionIPC hands them
-out), rotated per frame. Implementations run in interleaved rounds so load
-from other processes hits all of them alike. Reports p50 of transform,
-inference and total, p99 of total, and the in-place transform's speedup over
-the copy path.
+Frames: 1928x1208 NV12 through a VisionIPC server/client in this process (4
+buffers, conflated client), the camera's write of each frame untimed.
+Implementations run in interleaved rounds so load from other processes hits
+all of them alike. Reports p50 of transform, inference and total, p99 of
+total, and the in-place transform's speedup over the copy path.
 """
-import mmap
 import os
+import shutil
 
 import numpy as np
 
@@ -20,57 +21,58 @@ from modeld import _modeld
 from modeld.tests.helpers import DEFAULT_MODEL, synthetic_nv12
 
 W, H = 1928, 1208
-POOL = 4
 ROUNDS = 4
 FRAMES_PER_ROUND = 20
 WARMUP = 5
 
 
-class FramePool:
-  """POOL NV12 frames, each in its own memfd mapping."""
-
-  def __init__(self):
-    self.fds, self.maps, self.frames = [], [], []
-    for i in range(POOL):
-      frame, self.stride, self.uv_offset = synthetic_nv12(W, H, seed=100 + i)
-      fd = os.memfd_create(f'modeld_bench_{i}')
-      os.ftruncate(fd, frame.size)
-      mem = mmap.mmap(fd, frame.size)
-      view = np.frombuffer(mem, np.uint8)
-      view[:] = frame
-      self.fds.append(fd)
-      self.maps.append(mem)
-      self.frames.append(view)
-
-  def close(self):
-    self.frames.clear()
-    for m in self.maps:
-      m.close()
-    for fd in self.fds:
-      os.close(fd)
-
-
 def run():
+  from visionipc import VISION_STREAM_ROAD, VisionIpcClient, VisionIpcServer
+
   impls = [('opencl', 'opencl', False), ('cpu', 'cpu', False), ('copy_path', 'opencl', True)]
   if not _modeld.unavailable_reason('cuda'):
     impls.insert(0, ('cuda', 'cuda', False))
-  pool = FramePool()
+  old_prefix = os.environ.get('CONDUIT_PREFIX')
+  prefix = f'bench_modeld_{os.getpid()}'
+  os.environ['CONDUIT_PREFIX'] = prefix
   try:
+    server = VisionIpcServer('modeld_bench')
+    server.create_buffers(VISION_STREAM_ROAD, 4, W, H)
+    server.start_listener()
+    client = VisionIpcClient('modeld_bench', VISION_STREAM_ROAD, True)
+    if not client.connect(True):
+      raise RuntimeError('bench: cannot connect to the VisionIPC server')
+    frames = [synthetic_nv12(W, H, seed=100 + i)[0] for i in range(4)]
     matrix = _modeld.default_warp(W, H, 256, 128)
     pipelines = {name: _modeld.Pipeline(backend, DEFAULT_MODEL, copy) for name, backend, copy in impls}
     times = {name: [] for name in pipelines}
-    n = 0
-    for name, p in pipelines.items():
+    frame_id = 0
+
+    def one_frame(p):
+      nonlocal frame_id
+      frame_id += 1
+      if not server.send(VISION_STREAM_ROAD, frames[frame_id % 4], frame_id=frame_id):
+        raise RuntimeError('bench: every VisionIPC buffer is held')
+      buf = client.recv(1000)
+      if buf is None:
+        raise RuntimeError(f'bench: frame {frame_id} did not arrive')
+      t = p.process(buf.data, W, H, buf.stride, buf.uv_offset, matrix)
+      client.release()
+      return t
+
+    for p in pipelines.values():
       for _ in range(WARMUP):
-        p.process(pool.frames[n % POOL], W, H, pool.stride, pool.uv_offset, matrix)
-        n += 1
+        one_frame(p)
     for _ in range(ROUNDS):
       for name, p in pipelines.items():
-        for _ in range(FRAMES_PER_ROUND):
-          times[name].append(p.process(pool.frames[n % POOL], W, H, pool.stride, pool.uv_offset, matrix))
-          n += 1
+        times[name] += [one_frame(p) for _ in range(FRAMES_PER_ROUND)]
+    del client, server
   finally:
-    pool.close()
+    if old_prefix is None:
+      os.environ.pop('CONDUIT_PREFIX', None)
+    else:
+      os.environ['CONDUIT_PREFIX'] = old_prefix
+    shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
 
   rows = []
 

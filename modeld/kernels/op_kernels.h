@@ -16,7 +16,8 @@ DEVICE_FN float apply_activation(float v, int act, float alpha) {
 }
 
 // Range: (ow, oh, n * m).
-KERNEL conv2d(const GMEM float *x, const GMEM float *w, const GMEM float *bias, GMEM float *y,
+KERNEL conv2d(const GMEM float *RESTRICT x, const GMEM float *RESTRICT w, const GMEM float *RESTRICT bias,
+              GMEM float *RESTRICT y,
               ConvParams p) {
   int ox = GID(0), oy = GID(1), nm = GID(2);
   if (ox >= p.ow || oy >= p.oh || nm >= p.n * p.m) return;
@@ -44,7 +45,8 @@ KERNEL conv2d(const GMEM float *x, const GMEM float *w, const GMEM float *bias, 
 // Up to four output channels of one group per work item: each input value
 // loaded is used four times. Range: (ow, oh, n * group * blocks), blocks =
 // ceil((m / group) / 4); the last block of a group may be partial.
-KERNEL conv2d_x4(const GMEM float *x, const GMEM float *w, const GMEM float *bias, GMEM float *y,
+KERNEL conv2d_x4(const GMEM float *RESTRICT x, const GMEM float *RESTRICT w, const GMEM float *RESTRICT bias,
+                 GMEM float *RESTRICT y,
                  ConvParams p) {
   int ox = GID(0), oy = GID(1), z = GID(2);
   if (ox >= p.ow || oy >= p.oh || z >= p.n * p.group * p.blocks) return;
@@ -89,13 +91,13 @@ KERNEL conv2d_x4(const GMEM float *x, const GMEM float *w, const GMEM float *bia
   if (nb > 3) y[o + 3 * plane] = apply_activation(a3, p.act, p.alpha);
 }
 
-KERNEL activation(const GMEM float *x, GMEM float *y, ActivationParams p) {
+KERNEL activation(const GMEM float *RESTRICT x, GMEM float *RESTRICT y, ActivationParams p) {
   int i = GID(0);
   if (i >= p.count) return;
   y[i] = apply_activation(x[i], p.act, p.alpha);
 }
 
-KERNEL binary(const GMEM float *a, const GMEM float *b, GMEM float *y, BinaryParams p) {
+KERNEL binary(const GMEM float *RESTRICT a, const GMEM float *RESTRICT b, GMEM float *RESTRICT y, BinaryParams p) {
   int i = GID(0);
   if (i >= p.count) return;
   int ia = p.index_a == KP_INDEX_SAME ? i : 0, ib = p.index_b == KP_INDEX_SAME ? i : 0;
@@ -114,7 +116,7 @@ KERNEL binary(const GMEM float *a, const GMEM float *b, GMEM float *y, BinaryPar
 }
 
 // Copies one input of a Concat into its slice of the output. Range: outer * axis_in * inner.
-KERNEL concat_copy(const GMEM float *x, GMEM float *y, ConcatParams p) {
+KERNEL concat_copy(const GMEM float *RESTRICT x, GMEM float *RESTRICT y, ConcatParams p) {
   int i = GID(0);
   if (i >= p.outer * p.axis_in * p.inner) return;
   int inner = i % p.inner, a = (i / p.inner) % p.axis_in, o = i / (p.inner * p.axis_in);
@@ -122,7 +124,7 @@ KERNEL concat_copy(const GMEM float *x, GMEM float *y, ConcatParams p) {
 }
 
 // Range: (ow, oh, planes).
-KERNEL pool2d(const GMEM float *x, GMEM float *y, PoolParams p) {
+KERNEL pool2d(const GMEM float *RESTRICT x, GMEM float *RESTRICT y, PoolParams p) {
   int ox = GID(0), oy = GID(1), c = GID(2);
   if (ox >= p.ow || oy >= p.oh || c >= p.planes) return;
   const GMEM float *xc = x + c * p.h * p.w;
@@ -145,7 +147,8 @@ KERNEL pool2d(const GMEM float *x, GMEM float *y, PoolParams p) {
 }
 
 // Range: (n, m, batch).
-KERNEL matmul(const GMEM float *a, const GMEM float *b, const GMEM float *c, GMEM float *y,
+KERNEL matmul(const GMEM float *RESTRICT a, const GMEM float *RESTRICT b, const GMEM float *RESTRICT c,
+              GMEM float *RESTRICT y,
               MatMulParams p) {
   int j = GID(0), i = GID(1), bi = GID(2);
   if (j >= p.n || i >= p.m || bi >= p.batch) return;
@@ -165,7 +168,7 @@ KERNEL matmul(const GMEM float *a, const GMEM float *b, const GMEM float *c, GME
   y[(bi * p.m + i) * p.n + j] = acc;
 }
 
-KERNEL transpose(const GMEM float *x, GMEM float *y, TransposeParams p) {
+KERNEL transpose(const GMEM float *RESTRICT x, GMEM float *RESTRICT y, TransposeParams p) {
   int i = GID(0);
   if (i >= p.count) return;
   int rest = i, src = 0;
@@ -177,7 +180,7 @@ KERNEL transpose(const GMEM float *x, GMEM float *y, TransposeParams p) {
 }
 
 // Range: outer * inner; each work item normalizes one line along the axis.
-KERNEL softmax(const GMEM float *x, GMEM float *y, SoftmaxParams p) {
+KERNEL softmax(const GMEM float *RESTRICT x, GMEM float *RESTRICT y, SoftmaxParams p) {
   int i = GID(0);
   if (i >= p.outer * p.inner) return;
   int base = (i / p.inner) * p.axis * p.inner + i % p.inner;

@@ -36,7 +36,9 @@ DEVICE_FN void warp_point(const float *m, float x, float y, float *sx, float *sy
   *sy = (m[3] * x + m[4] * y + m[5]) * r;
 }
 
-KERNEL warp_nv12(const GMEM uchar *frame, WarpGeometry g, WarpParams m, GMEM float *out) {
+// `history` is the same buffer as `out`: the planes moved there never overlap the ones written.
+KERNEL warp_nv12(const GMEM uchar *RESTRICT frame, WarpGeometry g, WarpParams m, GMEM float *RESTRICT out,
+                 GMEM float *RESTRICT history) {
   int x = GID(0), y = GID(1);
   if (x >= g.out_w2 || y >= g.out_h2) return;
   int plane = g.out_w2 * g.out_h2;
@@ -44,7 +46,7 @@ KERNEL warp_nv12(const GMEM uchar *frame, WarpGeometry g, WarpParams m, GMEM flo
   if (g.history_offset >= 0) {
     // The previous frame's planes become the history half of a two-frame input;
     // each work item moves exactly the elements it then overwrites.
-    GMEM float *h = out + g.history_offset + y * g.out_w2 + x;
+    GMEM float *h = history + g.history_offset + y * g.out_w2 + x;
     for (int c = 0; c < 6; c++) h[c * plane] = o[c * plane];
   }
   float sx, sy;
