@@ -17,6 +17,9 @@ namespace {
 Nv12Frame frame_view(const py::buffer &buf, int width, int height, int stride, size_t uv_offset) {
   py::buffer_info info = buf.request();
   if (info.ndim < 1 || info.itemsize != 1) throw std::invalid_argument("frame: expected a buffer of bytes (uint8)");
+  if (!PyBuffer_IsContiguous(info.view(), 'C')) {
+    throw std::invalid_argument("frame: expected a C-contiguous buffer (the whole NV12 frame, e.g. VisionBuf.data)");
+  }
   Nv12Frame f{static_cast<const uint8_t *>(info.ptr), width, height, stride, uv_offset};
   f.validate();
   size_t have = size_t(info.size);

@@ -60,8 +60,11 @@ class CudaTransform : public FrameTransform {
       registered_.erase(registered_.begin());
     }
     void *host = const_cast<uint8_t *>(f.data);
-    cuda_check(cudaHostRegister(host, size, cudaHostRegisterMapped | cudaHostRegisterReadOnly),
-               "cudaHostRegister over the frame");
+    // Read-only registration where the device supports it (no write-back tracking), plain mapped otherwise.
+    if (cudaHostRegister(host, size, cudaHostRegisterMapped | cudaHostRegisterReadOnly) != cudaSuccess) {
+      cudaGetLastError();
+      cuda_check(cudaHostRegister(host, size, cudaHostRegisterMapped), "cudaHostRegister over the frame");
+    }
     void *dev = nullptr;
     cuda_check(cudaHostGetDevicePointer(&dev, host, 0), "cudaHostGetDevicePointer");
     registered_.push_back({f.data, size, static_cast<const uint8_t *>(dev)});

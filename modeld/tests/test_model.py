@@ -183,3 +183,20 @@ def test_loader_errors_are_clear(data, message):
 def test_missing_file_is_a_clear_error():
   with pytest.raises(_modeld.ModelError, match='cannot open the model file'):
     _modeld.check_model('/nonexistent/model.cmodel')
+
+
+@pytest.mark.parametrize('backend', ['cpu', 'opencl'])
+def test_pipeline_with_a_single_frame_model(backend, tmp_path):
+  """A model taking one frame ([1, 6, H, W]) gets exactly the transform's planes."""
+  backend_or_skip(pytest, backend)
+  model = one_op_model('Conv', {'img': [1, 6, 16, 32]}, {}, {'w': np.full((1, 6, 1, 1), 1 / 6, np.float32)})
+  path = tmp_path / 'single.cmodel'
+  path.write_bytes(compile_model(model))
+  p = _modeld.Pipeline(backend, str(path))
+  assert (p.model_width, p.model_height, p.frames_per_input) == (64, 32, 1)
+  frame, stride, uv = synthetic_nv12(W, H, seed=4)
+  m = _modeld.default_warp(W, H, 64, 32)
+  p.process(frame, W, H, stride, uv, m)
+  planes = _modeld.Transform('cpu', 64, 32).run(frame, W, H, stride, uv, m)
+  assert np.abs(p.model_input()[0] - planes).max() <= 1
+  np.testing.assert_allclose(p.outputs()['y0'][0, 0], p.model_input()[0].mean(axis=0), rtol=1e-5)

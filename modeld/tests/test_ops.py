@@ -111,3 +111,39 @@ def test_numpy_reference_conv_against_direct_sum():
   y = conv(x, w, strides=(2, 2), pads=(1, 1, 1, 1), group=2)
   xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
   assert np.isclose(y[0, 1, 1, 2], np.sum(xp[0, 1, 2:5, 4:7] * w[1, 0]))
+
+
+def random_window_cases(n, seed):
+  """Random Conv/MaxPool/AveragePool configurations (kernel, stride, pads, dilation, groups)."""
+  rng = np.random.default_rng(seed)
+  cases = []
+  for i in range(n):
+    group = int(rng.choice([1, 1, 2, 3]))
+    cin, cout = group * int(rng.integers(1, 4)), group * int(rng.integers(1, 6))
+    k = [int(rng.integers(1, 5)), int(rng.integers(1, 5))]
+    stride = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+    dil = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+    pads = [int(rng.integers(0, k[0])), int(rng.integers(0, k[1])), int(rng.integers(0, k[0])), int(rng.integers(0, k[1]))]
+    h = dil[0] * (k[0] - 1) + 1 + int(rng.integers(0, 12))
+    w = dil[1] * (k[1] - 1) + 1 + int(rng.integers(0, 12))
+    consts = {'w': rand(cout, cin // group, *k)}
+    if rng.integers(0, 2):
+      consts['b'] = rand(cout)
+    cases.append((f'conv_random_{i}', 'Conv', {'x': [int(rng.integers(1, 3)), cin, h, w]},
+                  {'strides': stride, 'pads': pads, 'dilations': dil, 'group': group}, consts))
+    op = 'MaxPool' if i % 2 else 'AveragePool'
+    attrs = {'kernel_shape': k, 'strides': stride, 'pads': pads}
+    if op == 'AveragePool':
+      attrs['count_include_pad'] = int(rng.integers(0, 2))
+    cases.append((f'{op.lower()}_random_{i}', op, {'x': [1, cin, k[0] + int(rng.integers(0, 9)), k[1] + int(rng.integers(0, 9))]},
+                  attrs, {}))
+  return cases
+
+
+RANDOM_CASES = random_window_cases(8, seed=99)
+
+
+@pytest.mark.parametrize('backend', RUNTIME_BACKENDS)
+@pytest.mark.parametrize('case', RANDOM_CASES, ids=[c[0] for c in RANDOM_CASES])
+def test_random_window_shapes_match_numpy(case, backend):
+  test_op_matches_numpy(case, backend)
