@@ -314,4 +314,5 @@ def main(argv=None):
   with open(tmp, 'wb') as f:
     f.write(data)
   os.replace(tmp, args.output)
+  print(f'compile_model: {args.onnx} -> {args.output} ({len(data) / 1024:.1f} KiB)')
   return 0
