@@ -53,6 +53,16 @@ int Daemon::run() {
   };
   const int row_edges = find_output("row_edges"), scene_change = find_output("scene_change");
 
+  // One pass on a blank frame before the camera's first: OpenCL drivers (pocl)
+  // compile kernels at their first launch, which would otherwise delay frame 1.
+  {
+    std::vector<uint8_t> blank(64 * 32 * 3 / 2, 0);
+    Nv12Frame f{blank.data(), 64, 32, 64, 64 * 32};
+    pipeline_->process(f, default_warp(64, 32, pipeline_->model_width(), pipeline_->model_height()));
+    pipeline_->transform().release_frame_buffers();
+    pipeline_->reset_history();
+  }
+
   cereal::PubMaster pm({"modelV2"});
   cereal::SubMaster sm({"liveCalibration", "roadCameraState"}, {"liveCalibration"}, {}, true);
   VisionIpcClient client(options_.server, VisionStreamType(options_.stream), true);
