@@ -29,15 +29,24 @@ VideoFileSource::VideoFileSource(const std::string &path, int width, int height,
   pkt_ = av_packet_alloc();
   current_ = av_frame_alloc();
   next_ = av_frame_alloc();
-  open();
+  try {
+    if (!pkt_ || !current_ || !next_) throw std::runtime_error("file source '" + path + "': out of memory");
+    open();
+  } catch (...) {
+    free_all();
+    throw;
+  }
 }
 
-VideoFileSource::~VideoFileSource() {
+VideoFileSource::~VideoFileSource() { free_all(); }
+
+void VideoFileSource::free_all() {
   close();
   av_packet_free(&pkt_);
   av_frame_free(&current_);
   av_frame_free(&next_);
   sws_freeContext(sws_);
+  sws_ = nullptr;
 }
 
 void VideoFileSource::open() {

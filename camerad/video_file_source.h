@@ -43,6 +43,7 @@ class VideoFileSource {
  private:
   void open();
   void close();
+  void free_all();
   bool decode_next();  // into next_; false at end of file
 
   std::string path_;
