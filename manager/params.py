@@ -20,6 +20,7 @@ KEYS = {
   'ModelBackend': (str, 'auto', 'modeld backend: auto, opencl, cuda or cpu'),
   'ModelEnabled': (bool, True, 'run modeld'),
   'Fps': (int, 20, 'camera frame rate'),
+  'FrameSize': (str, '1928x1208', 'camera frame size WxH'),
   'LogRoot': (str, '', 'where loggerd writes routes (empty: $CONDUIT_LOG_ROOT or ./data/routes)'),
   'DeleterFreePercent': (float, 10.0, 'loggerd deletes old segments below this free space'),
 }

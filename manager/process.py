@@ -34,6 +34,7 @@ class ProcessSpec:
   enabled:   callable(params) -> bool: whether it should run at all
   restart:   'always' (also after a clean exit), 'on-failure', or 'never'
   watchdog:  seconds without a heartbeat (common/watchdog) before a restart; 0 = off
+  env:       extra environment: a dict, or a callable(params) -> dict
   """
   name: str
   argv: object = None
@@ -41,7 +42,7 @@ class ProcessSpec:
   enabled: Callable = lambda params: True
   restart: str = 'on-failure'
   watchdog: float = 0.0
-  env: dict = field(default_factory=dict)
+  env: object = field(default_factory=dict)
 
   def command(self, params) -> List[str]:
     if self.python:
@@ -90,7 +91,8 @@ class ManagedProcess:
 
   def start(self, params) -> None:
     argv = self.spec.command(params)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''), **self.spec.env)
+    extra = self.spec.env(params) if callable(self.spec.env) else self.spec.env
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''), **extra)
     self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, preexec_fn=_die_with_parent, start_new_session=True)
     self.start_time = time.monotonic()

@@ -2,14 +2,15 @@
 
 To add your own process, append a ProcessSpec: a native binary (argv) or a
 Python module (python=), when it should run (enabled), its restart policy and
-its watchdog limit. See manager/process.py for the fields.
+its watchdog limit. See manager/process.py for the fields. Arguments come from
+Params (manager/params.py), so ./launch options and tests configure them there.
 """
 from manager.process import ProcessSpec
 
 
 def _camerad(params):
-  return ['build/bin/camerad', '--source', params.get('CameraSource'),
-          '--cameras', ','.join(params.get('EnabledCameras')), '--fps', str(params.get('Fps'))]
+  return ['build/bin/camerad', '--source', params.get('CameraSource'), '--cameras', ','.join(params.get('EnabledCameras')),
+          '--fps', str(params.get('Fps')), '--size', params.get('FrameSize'), '--rt-priority', '50']
 
 
 def _encoderd(params):
@@ -18,19 +19,21 @@ def _encoderd(params):
 
 
 def _modeld(params):
-  return ['build/bin/modeld', '--backend', params.get('ModelBackend')]
+  backend = params.get('ModelBackend')
+  return ['build/bin/modeld'] + ([] if backend == 'auto' else ['--backend', backend])
 
 
-def _loggerd(params):
-  argv = ['build/bin/loggerd', '--segment-seconds', str(params.get('SegmentSeconds'))]
+def _loggerd_env(params):
+  env = {'LOGGERD_SEGMENT_SECONDS': str(params.get('SegmentSeconds')),
+         'LOGGERD_MIN_FREE_PERCENT': str(params.get('DeleterFreePercent'))}
   if params.get('LogRoot'):
-    argv += ['--log-root', params.get('LogRoot')]
-  return argv
+    env['CONDUIT_LOG_ROOT'] = params.get('LogRoot')
+  return env
 
 
 PROCESSES = [
   ProcessSpec('camerad', _camerad, restart='always', watchdog=5.0),
   ProcessSpec('modeld', _modeld, enabled=lambda p: p.get('ModelEnabled'), restart='always', watchdog=10.0),
   ProcessSpec('encoderd', _encoderd, restart='always', watchdog=10.0),
-  ProcessSpec('loggerd', _loggerd, restart='always', watchdog=10.0),
+  ProcessSpec('loggerd', ['build/bin/loggerd'], env=_loggerd_env, restart='always', watchdog=10.0),
 ]

@@ -7,6 +7,7 @@
 
 #include "cereal/messaging.h"
 #include "common/clock.h"
+#include "common/watchdog.h"
 #include "visionipc/visionipc_client.h"
 
 namespace modeld {
@@ -66,7 +67,10 @@ int Daemon::run() {
   cereal::PubMaster pm({"modelV2"});
   cereal::SubMaster sm({"liveCalibration", "roadCameraState"}, {"liveCalibration"}, {}, true);
   VisionIpcClient client(options_.server, VisionStreamType(options_.stream), true);
-  while (!stop_ && !client.connect(false)) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (!stop_ && !client.connect(false)) {
+    conduit::watchdog_kick();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   if (stop_) return 0;
   fprintf(stderr, "modeld: connected to %s stream %d: %zu buffers of %zux%zu\n", options_.server.c_str(),
           options_.stream, client.num_buffers, client.buffers[0].width, client.buffers[0].height);
@@ -79,6 +83,7 @@ int Daemon::run() {
   while (!stop_) {
     VisionIpcBufExtra extra;
     VisionBuf *buf = client.recv(&extra, 100);
+    conduit::watchdog_kick();
     if (!buf) continue;
     if (client.reconnects() != reconnects) {
       // New mappings: forget wrappers of the old ones and the old frame history.
