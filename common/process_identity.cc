@@ -20,9 +20,9 @@ uint64_t process_start_ticks(pid_t pid) {
   // The command name may contain spaces and parentheses: fields start after the last ')'.
   const char *p = strrchr(buf, ')');
   if (!p || p[1] == 0 || p[2] == 'Z' || p[2] == 'X') return 0;  // gone, or a zombie: dead to us
-  // After ')' come fields 3..; starttime is field 22, so skip 19 separators.
+  // After ")" come fields 3, 4, ...; stop at the start of field 22, starttime.
   int field = 2;
-  for (p++; *p && field < 21; p++) {
+  for (p++; *p && field < 22; p++) {
     if (*p == ' ') field++;
   }
   return strtoull(p, nullptr, 10);

@@ -1,0 +1,85 @@
+#pragma once
+// The shared-memory ring of one topic: the layout in the shm file and the two
+// roles that touch it. One RingWriter per topic; many RingReaders.
+//
+// Layout: an 8 KiB header, then `ring_bytes` of data. Positions are virtual
+// (monotonic byte counters); the ring offset is pos % ring_bytes. A message is
+// a 16-byte MessageHeader + payload, padded to 16 bytes. A message that would
+// cross the end of the ring is preceded by a wrap marker filling the rest.
+//
+// Torn-read protection (seqlock style): before overwriting bytes the writer
+// raises `overwritten_upto`; everything below it may be garbage. A reader copies
+// a message out and then checks that its start is still at or above that mark.
+//
+// Wake-up: every publish bumps `futex_word`; the writer issues FUTEX_WAKE only
+// when a bit in `sleepers` (one per subscriber slot) says somebody is asleep.
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "msgq/msgq.h"
+
+namespace msgq {
+
+constexpr uint64_t kRingMagic = 0x3151474d54444e43ull;  // "CNDTMGQ1"
+constexpr uint32_t kRingVersion = 1;
+constexpr size_t kHeaderBytes = 8192;
+constexpr uint32_t kWrapMarker = 0xffffffffu;
+
+struct MessageHeader {
+  uint64_t seq;
+  uint32_t size;  // payload bytes, or kWrapMarker
+  uint32_t reserved;
+};
+
+struct alignas(64) SubscriberSlot {
+  std::atomic<uint64_t> owner;     // pid << 32 | low 32 bits of start ticks; 0 = free
+  std::atomic<uint64_t> read_seq;  // next seq this subscriber wants (for tools)
+};
+
+struct RingHeader {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t header_bytes;
+  uint64_t ring_bytes;
+  std::atomic<uint64_t> publisher;  // owner word of the live publisher, 0 = none
+
+  alignas(64) std::atomic<uint64_t> write_pos;  // end of the newest message
+  std::atomic<uint64_t> write_seq;              // messages published so far
+  std::atomic<uint64_t> newest_pos;             // start of the newest message
+  std::atomic<uint64_t> overwritten_upto;       // bytes below may be overwritten
+  std::atomic<uint64_t> oldest_pos;             // start of the oldest intact message
+
+  alignas(64) std::atomic<uint32_t> futex_word;
+  std::atomic<uint64_t> sleepers;  // bit i: subscriber slot i is (about to be) asleep
+
+  SubscriberSlot slots[kMaxSubscribers];
+};
+static_assert(sizeof(RingHeader) <= kHeaderBytes);
+
+uint64_t owner_word_of_self();
+bool owner_alive(uint64_t owner);
+
+// An open mapping of a topic's shm file (created if missing, validated if not).
+class Ring {
+ public:
+  Ring(const std::string &topic, size_t ring_bytes);
+  ~Ring();
+  Ring(const Ring &) = delete;
+  Ring &operator=(const Ring &) = delete;
+
+  RingHeader *header() const { return header_; }
+  char *data() const { return data_; }
+  uint64_t size() const { return header_->ring_bytes; }
+  const std::string &topic() const { return topic_; }
+
+ private:
+  std::string topic_;
+  RingHeader *header_ = nullptr;
+  char *data_ = nullptr;
+  size_t mapped_bytes_ = 0;
+};
+
+inline uint64_t padded_size(uint64_t payload) { return (sizeof(MessageHeader) + payload + 15) & ~uint64_t(15); }
+
+}  // namespace msgq

@@ -1,0 +1,262 @@
+#include "msgq/shm_socket.h"
+
+#include <cstring>
+
+#include "common/clock.h"
+#include "msgq/futex.h"
+
+namespace msgq {
+
+// ---------------------------------------------------------------- publisher
+
+ShmPubSocket::ShmPubSocket(const std::string &topic, size_t ring_size)
+    : ring_(topic, ring_size), owner_(owner_word_of_self()) {
+  RingHeader *h = ring_.header();
+  uint64_t current = h->publisher.load();
+  while (true) {
+    if (current != 0 && owner_alive(current)) {
+      throw Error("msgq topic '" + topic + "' already has a live publisher (pid " +
+                  std::to_string(current >> 32) + "); one publisher per topic");
+    }
+    if (h->publisher.compare_exchange_weak(current, owner_)) break;
+  }
+  // A restarted publisher continues where the previous one stopped.
+  write_pos_ = h->write_pos.load(std::memory_order_acquire);
+  seq_ = h->write_seq.load();
+  oldest_pos_ = h->oldest_pos.load();
+}
+
+ShmPubSocket::~ShmPubSocket() {
+  uint64_t me = owner_;
+  ring_.header()->publisher.compare_exchange_strong(me, 0);
+}
+
+int ShmPubSocket::subscriber_count() const {
+  int n = 0;
+  for (const SubscriberSlot &s : ring_.header()->slots) n += owner_alive(s.owner.load());
+  return n;
+}
+
+void ShmPubSocket::send(const void *data, size_t size) {
+  RingHeader *h = ring_.header();
+  const uint64_t R = ring_.size();
+  if (size > max_message_size(R)) {
+    throw Error("msgq topic '" + topic() + "': message of " + std::to_string(size) +
+                " bytes exceeds the largest this ring allows (" + std::to_string(max_message_size(R)) + ")");
+  }
+  if (h->publisher.load(std::memory_order_relaxed) != owner_) {
+    throw Error("msgq topic '" + topic() + "': this publisher was replaced by pid " +
+                std::to_string(h->publisher.load() >> 32));
+  }
+  const uint64_t need = padded_size(size);
+  const uint64_t off = write_pos_ % R;
+  const uint64_t pad = off + need > R ? R - off : 0;
+  const uint64_t start = write_pos_ + pad, end = start + need;
+
+  // Declare the bytes about to be overwritten, and move `oldest` past them,
+  // before touching them.
+  const uint64_t limit = end > R ? end - R : 0;
+  while (oldest_pos_ < limit) {
+    auto *m = reinterpret_cast<const MessageHeader *>(ring_.data() + oldest_pos_ % R);
+    oldest_pos_ += m->size == kWrapMarker ? R - oldest_pos_ % R : padded_size(m->size);
+  }
+  h->overwritten_upto.store(limit, std::memory_order_relaxed);
+  h->oldest_pos.store(oldest_pos_, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+
+  if (pad) {
+    auto *wrap = reinterpret_cast<MessageHeader *>(ring_.data() + off);
+    *wrap = {seq_, kWrapMarker, 0};
+  }
+  auto *m = reinterpret_cast<MessageHeader *>(ring_.data() + start % R);
+  *m = {seq_, uint32_t(size), 0};
+  memcpy(m + 1, data, size);
+
+  write_pos_ = end;
+  h->newest_pos.store(start, std::memory_order_relaxed);
+  h->write_seq.store(++seq_, std::memory_order_relaxed);
+  h->write_pos.store(end, std::memory_order_release);
+  h->futex_word.fetch_add(1, std::memory_order_seq_cst);
+  if (h->sleepers.load(std::memory_order_seq_cst) != 0) futex_wake_all(&h->futex_word);
+}
+
+// ---------------------------------------------------------------- subscriber
+
+ShmSubSocket::ShmSubSocket(const std::string &topic, SubOptions opts) : ring_(topic, opts.ring_size), opts_(opts) {
+  RingHeader *h = ring_.header();
+  const uint64_t me = owner_word_of_self();
+  // A free slot first; only when none is free, one whose owner died.
+  for (int pass = 0; pass < 2 && slot_ < 0; pass++) {
+    for (int i = 0; i < kMaxSubscribers && slot_ < 0; i++) {
+      uint64_t cur = h->slots[i].owner.load();
+      bool takeable = pass == 0 ? cur == 0 : !owner_alive(cur);
+      if (takeable && h->slots[i].owner.compare_exchange_strong(cur, me)) slot_ = i;
+    }
+  }
+  if (slot_ < 0) {
+    throw Error("msgq topic '" + topic + "': all " + std::to_string(kMaxSubscribers) +
+                " subscriber slots are held by live processes");
+  }
+  h->sleepers.fetch_and(~(uint64_t(1) << slot_));
+  read_pos_ = h->write_pos.load(std::memory_order_acquire);
+  next_seq_ = h->write_seq.load(std::memory_order_relaxed);
+  h->slots[slot_].read_seq.store(next_seq_, std::memory_order_relaxed);
+}
+
+ShmSubSocket::~ShmSubSocket() {
+  RingHeader *h = ring_.header();
+  h->sleepers.fetch_and(~(uint64_t(1) << slot_));
+  h->slots[slot_].owner.store(0);
+}
+
+void ShmSubSocket::set_sleeping(bool sleeping) {
+  uint64_t bit = uint64_t(1) << slot_;
+  if (sleeping) {
+    ring_.header()->sleepers.fetch_or(bit, std::memory_order_seq_cst);
+  } else {
+    ring_.header()->sleepers.fetch_and(~bit, std::memory_order_relaxed);
+  }
+}
+
+bool ShmSubSocket::ready() const {
+  return ring_.header()->write_pos.load(std::memory_order_acquire) != read_pos_;
+}
+
+// Copies the message starting at `pos` into msg. Returns false when the writer
+// may have overwritten it meanwhile (the copy is then discarded).
+bool ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
+  RingHeader *h = ring_.header();
+  const uint64_t R = ring_.size();
+  while (true) {
+    if (h->overwritten_upto.load(std::memory_order_acquire) > pos) return false;
+    MessageHeader mh = *reinterpret_cast<const MessageHeader *>(ring_.data() + pos % R);
+    if (mh.size == kWrapMarker) {
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (h->overwritten_upto.load(std::memory_order_relaxed) > pos) return false;
+      pos += R - pos % R;
+      continue;
+    }
+    if (mh.size > max_message_size(R) || pos % R + padded_size(mh.size) > R) {
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (h->overwritten_upto.load(std::memory_order_relaxed) > pos) return false;
+      throw Error("msgq topic '" + topic() + "': corrupt message header at offset " + std::to_string(pos % R) +
+                  " (size " + std::to_string(mh.size) + ")");
+    }
+    char *dst = msg.resize(mh.size);
+    memcpy(dst, ring_.data() + pos % R + sizeof(MessageHeader), mh.size);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (h->overwritten_upto.load(std::memory_order_relaxed) > pos) return false;
+    msg.set_seq(mh.seq);
+    *next_pos = pos + padded_size(mh.size);
+    return true;
+  }
+}
+
+bool ShmSubSocket::try_read(Message &msg) {
+  RingHeader *h = ring_.header();
+  while (true) {
+    const uint64_t write_pos = h->write_pos.load(std::memory_order_acquire);
+    if (write_pos == read_pos_) return false;
+    uint64_t pos = opts_.conflate ? h->newest_pos.load(std::memory_order_relaxed) : read_pos_;
+    uint64_t next_pos;
+    bool intact;
+    try {
+      intact = read_at(pos, msg, &next_pos);
+    } catch (const Error &) {
+      // Skip the damage: resume after the newest message, counting what is gone.
+      read_pos_ = write_pos;
+      uint64_t seq = h->write_seq.load(std::memory_order_relaxed);
+      lost_ += seq - next_seq_;
+      next_seq_ = seq;
+      throw;
+    }
+    if (!intact) {
+      // Lapped: resume at the oldest message still intact.
+      read_pos_ = std::max(read_pos_, h->oldest_pos.load(std::memory_order_acquire));
+      continue;
+    }
+    if (msg.seq() < next_seq_) {  // sequence numbers only grow: the ring is damaged
+      uint64_t bad_seq = msg.seq();
+      read_pos_ = write_pos;
+      next_seq_ = h->write_seq.load(std::memory_order_relaxed);
+      throw Error("msgq topic '" + topic() + "': message sequence went back from " + std::to_string(next_seq_) +
+                  " to " + std::to_string(bad_seq) + "; skipped to the newest message");
+    }
+    lost_ += msg.seq() - next_seq_;
+    next_seq_ = msg.seq() + 1;
+    read_pos_ = next_pos;
+    h->slots[slot_].read_seq.store(next_seq_, std::memory_order_relaxed);
+    return true;
+  }
+}
+
+bool ShmSubSocket::receive(Message &msg, int timeout_ms) {
+  if (try_read(msg)) return true;
+  if (timeout_ms == 0) return false;
+  RingHeader *h = ring_.header();
+  const uint64_t deadline = timeout_ms > 0 ? conduit::mono_ns() + uint64_t(timeout_ms) * 1000000 : 0;
+  while (true) {
+    set_sleeping(true);
+    uint32_t seen = h->futex_word.load(std::memory_order_seq_cst);
+    if (try_read(msg)) {
+      set_sleeping(false);
+      return true;
+    }
+    int wait_ms = -1;
+    if (deadline) {
+      uint64_t now = conduit::mono_ns();
+      if (now >= deadline) {
+        set_sleeping(false);
+        return false;
+      }
+      wait_ms = int((deadline - now + 999999) / 1000000);
+    }
+    futex_wait(&h->futex_word, seen, wait_ms);
+    set_sleeping(false);
+    if (try_read(msg)) return true;
+  }
+}
+
+// ---------------------------------------------------------------- poller
+
+void ShmPoller::add(SubSocket &sock) {
+  auto *s = dynamic_cast<ShmSubSocket *>(&sock);
+  if (!s) throw Error("msgq Poller: socket for '" + sock.topic() + "' is not a shared-memory socket");
+  if (sockets_.size() >= kMaxWaitWords) {
+    throw Error("msgq Poller: at most " + std::to_string(kMaxWaitWords) + " sockets per poller");
+  }
+  sockets_.push_back(s);
+}
+
+std::vector<SubSocket *> ShmPoller::poll(int timeout_ms) {
+  std::vector<SubSocket *> ready;
+  auto collect = [&] {
+    for (ShmSubSocket *s : sockets_) {
+      if (s->ready()) ready.push_back(s);
+    }
+    return !ready.empty();
+  };
+  if (collect() || timeout_ms == 0 || sockets_.empty()) return ready;
+
+  const uint64_t deadline = timeout_ms > 0 ? conduit::mono_ns() + uint64_t(timeout_ms) * 1000000 : 0;
+  std::vector<std::atomic<uint32_t> *> words;
+  std::vector<uint32_t> seen(sockets_.size());
+  for (ShmSubSocket *s : sockets_) words.push_back(s->futex_word());
+  while (true) {
+    for (size_t i = 0; i < sockets_.size(); i++) {
+      sockets_[i]->set_sleeping(true);
+      seen[i] = words[i]->load(std::memory_order_seq_cst);
+    }
+    bool got = collect();
+    int wait_ms = -1;
+    if (!got && deadline) {
+      uint64_t now = conduit::mono_ns();
+      wait_ms = now >= deadline ? 0 : int((deadline - now + 999999) / 1000000);
+    }
+    if (!got && wait_ms != 0) futex_wait_any(words.data(), seen.data(), words.size(), wait_ms);
+    for (ShmSubSocket *s : sockets_) s->set_sleeping(false);
+    if (got || collect() || wait_ms == 0) return ready;
+  }
+}
+
+}  // namespace msgq

@@ -1,0 +1,58 @@
+#pragma once
+// The shared-memory backend of msgq.h: a publisher writes the topic's Ring,
+// each subscriber holds one of its 64 slots and reads at its own pace.
+#include <memory>
+
+#include "msgq/msgq.h"
+#include "msgq/ring.h"
+
+namespace msgq {
+
+class ShmPubSocket final : public PubSocket {
+ public:
+  ShmPubSocket(const std::string &topic, size_t ring_size);
+  ~ShmPubSocket() override;
+  void send(const void *data, size_t size) override;
+  const std::string &topic() const override { return ring_.topic(); }
+  int subscriber_count() const override;
+
+ private:
+  Ring ring_;
+  uint64_t owner_;
+  uint64_t write_pos_, seq_, oldest_pos_;  // the writer's own copies of header fields
+};
+
+class ShmSubSocket final : public SubSocket {
+ public:
+  ShmSubSocket(const std::string &topic, SubOptions opts);
+  ~ShmSubSocket() override;
+  bool receive(Message &msg, int timeout_ms) override;
+  uint64_t lost() const override { return lost_; }
+  const std::string &topic() const override { return ring_.topic(); }
+
+  // For the Poller.
+  bool ready() const;
+  std::atomic<uint32_t> *futex_word() const { return &ring_.header()->futex_word; }
+  void set_sleeping(bool sleeping);
+
+ private:
+  bool try_read(Message &msg);
+  bool read_at(uint64_t pos, Message &msg, uint64_t *next_pos);
+
+  Ring ring_;
+  SubOptions opts_;
+  int slot_ = -1;
+  uint64_t read_pos_, next_seq_;
+  uint64_t lost_ = 0;
+};
+
+class ShmPoller final : public Poller {
+ public:
+  void add(SubSocket &sock) override;
+  std::vector<SubSocket *> poll(int timeout_ms) override;
+
+ private:
+  std::vector<ShmSubSocket *> sockets_;
+};
+
+}  // namespace msgq

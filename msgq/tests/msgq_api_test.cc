@@ -1,0 +1,184 @@
+// Behaviour every backend shares; runs once over shared memory and once over ZMQ.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "msgq/msgq.h"
+#include "msgq/tests/test_env.h"
+
+using namespace msgq;
+using namespace msgq_test;
+
+class Backend : public ::testing::TestWithParam<const char *> {
+ protected:
+  void SetUp() override { setenv("ZMQ", GetParam(), 1); }
+  void TearDown() override { unsetenv("ZMQ"); }
+  bool zmq() const { return std::string(GetParam()) == "1"; }
+
+  // ZMQ subscribers join asynchronously: publish probes until one arrives.
+  void await_connected(PubSocket &pub, SubSocket &sub) {
+    if (!zmq()) return;
+    Message m;
+    for (int i = 0; i < 500; i++) {
+      pub.send("probe", 5);
+      if (sub.receive(m, 10)) break;
+    }
+    while (sub.receive(m, 50)) {
+    }
+  }
+};
+
+TEST_P(Backend, SizesRoundTripIncludingLargest) {
+  ScopedPrefix prefix("sizes");
+  const size_t ring = 64 * 1024;
+  auto pub = PubSocket::create("sizes", ring);
+  auto sub = SubSocket::create("sizes", {.ring_size = ring});
+  await_connected(*pub, *sub);
+  for (size_t size : {size_t(0), size_t(1), size_t(7), size_t(8), size_t(9), max_message_size(ring)}) {
+    std::vector<char> payload(size);
+    for (size_t i = 0; i < size; i++) payload[i] = char(i * 13 + size);
+    pub->send(payload.data(), size);
+    Message m;
+    ASSERT_TRUE(sub->receive(m, 1000)) << "size " << size;
+    ASSERT_EQ(m.size(), size);
+    EXPECT_EQ(0, memcmp(m.data(), payload.data(), size)) << "size " << size;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(m.data()) % 8, 0u);
+  }
+  std::vector<char> too_big(max_message_size(ring) + 1);
+  EXPECT_THROW(pub->send(too_big.data(), too_big.size()), Error);
+  EXPECT_EQ(sub->lost(), 0u);
+}
+
+TEST_P(Backend, NonBlockingAndTimeout) {
+  ScopedPrefix prefix("timeout");
+  auto pub = PubSocket::create("quiet");
+  auto sub = SubSocket::create("quiet");
+  await_connected(*pub, *sub);
+  Message m;
+  EXPECT_FALSE(sub->receive(m, 0));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(sub->receive(m, 50));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(45));
+}
+
+TEST_P(Backend, BlockingReceiveWakesOnPublishFromAnotherProcess) {
+  ScopedPrefix prefix("wake");
+  auto sub = SubSocket::create("wake");
+  Signal go;
+  Child child([&] {
+    auto pub = PubSocket::create("wake");
+    go.wait();
+    for (int i = 0; i < 200; i++) {
+      pub->send("hello", 5);
+      usleep(20000);
+    }
+    return 0;
+  });
+  go.post();
+  Message m;
+  ASSERT_TRUE(sub->receive(m, -1));
+  EXPECT_EQ(std::string(m.data(), m.size()), "hello");
+}
+
+TEST_P(Backend, ConflateReturnsNewestAndCountsSkipped) {
+  ScopedPrefix prefix("conflate");
+  auto pub = PubSocket::create("conflate");
+  auto sub = SubSocket::create("conflate", {.conflate = true});
+  auto all = SubSocket::create("conflate");
+  await_connected(*pub, *sub);
+  Message m;
+  while (all->receive(m, 20)) {
+  }
+  uint64_t lost_before = sub->lost();
+  for (uint64_t i = 0; i < 10; i++) {
+    auto p = make_payload(i, 32);
+    pub->send(p.data(), p.size());
+  }
+  if (zmq()) usleep(100000);
+  ASSERT_TRUE(sub->receive(m, 1000));
+  uint64_t seq;
+  ASSERT_TRUE(check_payload(m.data(), m.size(), &seq));
+  EXPECT_EQ(seq, 9u);
+  EXPECT_FALSE(sub->receive(m, 0));
+  if (!zmq()) {
+    EXPECT_EQ(sub->lost() - lost_before, 9u);
+  }
+  for (uint64_t i = 0; i < 10; i++) {
+    ASSERT_TRUE(all->receive(m, 1000));
+    ASSERT_TRUE(check_payload(m.data(), m.size(), &seq));
+    EXPECT_EQ(seq, i);
+  }
+}
+
+TEST_P(Backend, PollerReportsReadyTopics) {
+  ScopedPrefix prefix("poller");
+  std::vector<std::unique_ptr<PubSocket>> pubs;
+  std::vector<std::unique_ptr<SubSocket>> subs;
+  auto poller = Poller::create();
+  for (const char *t : {"a", "b", "c"}) {
+    pubs.push_back(PubSocket::create(t));
+    subs.push_back(SubSocket::create(t));
+    await_connected(*pubs.back(), *subs.back());
+    poller->add(*subs.back());
+  }
+  EXPECT_TRUE(poller->poll(20).empty());
+  std::thread later([&] {
+    usleep(30000);
+    pubs[1]->send("x", 1);
+  });
+  auto ready = poller->poll(5000);
+  later.join();
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0], subs[1].get());
+  Message m;
+  ASSERT_TRUE(subs[1]->receive(m, 0));
+  pubs[0]->send("y", 1);
+  pubs[2]->send("z", 1);
+  if (zmq()) usleep(50000);
+  ready = poller->poll(1000);
+  std::sort(ready.begin(), ready.end());
+  std::vector<SubSocket *> want = {subs[0].get(), subs[2].get()};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(ready, want);
+}
+
+TEST_P(Backend, PrefixesIsolateTopics) {
+  ScopedPrefix a("iso_a");
+  auto pub = PubSocket::create("shared");
+  auto sub_same = SubSocket::create("shared");
+  await_connected(*pub, *sub_same);
+  {
+    ScopedPrefix b("iso_b");
+    auto sub_other = SubSocket::create("shared");
+    auto pub_other = PubSocket::create("shared");  // its own publisher: no clash across prefixes
+    pub->send("from-a", 6);
+    Message m;
+    EXPECT_FALSE(sub_other->receive(m, 100));
+    ASSERT_TRUE(sub_same->receive(m, 1000));
+    EXPECT_EQ(std::string(m.data(), m.size()), "from-a");
+  }
+}
+
+TEST_P(Backend, SecondPublisherIsRefused) {
+  ScopedPrefix prefix("twopub");
+  auto pub = PubSocket::create("solo");
+  try {
+    auto pub2 = PubSocket::create("solo");
+    FAIL() << "second publisher was accepted";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("publisher"), std::string::npos) << e.what();
+  }
+  pub.reset();
+  EXPECT_NO_THROW(PubSocket::create("solo"));
+}
+
+TEST_P(Backend, BadTopicNamesAreRefused) {
+  ScopedPrefix prefix("names");
+  for (std::string bad : {"", "a/b", "..", "../etc", "x..y", "has space"}) {
+    EXPECT_THROW(PubSocket::create(bad), Error) << bad;
+    EXPECT_THROW(SubSocket::create(bad), Error) << bad;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Msgq, Backend, ::testing::Values("0", "1"),
+                         [](const auto &info) { return std::string(info.param) == "1" ? "zmq" : "shm"; });

@@ -1,0 +1,245 @@
+// Shared-memory backend: slots, lapping, torn reads, files on disk.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "msgq/msgq.h"
+#include "msgq/ring.h"
+#include "msgq/tests/test_env.h"
+
+using namespace msgq;
+using namespace msgq_test;
+
+TEST(MsgqShm, WrapAroundKeepsEveryMessageIntact) {
+  ScopedPrefix prefix("wrap");
+  auto pub = PubSocket::create("wrap", 4096);
+  auto sub = SubSocket::create("wrap", {.ring_size = 4096});
+  Message m;
+  // Sizes that do not divide the ring, so wrap markers land everywhere.
+  for (uint64_t i = 0; i < 5000; i++) {
+    auto p = make_payload(i, 16 + (i * 37) % 900);
+    pub->send(p.data(), p.size());
+    ASSERT_TRUE(sub->receive(m, 0)) << i;
+    uint64_t seq;
+    ASSERT_TRUE(check_payload(m.data(), m.size(), &seq)) << i;
+    ASSERT_EQ(seq, i);
+    ASSERT_EQ(m.size(), p.size());
+  }
+  EXPECT_EQ(sub->lost(), 0u);
+}
+
+TEST(MsgqShm, LappedSubscriberCountsExactlyAndResumesAtOldest) {
+  ScopedPrefix prefix("lap");
+  auto pub = PubSocket::create("lap", 4096);
+  auto sub = SubSocket::create("lap", {.ring_size = 4096});
+  // 100 messages of 112 bytes padded = 128 bytes each: the ring keeps the newest 32.
+  for (uint64_t i = 0; i < 100; i++) {
+    auto p = make_payload(i, 112);
+    pub->send(p.data(), p.size());
+  }
+  Message m;
+  uint64_t first = UINT64_MAX, count = 0, seq = 0, prev = 0;
+  while (sub->receive(m, 0)) {
+    ASSERT_TRUE(check_payload(m.data(), m.size(), &seq));
+    if (first == UINT64_MAX) first = seq;
+    else ASSERT_EQ(seq, prev + 1);
+    prev = seq;
+    count++;
+  }
+  EXPECT_EQ(prev, 99u);
+  EXPECT_EQ(sub->lost(), first);
+  EXPECT_EQ(sub->lost() + count, 100u);
+  EXPECT_GE(count, 30u);  // resumed at the oldest intact message, not at the newest
+}
+
+TEST(MsgqShm, SlowSubscriberSeesOnlyIntactMessagesAndExactDrops) {
+  ScopedPrefix prefix("slow");
+  const uint64_t N = 200000;
+  auto sub = SubSocket::create("slow", {.ring_size = 16384});
+  Signal go;
+  Child publisher([&] {
+    auto pub = PubSocket::create("slow", 16384);
+    go.wait();
+    for (uint64_t i = 0; i < N; i++) {
+      auto p = make_payload(i, 16 + (i * 7919) % 700);
+      pub->send(p.data(), p.size());
+    }
+    pub->send("", 0);  // end marker
+    return 0;
+  });
+  go.post();
+  Message m;
+  uint64_t received = 0, expected = 0, seq;
+  while (true) {
+    ASSERT_TRUE(sub->receive(m, 10000));
+    if (m.size() == 0) break;
+    ASSERT_TRUE(check_payload(m.data(), m.size(), &seq)) << "torn message after " << received;
+    ASSERT_GE(seq, expected);
+    expected = seq + 1;
+    received++;
+    if (received % 64 == 0) usleep(200);  // fall behind on purpose
+  }
+  EXPECT_EQ(publisher.wait(), 0);
+  EXPECT_EQ(received + sub->lost(), N);
+  EXPECT_GT(sub->lost(), 0u) << "the test did not lap the subscriber";
+  EXPECT_GT(received, 0u);
+}
+
+TEST(MsgqShm, SixtyFourSubscribersThenAClearError) {
+  ScopedPrefix prefix("slots");
+  auto pub = PubSocket::create("slots");
+  std::vector<std::unique_ptr<SubSocket>> subs;
+  for (int i = 0; i < kMaxSubscribers; i++) subs.push_back(SubSocket::create("slots"));
+  EXPECT_EQ(pub->subscriber_count(), 64);
+  try {
+    SubSocket::create("slots");
+    FAIL() << "65th subscriber accepted";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("subscriber slots"), std::string::npos) << e.what();
+  }
+  pub->send("all", 3);
+  Message m;
+  for (auto &s : subs) {
+    ASSERT_TRUE(s->receive(m, 0));
+    EXPECT_EQ(std::string(m.data(), m.size()), "all");
+  }
+  subs.pop_back();
+  EXPECT_NO_THROW(subs.push_back(SubSocket::create("slots")));
+}
+
+TEST(MsgqShm, KilledSubscriberFreesItsSlot) {
+  ScopedPrefix prefix("killed");
+  std::vector<std::unique_ptr<SubSocket>> subs;
+  for (int i = 0; i < kMaxSubscribers - 1; i++) subs.push_back(SubSocket::create("killed"));
+  Signal ready;
+  Child holder([&] {
+    auto s = SubSocket::create("killed");
+    ready.post();
+    pause();
+    return 0;
+  });
+  ready.wait();
+  EXPECT_THROW(SubSocket::create("killed"), Error);  // all 64 held by live processes
+  holder.kill_now();
+  EXPECT_NO_THROW(subs.push_back(SubSocket::create("killed")));
+}
+
+TEST(MsgqShm, DeadPublisherIsReplacedAndSequenceContinues) {
+  ScopedPrefix prefix("deadpub");
+  auto sub = SubSocket::create("deadpub");
+  Child first([&] {
+    auto pub = PubSocket::create("deadpub");
+    pub->send("one", 3);
+    raise(SIGKILL);
+    return 0;
+  });
+  first.wait();
+  auto pub = PubSocket::create("deadpub");
+  pub->send("two", 3);
+  Message m;
+  ASSERT_TRUE(sub->receive(m, 0));
+  EXPECT_EQ(m.seq(), 0u);
+  ASSERT_TRUE(sub->receive(m, 0));
+  EXPECT_EQ(std::string(m.data(), m.size()), "two");
+  EXPECT_EQ(m.seq(), 1u);
+  EXPECT_EQ(sub->lost(), 0u);
+}
+
+TEST(MsgqShm, FilesAreOwnerOnly) {
+  ScopedPrefix prefix("perm");
+  auto pub = PubSocket::create("perm");
+  struct stat st;
+  ASSERT_EQ(stat(conduit::shm_path("perm").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(conduit::shm_dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+static void write_file(const std::string &path, const std::string &bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+TEST(MsgqShm, UnusableExistingFilesGiveClearErrors) {
+  ScopedPrefix prefix("badfile");
+  auto expect_error = [](const std::string &topic, const std::string &needle) {
+    try {
+      SubSocket::create(topic);
+      FAIL() << topic << " accepted";
+    } catch (const Error &e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  write_file(conduit::shm_path("short"), "tiny");
+  expect_error("short", "shorter than the msgq header");
+
+  write_file(conduit::shm_path("garbage"), std::string(kHeaderBytes + 4096, 'x'));
+  expect_error("garbage", "wrong magic");
+
+  { auto pub = PubSocket::create("oldversion", 4096); }
+  {
+    int fd = open(conduit::shm_path("oldversion").c_str(), O_RDWR);
+    uint32_t v = 99;
+    ASSERT_EQ(pwrite(fd, &v, 4, offsetof(RingHeader, version)), 4);
+    close(fd);
+  }
+  expect_error("oldversion", "version 99");
+
+  { auto pub = PubSocket::create("truncated", 8192); }
+  ASSERT_EQ(truncate(conduit::shm_path("truncated").c_str(), kHeaderBytes + 4096), 0);
+  expect_error("truncated", "does not match its header");
+}
+
+TEST(MsgqShm, CorruptMessageHeaderIsAnErrorAndTheSubscriberRecovers) {
+  ScopedPrefix prefix("corrupt");
+  auto pub = PubSocket::create("corrupt", 4096);
+  auto sub = SubSocket::create("corrupt", {.ring_size = 4096});
+  pub->send("first", 5);
+  {
+    int fd = open(conduit::shm_path("corrupt").c_str(), O_RDWR);
+    uint32_t huge = 1u << 30;
+    ASSERT_EQ(pwrite(fd, &huge, 4, kHeaderBytes + offsetof(MessageHeader, size)), 4);
+    close(fd);
+  }
+  Message m;
+  EXPECT_THROW(sub->receive(m, 0), Error);
+  pub->send("second", 6);
+  ASSERT_TRUE(sub->receive(m, 0));
+  EXPECT_EQ(std::string(m.data(), m.size()), "second");
+  EXPECT_EQ(sub->lost(), 1u);
+}
+
+TEST(MsgqShm, InvalidRingSizeIsRefused) {
+  ScopedPrefix prefix("ringsize");
+  EXPECT_THROW(PubSocket::create("r", 1000), Error);
+  EXPECT_THROW(PubSocket::create("r", 0), Error);
+}
+
+TEST(MsgqShm, PublishWithNobodyAsleepLeavesNoSleepers) {
+  ScopedPrefix prefix("sleepers");
+  auto pub = PubSocket::create("s");
+  auto sub = SubSocket::create("s");
+  Message m;
+  EXPECT_FALSE(sub->receive(m, 5));  // slept and woke by timeout
+  Ring ring("s", kDefaultRingSize);
+  EXPECT_EQ(ring.header()->sleepers.load(), 0u);  // so the next publish makes no FUTEX_WAKE
+}
+
+#include "msgq/introspect.h"
+
+TEST(MsgqShm, IntrospectionSeesPublisherSubscribersAndCount) {
+  ScopedPrefix prefix("introspect");
+  auto pub = PubSocket::create("seen");
+  auto s1 = SubSocket::create("seen");
+  auto s2 = SubSocket::create("seen");
+  for (int i = 0; i < 7; i++) pub->send("x", 1);
+  auto topics = list_topics();
+  ASSERT_EQ(topics.size(), 1u);
+  EXPECT_EQ(topics[0].name, "seen");
+  EXPECT_EQ(topics[0].publisher_pid, getpid());
+  EXPECT_EQ(topics[0].subscribers, 2);
+  EXPECT_EQ(topics[0].messages, 7u);
+  pub.reset();
+  EXPECT_EQ(list_topics()[0].publisher_pid, 0);
+}

@@ -1,0 +1,98 @@
+#pragma once
+// Helpers shared by the msgq tests: a private CONDUIT_PREFIX per test, a
+// checksummed payload format, and a forked child process that is always reaped.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/prefix.h"
+
+namespace msgq_test {
+
+// Sets a fresh prefix for the test and removes its shm dir afterwards.
+struct ScopedPrefix {
+  std::string dir;
+  explicit ScopedPrefix(const std::string &tag) {
+    static int counter = 0;
+    std::string p = "msgqtest_" + std::to_string(getpid()) + "_" + tag + "_" + std::to_string(counter++);
+    setenv("CONDUIT_PREFIX", p.c_str(), 1);
+    dir = conduit::shm_dir();
+  }
+  ~ScopedPrefix() {
+    std::string cmd = "rm -rf '" + dir + "'";
+    if (system(cmd.c_str()) != 0) perror("rm");
+  }
+};
+
+// payload = seq (8 bytes) | checksum (8 bytes) | filler derived from seq
+inline std::vector<char> make_payload(uint64_t seq, size_t size) {
+  std::vector<char> p(std::max<size_t>(size, 16));
+  for (size_t i = 16; i < p.size(); i++) p[i] = char((seq * 131 + i * 7) & 0xff);
+  uint64_t sum = seq * 0x9e3779b97f4a7c15ull;
+  for (size_t i = 16; i < p.size(); i++) sum = (sum ^ uint8_t(p[i])) * 1099511628211ull;
+  memcpy(p.data(), &seq, 8);
+  memcpy(p.data() + 8, &sum, 8);
+  return p;
+}
+
+inline bool check_payload(const char *data, size_t size, uint64_t *seq_out) {
+  if (size < 16) return false;
+  uint64_t seq, sum;
+  memcpy(&seq, data, 8);
+  memcpy(&sum, data + 8, 8);
+  uint64_t want = seq * 0x9e3779b97f4a7c15ull;
+  for (size_t i = 16; i < size; i++) want = (want ^ uint8_t(data[i])) * 1099511628211ull;
+  *seq_out = seq;
+  return want == sum;
+}
+
+// Runs fn in a forked child; the child exits with fn's return value.
+struct Child {
+  pid_t pid = -1;
+  explicit Child(std::function<int()> fn) {
+    pid = fork();
+    if (pid == 0) _exit(fn());
+  }
+  int wait() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  void kill_now() {
+    kill(pid, SIGKILL);
+    wait();
+  }
+  ~Child() {
+    if (pid > 0) kill_now();
+  }
+};
+
+// A pipe used to say "ready" across fork.
+struct Signal {
+  int fds[2];
+  Signal() {
+    if (pipe(fds) != 0) abort();
+  }
+  ~Signal() {
+    close(fds[0]);
+    close(fds[1]);
+  }
+  void post() {
+    char c = 1;
+    if (write(fds[1], &c, 1) != 1) abort();
+  }
+  void wait() {
+    char c;
+    if (read(fds[0], &c, 1) != 1) abort();
+  }
+};
+
+}  // namespace msgq_test

@@ -1,0 +1,157 @@
+#include "msgq/zmq_socket.h"
+
+#include <zmq.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+#include "common/prefix.h"
+
+namespace msgq {
+
+// One context per process. A forked child gets a new one: a libzmq context
+// does not survive fork (its I/O threads stay in the parent).
+static void *zmq_context() {
+  static void *ctx = nullptr;
+  static pid_t owner = 0;
+  if (owner != getpid()) {
+    ctx = zmq_ctx_new();
+    owner = getpid();
+  }
+  return ctx;
+}
+
+static Error zmq_error(const std::string &what, const std::string &topic) {
+  return Error("msgq (zmq) topic '" + topic + "': " + what + ": " + zmq_strerror(zmq_errno()));
+}
+
+std::string zmq_endpoint(const std::string &topic) {
+  try {
+    conduit::check_name(topic, "msgq topic");
+  } catch (const std::invalid_argument &e) {
+    throw Error(e.what());
+  }
+  const char *transport = getenv("CONDUIT_ZMQ_TRANSPORT");
+  if (transport && std::string(transport) == "ipc") {
+    return "ipc://" + conduit::shm_path(topic + ".zmq");
+  }
+  // Stable across processes: FNV-1a of "<prefix>/<topic>" into the 20000-52767 range.
+  uint32_t h = 2166136261u;
+  for (char c : conduit::prefix() + "/" + topic) h = (h ^ uint8_t(c)) * 16777619u;
+  int port = 20000 + int(h % 32768);
+  return "tcp://127.0.0.1:" + std::to_string(port);
+}
+
+ZmqPubSocket::ZmqPubSocket(const std::string &topic, size_t ring_size)
+    : topic_(topic), max_size_(max_message_size(ring_size)) {
+  std::string ep = zmq_endpoint(topic);
+  sock_ = zmq_socket(zmq_context(), ZMQ_PUB);
+  int hwm = 0;
+  zmq_setsockopt(sock_, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+  // A publisher closed a moment ago may still hold the port (libzmq closes
+  // asynchronously): retry briefly before calling it a second publisher.
+  int rc;
+  for (int attempt = 0; (rc = zmq_bind(sock_, ep.c_str())) != 0 && zmq_errno() == EADDRINUSE && attempt < 40; attempt++) {
+    usleep(5000);
+  }
+  if (rc != 0) {
+    Error e = zmq_errno() == EADDRINUSE
+                  ? Error("msgq (zmq) topic '" + topic + "' already has a publisher (" + ep + " in use)")
+                  : zmq_error("cannot bind " + ep, topic);
+    zmq_close(sock_);
+    throw e;
+  }
+}
+
+ZmqPubSocket::~ZmqPubSocket() {
+  int linger = 0;
+  zmq_setsockopt(sock_, ZMQ_LINGER, &linger, sizeof(linger));
+  zmq_close(sock_);
+}
+
+void ZmqPubSocket::send(const void *data, size_t size) {
+  if (size > max_size_) {
+    throw Error("msgq topic '" + topic_ + "': message of " + std::to_string(size) +
+                " bytes exceeds the largest this topic allows (" + std::to_string(max_size_) + ")");
+  }
+  buf_.resize(8 + size);
+  memcpy(buf_.data(), &seq_, 8);
+  memcpy(buf_.data() + 8, data, size);
+  if (zmq_send(sock_, buf_.data(), buf_.size(), ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN) {
+    throw zmq_error("send failed", topic_);
+  }
+  seq_++;
+}
+
+ZmqSubSocket::ZmqSubSocket(const std::string &topic, SubOptions opts)
+    : topic_(topic) {
+  std::string ep = zmq_endpoint(topic);
+  sock_ = ::zmq_socket(zmq_context(), ZMQ_SUB);
+  int one = 1, hwm = 0;
+  if (opts.conflate) zmq_setsockopt(sock_, ZMQ_CONFLATE, &one, sizeof(one));
+  zmq_setsockopt(sock_, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+  zmq_setsockopt(sock_, ZMQ_SUBSCRIBE, "", 0);
+  if (zmq_connect(sock_, ep.c_str()) != 0) {
+    Error e = zmq_error("cannot connect " + ep, topic);
+    zmq_close(sock_);
+    throw e;
+  }
+}
+
+ZmqSubSocket::~ZmqSubSocket() {
+  int linger = 0;
+  zmq_setsockopt(sock_, ZMQ_LINGER, &linger, sizeof(linger));
+  zmq_close(sock_);
+}
+
+bool ZmqSubSocket::receive(Message &msg, int timeout_ms) {
+  if (timeout_ms != 0) {
+    zmq_pollitem_t item = {sock_, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, timeout_ms) <= 0) return false;
+  }
+  zmq_msg_t m;
+  zmq_msg_init(&m);
+  if (zmq_msg_recv(&m, sock_, ZMQ_DONTWAIT) < 0) {
+    zmq_msg_close(&m);
+    return false;
+  }
+  size_t n = zmq_msg_size(&m);
+  if (n < 8) {
+    zmq_msg_close(&m);
+    throw Error("msgq (zmq) topic '" + topic_ + "': malformed frame of " + std::to_string(n) +
+                " bytes (expected an 8-byte sequence number first)");
+  }
+  uint64_t seq;
+  memcpy(&seq, zmq_msg_data(&m), 8);
+  memcpy(msg.resize(n - 8), static_cast<char *>(zmq_msg_data(&m)) + 8, n - 8);
+  zmq_msg_close(&m);
+  msg.set_seq(seq);
+  // A publisher restart starts again from 0: count from there.
+  if (have_seq_ && seq >= next_seq_) lost_ += seq - next_seq_;
+  have_seq_ = true;
+  next_seq_ = seq + 1;
+  return true;
+}
+
+void ZmqPoller::add(SubSocket &sock) {
+  auto *s = dynamic_cast<ZmqSubSocket *>(&sock);
+  if (!s) throw Error("msgq Poller: socket for '" + sock.topic() + "' is not a zmq socket");
+  sockets_.push_back(s);
+}
+
+std::vector<SubSocket *> ZmqPoller::poll(int timeout_ms) {
+  std::vector<zmq_pollitem_t> items;
+  for (ZmqSubSocket *s : sockets_) items.push_back({s->zmq_socket(), 0, ZMQ_POLLIN, 0});
+  std::vector<SubSocket *> ready;
+  if (zmq_poll(items.data(), int(items.size()), timeout_ms) > 0) {
+    for (size_t i = 0; i < items.size(); i++) {
+      if (items[i].revents & ZMQ_POLLIN) ready.push_back(sockets_[i]);
+    }
+  }
+  return ready;
+}
+
+}  // namespace msgq

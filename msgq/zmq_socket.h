@@ -1,0 +1,56 @@
+#pragma once
+// The libzmq backend of msgq.h (ZMQ=1): PUB binds, SUB connects, on loopback
+// tcp by default (port derived from prefix and topic) or ipc:// in the prefix's
+// shm directory with CONDUIT_ZMQ_TRANSPORT=ipc. Each message is one frame:
+// an 8-byte sequence number, then the payload, so lost() is exact here too.
+#include <string>
+
+#include "msgq/msgq.h"
+
+namespace msgq {
+
+std::string zmq_endpoint(const std::string &topic);
+
+class ZmqPubSocket final : public PubSocket {
+ public:
+  ZmqPubSocket(const std::string &topic, size_t ring_size);
+  ~ZmqPubSocket() override;
+  void send(const void *data, size_t size) override;
+  const std::string &topic() const override { return topic_; }
+  int subscriber_count() const override { return -1; }
+
+ private:
+  std::string topic_;
+  size_t max_size_;
+  void *sock_;
+  uint64_t seq_ = 0;
+  std::string buf_;
+};
+
+class ZmqSubSocket final : public SubSocket {
+ public:
+  ZmqSubSocket(const std::string &topic, SubOptions opts);
+  ~ZmqSubSocket() override;
+  bool receive(Message &msg, int timeout_ms) override;
+  uint64_t lost() const override { return lost_; }
+  const std::string &topic() const override { return topic_; }
+  void *zmq_socket() const { return sock_; }
+
+ private:
+  std::string topic_;
+  void *sock_;
+  uint64_t lost_ = 0;
+  bool have_seq_ = false;
+  uint64_t next_seq_ = 0;
+};
+
+class ZmqPoller final : public Poller {
+ public:
+  void add(SubSocket &sock) override;
+  std::vector<SubSocket *> poll(int timeout_ms) override;
+
+ private:
+  std::vector<ZmqSubSocket *> sockets_;
+};
+
+}  // namespace msgq
