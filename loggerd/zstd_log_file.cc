@@ -59,6 +59,7 @@ void ZstdLogFile::flush() {
   compress(nullptr, 0, ZSTD_e_end);
   file_->end_unit();
   frame_open_ = false;
+  frames_++;
 }
 
 void ZstdLogFile::close() {

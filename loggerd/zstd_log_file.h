@@ -41,6 +41,7 @@ class ZstdLogFile {
 
   uint64_t bytes_in() const { return bytes_in_; }
   uint64_t events() const { return events_; }
+  uint64_t frames() const { return frames_; }
   const std::string &path() const { return path_; }
 
  private:
@@ -53,7 +54,7 @@ class ZstdLogFile {
   ZSTD_CCtx *cctx_;
   bool frame_open_ = false;
   uint64_t frame_start_ns_ = 0, frame_bytes_ = 0;
-  uint64_t bytes_in_ = 0, events_ = 0;
+  uint64_t bytes_in_ = 0, events_ = 0, frames_ = 0;
 };
 
 }  // namespace loggerd
