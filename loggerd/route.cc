@@ -92,7 +92,8 @@ std::vector<std::string> resolve_logs(const std::string &spec_in, bool qlog, std
   std::string range;
   int lo = 0, hi = INT32_MAX;
   std::string last = p.filename().string();
-  if (last.find(':') != std::string::npos || (!last.empty() && std::all_of(last.begin(), last.end(), ::isdigit) && !fs::exists(spec))) {
+  bool numeric = !last.empty() && std::all_of(last.begin() + (last[0] == '-'), last.end(), ::isdigit) && last != "-";
+  if (last.find(':') != std::string::npos || (numeric && !fs::exists(spec))) {
     if (!parse_range(last, &lo, &hi))
       throw std::invalid_argument("log spec '" + spec_in + "': bad segment range '" + last + "', expected a, a:b, a: or :b");
     p = p.parent_path();
