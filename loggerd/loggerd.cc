@@ -131,7 +131,7 @@ Loggerd::Loggerd(int argc, char **argv) {
   conduit::check_name(info_.route, "LOGGERD_ROUTE");
   for (int i = 0; i < argc; ++i) info_.command_line.push_back(argv[i]);
   segment_ns_ = uint64_t(env_num("LOGGERD_SEGMENT_SECONDS", 60) * kSecond);
-  turn_ns_ = uint64_t(env_num("LOGGERD_TURN_MS", 10) * 1e6);
+  turn_ns_ = uint64_t(env_num("LOGGERD_TURN_MS", 20) * 1e6);
 
   loggerd::ZstdLogOptions lo;
   lo.flush_interval_ns = uint64_t(env_num("LOGGERD_FLUSH_MS", 200) * 1e6);
@@ -308,22 +308,24 @@ int Loggerd::run() {
     poller_->poll(100);
     uint64_t turn_start = conduit::mono_ns();
     int handled = 0;
+    bool backlog = false;  // a socket still had messages after its share of this turn
     for (auto &src : sources_) {
-      for (int i = 0; i < kMaxPerSocketPerTurn && src.sock->receive(msg, 0); ++i) {
-        handle(src, msg, turn_start);
-        handled++;
-      }
+      int i = 0;
+      for (; i < kMaxPerSocketPerTurn && src.sock->receive(msg, 0); ++i) handle(src, msg, turn_start);
+      handled += i;
+      backlog |= i == kMaxPerSocketPerTurn;
     }
     now = conduit::mono_ns();
     maybe_rotate(now);
-    logger_->maybe_flush(now);
+    logger_->maybe_flush(now + turn_ns_);  // a frame due before the next turn ends now
     if (now >= next_second_ns_) {
       once_a_second(now);
       next_second_ns_ = now + kSecond;
     }
-    // After a busy turn, let messages gather until the next one: each wake-up
+    // After a turn with messages, let more gather until the next one: each wake-up
     // and io_uring_enter then carries a batch (io_uring sleeps inside the submit).
-    writer_->submit(handled > 0 && !g_signal ? turn_start + turn_ns_ : 0);
+    // With a backlog there is no pause: loggerd runs flat out.
+    writer_->submit(handled > 0 && !backlog && !g_signal ? turn_start + turn_ns_ : 0);
   }
   // Drain what arrived before the signal, then close the route.
   now = conduit::mono_ns();

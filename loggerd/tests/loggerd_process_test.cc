@@ -352,7 +352,9 @@ TEST_F(LoggerdProcess, DiskFullKeepsRunningAndEarlierDataIntact) {
                                             {"LOGGERD_ZSTD_LEVEL", "1"}};
   bool mounted = mount("tmpfs", root.c_str(), "tmpfs", 0, "size=3m") == 0;
   if (!mounted) env["LOGGERD_INJECT_ENOSPC_AFTER"] = "3000000";
-  auto sub = msgq::SubSocket::create("loggerdState");
+  msgq::SubOptions so;
+  so.ring_size = cereal::service("loggerdState").ring_size;
+  auto sub = msgq::SubSocket::create("loggerdState", so);
   {
     Loggerd d(root, "full", env);
     ASSERT_TRUE(d.wait_ready()) << d.stderr_text();

@@ -2,6 +2,7 @@
 loggerd's own output after a clean stop."""
 import os
 import random
+import shutil
 import signal
 import struct
 import subprocess
@@ -127,6 +128,7 @@ def _run_loggerd(root, seconds):
   finally:
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=30)
+    shutil.rmtree(f"/dev/shm/conduit_{env['CONDUIT_PREFIX']}", ignore_errors=True)
   return p.returncode, err.decode()
 
 
