@@ -105,18 +105,49 @@ def test_write_log_rejects_non_messages(tmp_path):
     logreader_ext.write_log(str(tmp_path / 'x.zst'), [b'1234567'])
 
 
-def test_decoded_events_when_cereal_is_available(tmp_path):
+def _messaging():
   try:
-    from cereal.messaging import log_from_bytes  # noqa: F401
+    import cereal.messaging as messaging
+    return messaging
   except ImportError:
-    pytest.skip('cereal.messaging (Python bindings) not available on this branch yet')
-  _run_loggerd(tmp_path, 0.5)
-  seg = next(p for p in tmp_path.iterdir() if p.is_dir())
-  kinds = [ev.which() for ev in LogReader(seg)]
-  assert kinds[:2] == ['initData', 'sentinel'] and kinds[-1] == 'sentinel'
+    pytest.skip('cereal.messaging (Python bindings) not built')
 
 
-def _run_loggerd(root, seconds):
+def test_decoded_events_and_qlog_decimation(tmp_path):
+  messaging = _messaging()
+  prefix = f'lgpy{os.getpid()}'
+  published = []
+
+  def publish():
+    os.environ['CONDUIT_PREFIX'] = prefix
+    pm = messaging.PubMaster(['can'])
+    for i in range(250):
+      msg = messaging.new_message('can', 1)
+      msg.can[0].address = i
+      pm.send('can', msg)
+      published.append(i)
+    time.sleep(0.3)
+
+  old = os.environ.get('CONDUIT_PREFIX')
+  try:
+    rc, err = _run_loggerd(tmp_path, 0, during=publish)
+  finally:
+    if old is None:
+      os.environ.pop('CONDUIT_PREFIX', None)
+    else:
+      os.environ['CONDUIT_PREFIX'] = old
+  assert rc == 0, err
+  seg = tmp_path / 'py--0'
+  rlog = list(LogReader(seg))
+  assert [e.which() for e in rlog[:2]] == ['initData', 'sentinel']
+  assert rlog[0].initData.routeName == 'py'
+  assert rlog[-1].which() == 'sentinel' and rlog[-1].sentinel.signal == signal.SIGTERM
+  assert [e.can[0].address for e in rlog if e.which() == 'can'] == published
+  qlog_can = [e.can[0].address for e in LogReader(seg, qlog=True, only=['can'])]
+  assert qlog_can == [0, 100, 200]  # decimation 100 from cereal/services.py
+
+
+def _run_loggerd(root, seconds, during=None):
   env = dict(os.environ, CONDUIT_LOG_ROOT=str(root), LOGGERD_ROUTE='py',
              CONDUIT_PREFIX=f'lgpy{os.getpid()}')
   p = subprocess.Popen([os.path.join(ROOT, 'build', 'bin', 'loggerd')], env=env, stderr=subprocess.PIPE)
@@ -124,6 +155,8 @@ def _run_loggerd(root, seconds):
     deadline = time.monotonic() + 20
     while not (root / 'py--0' / 'rlog.zst').exists() and time.monotonic() < deadline:
       time.sleep(0.01)
+    if during:
+      during()
     time.sleep(seconds)
   finally:
     p.send_signal(signal.SIGTERM)
