@@ -11,7 +11,8 @@
 // its encoder had in this segment is held back; when every running encoder (a
 // packet in the last 2 s) holds such packets, the segment ends and the held
 // packets start the next one. Without running encoders a timer rotates.
-// Video files start with a keyframe (codec header first); *EncodeIdx events
+// Video files start with a keyframe (codec header first; qcamera.ts is an
+// MPEG-TS container, the others raw Annex B streams); *EncodeIdx events
 // are made here from the packets actually written, so they match the files.
 //
 // Readiness: the sockets exist before <route>--0/rlog.zst is created.
@@ -35,6 +36,7 @@
 #include "loggerd/log_file_reader.h"
 #include "loggerd/route.h"
 #include "loggerd/route_logger.h"
+#include "loggerd/ts_muxer.h"
 #include "loggerd/writer.h"
 
 namespace {
@@ -48,12 +50,13 @@ constexpr int kMaxPerSocketPerTurn = 4096;
 
 struct EncoderStream {
   const char *data_service, *idx_service, *file;
+  bool ts;  // MPEG-TS container (H.264); otherwise the raw Annex B stream
 };
 constexpr EncoderStream kEncoders[] = {
-  {"roadEncodeData", "roadEncodeIdx", "fcamera.hevc"},
-  {"wideRoadEncodeData", "wideRoadEncodeIdx", "ecamera.hevc"},
-  {"driverEncodeData", "driverEncodeIdx", "dcamera.hevc"},
-  {"qRoadEncodeData", "qRoadEncodeIdx", "qcamera.ts"},
+  {"roadEncodeData", "roadEncodeIdx", "fcamera.hevc", false},
+  {"wideRoadEncodeData", "wideRoadEncodeIdx", "ecamera.hevc", false},
+  {"driverEncodeData", "driverEncodeIdx", "dcamera.hevc", false},
+  {"qRoadEncodeData", "qRoadEncodeIdx", "qcamera.ts", true},
 };
 
 double env_num(const char *name, double fallback) {
@@ -92,6 +95,7 @@ struct Encoder {
   uint64_t last_ns = 0;   // arrival of its last packet
   bool need_keyframe = true;
   std::deque<msgq::Message> held;  // packets of its next segment
+  std::unique_ptr<loggerd::TsMuxer> ts;  // qcamera: MPEG-TS container of this segment
   uint64_t packets = 0, skipped = 0;
 };
 
@@ -121,6 +125,7 @@ class Loggerd {
   uint64_t segment_start_ns_ = 0, next_second_ns_ = 0;
   uint64_t bad_messages_ = 0;
   std::vector<uint64_t> scratch_;
+  std::vector<uint8_t> packet_;
 };
 
 Loggerd::Loggerd(int argc, char **argv) {
@@ -224,10 +229,21 @@ void Loggerd::write_packet(int e, cereal::EncodeData::Reader data, uint64_t log_
   enc.need_keyframe = false;
   loggerd::AppendFile *f = logger_->video(kEncoders[e].file);
   auto header = data.getHeader();
-  if (keyframe && header.size() > 0) f->append(header.begin(), header.size());
   auto bytes = data.getData();
-  f->append(bytes.begin(), bytes.size());
-  f->end_unit();
+  if (kEncoders[e].ts) {
+    if (!enc.ts) enc.ts = std::make_unique<loggerd::TsMuxer>(f, idx.getWidth(), idx.getHeight());
+    packet_.assign(keyframe ? header.begin() : header.end(), header.end());
+    packet_.insert(packet_.end(), bytes.begin(), bytes.end());
+    if (!enc.ts->write(packet_.data(), packet_.size(), keyframe, idx.getTimestampSof())) {
+      if (bad_messages_++ % 1000 == 0)
+        fprintf(stderr, "loggerd: %s packet rejected by the TS muxer: %s\n", kEncoders[e].data_service, enc.ts->last_error().c_str());
+      return;
+    }
+  } else {
+    if (keyframe && header.size() > 0) f->append(header.begin(), header.size());
+    f->append(bytes.begin(), bytes.size());
+    f->end_unit();
+  }
   enc.packets++;
 
   cereal::MessageBuilder b;
@@ -245,6 +261,7 @@ void Loggerd::write_packet(int e, cereal::EncodeData::Reader data, uint64_t log_
 
 void Loggerd::rotate(uint64_t now) {
   int next = logger_->segment() + 1;
+  for (auto &enc : encoders_) enc.ts.reset();
   logger_->end_segment(false);
   logger_->start_segment(next);
   segment_start_ns_ = now;
@@ -331,6 +348,7 @@ int Loggerd::run() {
   now = conduit::mono_ns();
   for (auto &src : sources_)
     while (src.sock->receive(msg, 0)) handle(src, msg, now);
+  for (auto &enc : encoders_) enc.ts.reset();
   logger_->end_segment(true, g_signal);
   writer_->drain();
   const auto &st = writer_->stats();

@@ -70,6 +70,11 @@ void AppendFile::end_unit() {
   unit_end_ = appended_;
 }
 
+void AppendFile::discard_unit() {
+  drop_open_unit();
+  dropping_unit_ = false;
+}
+
 void AppendFile::drop_open_unit() {
   w_->stats_.bytes_dropped += appended_ - unit_end_;
   appended_ = unit_end_;

@@ -67,6 +67,8 @@ class AppendFile {
   void commit(size_t n);
   // Ends the current unit: everything appended so far may now go to disk.
   void end_unit();
+  // Throws away the open unit (counted as dropped): for a producer that failed halfway.
+  void discard_unit();
   const std::string &path() const { return path_; }
   uint64_t appended() const { return appended_; }
   uint64_t disk_size() const { return disk_end_; }  // bytes completed on disk

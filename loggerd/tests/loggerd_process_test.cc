@@ -19,6 +19,7 @@
 #include "loggerd/log_file_reader.h"
 #include "loggerd/log_reader.h"
 #include "loggerd/route.h"
+#include "loggerd/tests/av_util.h"
 #include "loggerd/tests/test_util.h"
 
 using namespace loggerd_test;
@@ -99,7 +100,8 @@ Read read_log(const std::string &path) {
   return r;
 }
 
-void publish_packet(cereal::PubMaster &pm, const char *service, int segment, uint32_t i, bool key, std::string *file) {
+void publish_packet(cereal::PubMaster &pm, const char *service, int segment, uint32_t i, bool key, std::string *file,
+                    std::vector<std::string> *packets = nullptr) {
   cereal::MessageBuilder b;
   auto ev = b.initEvent();
   ev.setLogMonoTime(1000000 + segment * 1000 + i);
@@ -109,12 +111,16 @@ void publish_packet(cereal::PubMaster &pm, const char *service, int segment, uin
   idx.setSegmentIdEncode(i);
   idx.setEncodeId(segment * 100 + i);
   idx.setFlags(key ? cereal::EncodeIndex::FLAG_KEYFRAME : 0);
-  std::string header = key ? "HDR" + std::to_string(segment) : "";
-  std::string data = std::string(service) + "/" + std::to_string(segment) + "/" + std::to_string(i) + std::string(100 + i, 'x');
+  idx.setTimestampSof(uint64_t(segment * 100 + i) * 50'000'000ull);
+  idx.setWidth(320);
+  idx.setHeight(240);
+  std::string header = key ? std::string("\0\0\0\1\x67", 5) + "HDR" + std::to_string(segment) : "";
+  std::string data = std::string("\0\0\0\1\x65", 5) + service + "/" + std::to_string(segment) + "/" + std::to_string(i) + std::string(100 + i, 'x');
   if (key) ed.setHeader(kj::arrayPtr(reinterpret_cast<const uint8_t *>(header.data()), header.size()));
   ed.setData(kj::arrayPtr(reinterpret_cast<const uint8_t *>(data.data()), data.size()));
   idx.setLen(data.size());
   if (file) *file += header + data;
+  if (packets) packets->push_back(header + data);
   pm.send(service, b);
 }
 
@@ -169,6 +175,7 @@ TEST_F(LoggerdProcess, RotationFollowsEncodersWithExactCounts) {
   ASSERT_TRUE(d.wait_ready()) << d.stderr_text();
   cereal::PubMaster pm({"roadEncodeData", "qRoadEncodeData", "can"});
   std::string fcam[3], qcam[3];
+  std::vector<std::string> qpkts[3];
   const int can_per_segment[3] = {250, 120, 7};
   const int packets[3] = {10, 9, 1};
   for (int seg = 0; seg < 3; ++seg) {
@@ -176,17 +183,17 @@ TEST_F(LoggerdProcess, RotationFollowsEncodersWithExactCounts) {
       // Both encoders move on; loggerd rotates once both did, the held keyframes open the new segment.
       publish_packet(pm, "roadEncodeData", seg, 0, true, &fcam[seg]);
       EXPECT_FALSE(wait_for([&] { return exists(d.segment(seg)); }, 0.3)) << "rotated before every encoder moved";
-      publish_packet(pm, "qRoadEncodeData", seg, 0, true, &qcam[seg]);
+      publish_packet(pm, "qRoadEncodeData", seg, 0, true, &qcam[seg], &qpkts[seg]);
       ASSERT_TRUE(wait_for([&] { return exists(d.segment(seg) + "/rlog.zst"); })) << d.stderr_text();
     } else {
       publish_packet(pm, "roadEncodeData", 0, 99, false, nullptr);  // before any keyframe: never written
       publish_packet(pm, "roadEncodeData", 0, 0, true, &fcam[0]);
-      publish_packet(pm, "qRoadEncodeData", 0, 0, true, &qcam[0]);
+      publish_packet(pm, "qRoadEncodeData", 0, 0, true, &qcam[0], &qpkts[0]);
     }
     for (int i = 0; i < can_per_segment[seg]; ++i) publish_can(pm, seg * 1000 + i);
     for (int i = 1; i < packets[seg]; ++i) {
       publish_packet(pm, "roadEncodeData", seg, i, false, &fcam[seg]);
-      publish_packet(pm, "qRoadEncodeData", seg, i, false, &qcam[seg]);
+      publish_packet(pm, "qRoadEncodeData", seg, i, false, &qcam[seg], &qpkts[seg]);
     }
   }
   usleep(300000);  // let loggerd drain before the signal (what it drains after the signal is also kept)
@@ -219,7 +226,13 @@ TEST_F(LoggerdProcess, RotationFollowsEncodersWithExactCounts) {
     EXPECT_EQ(end.getSignal(), seg == 2 ? SIGINT : 0);
     EXPECT_EQ(end.getSegmentNum(), seg);
     EXPECT_EQ(slurp(d.segment(seg) + "/fcamera.hevc"), fcam[seg]);
-    EXPECT_EQ(slurp(d.segment(seg) + "/qcamera.ts"), qcam[seg]);
+    // qcamera.ts: an MPEG-TS whose packets carry what was published (the muxer may prefix an access unit delimiter).
+    auto ts = demux(d.segment(seg) + "/qcamera.ts");
+    ASSERT_EQ(ts.size(), qpkts[seg].size());
+    for (size_t k = 0; k < ts.size(); ++k) {
+      ASSERT_GE(ts[k].size(), qpkts[seg][k].size());
+      EXPECT_EQ(ts[k].substr(ts[k].size() - qpkts[seg][k].size()), qpkts[seg][k]) << "packet " << k;
+    }
   }
   std::string b0 = read_log(d.segment(0) + "/rlog.zst").bytes[0];
   capnp::FlatArrayMessageReader msg(kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word *>(b0.data()), b0.size() / 8));
@@ -391,4 +404,52 @@ TEST_F(LoggerdProcess, DiskFullKeepsRunningAndEarlierDataIntact) {
       }
   }
   if (mounted) umount2(root.c_str(), MNT_DETACH);
+}
+
+// Real H.265 (road) and H.264 (qcamera) packets, 20 fps, 1 s segments: every
+// segment's files decode on their own to exactly fps x length frames.
+TEST_F(LoggerdProcess, VideoFilesDecodeWithExactFrameCounts) {
+  constexpr int kFps = 20, kSegments = 2;
+  auto key = [](int i) { return i % kFps == 0; };
+  auto road = encode("libx265", 320, 240, kFps * kSegments, key);
+  auto q = encode("libx264", 160, 120, kFps * kSegments, key);
+  if (road.size() != size_t(kFps * kSegments) || q.size() != size_t(kFps * kSegments))
+    GTEST_SKIP() << "libx265/libx264 encoders unavailable in this libavcodec";
+  Loggerd d(dir.path, "video", {{"LOGGERD_SEGMENT_SECONDS", "1000"}});
+  ASSERT_TRUE(d.wait_ready()) << d.stderr_text();
+  cereal::PubMaster pm({"roadEncodeData", "qRoadEncodeData"});
+  auto send = [&](const char *service, const Packet &p, int w, int h) {
+    cereal::MessageBuilder b;
+    auto ev = b.initEvent();
+    auto ed = std::string(service) == "roadEncodeData" ? ev.initRoadEncodeData() : ev.initQRoadEncodeData();
+    auto idx = ed.initIdx();
+    idx.setFrameId(uint32_t(p.index));
+    idx.setEncodeId(uint32_t(p.index));
+    idx.setSegmentNum(int32_t(p.index / kFps));
+    idx.setSegmentId(uint32_t(p.index % kFps));
+    idx.setSegmentIdEncode(uint32_t(p.index % kFps));
+    idx.setTimestampSof(uint64_t(p.index) * 50'000'000ull);
+    idx.setFlags(p.keyframe ? cereal::EncodeIndex::FLAG_KEYFRAME : 0);
+    idx.setWidth(w);
+    idx.setHeight(h);
+    idx.setLen(uint32_t(p.data.size()));
+    ed.setData(kj::arrayPtr(reinterpret_cast<const uint8_t *>(p.data.data()), p.data.size()));
+    pm.send(service, b);
+  };
+  for (int i = 0; i < kFps * kSegments; ++i) {
+    ASSERT_EQ(road[i].keyframe, key(i));
+    send("roadEncodeData", road[i], 320, 240);
+    send("qRoadEncodeData", q[i], 160, 120);
+    if (i == kFps) ASSERT_TRUE(wait_for([&] { return exists(d.segment(1) + "/rlog.zst"); })) << d.stderr_text();
+  }
+  usleep(300000);
+  EXPECT_EQ(d.stop(SIGINT), 0);
+  for (int seg = 0; seg < kSegments; ++seg) {
+    SCOPED_TRACE("segment " + std::to_string(seg));
+    EXPECT_EQ(count_frames(d.segment(seg) + "/fcamera.hevc"), kFps);
+    EXPECT_EQ(count_frames(d.segment(seg) + "/qcamera.ts"), kFps);
+    Read r = read_log(d.segment(seg) + "/rlog.zst");
+    EXPECT_EQ(r.count("roadEncodeIdx"), size_t(kFps));
+    EXPECT_EQ(r.count("qRoadEncodeIdx"), size_t(kFps));
+  }
 }
