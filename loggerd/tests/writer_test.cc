@@ -2,7 +2,12 @@
 #include "loggerd/writer.h"
 
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "loggerd/tests/test_util.h"
 #include "loggerd/zstd_log_file.h"
@@ -264,4 +269,46 @@ TEST(Backend, OpenFailureNamesThePath) {
   } catch (const std::runtime_error &e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent_dir_xyz/rlog.zst"), std::string::npos);
   }
+}
+
+// io_uring refused (here by a seccomp filter, as in a container): the Writer
+// falls back to pwrite, says why in one line, and still writes correctly.
+TEST(Backend, FallsBackToPwriteWhenIoUringIsRefused) {
+  TempDir dir;
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipefd[1], 2);
+    sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),  // seccomp_data.nr
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog = {sizeof(filter) / sizeof(filter[0]), filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(3);
+    unsetenv("LOGGERD_IO");
+    Writer w;
+    AppendFile *f = w.open(dir.path + "/x.bin");
+    f->append("hello", 5);
+    f->end_unit();
+    w.close(f);
+    w.drain();
+    _exit(std::string(w.backend_name()) == "pwrite" && slurp(dir.path + "/x.bin") == "hello" ? 0 : 4);
+  }
+  close(pipefd[1]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  char buf[4096];
+  ssize_t n = read(pipefd[0], buf, sizeof(buf));
+  close(pipefd[0]);
+  std::string err(buf, n > 0 ? size_t(n) : 0);
+  ASSERT_TRUE(WIFEXITED(st));
+  ASSERT_NE(WEXITSTATUS(st), 3) << "cannot install a seccomp filter here";
+  EXPECT_EQ(WEXITSTATUS(st), 0) << err;
+  EXPECT_NE(err.find("io_uring unavailable"), std::string::npos) << err;
+  EXPECT_NE(err.find("Operation not permitted"), std::string::npos) << err;
+  EXPECT_NE(err.find("falling back to pwrite"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one log line: " << err;
 }
