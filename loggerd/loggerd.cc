@@ -305,7 +305,7 @@ void Loggerd::once_a_second(uint64_t now) {
   ls.setRoute(info_.route);
   ls.setBytesLogged(logger_->bytes_logged());
   ls.setFlushes(logger_->flushes());
-  ls.setPendingBytes(0);
+  ls.setPendingBytes(writer_->pending_bytes());
   pm_->send("loggerdState", b);
 }
 

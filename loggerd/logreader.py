@@ -7,6 +7,7 @@
 Specs as in loggerd/route.h: a log file (rlog/qlog, .zst or raw), a segment
 directory, "<root>/<route>" or "<root>/<route>/a:b". Events come from
 cereal.messaging.log_from_bytes; raw=True yields the serialized bytes instead.
+only=[services] keeps those union members (decoded events only).
 
 Damage (a truncated or corrupt file, an empty file) ends that file: every intact
 event before it is yielded, the reason is appended to `warnings` and reported with
@@ -36,6 +37,8 @@ def resolve_logs(spec, qlog=False):
 
 class LogReader:
   def __init__(self, spec, qlog=False, strict=False, raw=False, only=None):
+    if raw and only:
+      raise ValueError("LogReader: `only` filters decoded events; it cannot be combined with raw=True")
     self.files, missing = resolve_logs(spec, qlog)
     self.strict = strict
     self.only = set(only) if only else None
@@ -58,7 +61,7 @@ class LogReader:
       reader = _ext.LogFileReader(path, self.strict)
       for data in reader:
         ev = self._decode(data)
-        if self.only is not None and not self._raw and ev.which() not in self.only:
+        if self.only is not None and ev.which() not in self.only:
           continue
         yield ev
       if reader.warning:

@@ -285,6 +285,12 @@ void Writer::finalize(AppendFile *f) {
   if (cb) cb();
 }
 
+uint64_t Writer::pending_bytes() const {
+  uint64_t n = in_flight_bytes_;
+  for (auto &[id, f] : files_) n += f->appended_ - f->submitted_;
+  return n;
+}
+
 void Writer::drain() {
   for (;;) {
     submit();

@@ -125,6 +125,8 @@ class Writer {
   const char *backend_name() const { return backend_->name(); }
   size_t open_files() const { return files_.size(); }
   size_t free_buffers() const { return free_.size(); }
+  // Bytes appended but not yet completed on disk (open units, queued, in flight).
+  uint64_t pending_bytes() const;
 
  private:
   friend class AppendFile;

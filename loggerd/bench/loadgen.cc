@@ -98,8 +98,17 @@ void realistic(Load &load, double seconds) {
         idx.setSegmentIdEncode(frame);
         idx.setFlags(key ? cereal::EncodeIndex::FLAG_KEYFRAME : 0);
         idx.setLen(uint32_t(s.size));
-        if (key) fill(ed.initHeader(64), rng);
-        fill(ed.initData(s.size), rng);
+        // Annex B start codes and NAL headers, so packets pass as H.264/H.265 (qcamera.ts is muxed).
+        if (key) {
+          auto header = ed.initHeader(64);
+          fill(header, rng);
+          const uint8_t sps[5] = {0, 0, 0, 1, 0x67};
+          memcpy(header.begin(), sps, sizeof(sps));
+        }
+        auto data = ed.initData(s.size);
+        fill(data, rng);
+        const uint8_t nal[5] = {0, 0, 0, 1, uint8_t(key ? 0x65 : 0x41)};
+        memcpy(data.begin(), nal, sizeof(nal));
         load.send(s.service, b);
       }
       frame++;
