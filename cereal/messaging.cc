@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <new>
 #include <stdexcept>
 
 #include <capnp/schema.h>
@@ -62,6 +65,55 @@ size_t serialize(capnp::MessageBuilder &msg, std::vector<uint64_t> &out) {
   }
   return words * sizeof(uint64_t);
 }
+
+namespace detail {
+
+namespace {
+
+constexpr size_t kSegmentWords = 1024;
+constexpr size_t kMaxPooled = 64;
+
+// Never destroyed: MessageBuilders in static objects may outlive any static pool.
+struct SegmentPool {
+  std::mutex mutex;
+  std::vector<capnp::word *> free;
+};
+
+SegmentPool &pool() {
+  static SegmentPool *p = new SegmentPool;
+  return *p;
+}
+
+}  // namespace
+
+PooledSegment::PooledSegment() {
+  capnp::word *words = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(pool().mutex);
+    if (!pool().free.empty()) {
+      words = pool().free.back();
+      pool().free.pop_back();
+    }
+  }
+  if (words == nullptr) {
+    words = static_cast<capnp::word *>(std::calloc(kSegmentWords, sizeof(capnp::word)));
+    if (words == nullptr) throw std::bad_alloc();
+  }
+  segment_ = kj::arrayPtr(words, kSegmentWords);
+}
+
+PooledSegment::~PooledSegment() {
+  {
+    std::lock_guard<std::mutex> lock(pool().mutex);
+    if (pool().free.size() < kMaxPooled) {
+      pool().free.push_back(segment_.begin());
+      return;
+    }
+  }
+  std::free(segment_.begin());
+}
+
+}  // namespace detail
 
 Event::Builder MessageBuilder::initEvent(bool valid) {
   Event::Builder event = initRoot<Event>();

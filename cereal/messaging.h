@@ -46,16 +46,27 @@ const Service &service(std::string_view name);
 // `out`, reusing its storage. Returns the size in bytes (a multiple of 8).
 size_t serialize(capnp::MessageBuilder &msg, std::vector<uint64_t> &out);
 
-class MessageBuilder : public capnp::MallocMessageBuilder {
+namespace detail {
+// The first segment of a MessageBuilder: a zeroed 8 KiB buffer taken from a
+// process-wide pool and given back afterwards (capnp re-zeroes what a message
+// used), so building a small message allocates nothing. Thread-safe.
+class PooledSegment {
+ protected:
+  PooledSegment();
+  ~PooledSegment();
+  kj::ArrayPtr<capnp::word> segment_;
+};
+}  // namespace detail
+
+// A message under construction. Messages larger than the first segment grow
+// into further segments as usual.
+class MessageBuilder : private detail::PooledSegment, public capnp::MallocMessageBuilder {
  public:
-  MessageBuilder() : capnp::MallocMessageBuilder(kFirstSegmentWords) {}
+  MessageBuilder() : capnp::MallocMessageBuilder(segment_) {}
   // The root Event with logMonoTime = now (common/clock.h) and the given valid flag.
   Event::Builder initEvent(bool valid = true);
   kj::Array<capnp::word> toBytes() { return capnp::messageToFlatArray(*this); }
   size_t getSerializedSize() { return capnp::computeSerializedSizeInWords(*this) * sizeof(capnp::word); }
-
- private:
-  static constexpr unsigned kFirstSegmentWords = 1024;
 };
 
 class PubMaster {

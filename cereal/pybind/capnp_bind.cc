@@ -206,6 +206,91 @@ size_t list_index(size_t size, Py_ssize_t i) {
   return size_t(i);
 }
 
+// Field access is the hot path of every reader and builder, so it gets the type
+// slots directly: a name that is not a method or property is looked up as a
+// field, without pybind11's dispatcher or a failed generic lookup first.
+template <class F>
+PyObject *guarded(F &&f) {
+  try {
+    return f();
+  } catch (py::error_already_set &e) {
+    e.restore();
+  } catch (...) {
+    if (!py::detail::apply_exception_translators(py::detail::get_local_internals().registered_exception_translators) &&
+        !py::detail::apply_exception_translators(py::detail::get_internals().registered_exception_translators)) {
+      PyErr_SetString(PyExc_SystemError, "cereal: unknown C++ exception");
+    }
+  }
+  return nullptr;
+}
+
+// The field named `name`, or nullopt when `name` is a class attribute (method, property).
+std::optional<capnp::StructSchema::Field> field_for(PyObject *self, PyObject *name, capnp::StructSchema schema) {
+  if (!PyUnicode_Check(name)) throw py::type_error("attribute name must be str");
+  if (_PyType_Lookup(Py_TYPE(self), name) != nullptr) return std::nullopt;
+  Py_ssize_t n = 0;
+  const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+  if (s == nullptr) throw py::error_already_set();
+  KJ_IF_MAYBE(field, schema.findFieldByName(kj::StringPtr(s, size_t(n)))) {
+    return *field;
+  }
+  return field_of(schema, std::string(s, size_t(n)));  // throws AttributeError listing the fields
+}
+
+PyObject *reader_getattro(PyObject *self, PyObject *name) {
+  return guarded([&]() -> PyObject * {
+    const StructReader &r = py::handle(self).cast<const StructReader &>();
+    auto field = field_for(self, name, r.value.getSchema());
+    if (!field) return PyObject_GenericGetAttr(self, name);
+    check_active(r.value, *field);
+    return to_py(r.value.get(*field), r.keep).release().ptr();
+  });
+}
+
+PyObject *builder_getattro(PyObject *self, PyObject *name) {
+  return guarded([&]() -> PyObject * {
+    StructBuilder &b = py::handle(self).cast<StructBuilder &>();
+    auto field = field_for(self, name, b.value.getSchema());
+    if (!field) return PyObject_GenericGetAttr(self, name);
+    check_active(b.value.asReader(), *field);
+    return to_py(b.value.get(*field), b.keep).release().ptr();
+  });
+}
+
+int builder_setattro(PyObject *self, PyObject *name, PyObject *value) {
+  PyObject *ok = guarded([&]() -> PyObject * {
+    StructBuilder &b = py::handle(self).cast<StructBuilder &>();
+    auto field = field_for(self, name, b.value.getSchema());
+    if (!field) {
+      if (PyObject_GenericSetAttr(self, name, value) != 0) throw py::error_already_set();
+    } else if (value == nullptr) {
+      throw py::type_error(field_path(*field) + ": fields cannot be deleted");
+    } else {
+      set_field(b.value, *field, value);
+    }
+    Py_RETURN_NONE;
+  });
+  if (ok == nullptr) return -1;
+  Py_DECREF(ok);
+  return 0;
+}
+
+int reader_setattro(PyObject *self, PyObject *name, PyObject *value) {
+  PyErr_SetString(PyExc_AttributeError, "a message reader is read-only: use as_builder() to change it");
+  return -1;
+}
+
+void install_field_slots(py::handle reader, py::handle builder) {
+  auto *r = reinterpret_cast<PyTypeObject *>(reader.ptr());
+  r->tp_getattro = reader_getattro;
+  r->tp_setattro = reader_setattro;
+  PyType_Modified(r);
+  auto *b = reinterpret_cast<PyTypeObject *>(builder.ptr());
+  b->tp_getattro = builder_getattro;
+  b->tp_setattro = builder_setattro;
+  PyType_Modified(b);
+}
+
 }  // namespace
 
 void bind_capnp(py::module_ &m) {
@@ -271,12 +356,8 @@ void bind_capnp(py::module_ &m) {
       })
       .def("__repr__", [](const EnumSchemaPy &e) { return "<EnumSchema " + std::string(e.node.getShortDisplayName().cStr()) + ">"; });
 
-  py::class_<StructReader>(m, "StructReader")
-      .def("__getattr__", [](const StructReader &r, const std::string &name) {
-        auto field = field_of(r.value.getSchema(), name);
-        check_active(r.value, field);
-        return to_py(r.value.get(field), r.keep);
-      })
+  py::class_<StructReader> reader(m, "StructReader");
+  reader
       .def("which", [](const StructReader &r) { return which(r.value); })
       .def("has", [](const StructReader &r, const std::string &name) {
         auto field = field_of(r.value.getSchema(), name);
@@ -297,15 +378,8 @@ void bind_capnp(py::module_ &m) {
       .def("__repr__", [](const StructReader &r) { return pretty(r.value); })
       .def("__str__", [](const StructReader &r) { return pretty(r.value); });
 
-  py::class_<StructBuilder>(m, "StructBuilder")
-      .def("__getattr__", [](StructBuilder &b, const std::string &name) {
-        auto field = field_of(b.value.getSchema(), name);
-        check_active(b.value.asReader(), field);
-        return to_py(b.value.get(field), b.keep);
-      })
-      .def("__setattr__", [](StructBuilder &b, const std::string &name, py::handle value) {
-        set_field(b.value, field_of(b.value.getSchema(), name), value);
-      })
+  py::class_<StructBuilder> builder(m, "StructBuilder");
+  builder
       .def("init", [](StructBuilder &b, const std::string &name, py::object size) -> py::object {
         auto field = field_of(b.value.getSchema(), name);
         capnp::Type type = field.getType();
@@ -365,6 +439,8 @@ void bind_capnp(py::module_ &m) {
       .def("to_list", [](const ListBuilder &l) { return to_plain(l.value.asReader()); })
       .def("__eq__", [](const ListBuilder &l, py::object other) { return to_plain(l.value.asReader()).equal(other); })
       .def("__repr__", [](const ListBuilder &l) { return std::string(py::repr(to_plain(l.value.asReader()))); });
+
+  install_field_slots(reader, builder);
 }
 
 }  // namespace cereal_py

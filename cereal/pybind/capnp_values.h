@@ -20,6 +20,8 @@
 #include <capnp/serialize.h>
 #include <pybind11/pybind11.h>
 
+#include "cereal/messaging.h"
+
 namespace cereal_py {
 
 namespace py = pybind11;
@@ -42,7 +44,7 @@ struct ReadMessage {
 };
 
 struct BuiltMessage {
-  capnp::MallocMessageBuilder message;
+  cereal::MessageBuilder message;
 };
 
 struct StructReader {

@@ -1,0 +1,119 @@
+// The C++ side of cereal/bench/messaging.py: publishers and subscribers of one
+// small `can` Event on topic "can", timed from the first to the last message.
+//
+//   cereal_bench pub raw|master SECONDS          msgq PubSocket with fixed bytes, or
+//                                                PubMaster building each message
+//   cereal_bench pub zmq SECONDS ENDPOINT        libzmq PUB with the same bytes
+//   cereal_bench sub raw|master IDLE_MS          prints "ready", then after IDLE_MS without
+//                                                a message: "<count> <ns first..last> <lost>"
+#include <zmq.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cereal/messaging.h"
+#include "common/clock.h"
+
+namespace {
+
+constexpr char kTopic[] = "can";
+
+// The benchmark's small message: one CAN frame with 8 data bytes (96 bytes serialized).
+void fill(cereal::MessageBuilder &msg, uint32_t i) {
+  auto can = msg.initEvent().initCan(1);
+  can[0].setAddress(0x123 + (i & 0xff));
+  can[0].setBusTime(uint16_t(i));
+  can[0].setSrc(1);
+  uint8_t dat[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  can[0].setDat(kj::arrayPtr(dat, sizeof(dat)));
+}
+
+std::vector<uint64_t> small_message() {
+  cereal::MessageBuilder msg;
+  fill(msg, 0);
+  std::vector<uint64_t> out;
+  out.resize(cereal::serialize(msg, out) / 8);
+  return out;
+}
+
+int pub(const std::string &kind, double seconds, const char *endpoint) {
+  uint64_t end = conduit::mono_ns() + uint64_t(seconds * 1e9);
+  uint64_t sent = 0;
+  if (kind == "raw") {
+    auto bytes = small_message();
+    auto sock = msgq::PubSocket::create(kTopic, cereal::service(kTopic).ring_size);
+    while (conduit::mono_ns() < end) {
+      for (int i = 0; i < 64; ++i, ++sent) sock->send(bytes.data(), bytes.size() * 8);
+    }
+  } else if (kind == "master") {
+    cereal::PubMaster pm({kTopic});
+    while (conduit::mono_ns() < end) {
+      for (int i = 0; i < 64; ++i, ++sent) {
+        cereal::MessageBuilder msg;
+        fill(msg, uint32_t(sent));
+        pm.send(kTopic, msg);
+      }
+    }
+  } else if (kind == "zmq" && endpoint != nullptr) {
+    auto bytes = small_message();
+    void *ctx = zmq_ctx_new();
+    void *sock = zmq_socket(ctx, ZMQ_PUB);
+    if (zmq_bind(sock, endpoint) != 0) {
+      fprintf(stderr, "cereal_bench: zmq_bind %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
+      return 1;
+    }
+    while (conduit::mono_ns() < end) {
+      for (int i = 0; i < 64; ++i, ++sent) zmq_send(sock, bytes.data(), bytes.size() * 8, 0);
+    }
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+  } else {
+    return 2;
+  }
+  printf("%llu\n", (unsigned long long)sent);
+  return 0;
+}
+
+int sub(const std::string &kind, int idle_ms) {
+  uint64_t count = 0, first = 0, last = 0, lost = 0;
+  if (kind == "raw") {
+    msgq::SubOptions opts;
+    opts.ring_size = cereal::service(kTopic).ring_size;
+    auto sock = msgq::SubSocket::create(kTopic, opts);
+    msgq::Message msg;
+    printf("ready\n");
+    fflush(stdout);
+    while (sock->receive(msg, count == 0 ? 30000 : idle_ms)) {
+      last = conduit::mono_ns();
+      if (count++ == 0) first = last;
+    }
+    lost = sock->lost();
+  } else if (kind == "master") {
+    cereal::SubMaster sm({kTopic});
+    printf("ready\n");
+    fflush(stdout);
+    while (true) {
+      sm.update(count == 0 ? 30000 : idle_ms);
+      if (!sm.updated(kTopic)) break;
+      last = conduit::mono_ns();
+      if (count++ == 0) first = last;
+    }
+    lost = sm.lost(kTopic);
+  } else {
+    return 2;
+  }
+  printf("%llu %llu %llu\n", (unsigned long long)count, (unsigned long long)(last - first), (unsigned long long)lost);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  if (argc >= 4 && strcmp(argv[1], "pub") == 0) return pub(argv[2], atof(argv[3]), argc >= 5 ? argv[4] : nullptr);
+  if (argc >= 4 && strcmp(argv[1], "sub") == 0) return sub(argv[2], atoi(argv[3]));
+  fprintf(stderr, "usage: cereal_bench pub raw|master|zmq SECONDS [ENDPOINT] | cereal_bench sub raw|master IDLE_MS\n");
+  return 2;
+}

@@ -1,0 +1,166 @@
+"""tools/bench/run messaging: delivered messages per second for one small Event
+(a `can` message with one 8-byte frame, 96 bytes serialized), publisher and
+subscriber in separate processes, every transport in the same run.
+
+  python       cereal.messaging.SubMaster.update() receive rate (C++ raw publisher)
+  python_send  new_message + field set + PubMaster.send rate (C++ subscriber draining)
+  pyzmq        pyzmq SUB recv() rate of the same bytes (libzmq PUB over ipc://)
+  cpp          C++ SubMaster receive rate from a C++ PubMaster building each message
+  msgq_raw     msgq SubSocket receive rate from a PubSocket sending fixed bytes
+
+Each runs REPEATS times for SECONDS; rows are medians. Publishers send flat out, so
+a receive rate is the slower of sender and receiver."""
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BENCH = os.path.join(ROOT, "build", "bin", "cereal_bench")
+SECONDS = float(os.environ.get("CEREAL_BENCH_SECONDS", "1.0"))
+REPEATS = int(os.environ.get("CEREAL_BENCH_REPEATS", "3"))
+IDLE_MS = 300
+
+
+def _start_sub(kind):
+  proc = subprocess.Popen([BENCH, "sub", kind, str(IDLE_MS)], stdout=subprocess.PIPE, text=True)
+  if proc.stdout.readline() != "ready\n":
+    proc.kill()
+    raise RuntimeError(f"cereal_bench sub {kind} did not start")
+  return proc
+
+
+def _run_pub(kind, *extra):
+  return subprocess.run([BENCH, "pub", kind, str(SECONDS), *extra], check=True, capture_output=True, text=True)
+
+
+def _sub_rate(proc):
+  out, _ = proc.communicate(timeout=60)
+  count, ns, _lost = (int(x) for x in out.split())
+  return count / (ns * 1e-9) if ns else 0.0
+
+
+def cpp_rate(pub_kind, sub_kind):
+  sub = _start_sub(sub_kind)
+  try:
+    _run_pub(pub_kind)
+    return _sub_rate(sub)
+  finally:
+    if sub.poll() is None:
+      sub.kill()
+      sub.wait()
+
+
+def python_receive_rate():
+  import cereal.messaging as messaging
+  sm = messaging.SubMaster(["can"])
+  pub = subprocess.Popen([BENCH, "pub", "raw", str(SECONDS)], stdout=subprocess.DEVNULL)
+  try:
+    count, first, last = 0, 0.0, 0.0
+    update, updated = sm.update, sm.updated
+    while True:
+      update(IDLE_MS if count else 30000)
+      if not updated["can"]:
+        break
+      last = time.monotonic()
+      if count == 0:
+        first = last
+      count += 1
+    return count / (last - first) if last > first else 0.0
+  finally:
+    pub.wait()
+
+
+def python_send_rate():
+  import cereal.messaging as messaging
+  sub = _start_sub("raw")
+  try:
+    pm = messaging.PubMaster(["can"])
+    dat = bytes(range(1, 9))
+    n = 0
+    start = time.monotonic()
+    end = start + SECONDS
+    while True:
+      for _ in range(256):
+        msg = messaging.new_message("can", 1)
+        frame = msg.can[0]
+        frame.address = 0x123
+        frame.busTime = n & 0xffff
+        frame.src = 1
+        frame.dat = dat
+        pm.send("can", msg)
+        n += 1
+      now = time.monotonic()
+      if now >= end:
+        break
+    rate = n / (now - start)
+    _sub_rate(sub)
+    return rate
+  finally:
+    if sub.poll() is None:
+      sub.kill()
+      sub.wait()
+
+
+def pyzmq_rate():
+  import zmq
+  tmp = tempfile.mkdtemp(prefix="cereal_bench_")
+  endpoint = f"ipc://{tmp}/can"
+  ctx = zmq.Context()
+  sock = ctx.socket(zmq.SUB)
+  sock.setsockopt(zmq.SUBSCRIBE, b"")
+  sock.setsockopt(zmq.RCVTIMEO, 30000)
+  pub = subprocess.Popen([BENCH, "pub", "zmq", str(SECONDS), endpoint], stdout=subprocess.DEVNULL)
+  try:
+    for _ in range(100):  # the publisher binds; connect once the socket file exists
+      if os.path.exists(f"{tmp}/can"):
+        break
+      time.sleep(0.01)
+    sock.connect(endpoint)
+    count, first, last = 0, 0.0, 0.0
+    recv = sock.recv
+    while True:
+      try:
+        recv()
+      except zmq.Again:
+        break
+      last = time.monotonic()
+      if count == 0:
+        first = last
+        sock.setsockopt(zmq.RCVTIMEO, IDLE_MS)
+      count += 1
+    return count / (last - first) if last > first else 0.0
+  finally:
+    pub.wait()
+    sock.close(linger=0)
+    ctx.term()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run():
+  if not os.path.exists(BENCH):
+    raise RuntimeError(f"{BENCH} is missing: build it with `scons build/bin/cereal_bench`")
+  old_prefix = os.environ.get("CONDUIT_PREFIX")
+  os.environ["CONDUIT_PREFIX"] = f"cerealbench{os.getpid()}"
+  impls = {
+    "python": python_receive_rate,
+    "python_send": python_send_rate,
+    "pyzmq": pyzmq_rate,
+    "cpp": lambda: cpp_rate("master", "master"),
+    "msgq_raw": lambda: cpp_rate("raw", "raw"),
+  }
+  samples = {name: [] for name in impls}
+  try:
+    for _ in range(REPEATS):  # interleaved, so load changes hit every impl alike
+      for name, fn in impls.items():
+        samples[name].append(fn())
+  finally:
+    shutil.rmtree(f"/dev/shm/conduit_{os.environ['CONDUIT_PREFIX']}", ignore_errors=True)
+    if old_prefix is None:
+      del os.environ["CONDUIT_PREFIX"]
+    else:
+      os.environ["CONDUIT_PREFIX"] = old_prefix
+  return [{"bench": "messaging", "impl": name, "case": "small", "metric": "msgs_per_s",
+           "value": statistics.median(values), "unit": "msgs/s"} for name, values in samples.items()]
