@@ -1,0 +1,136 @@
+"""loggerd benchmark: io_uring vs pwrite backends on the same loads, and the raw
+disk write bandwidth of the log root (the limit).
+
+Cases: `realistic` (every logged service at its rate, road + wide H.265 at
+~10 Mbit/s each, qcamera: ~2.9 MB/s) and `stress` (64-byte testMessages as fast
+as one publisher can send). MB are megabytes (1e6) of messages loggerd logged.
+
+  cpu_s_per_mb     loggerd's user+sys CPU (wait4 rusage) per MB
+  syscalls_per_mb  every syscall of loggerd in the steady state (strace -c -f attached
+                   after start-up, a separate run: strace slows the process, so CPU
+                   and MB/s come from untraced runs)
+  mb_per_s         MB logged (sent minus dropped) per second of load
+  dropped          messages loggerd lost (msgq lapped, malformed, video before a keyframe)
+  cores            CPU seconds per second of load
+Medians over REPEATS runs (LOGGERD_BENCH_REPEATS, default 3).
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+BIN = os.path.join(ROOT, 'build', 'bin')
+SECONDS = {'realistic': 4.0, 'stress': 2.0}
+
+
+def _log_root_fs():
+  root = os.environ.get('CONDUIT_LOG_ROOT', os.path.join(ROOT, 'data', 'routes'))
+  os.makedirs(root, exist_ok=True)
+  return root
+
+
+def _wait_for(path, timeout=20):
+  deadline = time.monotonic() + timeout
+  while not os.path.exists(path):
+    if time.monotonic() > deadline:
+      raise RuntimeError(f'loggerd did not create {path}')
+    time.sleep(0.01)
+
+
+def _strace_counts(path):
+  counts = {}
+  with open(path) as f:
+    for line in f:
+      m = re.match(r'\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$', line)
+      if m:
+        counts[m.group(2)] = int(m.group(1))
+  return counts
+
+
+def _run_once(impl, case, n, trace):
+  tmp = tempfile.mkdtemp(prefix='.loggerd_bench_', dir=_log_root_fs())
+  env = dict(os.environ, CONDUIT_LOG_ROOT=tmp, LOGGERD_ROUTE='bench', LOGGERD_IO=impl,
+             CONDUIT_PREFIX=f'lgbench{os.getpid()}_{n}', LOGGERD_MIN_FREE_PERCENT='0')
+  strace_out = os.path.join(tmp, 'strace.txt')
+  proc = subprocess.Popen([os.path.join(BIN, 'loggerd')], env=env, stderr=subprocess.DEVNULL)
+  tracer = None
+  try:
+    _wait_for(os.path.join(tmp, 'bench--0', 'rlog.zst'))
+    if trace:
+      # Attached after start-up, so only the steady state is counted.
+      tracer = subprocess.Popen(['strace', '-c', '-f', '-o', strace_out, '-p', str(proc.pid)],
+                                stderr=subprocess.DEVNULL)
+      time.sleep(0.5)
+    gen = subprocess.run([os.path.join(BIN, 'loggerd_loadgen'), case, str(SECONDS[case])], env=env,
+                         capture_output=True, text=True, timeout=120, check=True)
+    sent = json.loads(gen.stdout)
+  finally:
+    if tracer:
+      tracer.send_signal(signal.SIGINT)
+      tracer.wait(timeout=30)
+    proc.send_signal(signal.SIGINT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = status
+  try:
+    counts = _strace_counts(strace_out) if trace else None
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(f"/dev/shm/conduit_{env['CONDUIT_PREFIX']}", ignore_errors=True)
+  # MB logged: what was sent minus what loggerd lost (stress messages all have one size).
+  kept = 1 - sent['dropped'] / max(1, sent['messages'])
+  return {'mb': sent['bytes'] / 1e6 * kept, 'seconds': sent['seconds'], 'cpu_s': usage.ru_utime + usage.ru_stime,
+          'dropped': sent['dropped'], 'counts': counts}
+
+
+def _disk_limit():
+  tmp = tempfile.mkdtemp(prefix='.loggerd_bench_disk_', dir=_log_root_fs())
+  block = os.urandom(1 << 20)
+  total = 256
+  try:
+    path = os.path.join(tmp, 'seq')
+    t0 = time.monotonic()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+      for _ in range(total):
+        os.write(fd, block)
+      os.fsync(fd)
+    finally:
+      os.close(fd)
+    return total * (1 << 20) / 1e6 / (time.monotonic() - t0)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run():
+  repeats = int(os.environ.get('LOGGERD_BENCH_REPEATS', '3'))
+  rows = []
+  n = 0
+  for case in ('realistic', 'stress'):
+    for impl in ('io_uring', 'pwrite'):
+      runs = []
+      for _ in range(repeats):
+        runs.append(_run_once(impl, case, n, trace=False))
+        n += 1
+      traced = _run_once(impl, case, n, trace=True)
+      n += 1
+      med = lambda f: statistics.median(f(r) for r in runs)
+      total_calls = sum(traced['counts'].values())
+      values = {
+        'syscalls_per_mb': (total_calls / traced['mb'], 'calls/MB'),
+        'cpu_s_per_mb': (med(lambda r: r['cpu_s'] / r['mb']), 's/MB'),
+        'mb_per_s': (med(lambda r: r['mb'] / r['seconds']), 'MB/s'),
+        'dropped': (med(lambda r: r['dropped']), 'messages'),
+        'cores': (med(lambda r: r['cpu_s'] / r['seconds']), 'cores'),
+      }
+      for metric, (value, unit) in values.items():
+        rows.append({'bench': 'loggerd', 'impl': impl, 'case': case, 'metric': metric, 'value': value, 'unit': unit})
+  speeds = [_disk_limit() for _ in range(repeats)]
+  rows.append({'bench': 'loggerd', 'impl': 'disk_limit', 'case': 'seq_write', 'metric': 'mb_per_s',
+               'value': statistics.median(speeds), 'unit': 'MB/s'})
+  return rows
