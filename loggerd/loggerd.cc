@@ -31,6 +31,7 @@
 #include "cereal/messaging.h"
 #include "common/clock.h"
 #include "common/prefix.h"
+#include "common/watchdog.h"
 #include "loggerd/deleter.h"
 #include "loggerd/init_data.h"
 #include "loggerd/log_file_reader.h"
@@ -323,6 +324,7 @@ int Loggerd::run() {
   msgq::Message msg;
   while (!g_signal) {
     poller_->poll(100);
+    conduit::watchdog_kick();
     uint64_t turn_start = conduit::mono_ns();
     int handled = 0;
     bool backlog = false;  // a socket still had messages after its share of this turn
