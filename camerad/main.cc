@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "camerad/camera_stream.h"
-#include "camerad/command_line.h"
+#include "common/command_line.h"
 #include "camerad/frame_source.h"
 #include "camerad/pacer.h"
 #include "camerad/realtime.h"
@@ -182,7 +182,7 @@ int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, const 
 }  // namespace
 
 int main(int argc, char **argv) {
-  camerad::CommandLine cl("camerad",
+  conduit::CommandLine cl("camerad",
                           "Camera process: serves NV12 frames on VisionIPC (one stream per camera) and publishes\n"
                           "FrameData on roadCameraState / wideRoadCameraState / driverCameraState. Frame pacing\n"
                           "uses absolute CLOCK_MONOTONIC deadlines (no drift); SIGINT/SIGTERM stop it cleanly.");

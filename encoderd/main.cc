@@ -19,7 +19,7 @@ extern "C" {
 }
 
 #include "camerad/camera_stream.h"
-#include "camerad/command_line.h"
+#include "common/command_line.h"
 #include "cereal/messaging.h"
 #include "common/clock.h"
 #include "common/watchdog.h"
@@ -160,7 +160,7 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
 }  // namespace
 
 int main(int argc, char **argv) {
-  camerad::CommandLine cl("encoderd",
+  conduit::CommandLine cl("encoderd",
                           "Encoder process: encodes camerad's VisionIPC streams with libavcodec (full-resolution\n"
                           "H.265 per camera, H.264 qcamera from the road camera) and publishes <cam>EncodeData and\n"
                           "<cam>EncodeIdx. Segments are counted in frames (fps x segment seconds) and each starts\n"

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "camerad/camera_stream.h"
-#include "camerad/command_line.h"
+#include "common/command_line.h"
 #include "camerad/pacer.h"
 #include "camerad/synthetic_scene.h"
 #include "camerad/v4l2_camera.h"
@@ -224,7 +224,7 @@ TEST(V4l2Camera, WithoutADeviceTheErrorNamesWhatWasLookedFor) {
 }
 
 TEST(CommandLine, ParsesAndRejectsWithClearMessages) {
-  camerad::CommandLine cl("prog", "test");
+  conduit::CommandLine cl("prog", "test");
   cl.option("fps", "N", "20", "rate");
   cl.option("size", "WxH", "1928x1208", "size");
   cl.flag("fast", "go fast");

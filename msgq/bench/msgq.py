@@ -17,10 +17,8 @@ The benchmark builds its binaries (scons), starts its own iox-roudi for
 iceoryx and stops it at the end, and runs everything under its own
 CONDUIT_PREFIX, removed afterwards.
 """
-import fcntl
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,6 +26,8 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, ROOT)
+from tools.bench.roudi import Roudi  # noqa: E402
 MSGQ_BIN = os.path.join(ROOT, 'build', 'bin', 'msgq_bench')
 ICEORYX_BIN = os.path.join(ROOT, 'build', 'bin', 'msgq_bench_iceoryx')
 
@@ -49,29 +49,9 @@ VARIANTS = [
     ('block', LATENCY_SECONDS, False, '_unpinned', {'64B'}),
 ]
 
-# iceoryx 2.0.x has fixed names (/tmp/roudi, /dev/shm/iceoryx_mgmt): one RouDi
-# per machine. Its lock file tells whether one is running already.
-ROUDI_LOCK = '/tmp/iox-unique-roudi.lock'
-ROUDI_READY = 'RouDi is ready for clients'
 # Mempools fit the three payloads plus iceoryx's chunk header; counts cover a
 # full subscriber queue (256 chunks, 16 for 1 MiB) plus chunks in flight.
-ROUDI_CONFIG = """[general]
-version = 1
-
-[[segment]]
-
-[[segment.mempool]]
-size = 128
-count = 1200
-
-[[segment.mempool]]
-size = 4224
-count = 1200
-
-[[segment.mempool]]
-size = 1049600
-count = 64
-"""
+ROUDI_MEMPOOLS = [(128, 1200), (4224, 1200), (1049600, 64)]
 
 
 def log(msg):
@@ -85,66 +65,6 @@ def build():
   r = subprocess.run(['scons', '-Q', '-j2'] + targets, cwd=ROOT, capture_output=True, text=True)
   if r.returncode != 0:
     raise RuntimeError(f'building the msgq benchmark failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}')
-
-
-def roudi_running():
-  try:
-    fd = os.open(ROUDI_LOCK, os.O_RDONLY)
-  except FileNotFoundError:
-    return False
-  try:
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    return False
-  except BlockingIOError:
-    return True
-  finally:
-    os.close(fd)
-
-
-class Roudi:
-  """Our own iox-roudi, with a config whose mempools fit 1 MiB chunks."""
-
-  def __init__(self, tmpdir):
-    self.tmpdir = tmpdir
-    self.proc = None
-    self.log_path = os.path.join(tmpdir, 'roudi.log')
-
-  def start(self, wait_for_other_s=20.0, ready_timeout_s=10.0):
-    deadline = time.monotonic() + wait_for_other_s
-    while roudi_running():
-      if time.monotonic() > deadline:
-        raise RuntimeError(f'another iox-roudi holds {ROUDI_LOCK} (iceoryx 2.0 allows one per machine)')
-      time.sleep(0.5)
-    config = os.path.join(self.tmpdir, 'roudi.toml')
-    with open(config, 'w') as f:
-      f.write(ROUDI_CONFIG)
-    with open(self.log_path, 'w') as out:
-      self.proc = subprocess.Popen(['iox-roudi', '-c', config, '-l', 'info'], stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + ready_timeout_s
-    while ROUDI_READY not in self.output():
-      if self.proc.poll() is not None or time.monotonic() > deadline:
-        self.stop()
-        raise RuntimeError(f'iox-roudi did not come up within {ready_timeout_s} s:\n{self.output()[-2000:]}')
-      time.sleep(0.02)
-
-  def alive(self):
-    return self.proc is not None and self.proc.poll() is None
-
-  def output(self):
-    with open(self.log_path, errors='replace') as f:
-      return f.read()
-
-  def stop(self):
-    if self.proc is None or self.proc.poll() is not None:
-      return
-    self.proc.send_signal(signal.SIGINT)  # RouDi shuts down cleanly and frees its shared memory
-    try:
-      self.proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-      self.proc.kill()
-      self.proc.wait()
 
 
 class IceoryxGone(RuntimeError):
@@ -275,7 +195,7 @@ def run():
       'cpu0, pong/subscriber cpu1 (library helper threads free); *_unpinned rows: no pinning')
   impls = list(IMPLS)
   tmpdir = tempfile.mkdtemp(prefix='msgqbench')
-  roudi = Roudi(tmpdir)
+  roudi = Roudi(tmpdir, ROUDI_MEMPOOLS)
   runner = Runner(env, roudi)
   try:
     if not os.path.exists(ICEORYX_BIN):

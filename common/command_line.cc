@@ -1,11 +1,11 @@
-#include "camerad/command_line.h"
+#include "common/command_line.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 
-namespace camerad {
+namespace conduit {
 
 CommandLine::CommandLine(std::string program, std::string summary)
     : program_(std::move(program)), summary_(std::move(summary)) {}
@@ -110,4 +110,4 @@ void CommandLine::size(const std::string &name, int &width, int &height) const {
   height = h;
 }
 
-}  // namespace camerad
+}  // namespace conduit

@@ -1,5 +1,5 @@
 #pragma once
-// Command-line options of the camerad/encoderd programs: "--name value" and
+// Command-line options of conduit programs: "--name value" and
 // "--name=value" options with defaults, on/off switches, and a --help text
 // generated from the same table, so every option is documented.
 // Errors: parse() and the getters throw std::invalid_argument naming the option,
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace camerad {
+namespace conduit {
 
 class CommandLine {
  public:
@@ -41,4 +41,4 @@ class CommandLine {
   std::vector<Entry> entries_;
 };
 
-}  // namespace camerad
+}  // namespace conduit
