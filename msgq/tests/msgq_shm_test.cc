@@ -225,3 +225,21 @@ TEST(MsgqShm, PublishWithNobodyAsleepLeavesNoSleepers) {
   Ring ring("s", kDefaultRingSize);
   EXPECT_EQ(ring.header()->sleepers.load(), 0u);  // so the next publish makes no FUTEX_WAKE
 }
+
+#include "msgq/introspect.h"
+
+TEST(MsgqShm, IntrospectionSeesPublisherSubscribersAndCount) {
+  ScopedPrefix prefix("introspect");
+  auto pub = PubSocket::create("seen");
+  auto s1 = SubSocket::create("seen");
+  auto s2 = SubSocket::create("seen");
+  for (int i = 0; i < 7; i++) pub->send("x", 1);
+  auto topics = list_topics();
+  ASSERT_EQ(topics.size(), 1u);
+  EXPECT_EQ(topics[0].name, "seen");
+  EXPECT_EQ(topics[0].publisher_pid, getpid());
+  EXPECT_EQ(topics[0].subscribers, 2);
+  EXPECT_EQ(topics[0].messages, 7u);
+  pub.reset();
+  EXPECT_EQ(list_topics()[0].publisher_pid, 0);
+}

@@ -1,0 +1,39 @@
+"""The process table: every process the manager runs, in one place.
+
+To add your own process, append a ProcessSpec: a native binary (argv) or a
+Python module (python=), when it should run (enabled), its restart policy and
+its watchdog limit. See manager/process.py for the fields. Arguments come from
+Params (manager/params.py), so ./launch options and tests configure them there.
+"""
+from manager.process import ProcessSpec
+
+
+def _camerad(params):
+  return ['build/bin/camerad', '--source', params.get('CameraSource'), '--cameras', ','.join(params.get('EnabledCameras')),
+          '--fps', str(params.get('Fps')), '--size', params.get('FrameSize'), '--rt-priority', '50']
+
+
+def _encoderd(params):
+  return ['build/bin/encoderd', '--cameras', ','.join(params.get('EnabledCameras')),
+          '--segment-seconds', str(params.get('SegmentSeconds')), '--fps', str(params.get('Fps'))]
+
+
+def _modeld(params):
+  backend = params.get('ModelBackend')
+  return ['build/bin/modeld'] + ([] if backend == 'auto' else ['--backend', backend])
+
+
+def _loggerd_env(params):
+  env = {'LOGGERD_SEGMENT_SECONDS': str(params.get('SegmentSeconds')),
+         'LOGGERD_MIN_FREE_PERCENT': str(params.get('DeleterFreePercent'))}
+  if params.get('LogRoot'):
+    env['CONDUIT_LOG_ROOT'] = params.get('LogRoot')
+  return env
+
+
+PROCESSES = [
+  ProcessSpec('camerad', _camerad, restart='always', watchdog=5.0),
+  ProcessSpec('modeld', _modeld, enabled=lambda p: p.get('ModelEnabled'), restart='always', watchdog=10.0),
+  ProcessSpec('encoderd', _encoderd, restart='always', watchdog=10.0),
+  ProcessSpec('loggerd', ['build/bin/loggerd'], env=_loggerd_env, restart='always', watchdog=10.0),
+]

@@ -1,0 +1,135 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, ROOT)
+
+from manager.manager import Manager  # noqa: E402
+from manager.process import ProcessSpec  # noqa: E402
+
+PY = '/usr/bin/python3'
+
+
+@pytest.fixture(autouse=True)
+def prefix(monkeypatch, tmp_path):
+  monkeypatch.setenv('CONDUIT_PREFIX', f'mgrtest{os.getpid()}')
+  monkeypatch.setenv('CONDUIT_PARAMS_DIR', str(tmp_path / 'params'))
+  yield
+  subprocess.run(['rm', '-rf', f'/dev/shm/conduit_mgrtest{os.getpid()}'])
+
+
+def py(code):
+  return [PY, '-c', code]
+
+
+def alive(pid):
+  try:
+    with open(f'/proc/{pid}/stat') as f:
+      return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+  except FileNotFoundError:
+    return False
+
+
+def wait_for(pred, timeout=10.0):
+  end = time.monotonic() + timeout
+  while time.monotonic() < end:
+    if pred():
+      return True
+    time.sleep(0.02)
+  return False
+
+
+def run_for(mgr, seconds):
+  return mgr.run(duration=seconds)
+
+
+def test_crashing_process_is_restarted_with_backoff_and_others_keep_running():
+  specs = [ProcessSpec('crasher', py('import sys; sys.exit(3)'), restart='always'),
+           ProcessSpec('steady', py('import time; time.sleep(60)'), restart='always')]
+  pids = set()
+  mgr = Manager(specs, publish=False, echo=False,
+                on_tick=lambda m: pids.add(m.procs[1].pid) if m.procs[1].pid else None)
+  rc = run_for(mgr, 3.2)
+  crasher, steady = mgr.procs
+  # backoff 0.5, 1, 2 s: in 3.2 s it starts 3 or 4 times, not 60
+  assert 2 <= crasher.restart_count <= 4, crasher.restart_count
+  assert crasher.exit_code == 3
+  assert len(pids) == 1, 'the steady process was restarted'
+  assert steady.restart_count == 0
+  assert rc == 1  # a process failed during the run
+
+
+def test_clean_exit_not_restarted_on_failure_policy():
+  mgr = Manager([ProcessSpec('once', py('pass'), restart='on-failure')], publish=False, echo=False)
+  assert run_for(mgr, 1.0) == 0
+  assert mgr.procs[0].restart_count == 0
+  assert mgr.procs[0].exit_code == 0
+
+
+def test_watchdog_restarts_a_silent_process():
+  code = ('import sys, time; sys.path.insert(0, %r); from common import watchdog\n'
+          'for _ in range(5):\n  watchdog.kick(); time.sleep(0.05)\n'
+          'time.sleep(60)' % ROOT)
+  mgr = Manager([ProcessSpec('hung', py(code), restart='always', watchdog=0.5)], publish=False, echo=False)
+  run_for(mgr, 3.0)
+  p = mgr.procs[0]
+  assert p.restart_count >= 1
+  assert p.failed
+
+
+def test_disabled_process_does_not_run():
+  mgr = Manager([ProcessSpec('off', py('import time; time.sleep(60)'), enabled=lambda params: False)],
+                publish=False, echo=False)
+  run_for(mgr, 0.5)
+  assert mgr.procs[0].restart_count == 0 and mgr.procs[0].pid == 0 and mgr.procs[0].exit_code is None
+
+
+def _start_manager(rows, *extra):
+  p = subprocess.Popen([PY, os.path.join(ROOT, 'manager/tests/fake_manager.py'), json.dumps(rows), *extra],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  assert p.stdout.readline().startswith('manager pid')
+  return p
+
+
+def _child_pids(manager_pid, n, timeout=10):
+  pids = []
+
+  def found():
+    nonlocal pids
+    out = subprocess.run(['pgrep', '-P', str(manager_pid)], capture_output=True, text=True).stdout
+    pids = [int(x) for x in out.split()]
+    return len(pids) >= n
+  assert wait_for(found, timeout), f'manager started {pids}, expected {n} children'
+  return pids
+
+
+def test_sigterm_stops_children_and_sigkills_stubborn_ones():
+  stubborn = 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print("up", flush=True); time.sleep(60)'
+  rows = [{'name': 'polite', 'argv': py('import time; time.sleep(60)')},
+          {'name': 'stubborn', 'argv': py(stubborn)}]
+  mgr = _start_manager(rows)
+  kids = _child_pids(mgr.pid, 2)
+  time.sleep(0.5)  # let the stubborn one install its handler
+  t0 = time.monotonic()
+  mgr.send_signal(signal.SIGTERM)
+  out, _ = mgr.communicate(timeout=15)
+  took = time.monotonic() - t0
+  assert mgr.returncode == 1, out  # the stubborn one had to be killed
+  assert 'stubborn did not stop' in out
+  assert took < 8.0
+  assert not any(alive(k) for k in kids)
+
+
+def test_children_die_when_the_manager_is_sigkilled():
+  mgr = _start_manager([{'name': 'a', 'argv': py('import time; time.sleep(60)')},
+                        {'name': 'b', 'argv': py('import time; time.sleep(60)')}])
+  kids = _child_pids(mgr.pid, 2)
+  mgr.kill()
+  mgr.wait()
+  assert wait_for(lambda: not any(alive(k) for k in kids), 5), 'orphans left behind'
