@@ -202,7 +202,9 @@ SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector
 
   poller_ = msgq::Poller::create();
   for (const std::string &name : poll.empty() ? services : poll) {
-    poller_->add(*states_[index_of(name)].socket);
+    State &s = states_[index_of(name)];
+    if (!s.polled) poller_->add(*s.socket);
+    s.polled = true;
   }
 }
 
@@ -214,22 +216,28 @@ size_t SubMaster::index_of(std::string_view name) const {
   return it->second;
 }
 
-void SubMaster::update(int timeout_ms) {
-  if (timeout_ms != 0) poller_->poll(timeout_ms);
-  take(conduit::mono_ns());
-}
+void SubMaster::update(int timeout_ms) { run(timeout_ms, std::nullopt); }
 
-void SubMaster::update(int timeout_ms, uint64_t now_ns) {
-  if (timeout_ms != 0) poller_->poll(timeout_ms);
-  take(now_ns);
-}
+void SubMaster::update(int timeout_ms, uint64_t now_ns) { run(timeout_ms, now_ns); }
 
-void SubMaster::take(uint64_t now_ns) {
+void SubMaster::run(int timeout_ms, std::optional<uint64_t> fixed_now) {
+  auto now = [&] { return fixed_now ? *fixed_now : conduit::mono_ns(); };
   ++frame_;
+  // Take what is already there first: a service that streams costs no poll.
+  uint64_t t = now();
+  bool got_polled = false;
   for (State &s : states_) {
-    s.updated = receive(s, now_ns);
-    refresh(s, now_ns);
+    s.updated = receive(s, t);
+    got_polled = got_polled || (s.updated && s.polled);
   }
+  if (!got_polled && timeout_ms != 0) {
+    poller_->poll(timeout_ms);
+    t = now();
+    for (State &s : states_) {
+      if (!s.updated) s.updated = receive(s, t);
+    }
+  }
+  for (State &s : states_) refresh(s, t);
 }
 
 bool SubMaster::receive(State &s, uint64_t now_ns) {

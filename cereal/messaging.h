@@ -163,14 +163,14 @@ class SubMaster {
     std::shared_ptr<ReceivedEvent> message, spare;
     Event::Which which{};
     bool ignore_alive = false;
-    bool seen = false;
+    bool seen = false, polled = false;
     uint64_t bad_messages = 0;
     RateWindow rate;
   };
 
   size_t index_of(std::string_view name) const;
   const State &state(std::string_view name) const { return states_[index_of(name)]; }
-  void take(uint64_t now_ns);
+  void run(int timeout_ms, std::optional<uint64_t> fixed_now);
   bool receive(State &s, uint64_t now_ns);
   void refresh(State &s, uint64_t now_ns);
   template <class Pred>
