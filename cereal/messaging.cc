@@ -87,33 +87,42 @@ SegmentPool &pool() {
 }  // namespace
 
 PooledSegment::PooledSegment() {
-  capnp::word *words = nullptr;
+  block_ = nullptr;
   {
     std::lock_guard<std::mutex> lock(pool().mutex);
     if (!pool().free.empty()) {
-      words = pool().free.back();
+      block_ = pool().free.back();
       pool().free.pop_back();
     }
   }
-  if (words == nullptr) {
-    words = static_cast<capnp::word *>(std::calloc(kSegmentWords, sizeof(capnp::word)));
-    if (words == nullptr) throw std::bad_alloc();
+  if (block_ == nullptr) {
+    block_ = static_cast<capnp::word *>(std::calloc(kSegmentWords + 1, sizeof(capnp::word)));
+    if (block_ == nullptr) throw std::bad_alloc();
   }
-  segment_ = kj::arrayPtr(words, kSegmentWords);
+  segment_ = kj::arrayPtr(block_ + 1, kSegmentWords);
 }
 
 PooledSegment::~PooledSegment() {
   {
     std::lock_guard<std::mutex> lock(pool().mutex);
     if (pool().free.size() < kMaxPooled) {
-      pool().free.push_back(segment_.begin());
+      pool().free.push_back(block_);
       return;
     }
   }
-  std::free(segment_.begin());
+  std::free(block_);
 }
 
 }  // namespace detail
+
+kj::ArrayPtr<const kj::byte> MessageBuilder::flatBytesInPlace() {
+  auto segments = getSegmentsForOutput();
+  if (segments.size() != 1 || segments[0].begin() != segment_.begin()) return nullptr;
+  auto *table = reinterpret_cast<uint32_t *>(block_);
+  table[0] = 0;  // segment count - 1
+  table[1] = uint32_t(segments[0].size());
+  return kj::arrayPtr(reinterpret_cast<const kj::byte *>(block_), (segments[0].size() + 1) * sizeof(capnp::word));
+}
 
 Event::Builder MessageBuilder::initEvent(bool valid) {
   Event::Builder event = initRoot<Event>();
@@ -142,8 +151,13 @@ msgq::PubSocket &PubMaster::socket(std::string_view name) {
 
 void PubMaster::send(std::string_view name, MessageBuilder &msg) {
   msgq::PubSocket &sock = socket(name);
-  size_t size = serialize(msg, buffer_);
-  sock.send(buffer_.data(), size);
+  auto flat = msg.flatBytesInPlace();
+  if (flat.size() > 0) {
+    sock.send(flat.begin(), flat.size());
+  } else {
+    size_t size = serialize(msg, buffer_);
+    sock.send(buffer_.data(), size);
+  }
 }
 
 void PubMaster::send(std::string_view name, const void *data, size_t size) {
@@ -188,7 +202,9 @@ SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector
 
   poller_ = msgq::Poller::create();
   for (const std::string &name : poll.empty() ? services : poll) {
-    poller_->add(*states_[index_of(name)].socket);
+    State &s = states_[index_of(name)];
+    if (!s.polled) poller_->add(*s.socket);
+    s.polled = true;
   }
 }
 
@@ -200,22 +216,28 @@ size_t SubMaster::index_of(std::string_view name) const {
   return it->second;
 }
 
-void SubMaster::update(int timeout_ms) {
-  if (timeout_ms != 0) poller_->poll(timeout_ms);
-  take(conduit::mono_ns());
-}
+void SubMaster::update(int timeout_ms) { run(timeout_ms, std::nullopt); }
 
-void SubMaster::update(int timeout_ms, uint64_t now_ns) {
-  if (timeout_ms != 0) poller_->poll(timeout_ms);
-  take(now_ns);
-}
+void SubMaster::update(int timeout_ms, uint64_t now_ns) { run(timeout_ms, now_ns); }
 
-void SubMaster::take(uint64_t now_ns) {
+void SubMaster::run(int timeout_ms, std::optional<uint64_t> fixed_now) {
+  auto now = [&] { return fixed_now ? *fixed_now : conduit::mono_ns(); };
   ++frame_;
+  // Take what is already there first: a service that streams costs no poll.
+  uint64_t t = now();
+  bool got_polled = false;
   for (State &s : states_) {
-    s.updated = receive(s, now_ns);
-    refresh(s, now_ns);
+    s.updated = receive(s, t);
+    got_polled = got_polled || (s.updated && s.polled);
   }
+  if (!got_polled && timeout_ms != 0) {
+    poller_->poll(timeout_ms);
+    t = now();
+    for (State &s : states_) {
+      if (!s.updated) s.updated = receive(s, t);
+    }
+  }
+  for (State &s : states_) refresh(s, t);
 }
 
 bool SubMaster::receive(State &s, uint64_t now_ns) {

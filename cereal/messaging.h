@@ -49,11 +49,14 @@ size_t serialize(capnp::MessageBuilder &msg, std::vector<uint64_t> &out);
 namespace detail {
 // The first segment of a MessageBuilder: a zeroed 8 KiB buffer taken from a
 // process-wide pool and given back afterwards (capnp re-zeroes what a message
-// used), so building a small message allocates nothing. Thread-safe.
+// used), so building a small message allocates nothing. One spare word sits
+// before the segment: a single-segment message gets its segment table written
+// there and is sent without being copied into a flat array first. Thread-safe.
 class PooledSegment {
  protected:
   PooledSegment();
   ~PooledSegment();
+  capnp::word *block_;                  // spare word, then the segment
   kj::ArrayPtr<capnp::word> segment_;
 };
 }  // namespace detail
@@ -67,6 +70,9 @@ class MessageBuilder : private detail::PooledSegment, public capnp::MallocMessag
   Event::Builder initEvent(bool valid = true);
   kj::Array<capnp::word> toBytes() { return capnp::messageToFlatArray(*this); }
   size_t getSerializedSize() { return capnp::computeSerializedSizeInWords(*this) * sizeof(capnp::word); }
+  // The serialized message in place when it is one segment in the pooled buffer
+  // (valid until the builder changes); empty otherwise, then use serialize().
+  kj::ArrayPtr<const kj::byte> flatBytesInPlace();
 };
 
 class PubMaster {
@@ -123,6 +129,13 @@ class SubMaster {
   // Messages the publisher overwrote before this subscriber read them.
   uint64_t lost(std::string_view name) const { return state(name).socket->lost(); }
 
+  // All of the above for services()[i], without a name lookup (bindings, hot loops).
+  struct Status {
+    bool updated = false, alive = false, valid = false, freq_ok = false;
+    uint64_t rcv_time = 0, rcv_frame = 0, log_mono_time = 0;
+  };
+  const Status &status(size_t i) const { return states_.at(i); }
+
   // An empty set means every subscribed service.
   bool allAlive(const std::vector<std::string> &names = {}) const;
   bool allValid(const std::vector<std::string> &names = {}) const;
@@ -143,21 +156,21 @@ class SubMaster {
     void add(uint64_t t);
     double mean_hz() const;       // 0 with fewer than two samples
   };
-  struct State {
+  struct State : Status {
     std::string name;
     const Service *service = nullptr;
     std::unique_ptr<msgq::SubSocket> socket;
     std::shared_ptr<ReceivedEvent> message, spare;
     Event::Which which{};
     bool ignore_alive = false;
-    bool seen = false, updated = false, alive = false, valid = false, freq_ok = false;
-    uint64_t rcv_time = 0, rcv_frame = 0, log_mono_time = 0, bad_messages = 0;
+    bool seen = false, polled = false;
+    uint64_t bad_messages = 0;
     RateWindow rate;
   };
 
   size_t index_of(std::string_view name) const;
   const State &state(std::string_view name) const { return states_[index_of(name)]; }
-  void take(uint64_t now_ns);
+  void run(int timeout_ms, std::optional<uint64_t> fixed_now);
   bool receive(State &s, uint64_t now_ns);
   void refresh(State &s, uint64_t now_ns);
   template <class Pred>

@@ -4,8 +4,9 @@
 //   cereal_bench pub raw|master SECONDS          msgq PubSocket with fixed bytes, or
 //                                                PubMaster building each message
 //   cereal_bench pub zmq SECONDS ENDPOINT        libzmq PUB with the same bytes
-//   cereal_bench sub raw|master IDLE_MS          prints "ready", then after IDLE_MS without
-//                                                a message: "<count> <ns first..last> <lost>"
+//   cereal_bench sub raw|master IDLE_MS          prints "ready", then after IDLE_MS without a
+//                                                message: "<count> <ns first..last> <lost> <cpu ns>"
+#include <time.h>
 #include <zmq.h>
 
 #include <cstdio>
@@ -20,6 +21,12 @@
 namespace {
 
 constexpr char kTopic[] = "can";
+
+uint64_t cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
 
 // The benchmark's small message: one CAN frame with 8 data bytes (96 bytes serialized).
 void fill(cereal::MessageBuilder &msg, uint32_t i) {
@@ -78,7 +85,7 @@ int pub(const std::string &kind, double seconds, const char *endpoint) {
 }
 
 int sub(const std::string &kind, int idle_ms) {
-  uint64_t count = 0, first = 0, last = 0, lost = 0;
+  uint64_t count = 0, first = 0, last = 0, lost = 0, cpu_first = 0, cpu_last = 0;
   if (kind == "raw") {
     msgq::SubOptions opts;
     opts.ring_size = cereal::service(kTopic).ring_size;
@@ -88,8 +95,9 @@ int sub(const std::string &kind, int idle_ms) {
     fflush(stdout);
     while (sock->receive(msg, count == 0 ? 30000 : idle_ms)) {
       last = conduit::mono_ns();
-      if (count++ == 0) first = last;
+      if (count++ == 0) first = last, cpu_first = cpu_ns();
     }
+    cpu_last = cpu_ns();  // sleeping through the idle wait costs no CPU
     lost = sock->lost();
   } else if (kind == "master") {
     cereal::SubMaster sm({kTopic});
@@ -99,13 +107,15 @@ int sub(const std::string &kind, int idle_ms) {
       sm.update(count == 0 ? 30000 : idle_ms);
       if (!sm.updated(kTopic)) break;
       last = conduit::mono_ns();
-      if (count++ == 0) first = last;
+      if (count++ == 0) first = last, cpu_first = cpu_ns();
     }
+    cpu_last = cpu_ns();
     lost = sm.lost(kTopic);
   } else {
     return 2;
   }
-  printf("%llu %llu %llu\n", (unsigned long long)count, (unsigned long long)(last - first), (unsigned long long)lost);
+  printf("%llu %llu %llu %llu\n", (unsigned long long)count, (unsigned long long)(last - first),
+         (unsigned long long)lost, (unsigned long long)(cpu_last - cpu_first));
   return 0;
 }
 

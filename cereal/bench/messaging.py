@@ -9,7 +9,10 @@ subscriber in separate processes, every transport in the same run.
   msgq_raw     msgq SubSocket receive rate from a PubSocket sending fixed bytes
 
 Each runs REPEATS times for SECONDS; rows are medians. Publishers send flat out, so
-a receive rate is the slower of sender and receiver."""
+a receive rate is the slower of sender and receiver, and on a loaded machine it
+also follows each process's share of the CPUs. The second metric,
+cpu_ns_per_msg, is the receiving (for python_send: sending) process's CPU time
+per message, all its threads included: the cost, less sensitive to load."""
 import os
 import shutil
 import statistics
@@ -36,17 +39,18 @@ def _run_pub(kind, *extra):
   return subprocess.run([BENCH, "pub", kind, str(SECONDS), *extra], check=True, capture_output=True, text=True)
 
 
-def _sub_rate(proc):
+def _sub_result(proc):
+  """(msgs/s, CPU ns per message) of a cereal_bench subscriber."""
   out, _ = proc.communicate(timeout=60)
-  count, ns, _lost = (int(x) for x in out.split())
-  return count / (ns * 1e-9) if ns else 0.0
+  count, ns, _lost, cpu = (int(x) for x in out.split())
+  return (count / (ns * 1e-9), cpu / count) if ns and count else (0.0, 0.0)
 
 
 def cpp_rate(pub_kind, sub_kind):
   sub = _start_sub(sub_kind)
   try:
     _run_pub(pub_kind)
-    return _sub_rate(sub)
+    return _sub_result(sub)
   finally:
     if sub.poll() is None:
       sub.kill()
@@ -58,7 +62,7 @@ def python_receive_rate():
   sm = messaging.SubMaster(["can"])
   pub = subprocess.Popen([BENCH, "pub", "raw", str(SECONDS)], stdout=subprocess.DEVNULL)
   try:
-    count, first, last = 0, 0.0, 0.0
+    count, first, last, cpu_first = 0, 0.0, 0.0, 0.0
     update, updated = sm.update, sm.updated
     while True:
       update(IDLE_MS if count else 30000)
@@ -66,9 +70,10 @@ def python_receive_rate():
         break
       last = time.monotonic()
       if count == 0:
-        first = last
+        first, cpu_first = last, time.process_time()
       count += 1
-    return count / (last - first) if last > first else 0.0
+    cpu = time.process_time() - cpu_first
+    return (count / (last - first), cpu * 1e9 / count) if last > first else (0.0, 0.0)
   finally:
     pub.wait()
 
@@ -80,7 +85,7 @@ def python_send_rate():
     pm = messaging.PubMaster(["can"])
     dat = bytes(range(1, 9))
     n = 0
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), time.process_time()
     end = start + SECONDS
     while True:
       for _ in range(256):
@@ -95,9 +100,9 @@ def python_send_rate():
       now = time.monotonic()
       if now >= end:
         break
-    rate = n / (now - start)
-    _sub_rate(sub)
-    return rate
+    result = (n / (now - start), (time.process_time() - cpu_start) * 1e9 / n)
+    _sub_result(sub)
+    return result
   finally:
     if sub.poll() is None:
       sub.kill()
@@ -119,7 +124,7 @@ def pyzmq_rate():
         break
       time.sleep(0.01)
     sock.connect(endpoint)
-    count, first, last = 0, 0.0, 0.0
+    count, first, last, cpu_first = 0, 0.0, 0.0, 0.0
     recv = sock.recv
     while True:
       try:
@@ -128,10 +133,11 @@ def pyzmq_rate():
         break
       last = time.monotonic()
       if count == 0:
-        first = last
+        first, cpu_first = last, time.process_time()
         sock.setsockopt(zmq.RCVTIMEO, IDLE_MS)
       count += 1
-    return count / (last - first) if last > first else 0.0
+    cpu = time.process_time() - cpu_first  # includes libzmq's I/O thread
+    return (count / (last - first), cpu * 1e9 / count) if last > first else (0.0, 0.0)
   finally:
     pub.wait()
     sock.close(linger=0)
@@ -162,5 +168,9 @@ def run():
       del os.environ["CONDUIT_PREFIX"]
     else:
       os.environ["CONDUIT_PREFIX"] = old_prefix
-  return [{"bench": "messaging", "impl": name, "case": "small", "metric": "msgs_per_s",
-           "value": statistics.median(values), "unit": "msgs/s"} for name, values in samples.items()]
+  rows = []
+  for metric, unit, k in (("msgs_per_s", "msgs/s", 0), ("cpu_ns_per_msg", "ns", 1)):
+    for name, values in samples.items():
+      rows.append({"bench": "messaging", "impl": name, "case": "small", "metric": metric,
+                   "value": statistics.median(v[k] for v in values), "unit": unit})
+  return rows

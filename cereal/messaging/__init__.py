@@ -147,10 +147,12 @@ def _unknown(services, what):
 class SubMaster:
   """Subscribes to services and keeps the newest message of each.
 
-  update(timeout) waits up to timeout ms for a service in `poll` (all when None)
-  and then takes at most one new message per service. Per service (mappings):
-  updated, alive, valid, freq_ok, recv_time (s, monotonic), recv_time_ns,
-  recv_frame, logMonoTime; sm[name] is the newest Event reader.
+  update(timeout=100, now_ns=None) waits up to timeout ms (0: no wait, -1:
+  forever) for a service in `poll` (all when None), then takes at most one new
+  message per service; now_ns replaces the receive time (replay, tests).
+  Per service, dicts rewritten by every update: updated, alive, valid, freq_ok,
+  recv_time (s, monotonic), recv_time_ns, recv_frame, logMonoTime. Mappings read
+  on access: lost, bad_messages. sm[name] is the newest Event reader.
   """
 
   def __init__(self, services, poll=None, ignore_alive=None, ignore_avg_freq=None, ignore_valid=None,
@@ -163,23 +165,19 @@ class SubMaster:
     self.ignore_alive = list(ignore_alive or [])
     self.ignore_avg_freq = list(ignore_avg_freq or [])
     self.ignore_valid = list(ignore_valid or [])
-    self._sm = _SubMaster(self.services, poll, self.ignore_alive, conflate, log.Event)
-    sm = self._sm
-    self.updated = _View(sm.updated, self.services)
-    self.alive = _View(sm.alive, self.services)
-    self.valid = _View(sm.valid, self.services)
-    self.freq_ok = _View(sm.freq_ok, self.services)
-    self.recv_time = _View(lambda s: sm.rcv_time(s) * 1e-9, self.services)
-    self.recv_time_ns = _View(sm.rcv_time, self.services)
-    self.recv_frame = _View(sm.rcv_frame, self.services)
-    self.logMonoTime = _View(sm.logMonoTime, self.services)
+    self._sm = sm = _SubMaster(self.services, poll, self.ignore_alive, conflate, log.Event)
+    # update(timeout=100, now_ns=None) is the C++ call itself: no Python frame on the hot path.
+    self.update = sm.update
+    self.updated = sm.updated_dict
+    self.alive = sm.alive_dict
+    self.valid = sm.valid_dict
+    self.freq_ok = sm.freq_ok_dict
+    self.recv_time = sm.recv_time_dict
+    self.recv_time_ns = sm.recv_time_ns_dict
+    self.recv_frame = sm.recv_frame_dict
+    self.logMonoTime = sm.log_mono_time_dict
     self.lost = _View(sm.lost, self.services)
     self.bad_messages = _View(sm.bad_messages, self.services)
-
-  def update(self, timeout=100, now_ns=None):
-    """Waits up to `timeout` ms (0: no wait, -1: forever). now_ns replaces the
-    receive time of this update (replay, tests)."""
-    self._sm.update(timeout, now_ns)
 
   @property
   def frame(self):

@@ -40,8 +40,28 @@ std::string type_name(capnp::Type type) {
   return "?";
 }
 
-[[noreturn]] void wrong_type(const std::string &where, capnp::Type type, const char *expected, py::handle found) {
-  throw py::type_error(where + ": expected " + expected + " for " + type_name(type) + ", found " +
+// Where a value goes, for error messages: formatted only when an error is raised,
+// so the success path builds no strings.
+class Where {
+ public:
+  explicit Where(capnp::StructSchema::Field field) : field_(field) {}
+  explicit Where(const std::string &text) : text_(&text) {}
+  Where(const Where &parent, unsigned index) : parent_(&parent), index_(index) {}
+  std::string str() const {
+    if (parent_ != nullptr) return parent_->str() + "[" + std::to_string(index_) + "]";
+    if (text_ != nullptr) return *text_;
+    return field_path(*field_);
+  }
+
+ private:
+  std::optional<capnp::StructSchema::Field> field_;
+  const std::string *text_ = nullptr;
+  const Where *parent_ = nullptr;
+  unsigned index_ = 0;
+};
+
+[[noreturn]] void wrong_type(const Where &where, capnp::Type type, const char *expected, py::handle found) {
+  throw py::type_error(where.str() + ": expected " + expected + " for " + type_name(type) + ", found " +
                        std::string(py::str(py::type::handle_of(found).attr("__name__"))));
 }
 
@@ -51,12 +71,12 @@ bool is_sequence(py::handle v) {
 }
 
 template <class T>
-T checked_int(py::handle v, const std::string &where, capnp::Type type) {
+T checked_int(py::handle v, const Where &where, capnp::Type type) {
   if (PyBool_Check(v.ptr()) || !PyIndex_Check(v.ptr())) wrong_type(where, type, "int", v);
   py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(v.ptr()));
   if (!index) throw py::error_already_set();
   auto out_of_range = [&]() -> T {
-    throw py::value_error(where + ": " + std::string(py::str(index)) + " is out of range for " + type_name(type) +
+    throw py::value_error(where.str() + ": " + std::string(py::str(index)) + " is out of range for " + type_name(type) +
                           " (" + std::to_string(std::numeric_limits<T>::min()) + ".." +
                           std::to_string(std::numeric_limits<T>::max()) + ")");
   };
@@ -81,7 +101,7 @@ T checked_int(py::handle v, const std::string &where, capnp::Type type) {
 // Text and Data point into the Python object, which the caller keeps alive.
 class Scalar {
  public:
-  Scalar(py::handle v, capnp::Type type, const std::string &where) {
+  Scalar(py::handle v, capnp::Type type, const Where &where) {
     switch (type.which()) {
       case Type::VOID:
         if (!v.is_none()) wrong_type(where, type, "None", v);
@@ -140,13 +160,13 @@ class Scalar {
           }
           std::string names;
           for (auto e : schema.getEnumerants()) names += std::string(names.empty() ? "" : ", ") + e.getProto().getName().cStr();
-          throw py::value_error(where + ": no enumerant '" + name + "' in " + type_name(type) + "; expected one of " + names);
+          throw py::value_error(where.str() + ": no enumerant '" + name + "' in " + type_name(type) + "; expected one of " + names);
         }
         value_ = capnp::DynamicEnum(schema, checked_int<uint16_t>(v, where, type));
         return;
       }
       default:
-        throw py::type_error(where + ": cannot assign a " + type_name(type) + " from Python");
+        throw py::type_error(where.str() + ": cannot assign a " + type_name(type) + " from Python");
     }
   }
   ~Scalar() {
@@ -183,11 +203,13 @@ std::optional<DynamicList::Reader> list_of(py::handle v, capnp::ListSchema type)
   return r;
 }
 
-void fill_list(DynamicList::Builder list, py::handle seq, const std::string &where) {
+void set_element_at(DynamicList::Builder list, unsigned index, py::handle value, const Where &where);
+
+void fill_list(DynamicList::Builder list, py::handle seq, const Where &where) {
   for (unsigned i = 0; i < list.size(); ++i) {
     py::object item = py::reinterpret_steal<py::object>(PySequence_GetItem(seq.ptr(), Py_ssize_t(i)));
     if (!item) throw py::error_already_set();
-    set_element(list, i, item, where + "[" + std::to_string(i) + "]");
+    set_element_at(list, i, item, Where(where, i));
   }
 }
 
@@ -290,7 +312,7 @@ py::object to_plain(const DynamicValue::Reader &value) {
 
 void set_field(DynamicStruct::Builder s, capnp::StructSchema::Field field, py::handle value) {
   capnp::Type type = field.getType();
-  std::string where = field_path(field);
+  Where where(field);
   if (type.isStruct()) {
     if (auto r = struct_of(value, type.asStruct())) {
       s.set(field, *r);
@@ -324,6 +346,12 @@ void set_fields(DynamicStruct::Builder s, py::handle fields) {
 }
 
 void set_element(DynamicList::Builder list, unsigned index, py::handle value, const std::string &where) {
+  set_element_at(list, index, value, Where(where));
+}
+
+namespace {
+
+void set_element_at(DynamicList::Builder list, unsigned index, py::handle value, const Where &where) {
   capnp::Type type = list.getSchema().getElementType();
   if (type.isStruct()) {
     if (auto r = struct_of(value, type.asStruct())) {
@@ -346,6 +374,8 @@ void set_element(DynamicList::Builder list, unsigned index, py::handle value, co
     list.set(index, scalar.value());
   }
 }
+
+}  // namespace
 
 StructReader read_struct(capnp::StructSchema schema, std::shared_ptr<ReadMessage> msg,
                          kj::ArrayPtr<const capnp::word> words, capnp::ReaderOptions options) {

@@ -28,8 +28,13 @@ struct PubSocketPy {
     if (py::isinstance<StructBuilder>(data)) {
       StructBuilder &b = data.cast<StructBuilder &>();
       if (!b.is_root) throw py::type_error("send() takes a whole message; this builder is a field of one");
-      size_t size = cereal::serialize(std::static_pointer_cast<BuiltMessage>(b.keep)->message, buffer);
-      send_bytes(buffer.data(), size);
+      cereal::MessageBuilder &msg = std::static_pointer_cast<BuiltMessage>(b.keep)->message;
+      auto flat = msg.flatBytesInPlace();
+      if (flat.size() > 0) {
+        send_bytes(flat.begin(), flat.size());
+      } else {
+        send_bytes(buffer.data(), cereal::serialize(msg, buffer));
+      }
       return;
     }
     Py_buffer view;

@@ -18,7 +18,11 @@ class SubMasterPy {
   SubMasterPy(const std::vector<std::string> &services, const std::vector<std::string> &poll,
               const std::vector<std::string> &ignore_alive, bool conflate, StructSchemaPy event)
       : sm_(services, poll, ignore_alive, conflate), event_(event.schema()), readers_(services.size()) {
-    for (size_t i = 0; i < services.size(); ++i) index_[services[i]] = i;
+    for (size_t i = 0; i < services.size(); ++i) {
+      index_[services[i]] = i;
+      keys_.push_back(py::reinterpret_steal<py::str>(PyUnicode_InternFromString(services[i].c_str())));
+    }
+    publish_state(true);
   }
 
   void update(int timeout_ms, py::object now_ns) {
@@ -27,11 +31,12 @@ class SubMasterPy {
       if (now_ns.is_none()) sm_.update(timeout_ms);
       else sm_.update(timeout_ms, py::cast<uint64_t>(now_ns));
     }
-    const auto &names = sm_.services();
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (sm_.updated(names[i])) readers_[i] = py::object();
-    }
+    publish_state(false);
   }
+
+  // Plain dicts {service: value}, rewritten by every update(): reading them is a
+  // dict lookup, as in openpilot.
+  py::dict updated, alive, valid, freq_ok, recv_time, recv_time_ns, recv_frame, log_mono_time;
 
   // The newest Event of `name` (a default one with that member set before the
   // first message). Cached until the next message of that service.
@@ -67,6 +72,28 @@ class SubMasterPy {
   cereal::SubMaster &sm() { return sm_; }
 
  private:
+  void publish_state(bool all) {
+    for (size_t i = 0; i < keys_.size(); ++i) {
+      const cereal::SubMaster::Status &st = sm_.status(i);
+      set(updated, i, py::bool_(st.updated));
+      set(alive, i, py::bool_(st.alive));
+      set(valid, i, py::bool_(st.valid));
+      set(freq_ok, i, py::bool_(st.freq_ok));
+      if (st.updated) readers_[i] = py::object();
+      if (st.updated || all) {
+        set(recv_time, i, py::float_(double(st.rcv_time) * 1e-9));
+        set(recv_time_ns, i, py::int_(st.rcv_time));
+        set(recv_frame, i, py::int_(st.rcv_frame));
+        set(log_mono_time, i, py::int_(st.log_mono_time));
+      }
+    }
+  }
+
+  void set(py::dict &d, size_t i, py::object value) {
+    if (PyDict_SetItem(d.ptr(), keys_[i].ptr(), value.ptr()) != 0) throw py::error_already_set();
+  }
+
+  std::vector<py::str> keys_;
   size_t index(const std::string &name) const {
     auto it = index_.find(name);
     if (it == index_.end()) throw py::key_error("SubMaster is not subscribed to '" + name + "'");
@@ -92,7 +119,17 @@ void bind_submaster(py::module_ &m) {
       .def(py::init<const std::vector<std::string> &, const std::vector<std::string> &,
                     const std::vector<std::string> &, bool, StructSchemaPy>(),
            py::arg("services"), py::arg("poll"), py::arg("ignore_alive"), py::arg("conflate"), py::arg("event_schema"))
-      .def("update", &S::update, py::arg("timeout_ms"), py::arg("now_ns") = py::none())
+      .def("update", &S::update, py::arg("timeout") = 100, py::arg("now_ns") = py::none(),
+           "Waits up to timeout ms (0: no wait, -1: forever) for a polled service, then takes at most one "
+           "new message per service. now_ns replaces this update's receive time (replay, tests).")
+      .def_readonly("updated_dict", &S::updated)
+      .def_readonly("alive_dict", &S::alive)
+      .def_readonly("valid_dict", &S::valid)
+      .def_readonly("freq_ok_dict", &S::freq_ok)
+      .def_readonly("recv_time_dict", &S::recv_time)
+      .def_readonly("recv_time_ns_dict", &S::recv_time_ns)
+      .def_readonly("recv_frame_dict", &S::recv_frame)
+      .def_readonly("log_mono_time_dict", &S::log_mono_time)
       .def("get", &S::get)
       .def("updated_services", &S::updated_services)
       .def("updated", [](S &s, const std::string &n) { return s.sm().updated(n); })

@@ -83,6 +83,34 @@ TEST(MessageBuilder, SerializeMatchesCapnpFraming) {
   EXPECT_EQ(size, msg.getSerializedSize());
 }
 
+TEST(MessageBuilder, PooledSegmentsAreIndependentAndClean) {
+  std::vector<uint64_t> a_bytes;
+  {
+    MessageBuilder a, b;  // two at once take different segments
+    a.initEvent().initCan(1)[0].setAddress(1);
+    b.initEvent().initCan(1)[0].setAddress(2);
+    cereal::serialize(a, a_bytes);
+    EXPECT_EQ(a.getRoot<cereal::Event>().getCan()[0].getAddress(), 1u);
+    EXPECT_EQ(b.getRoot<cereal::Event>().getCan()[0].getAddress(), 2u);
+  }
+  MessageBuilder reused;  // a returned segment comes back zeroed
+  auto root = reused.getRoot<cereal::Event>();
+  EXPECT_EQ(root.getLogMonoTime(), 0u);
+  EXPECT_EQ(root.which(), cereal::Event::INIT_DATA);
+
+  MessageBuilder c;
+  c.initEvent().initCan(1)[0].setAddress(1);
+  auto flat = c.flatBytesInPlace();
+  std::vector<uint64_t> expected;
+  size_t size = cereal::serialize(c, expected);
+  ASSERT_EQ(flat.size(), size);
+  EXPECT_EQ(0, memcmp(flat.begin(), expected.data(), size));
+
+  MessageBuilder big;  // more than one segment: no in-place form
+  big.initEvent().initModelV2().initRawPredictions(100000);
+  EXPECT_EQ(big.flatBytesInPlace().size(), 0u);
+}
+
 TEST_F(Messaging, RoundTrip) {
   PubMaster pm({"can"});
   SubMaster sm({"can"});
