@@ -4,7 +4,7 @@
   pm = messaging.PubMaster(['can'])
   sm = messaging.SubMaster(['can'])
   pm.send('can', messaging.new_message('can', 1))
-  sm.update(100); print(sm['can'].can[0].address if sm.updated['can'] else None)
+  sm.update(100); print(sm['can'][0].address if sm.updated['can'] else None)
 
 Sockets come from cereal._cereal (msgq: shared memory, or libzmq with ZMQ=1);
 waits release the GIL. Readers read received bytes in place. Bad input raises:
@@ -152,7 +152,7 @@ class SubMaster:
   message per service; now_ns replaces the receive time (replay, tests).
   Per service, dicts rewritten by every update: updated, alive, valid, freq_ok,
   recv_time (s, monotonic), recv_time_ns, recv_frame, logMonoTime. Mappings read
-  on access: lost, bad_messages. sm[name] is the newest Event reader.
+  on access: lost, bad_messages. sm[name] is the newest message's union member.
   """
 
   def __init__(self, services, poll=None, ignore_alive=None, ignore_avg_freq=None, ignore_valid=None,
@@ -187,6 +187,12 @@ class SubMaster:
     return self._sm.updated_services()
 
   def __getitem__(self, service):
+    """The newest message's `service` member (sm['can'] is the list of frames),
+    or a default one before the first message, as in openpilot."""
+    return getattr(self.event(service), service)
+
+  def event(self, service):
+    """The whole newest Event of `service` (logMonoTime, valid, which(), ...)."""
     try:
       return self._sm.get(service)
     except KeyError:

@@ -93,7 +93,7 @@ def test_fuzz_through_submaster():
       sent_bad += 1
     sm.update(0)
     if sm.updated["can"]:
-      sm["can"].to_dict()  # readable: the garbage that passed validation is still safe to read
+      sm.event("can").to_dict()  # readable: the garbage that passed validation is still safe to read
   assert sm.bad_messages["can"] > 0
   assert sm.lost["can"] == 0
   assert sm.recv_frame["can"] > 0

@@ -71,14 +71,14 @@ def test_submaster_basics():
   pm = messaging.PubMaster(["can", "modelV2"])
   sm = messaging.SubMaster(["can", "modelV2"])
   assert not sm.updated["can"] and not sm.alive["can"] and not sm.valid["can"]
-  assert sm["can"].which() == "can" and len(sm["can"].can) == 0  # a default message
-  assert sm["modelV2"].modelV2.frameId == 0
+  assert sm.event("can").which() == "can" and len(sm["can"]) == 0  # a default message
+  assert sm["modelV2"].frameId == 0
 
   pm.send("can", can_msg(0x42))
   sm.update(1000)
   assert dict(sm.updated) == {"can": True, "modelV2": False}
   assert sm.updated_services() == ["can"]
-  assert sm["can"].can[0].address == 0x42
+  assert sm["can"][0].address == 0x42
   assert sm.alive["can"] and sm.valid["can"] and sm.recv_frame["can"] == sm.frame == 1
   assert sm.logMonoTime["can"] <= sm.recv_time_ns["can"]
   assert abs(sm.recv_time["can"] - sm.recv_time_ns["can"] * 1e-9) < 1e-6
@@ -88,8 +88,8 @@ def test_submaster_basics():
   for a in range(10):
     pm.send("can", can_msg(a, valid=False))
     sm.update(1000)
-  assert held.can[0].address == 0x42  # an old reader stays valid
-  assert sm["can"].can[0].address == 9 and not sm.valid["can"]
+  assert held[0].address == 0x42  # an old reader stays valid
+  assert sm["can"][0].address == 9 and not sm.valid["can"]
   assert not sm.all_valid() and sm.all_valid(["modelV2"]) is False
   assert sm.all_valid([]) is True
 
@@ -196,4 +196,4 @@ def test_zmq_backend(monkeypatch):
     sm.update(10)
     if sm.updated["can"]:
       break
-  assert sm.updated["can"] and sm["can"].can[0].address == 5
+  assert sm.updated["can"] and sm["can"][0].address == 5

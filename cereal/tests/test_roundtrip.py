@@ -171,7 +171,7 @@ def test_cpp_to_python_every_service(helper):
     sm.update(0)
     for service in sm.updated_services():
       received.add(service)
-      msg = sm[service]
+      msg = sm.event(service)
       assert msg.which() == service
       subset(expected[service], msg.to_dict(), service)
       assert sm.valid[service] == expected[service]["valid"]
