@@ -1,0 +1,246 @@
+// MessageBuilder, PubMaster and SubMaster over the shared-memory bus.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include <capnp/schema.h>
+#include <gtest/gtest.h>
+
+#include "cereal/messaging.h"
+#include "common/clock.h"
+#include "common/prefix.h"
+
+namespace {
+
+using cereal::MessageBuilder;
+using cereal::PubMaster;
+using cereal::SubMaster;
+
+constexpr uint64_t kMs = 1000000;
+
+// Each test gets its own CONDUIT_PREFIX and removes its shm directory.
+class Messaging : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int counter = 0;
+    std::string prefix = "cerealtest_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+    setenv("CONDUIT_PREFIX", prefix.c_str(), 1);
+    dir_ = conduit::shm_dir();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+void send_can(PubMaster &pm, uint32_t address, bool valid = true) {
+  MessageBuilder msg;
+  auto can = msg.initEvent(valid).initCan(2);
+  can[0].setAddress(address);
+  can[0].setDat(kj::heapArray<kj::byte>({1, 2, 3}));
+  can[1].setAddress(address + 1);
+  can[1].setSrc(7);
+  pm.send("can", msg);
+}
+
+TEST(Services, TableMatchesEventUnion) {
+  std::set<std::string> members, services;
+  for (auto field : capnp::Schema::from<cereal::Event>().getUnionFields()) {
+    members.insert(field.getProto().getName().cStr());
+  }
+  for (const cereal::Service &s : cereal::kServices) services.insert(std::string(s.name));
+  EXPECT_EQ(members, services);
+  EXPECT_EQ(cereal::service("roadEncodeData").ring_size, 16u << 20);
+  EXPECT_EQ(cereal::service("roadEncodeIdx").decimation, 1);
+  EXPECT_THROW(cereal::service("noSuchService"), std::invalid_argument);
+}
+
+TEST(MessageBuilder, SetsTimeAndValid) {
+  uint64_t before = conduit::mono_ns();
+  MessageBuilder msg;
+  auto event = msg.initEvent(false);
+  uint64_t after = conduit::mono_ns();
+  EXPECT_GE(event.getLogMonoTime(), before);
+  EXPECT_LE(event.getLogMonoTime(), after);
+  EXPECT_FALSE(event.getValid());
+  EXPECT_TRUE(MessageBuilder().initEvent().getValid());
+}
+
+TEST(MessageBuilder, SerializeMatchesCapnpFraming) {
+  MessageBuilder msg;
+  auto model = msg.initEvent().initModelV2();
+  model.setFrameId(42);
+  // Large enough to need more than one segment.
+  model.initRawPredictions(300000);
+  model.initRowEdges(3).set(2, 1.5f);
+  ASSERT_GT(msg.getSegmentsForOutput().size(), 1u);
+  std::vector<uint64_t> out;
+  size_t size = cereal::serialize(msg, out);
+  auto expected = msg.toBytes();
+  ASSERT_EQ(size, expected.asBytes().size());
+  EXPECT_EQ(0, memcmp(out.data(), expected.begin(), size));
+  EXPECT_EQ(size, msg.getSerializedSize());
+}
+
+TEST_F(Messaging, RoundTrip) {
+  PubMaster pm({"can"});
+  SubMaster sm({"can"});
+  EXPECT_FALSE(sm.updated("can"));
+  EXPECT_FALSE(sm.alive("can"));
+  EXPECT_FALSE(sm.valid("can"));
+  EXPECT_EQ(sm["can"].which(), cereal::Event::INIT_DATA);  // a default Event
+
+  uint64_t before = conduit::mono_ns();
+  send_can(pm, 0x123);
+  sm.update(1000);
+  ASSERT_TRUE(sm.updated("can"));
+  EXPECT_TRUE(sm.alive("can"));
+  EXPECT_TRUE(sm.valid("can"));
+  EXPECT_TRUE(sm.allAliveAndValid());
+  EXPECT_EQ(sm.rcv_frame("can"), 1u);
+  EXPECT_GE(sm.logMonoTime("can"), before);
+  EXPECT_GE(sm.rcv_time("can"), sm.logMonoTime("can"));
+  auto can = sm["can"].getCan();
+  ASSERT_EQ(can.size(), 2u);
+  EXPECT_EQ(can[0].getAddress(), 0x123u);
+  EXPECT_EQ(can[0].getDat().size(), 3u);
+  EXPECT_EQ(can[0].getDat()[2], 3);
+  EXPECT_EQ(can[1].getAddress(), 0x124u);
+  EXPECT_EQ(can[1].getSrc(), 7);
+
+  sm.update(0);
+  EXPECT_FALSE(sm.updated("can"));
+  EXPECT_EQ(sm["can"].getCan()[0].getAddress(), 0x123u);  // the newest message stays
+  EXPECT_EQ(sm.frame(), 2u);
+
+  send_can(pm, 0x200, false);
+  sm.update(1000);
+  EXPECT_TRUE(sm.updated("can"));
+  EXPECT_FALSE(sm.valid("can"));
+  EXPECT_FALSE(sm.allValid());
+}
+
+TEST_F(Messaging, HeldMessageOutlivesUpdates) {
+  PubMaster pm({"can"});
+  SubMaster sm({"can"});
+  send_can(pm, 1);
+  sm.update(1000);
+  auto held = sm.message("can");
+  ASSERT_NE(held, nullptr);
+  for (uint32_t i = 2; i < 6; ++i) {
+    send_can(pm, i);
+    sm.update(1000);
+    EXPECT_EQ(sm["can"].getCan()[0].getAddress(), i);
+  }
+  EXPECT_EQ(held->event.getCan()[0].getAddress(), 1u);
+}
+
+TEST_F(Messaging, BadMessagesAreDroppedAndCounted) {
+  PubMaster pm({"can", "sensorEvents"});
+  SubMaster sm({"can"});
+  send_can(pm, 7);
+  sm.update(1000);
+  ASSERT_TRUE(sm.updated("can"));
+
+  const char garbage[16] = {9, 9, 9, 9, 9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8};
+  pm.send("can", garbage, sizeof(garbage));  // segment table claims 10^8 segments
+  sm.update(1000);
+  EXPECT_FALSE(sm.updated("can"));
+  pm.send("can", garbage, 5);  // not a whole number of words
+  sm.update(1000);
+  EXPECT_FALSE(sm.updated("can"));
+
+  MessageBuilder other;
+  other.initEvent().initSensorEvents(1);
+  auto bytes = other.toBytes();
+  pm.send("can", bytes.asBytes().begin(), bytes.asBytes().size());  // wrong union member
+  sm.update(1000);
+  EXPECT_FALSE(sm.updated("can"));
+
+  EXPECT_EQ(sm.bad_messages("can"), 3u);
+  EXPECT_EQ(sm["can"].getCan()[0].getAddress(), 7u);  // the last good message is kept
+}
+
+TEST_F(Messaging, AliveAndFreqOkFollowTheRate) {
+  PubMaster pm({"modelV2"});  // 20 Hz
+  SubMaster sm({"modelV2"});
+  auto publish = [&] {
+    MessageBuilder msg;
+    msg.initEvent().initModelV2();
+    pm.send("modelV2", msg);
+  };
+  uint64_t t = 1000 * kMs;
+  for (int i = 0; i < 30; ++i, t += 50 * kMs) {  // exactly 20 Hz
+    publish();
+    sm.update(1000, t);
+    ASSERT_TRUE(sm.updated("modelV2"));
+  }
+  EXPECT_TRUE(sm.alive("modelV2"));
+  EXPECT_TRUE(sm.freq_ok("modelV2"));
+
+  for (int i = 0; i < 30; ++i, t += 100 * kMs) {  // 10 Hz
+    publish();
+    sm.update(1000, t);
+  }
+  EXPECT_TRUE(sm.alive("modelV2"));
+  EXPECT_FALSE(sm.freq_ok("modelV2"));
+
+  for (int i = 0; i < 30; ++i, t += 50 * kMs) {  // back to 20 Hz
+    publish();
+    sm.update(1000, t);
+  }
+  EXPECT_TRUE(sm.freq_ok("modelV2"));
+
+  uint64_t last = sm.rcv_time("modelV2");
+  EXPECT_EQ(last, t - 50 * kMs);
+  sm.update(0, last + 499 * kMs);  // silence: alive for 10 periods, then dead
+  EXPECT_TRUE(sm.alive("modelV2"));
+  sm.update(0, last + 501 * kMs);
+  EXPECT_FALSE(sm.alive("modelV2"));
+  EXPECT_FALSE(sm.freq_ok("modelV2"));
+  EXPECT_FALSE(sm.allAlive());
+}
+
+TEST_F(Messaging, IgnoreAliveAndIrregularServices) {
+  SubMaster sm({"modelV2", "logMessage"}, {}, {"modelV2"});
+  sm.update(0);
+  EXPECT_FALSE(sm.alive("logMessage"));  // frequency 0: alive once seen
+  EXPECT_TRUE(sm.freq_ok("logMessage"));
+  EXPECT_FALSE(sm.allAlive());
+  EXPECT_TRUE(sm.allAlive({"modelV2"}));
+
+  PubMaster pm({"logMessage"});
+  MessageBuilder msg;
+  msg.initEvent().initLogMessage().setMessage("hello");
+  pm.send("logMessage", msg);
+  sm.update(1000);
+  EXPECT_TRUE(sm.alive("logMessage"));
+  EXPECT_TRUE(sm.allAlive());
+  EXPECT_EQ(std::string(sm["logMessage"].getLogMessage().getMessage().cStr()), "hello");
+}
+
+TEST_F(Messaging, PollSubsetWaitsOnlyForIt) {
+  PubMaster pm({"can", "modelV2"});
+  SubMaster sm({"can", "modelV2"}, {"modelV2"});
+  send_can(pm, 5);
+  uint64_t start = conduit::mono_ns();
+  sm.update(100);  // can alone does not end the wait ...
+  EXPECT_GE(conduit::mono_ns() - start, 90 * kMs);
+  EXPECT_TRUE(sm.updated("can"));  // ... but is taken once it ends
+  EXPECT_FALSE(sm.updated("modelV2"));
+}
+
+TEST_F(Messaging, UnknownNamesThrow) {
+  EXPECT_THROW(PubMaster({"noSuchService"}), std::invalid_argument);
+  EXPECT_THROW(SubMaster({"noSuchService"}), std::invalid_argument);
+  EXPECT_THROW(SubMaster({"can", "can"}), std::invalid_argument);
+  PubMaster pm({"can"});
+  MessageBuilder msg;
+  msg.initEvent().initCan(0);
+  EXPECT_THROW(pm.send("modelV2", msg), std::invalid_argument);
+  SubMaster sm({"can"});
+  EXPECT_THROW(sm.alive("modelV2"), std::invalid_argument);
+}
+
+}  // namespace
