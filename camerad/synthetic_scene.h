@@ -1,0 +1,42 @@
+#pragma once
+// The synthetic camera: a road scene seen from a moving car, drawn straight
+// into a caller's NV12 buffer. Pixels are a pure function of (stream, frame id,
+// size), so any consumer can re-render a frame and compare it with what it got.
+//
+// Scene time is frame_id / kSceneFps seconds whatever rate camerad runs at.
+// The road (asphalt texture, dashed lane lines, edge lines, grass) is drawn in
+// perspective and moves forward; it sways and curves slowly; a lead car changes
+// distance; clouds drift. The driver camera looks backwards (the road recedes).
+//
+// A stamp in the top-left corner (40 black/white blocks of stamp_block_size()
+// pixels) carries the frame id and stream, so a frame can be identified even
+// after lossy encoding (read_stamp).
+//
+// Cost: row-wise, with precomputed mip-mapped texture tables; no per-pixel
+// trigonometry. Thread-safe (tables are built once, then read only).
+// Errors: std::invalid_argument for a bad destination (see check_nv12) or a
+// frame narrower than 128 pixels.
+#include <cstdint>
+#include <optional>
+
+#include "camerad/camera_stream.h"
+#include "camerad/nv12.h"
+
+namespace camerad {
+
+constexpr int kSceneFps = 20;
+
+void render_synthetic(CameraStream stream, uint32_t frame_id, const Nv12Frame &dst);
+
+struct FrameStamp {
+  uint32_t frame_id;
+  CameraStream stream;
+};
+
+// Side of one stamp block for a frame `width` pixels wide (even, >= 2).
+int stamp_block_size(int width);
+
+// Reads the stamp from a Y plane; nullopt when the check bits do not match.
+std::optional<FrameStamp> read_stamp(const uint8_t *y, int stride, int width, int height);
+
+}  // namespace camerad

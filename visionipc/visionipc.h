@@ -1,0 +1,57 @@
+#pragma once
+// VisionIPC shared vocabulary: stream types, per-frame metadata, limits, and the
+// names under which a server is found. See visionipc_server.h / visionipc_client.h.
+//
+//   server "camerad", stream VISION_STREAM_ROAD
+//     socket        socket_path("vipc_camerad")            (unix SOCK_SEQPACKET, 0600)
+//     announcements msgq topic "vipc_camerad_road"         (one Announcement per frame)
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+// Streams a server can offer. Values are stable: they cross process boundaries.
+enum VisionStreamType : int32_t {
+  VISION_STREAM_ROAD = 0,
+  VISION_STREAM_DRIVER = 1,
+  VISION_STREAM_WIDE_ROAD = 2,
+  VISION_STREAM_MAP = 3,
+  VISION_STREAM_MAX = 16,  // streams are 0 .. VISION_STREAM_MAX-1
+};
+
+// Metadata that travels with every frame.
+struct VisionIpcBufExtra {
+  uint32_t frame_id = 0;
+  uint64_t timestamp_sof = 0;  // CLOCK_MONOTONIC ns, start of frame
+  uint64_t timestamp_eof = 0;  // CLOCK_MONOTONIC ns, end of frame
+  bool valid = true;
+};
+
+namespace visionipc {
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+constexpr int kMaxBuffersPerStream = 64;
+// Clients per stream attached at once; a holder bit each in the control block.
+constexpr int kMaxClientsPerStream = 32;
+
+// "road", "driver", "wideRoad", "map", or "stream<N>" for other valid values.
+// Throws Error for values outside 0 .. VISION_STREAM_MAX-1.
+std::string stream_name(VisionStreamType type);
+// Socket name passed to conduit::socket_path(); validates the server name.
+std::string socket_name(const std::string &server_name);
+// msgq topic of a stream's announcements.
+std::string announce_topic(const std::string &server_name, VisionStreamType type);
+
+// NV12 geometry with padding: stride is a multiple of 64 bytes (SIMD loads, encoder
+// line alignment), the Y plane has a multiple of 16 rows (macroblocks), and len is
+// whole pages so every buffer is mmap-able on its own.
+struct Nv12Layout {
+  uint32_t width = 0, height = 0, stride = 0, uv_offset = 0;
+  uint64_t len = 0;
+};
+// Throws Error unless width and height are even and in 2..16384.
+Nv12Layout nv12_layout(uint32_t width, uint32_t height);
+
+}  // namespace visionipc

@@ -1,0 +1,85 @@
+#pragma once
+// VisionIpcServer: owns the frame buffers of one or more streams and hands
+// frames to any number of client processes without copying them.
+//
+//   VisionIpcServer server("camerad");
+//   server.create_buffers(VISION_STREAM_ROAD, 4, 1928, 1208);
+//   server.start_listener();
+//   for (;;) {
+//     VisionBuf *buf = server.get_buffer(VISION_STREAM_ROAD);
+//     if (!buf) continue;                 // every buffer held: frame dropped, counted
+//     fill(buf->y, buf->uv, buf->stride);
+//     server.send(buf, &extra);           // one msgq announcement, no copy
+//   }
+//
+// Handoff is acknowledged: get_buffer() never returns a buffer a client holds
+// (control_block.h), and never blocks. A client's holds vanish when its socket
+// closes, so a crashed consumer cannot starve the producer.
+// Threads: create_buffers() and start_listener() first, from one thread; then
+// get_buffer()/send() from one producer thread; the counters from any thread.
+// The listener runs on its own thread and never blocks on a single client.
+// Errors: visionipc::Error — bad geometry, a second live server of the same
+// name, allocation failure. Misbehaving clients are refused and logged, never fatal.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "msgq/msgq.h"
+#include "visionipc/control_block.h"
+#include "visionipc/unique_fd.h"
+#include "visionipc/visionbuf.h"
+#include "visionipc/visionipc.h"
+
+class VisionIpcServer {
+ public:
+  // With a device and context, every buffer also gets buf_cl (VisionBuf::init_cl).
+  explicit VisionIpcServer(std::string name, cl_device_id device_id = nullptr, cl_context ctx = nullptr);
+  ~VisionIpcServer();
+
+  // `num_buffers` NV12 buffers of width x height (layout: visionipc::nv12_layout).
+  void create_buffers(VisionStreamType type, size_t num_buffers, size_t width, size_t height);
+  // Creates the socket (0600) and starts accepting clients.
+  void start_listener();
+
+  // A buffer to write the next frame into, or nullptr when clients hold every
+  // buffer: the frame is dropped and dropped_frames() counts it.
+  VisionBuf *get_buffer(VisionStreamType type);
+  // Announces `buf` (from get_buffer) to every client. extra may be nullptr.
+  void send(VisionBuf *buf, const VisionIpcBufExtra *extra);
+
+  const std::string &name() const { return name_; }
+  uint64_t server_id() const { return server_id_; }
+  uint64_t frames_sent(VisionStreamType type) const;
+  uint64_t dropped_frames(VisionStreamType type) const;
+  int num_clients(VisionStreamType type) const;  // attached right now
+  uint64_t refused_connections() const { return refused_.load(); }
+  // Holder mask of one buffer (bit per client slot); for tests and tools.
+  uint32_t holders(VisionStreamType type, size_t idx) const;
+
+ private:
+  struct Stream;
+  struct Connection;
+  Stream &stream(VisionStreamType type) const;
+  void listener_loop();
+  void accept_client();
+  // False when the connection is finished and must be closed.
+  bool handle_request(Connection &c);
+  void close_connection(Connection &c);
+  void refuse(Connection &c, const std::string &why);
+
+  std::string name_;
+  cl_device_id device_id_;
+  cl_context ctx_;
+  uint64_t server_id_;
+  std::vector<std::unique_ptr<Stream>> streams_;  // indexed by VisionStreamType
+  std::string socket_path_;
+  visionipc::UniqueFd listen_fd_, stop_fd_;
+  std::thread listener_;
+  std::vector<Connection> connections_;  // listener thread only
+  mutable std::mutex slots_mutex_;
+  std::atomic<uint64_t> refused_{0};
+};
