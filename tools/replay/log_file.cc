@@ -71,6 +71,7 @@ LogFile LogFile::parse(std::string_view data, const std::string &path) {
   ZSTD_inBuffer in{data.data(), data.size(), 0};
   size_t produced = 0;  // bytes
   size_t pending = 0;   // ZSTD_decompressStream's last hint: 0 = at a frame boundary
+  size_t frames_end = 0;  // input bytes of the complete frames so far
   while (in.pos < in.size) {
     if (produced == out.size() * sizeof(capnp::word)) out.resize(out.size() * 2);
     ZSTD_outBuffer o{reinterpret_cast<char *>(out.data()), out.size() * sizeof(capnp::word), produced};
@@ -82,6 +83,7 @@ LogFile LogFile::parse(std::string_view data, const std::string &path) {
                      "); expected a series of complete zstd frames");
     }
     produced = o.pos;
+    if (pending == 0) frames_end = in.pos;
   }
   if (data.empty()) throw LogError(path + ": empty file; expected zstd frames of Events");
 
@@ -90,7 +92,7 @@ LogFile LogFile::parse(std::string_view data, const std::string &path) {
   out.resize(total_words);
   out.shrink_to_fit();
   log.buffer_ = std::move(out);
-  log.truncated_bytes_ = (pending != 0 ? data.size() - in.pos : 0) + produced % sizeof(capnp::word);
+  log.truncated_bytes_ = (pending != 0 ? data.size() - frames_end : 0) + produced % sizeof(capnp::word);
 
   const auto &names = member_names();
   size_t pos = 0;
