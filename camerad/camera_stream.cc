@@ -7,9 +7,9 @@ namespace camerad {
 
 namespace {
 const CameraInfo kCameras[kCameraStreamCount] = {
-    {CameraStream::Road, "road", "roadCameraState", "synthetic-ar0231"},
-    {CameraStream::Wide, "wide", "wideRoadCameraState", "synthetic-ar0231"},
-    {CameraStream::Driver, "driver", "driverCameraState", "synthetic-ar0231"},
+    {CameraStream::Road, "road", "roadCameraState", VISION_STREAM_ROAD},
+    {CameraStream::Wide, "wide", "wideRoadCameraState", VISION_STREAM_WIDE_ROAD},
+    {CameraStream::Driver, "driver", "driverCameraState", VISION_STREAM_DRIVER},
 };
 }  // namespace
 

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "visionipc/visionipc.h"
+
 namespace camerad {
 
 enum class CameraStream { Road = 0, Wide = 1, Driver = 2 };
@@ -13,7 +15,7 @@ struct CameraInfo {
   CameraStream stream;
   const char *name;          // "road", "wide", "driver" (command lines, VisionIPC stream names)
   const char *state_topic;   // FrameData service: "roadCameraState", ...
-  const char *sensor;        // sensor name in FrameData
+  VisionStreamType vision_stream;
 };
 
 const CameraInfo &camera_info(CameraStream s);

@@ -16,6 +16,7 @@ constexpr int kCloudRows = 128, kCloudCols = 1024;
 constexpr double kCameraHeight = 1.25;
 constexpr double kSpeed = 15.0;      // m/s
 constexpr int kStampBits = 40;
+constexpr int kStampPerWidth = 64;  // block width = image width / 64
 
 // Periodic smooth value noise in [-1, 1]: random values on a lattice of `cell`
 // texels, smoothstep-interpolated, wrapping at w x h (multiples of cell).
@@ -232,20 +233,25 @@ uint32_t stamp_word_check(uint32_t frame_id, int stream) {
   return c & 0xF;
 }
 
+// Stamp geometry is proportional to the width, so a scaled frame still reads.
+int stamp_block_x(int b, int width) { return b * width / kStampPerWidth; }
+int stamp_height(int width) { return std::max(2, (width / kStampPerWidth) & ~1); }
+
 void draw_stamp(CameraStream stream, uint32_t frame_id, const Nv12Frame &dst) {
-  int bs = stamp_block_size(dst.width);
   uint64_t bits = uint64_t(frame_id) | (uint64_t(int(stream)) << 32) |
                   (uint64_t(stamp_word_check(frame_id, int(stream))) << 36);
-  for (int y = 0; y < bs && y < dst.height; y++) {
+  int bh = std::min(stamp_height(dst.width), dst.height);
+  for (int y = 0; y < bh; y++) {
     uint8_t *row = dst.y + size_t(y) * dst.stride;
-    for (int b = 0; b < kStampBits; b++) std::fill(row + b * bs, row + (b + 1) * bs, uint8_t((bits >> b) & 1 ? 235 : 16));
-    if (y % 2 == 0) fill_uv(dst.uv + size_t(y / 2) * dst.stride, 0, kStampBits * bs, kWhiteUv);
+    for (int b = 0; b < kStampBits; b++) {
+      std::fill(row + stamp_block_x(b, dst.width), row + stamp_block_x(b + 1, dst.width),
+                uint8_t((bits >> b) & 1 ? 235 : 16));
+    }
+    if (y % 2 == 0) fill_uv(dst.uv + size_t(y / 2) * dst.stride, 0, stamp_block_x(kStampBits, dst.width) + 1, kWhiteUv);
   }
 }
 
 }  // namespace
-
-int stamp_block_size(int width) { return std::max(2, (width / 64) & ~1); }
 
 void render_synthetic(CameraStream stream, uint32_t frame_id, const Nv12Frame &dst) {
   check_nv12(dst, "render_synthetic");
@@ -270,13 +276,14 @@ void render_synthetic(CameraStream stream, uint32_t frame_id, const Nv12Frame &d
 }
 
 std::optional<FrameStamp> read_stamp(const uint8_t *y, int stride, int width, int height) {
-  int bs = stamp_block_size(width);
-  if (width < kStampBits * bs || height < bs) return std::nullopt;
+  int bh = stamp_height(width);
+  if (width < 128 || height < bh) return std::nullopt;
   uint64_t bits = 0;
   for (int b = 0; b < kStampBits; b++) {
     // Mean over the inner half of the block, away from edges the codec blurs.
-    int x0 = b * bs + bs / 4, x1 = std::max(x0 + 1, b * bs + bs - bs / 4);
-    int y0 = bs / 4, y1 = std::max(y0 + 1, bs - bs / 4);
+    int bx = stamp_block_x(b, width), bw = stamp_block_x(b + 1, width) - bx;
+    int x0 = bx + bw / 4, x1 = std::max(x0 + 1, bx + bw - bw / 4);
+    int y0 = bh / 4, y1 = std::max(y0 + 1, bh - bh / 4);
     int sum = 0, n = 0;
     for (int yy = y0; yy < y1; yy++) {
       for (int xx = x0; xx < x1; xx++, n++) sum += y[size_t(yy) * stride + xx];

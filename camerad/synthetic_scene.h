@@ -8,9 +8,9 @@
 // perspective and moves forward; it sways and curves slowly; a lead car changes
 // distance; clouds drift. The driver camera looks backwards (the road recedes).
 //
-// A stamp in the top-left corner (40 black/white blocks of stamp_block_size()
-// pixels) carries the frame id and stream, so a frame can be identified even
-// after lossy encoding (read_stamp).
+// A stamp along the top-left edge (40 black/white blocks, each 1/64 of the
+// width wide) carries the frame id and stream, so a frame can be identified
+// even after lossy encoding or scaling (read_stamp).
 //
 // Cost: row-wise, with precomputed mip-mapped texture tables; no per-pixel
 // trigonometry. Thread-safe (tables are built once, then read only).
@@ -33,10 +33,8 @@ struct FrameStamp {
   CameraStream stream;
 };
 
-// Side of one stamp block for a frame `width` pixels wide (even, >= 2).
-int stamp_block_size(int width);
-
-// Reads the stamp from a Y plane; nullopt when the check bits do not match.
+// Reads the stamp from a Y plane (any size the frame was scaled to); nullopt
+// when the check bits do not match.
 std::optional<FrameStamp> read_stamp(const uint8_t *y, int stride, int width, int height);
 
 }  // namespace camerad

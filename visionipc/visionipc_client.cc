@@ -118,9 +118,10 @@ bool VisionIpcClient::connect_once() {
 
 bool VisionIpcClient::handshake() {
   std::string prev_error = last_error_;
-  auto fail = [&](const std::string &why) {
+  // Logs each new reason once; a server that is simply not up yet is not news.
+  auto fail = [&](const std::string &why, bool quiet = false) {
     last_error_ = why;
-    if (why != prev_error) fprintf(stderr, "visionipc client '%s/%s': %s\n", name_.c_str(), visionipc::stream_name(type_).c_str(), why.c_str());
+    if (!quiet && why != prev_error) fprintf(stderr, "visionipc client '%s/%s': %s\n", name_.c_str(), visionipc::stream_name(type_).c_str(), why.c_str());
     return false;
   };
   // Subscribe before the handshake: every frame announced after the server's
@@ -133,7 +134,7 @@ bool VisionIpcClient::handshake() {
     }
   }
   sock_ = dial(name_);
-  if (!sock_.valid()) return fail(std::string("server not reachable: ") + strerror(errno));
+  if (!sock_.valid()) return fail(std::string("server not reachable: ") + strerror(errno), true);
   visionipc::Reply r = {};
   std::vector<UniqueFd> fds;
   std::string error;

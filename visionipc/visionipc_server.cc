@@ -67,6 +67,9 @@ struct VisionIpcServer::Connection {
   int stream = -1;  // >= 0 once attached
   int slot = -1;
   uint64_t deadline_ns = 0;
+  // Set at accept time (e.g. wrong uid); sent once the request arrives, so the
+  // peer reads the reason instead of a connection reset.
+  std::string refuse_reason;
 };
 
 VisionIpcServer::VisionIpcServer(std::string name, cl_device_id device_id, cl_context ctx)
@@ -245,13 +248,10 @@ void VisionIpcServer::accept_client() {
   ucred cred = {};
   socklen_t len = sizeof(cred);
   if (getsockopt(c.fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-    refuse(c, std::string("SO_PEERCRED failed: ") + strerror(errno));
-    return;
-  }
-  if (cred.uid != geteuid()) {
-    refuse(c, "peer uid " + std::to_string(cred.uid) + " (pid " + std::to_string(cred.pid) + ") is not allowed: expected uid " +
-                  std::to_string(geteuid()));
-    return;
+    c.refuse_reason = std::string("SO_PEERCRED failed: ") + strerror(errno);
+  } else if (cred.uid != geteuid()) {
+    c.refuse_reason = "peer uid " + std::to_string(cred.uid) + " (pid " + std::to_string(cred.pid) +
+                      ") is not allowed: expected uid " + std::to_string(geteuid());
   }
   if (connections_.size() >= kMaxConnections) {
     refuse(c, "too many connections (" + std::to_string(kMaxConnections) + ")");
@@ -280,7 +280,11 @@ bool VisionIpcServer::handle_request(Connection &c) {
   try {
     if (!visionipc::recv_packet(c.fd.get(), &req, sizeof(req), nullptr, 0)) return false;  // closed mid-handshake
   } catch (const Error &e) {
-    refuse(c, e.what());
+    refuse(c, c.refuse_reason.empty() ? e.what() : c.refuse_reason);
+    return false;
+  }
+  if (!c.refuse_reason.empty()) {
+    refuse(c, c.refuse_reason);
     return false;
   }
   if (req.magic != visionipc::kHandshakeMagic || req.version != visionipc::kHandshakeVersion) {

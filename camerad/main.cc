@@ -1,0 +1,257 @@
+// camerad: the camera process. Serves frames on VisionIPC server "camerad"
+// (one stream per camera) and publishes a FrameData per frame on
+// roadCameraState / wideRoadCameraState / driverCameraState.
+// Sources: synthetic (default), file:PATH, v4l2[:DEVICE]. See --help.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "camerad/camera_stream.h"
+#include "camerad/command_line.h"
+#include "camerad/frame_source.h"
+#include "camerad/pacer.h"
+#include "camerad/v4l2_camera.h"
+#include "cereal/messaging.h"
+#include "common/clock.h"
+#include "common/watchdog.h"
+#include "visionipc/visionipc_server.h"
+
+namespace {
+
+using camerad::CameraStream;
+
+std::atomic<bool> g_stop{false};
+std::atomic<camerad::Pacer *> g_pacer{nullptr};
+
+void on_signal(int) {
+  g_stop = true;
+  if (camerad::Pacer *p = g_pacer.load()) p->stop();
+}
+
+struct Camera {
+  CameraStream stream;
+  const camerad::CameraInfo *info;
+  uint64_t sent = 0;
+};
+
+struct Settings {
+  int width, height, fps;
+  uint64_t max_frames;
+};
+
+camerad::Nv12Frame view(VisionBuf *buf, const Settings &s) {
+  return {buf->y, buf->uv, s.width, s.height, int(buf->stride)};
+}
+
+void publish_frame_data(cereal::PubMaster &pm, const Camera &cam, const VisionBuf *buf, const VisionIpcBufExtra &extra,
+                        uint64_t dropped, const Settings &s, const char *source, const std::string &sensor) {
+  cereal::MessageBuilder msg;
+  cereal::Event::Builder ev = msg.initEvent(true);
+  cereal::FrameData::Builder fd = cam.stream == CameraStream::Road   ? ev.initRoadCameraState()
+                                  : cam.stream == CameraStream::Wide ? ev.initWideRoadCameraState()
+                                                                     : ev.initDriverCameraState();
+  fd.setFrameId(extra.frame_id);
+  fd.setTimestampSof(extra.timestamp_sof);
+  fd.setTimestampEof(extra.timestamp_eof);
+  fd.setProcessingTime(float((conduit::mono_ns() - extra.timestamp_eof) * 1e-9));
+  fd.setGain(1.0f);
+  fd.setSensor(sensor);
+  fd.setSource(source);
+  fd.setWidth(uint32_t(s.width));
+  fd.setHeight(uint32_t(s.height));
+  fd.setDroppedFrames(uint32_t(dropped));
+  fd.setBufferId(uint32_t(buf->idx));
+  pm.send(cam.info->state_topic, msg);
+}
+
+// Synthetic and file sources: one frame per camera per tick of the pacer.
+int run_paced(VisionIpcServer &server, cereal::PubMaster &pm, std::vector<Camera> &cams, camerad::FrameSource &source,
+              const Settings &s) {
+  camerad::Pacer pacer(s.fps);
+  g_pacer = &pacer;
+  camerad::Tick tick;
+  const uint64_t start = pacer.deadline(0);
+  bool ended = false;
+  while (!g_stop && !ended && pacer.wait(tick)) {
+    conduit::watchdog_kick();
+    if (s.max_frames && tick.index >= s.max_frames) break;
+    for (Camera &cam : cams) {
+      VisionBuf *buf = server.get_buffer(cam.info->vision_stream);
+      if (!buf) continue;  // every buffer held by a client: dropped, counted by the server
+      if (!source.fill(cam.stream, uint32_t(tick.index), tick.deadline - start, view(buf, s))) {
+        ended = true;
+        break;
+      }
+      VisionIpcBufExtra extra;
+      extra.frame_id = uint32_t(tick.index);
+      extra.timestamp_sof = tick.deadline;
+      extra.timestamp_eof = conduit::mono_ns();
+      server.send(buf, &extra);
+      cam.sent++;
+      publish_frame_data(pm, cam, buf, extra, server.dropped_frames(cam.info->vision_stream), s, source.name(),
+                         source.sensor());
+    }
+  }
+  g_pacer = nullptr;
+  for (const Camera &cam : cams) {
+    fprintf(stderr, "camerad: %s: %llu frames sent, %llu dropped (all buffers held)\n", cam.info->name,
+            (unsigned long long)cam.sent, (unsigned long long)server.dropped_frames(cam.info->vision_stream));
+  }
+  fprintf(stderr, "camerad: stopped; %llu ticks skipped (camerad was late)%s\n", (unsigned long long)pacer.skipped(),
+          ended ? ", source ended" : "");
+  return 0;
+}
+
+// V4L2: the device paces. DMA-BUF import into VisionIPC buffers when they are
+// DMA-BUFs in the device's layout, else mmap + one write per frame.
+int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, const std::string &device, size_t nbuf,
+             const Settings &s) {
+  camerad::V4l2Camera dev(device, s.width, s.height, s.fps);
+  std::string sensor = "v4l2:" + dev.card();
+  VisionStreamType type = cam.info->vision_stream;
+  VisionBuf *first = server.get_buffer(type);
+  bool dmabuf = first && first->memory_kind == visionipc::MemoryKind::kDmaHeap &&
+                dev.matches_layout(s.width, s.height, int(first->stride), first->uv_offset);
+  if (dmabuf) {
+    try {
+      dev.start_dmabuf(int(nbuf));
+    } catch (const camerad::V4l2Error &e) {
+      fprintf(stderr, "camerad: %s; falling back to mmap\n", e.what());
+      dmabuf = false;
+    }
+  }
+  fprintf(stderr, "camerad: %s (%s), %s, mode %s\n", dev.device().c_str(), dev.card().c_str(), dev.format().c_str(),
+          dmabuf ? "dmabuf" : "mmap+expbuf");
+  auto publish = [&](VisionBuf *buf, const camerad::V4l2Capture &c) {
+    VisionIpcBufExtra extra;
+    extra.frame_id = c.sequence;
+    extra.timestamp_sof = c.timestamp_ns;
+    extra.timestamp_eof = conduit::mono_ns();
+    server.send(buf, &extra);
+    cam.sent++;
+    publish_frame_data(pm, cam, buf, extra, server.dropped_frames(type), s, "v4l2", sensor);
+  };
+  camerad::V4l2Capture c;
+  if (dmabuf) {
+    // Slot = VisionIPC buffer index, so each slot always imports the same fd.
+    std::vector<VisionBuf *> in_device(nbuf, nullptr);
+    const int want = int(std::min<size_t>(nbuf, 4));
+    auto enqueue = [&](VisionBuf *b) {
+      in_device[b->idx] = b;
+      dev.queue(int(b->idx), b->fd, b->len);
+    };
+    enqueue(first);
+    while (!g_stop) {
+      conduit::watchdog_kick();
+      while (dev.queued() < want) {
+        VisionBuf *b = server.get_buffer(type);
+        if (!b || in_device[b->idx]) break;  // clients hold the rest: try again after the next frame
+        enqueue(b);
+      }
+      if (!dev.dequeue(100, c)) continue;
+      VisionBuf *b = in_device.at(size_t(c.slot));
+      in_device[size_t(c.slot)] = nullptr;
+      publish(b, c);
+      if (s.max_frames && cam.sent >= s.max_frames) break;
+    }
+    return 0;
+  }
+  dev.start_mmap(4);
+  std::vector<uint8_t> scratch(size_t(s.width) * s.height * 3 / 2);
+  camerad::Nv12Frame scratch_frame{scratch.data(), scratch.data() + size_t(s.width) * s.height, s.width, s.height,
+                                   s.width};
+  VisionBuf *buf = first;
+  while (!g_stop) {
+    conduit::watchdog_kick();
+    if (!buf) buf = server.get_buffer(type);
+    // With every buffer held the device frame still has to be taken (and dropped).
+    if (!dev.capture(buf ? view(buf, s) : scratch_frame, 100, c) || !buf) continue;
+    publish(buf, c);
+    buf = nullptr;
+    if (s.max_frames && cam.sent >= s.max_frames) break;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  camerad::CommandLine cl("camerad",
+                          "Camera process: serves NV12 frames on VisionIPC (one stream per camera) and publishes\n"
+                          "FrameData on roadCameraState / wideRoadCameraState / driverCameraState. Frame pacing\n"
+                          "uses absolute CLOCK_MONOTONIC deadlines (no drift); SIGINT/SIGTERM stop it cleanly.");
+  cl.option("source", "SRC", "synthetic",
+            "synthetic (moving road scene, pixels a function of frame id), file:PATH (any video\n"
+            "                            libavformat reads, real-time, looped) or v4l2[:DEVICE] (default: first /dev/video*)");
+  cl.option("cameras", "LIST", "road,wide", "cameras to serve, a comma-separated subset of road,wide,driver");
+  cl.option("fps", "N", "20", "frames per second (synthetic and file; a V4L2 device is asked for it)");
+  cl.option("size", "WxH", "1928x1208", "frame size (file and V4L2 frames are scaled to it)");
+  cl.option("buffers", "N", "8", "VisionIPC buffers per camera (clients may hold some; when all are held a frame is dropped)");
+  cl.option("server", "NAME", "camerad", "VisionIPC server name");
+  cl.option("frames", "N", "0", "stop after N frames per camera (0 = run until SIGINT/SIGTERM)");
+  cl.flag("no-loop", "file source: stop at the end of the file instead of looping");
+  Settings s{};
+  std::vector<Camera> cams;
+  std::string source_spec;
+  size_t nbuf = 0;
+  try {
+    if (!cl.parse(argc, argv)) {
+      fputs(cl.help().c_str(), stdout);
+      return 0;
+    }
+    cl.size("size", s.width, s.height);
+    s.fps = int(cl.integer("fps", 1, 1000));
+    s.max_frames = uint64_t(cl.integer("frames", 0, INT64_MAX));
+    nbuf = size_t(cl.integer("buffers", 2, visionipc::kMaxBuffersPerStream));
+    for (CameraStream c : camerad::parse_camera_list(cl.str("cameras"))) cams.push_back({c, &camerad::camera_info(c)});
+    source_spec = cl.str("source");
+    bool known = source_spec == "synthetic" || source_spec == "v4l2" || source_spec.rfind("v4l2:", 0) == 0 ||
+                 (source_spec.rfind("file:", 0) == 0 && source_spec.size() > 5);
+    if (!known) {
+      throw std::invalid_argument("camerad: --source '" + source_spec +
+                                  "': expected synthetic, file:PATH, v4l2 or v4l2:DEVICE");
+    }
+    if (source_spec.rfind("v4l2", 0) == 0 && cams.size() != 1) {
+      throw std::invalid_argument("camerad: the v4l2 source serves one camera, got --cameras " + cl.str("cameras"));
+    }
+  } catch (const std::invalid_argument &e) {
+    fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;  // no SA_RESTART: clock_nanosleep returns EINTR
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  try {
+    std::unique_ptr<camerad::FrameSource> source;
+    if (source_spec == "synthetic") {
+      source = camerad::make_synthetic_source();
+    } else if (source_spec.rfind("file:", 0) == 0) {
+      source = camerad::make_file_source(source_spec.substr(5), s.width, s.height, !cl.on("no-loop"), s.fps);
+    }
+    VisionIpcServer server(cl.str("server"));
+    std::vector<std::string> topics;
+    for (const Camera &c : cams) {
+      server.create_buffers(c.info->vision_stream, nbuf, size_t(s.width), size_t(s.height));
+      topics.push_back(c.info->state_topic);
+    }
+    server.start_listener();
+    cereal::PubMaster pm(topics);
+    fprintf(stderr, "camerad: serving %s at %dx%d %d fps from %s on VisionIPC '%s'\n", cl.str("cameras").c_str(),
+            s.width, s.height, s.fps, source_spec.c_str(), cl.str("server").c_str());
+    if (source) return run_paced(server, pm, cams, *source, s);
+    std::string device = source_spec.size() > 5 ? source_spec.substr(5) : "";
+    return run_v4l2(server, pm, cams[0], device, nbuf, s);
+  } catch (const std::exception &e) {
+    fprintf(stderr, "camerad: %s\n", e.what());
+    return 1;
+  }
+}

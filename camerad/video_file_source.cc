@@ -1,0 +1,163 @@
+#include "camerad/video_file_source.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+}
+
+#include <stdexcept>
+
+namespace camerad {
+
+namespace {
+std::string av_error(int err) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(err, buf, sizeof buf);
+  return buf;
+}
+}  // namespace
+
+VideoFileSource::VideoFileSource(const std::string &path, int width, int height, bool loop, int fallback_fps)
+    : path_(path), width_(width), height_(height), loop_(loop), fallback_fps_(fallback_fps) {
+  if (width <= 0 || height <= 0 || width % 2 || height % 2 || fallback_fps <= 0) {
+    throw std::invalid_argument("file source " + path + ": size " + std::to_string(width) + "x" +
+                                std::to_string(height) + " fps " + std::to_string(fallback_fps) +
+                                ": expected even positive size and fps > 0");
+  }
+  pkt_ = av_packet_alloc();
+  current_ = av_frame_alloc();
+  next_ = av_frame_alloc();
+  open();
+}
+
+VideoFileSource::~VideoFileSource() {
+  close();
+  av_packet_free(&pkt_);
+  av_frame_free(&current_);
+  av_frame_free(&next_);
+  sws_freeContext(sws_);
+}
+
+void VideoFileSource::open() {
+  int err = avformat_open_input(&fmt_, path_.c_str(), nullptr, nullptr);
+  if (err < 0) throw std::runtime_error("file source: cannot open '" + path_ + "': " + av_error(err));
+  err = avformat_find_stream_info(fmt_, nullptr);
+  if (err < 0) {
+    close();
+    throw std::runtime_error("file source '" + path_ + "': cannot read stream info: " + av_error(err));
+  }
+  const AVCodec *codec = nullptr;
+  stream_ = av_find_best_stream(fmt_, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+  if (stream_ < 0 || !codec) {
+    close();
+    throw std::runtime_error("file source '" + path_ + "': expected a video stream with a decoder, found " +
+                             (stream_ == AVERROR_DECODER_NOT_FOUND ? "no decoder for it" : "no video stream"));
+  }
+  AVStream *st = fmt_->streams[stream_];
+  dec_ = avcodec_alloc_context3(codec);
+  avcodec_parameters_to_context(dec_, st->codecpar);
+  dec_->thread_count = 2;
+  err = avcodec_open2(dec_, codec, nullptr);
+  if (err < 0) {
+    close();
+    throw std::runtime_error("file source '" + path_ + "': cannot open decoder " + codec->name + ": " + av_error(err));
+  }
+  AVRational rate = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : AVRational{fallback_fps_, 1};
+  frame_ns_ = uint64_t(1e9 * rate.den / rate.num);
+  eof_ = draining_ = have_next_ = false;
+  first_pts_ = INT64_MIN;
+  decoded_this_loop_ = 0;
+}
+
+void VideoFileSource::close() {
+  avcodec_free_context(&dec_);
+  avformat_close_input(&fmt_);
+}
+
+bool VideoFileSource::decode_next() {
+  while (true) {
+    int err = avcodec_receive_frame(dec_, next_);
+    if (err == 0) break;
+    if (err == AVERROR_EOF) return false;
+    if (err != AVERROR(EAGAIN)) throw std::runtime_error("file source '" + path_ + "': decode failed: " + av_error(err));
+    if (draining_) return false;
+    err = av_read_frame(fmt_, pkt_);
+    if (err == AVERROR_EOF) {
+      draining_ = true;
+      avcodec_send_packet(dec_, nullptr);
+      continue;
+    }
+    if (err < 0) throw std::runtime_error("file source '" + path_ + "': read failed: " + av_error(err));
+    if (pkt_->stream_index == stream_) {
+      err = avcodec_send_packet(dec_, pkt_);
+      if (err < 0 && err != AVERROR(EAGAIN)) {
+        av_packet_unref(pkt_);
+        throw std::runtime_error("file source '" + path_ + "': corrupt packet: " + av_error(err));
+      }
+    }
+    av_packet_unref(pkt_);
+  }
+  decoded_++;
+  AVRational tb = fmt_->streams[stream_]->time_base;
+  int64_t pts = next_->best_effort_timestamp;
+  if (pts != AV_NOPTS_VALUE && first_pts_ == INT64_MIN) first_pts_ = pts;
+  if (pts != AV_NOPTS_VALUE && pts >= first_pts_) {
+    next_ns_ = uint64_t(av_rescale_q(pts - first_pts_, tb, AVRational{1, 1000000000}));
+  } else {
+    next_ns_ = decoded_this_loop_ * uint64_t(1e9 / fallback_fps_);
+  }
+  decoded_this_loop_++;
+  return true;
+}
+
+bool VideoFileSource::frame(uint64_t t_ns, const Nv12Frame &dst) {
+  check_nv12(dst, "file source " + path_);
+  if (dst.width != width_ || dst.height != height_) {
+    throw std::invalid_argument("file source " + path_ + ": buffer is " + std::to_string(dst.width) + "x" +
+                                std::to_string(dst.height) + ", expected " + std::to_string(width_) + "x" +
+                                std::to_string(height_));
+  }
+  while (true) {
+    uint64_t t = t_ns >= loop_offset_ ? t_ns - loop_offset_ : 0;
+    if (!have_next_ && !eof_) {
+      have_next_ = decode_next();
+      eof_ = !have_next_;
+    }
+    if (have_next_ && next_ns_ <= t) {
+      std::swap(current_, next_);
+      av_frame_unref(next_);
+      last_ns_ = next_ns_;
+      have_current_ = true;
+      have_next_ = false;
+      continue;
+    }
+    if (have_next_ || t < last_ns_ + frame_ns_) break;
+    // End of file and the last frame's time is over.
+    if (!loop_ || decoded_this_loop_ == 0) {
+      if (!have_current_) throw std::runtime_error("file source '" + path_ + "': expected video frames, found none");
+      return false;
+    }
+    loop_offset_ += last_ns_ + frame_ns_;
+    loops_++;
+    close();
+    open();
+  }
+  if (!have_current_) return false;
+  sws_ = sws_getCachedContext(sws_, current_->width, current_->height, AVPixelFormat(current_->format), width_, height_,
+                              AV_PIX_FMT_NV12, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  if (!sws_) {
+    throw std::runtime_error("file source '" + path_ + "': libswscale cannot convert " +
+                             av_get_pix_fmt_name(AVPixelFormat(current_->format)) + " " +
+                             std::to_string(current_->width) + "x" + std::to_string(current_->height) + " to nv12");
+  }
+  source_width_ = current_->width;
+  source_height_ = current_->height;
+  uint8_t *planes[2] = {dst.y, dst.uv};
+  int strides[2] = {dst.stride, dst.stride};
+  sws_scale(sws_, current_->data, current_->linesize, 0, current_->height, planes, strides);
+  return true;
+}
+
+}  // namespace camerad

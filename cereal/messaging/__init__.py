@@ -1,0 +1,236 @@
+"""Publish and subscribe Events (cereal/log.capnp) over msgq, openpilot style.
+
+  import cereal.messaging as messaging
+  pm = messaging.PubMaster(['can'])
+  sm = messaging.SubMaster(['can'])
+  pm.send('can', messaging.new_message('can', 1))
+  sm.update(100); print(sm['can'].can[0].address if sm.updated['can'] else None)
+
+Sockets come from cereal._cereal (msgq: shared memory, or libzmq with ZMQ=1);
+waits release the GIL. Readers read received bytes in place. Bad input raises:
+TypeError (wrong Python type for a field), ValueError/CapnpError (malformed
+message, inactive union member), KeyError/ValueError (unknown service).
+"""
+import time
+from collections.abc import Mapping
+
+from cereal import log
+from cereal._cereal import (DEFAULT_RING_SIZE, CapnpError, MsgqError, Poller, PubSocket, SubSocket,
+                            zmq_backend)
+from cereal._cereal import SubMaster as _SubMaster
+from cereal.services import SERVICE_LIST
+
+__all__ = [
+  "CapnpError", "MsgqError", "Poller", "PubMaster", "PubSocket", "SERVICE_LIST", "SubMaster", "SubSocket",
+  "drain_sock", "drain_sock_raw", "log_from_bytes", "new_message", "pub_sock", "recv_one", "recv_one_or_none",
+  "recv_one_retry", "recv_sock", "sub_sock", "zmq_backend",
+]
+
+_LOCAL_ADDRS = ("127.0.0.1", "localhost", "::1", None)
+
+
+def _ring_size(endpoint):
+  service = SERVICE_LIST.get(endpoint)
+  return service.ring_size if service is not None else DEFAULT_RING_SIZE
+
+
+def new_message(service=None, size=None, **kwargs):
+  """An Event builder stamped now (logMonoTime, CLOCK_MONOTONIC ns), valid=True unless
+  given, with the union member `service` initialized (a list of `size` if given)."""
+  args = {"valid": True, "logMonoTime": time.monotonic_ns(), **kwargs}
+  msg = log.Event.new_message(**args)
+  if service is not None:
+    if size is None:
+      msg.init(service)
+    else:
+      msg.init(service, size)
+  return msg
+
+
+def log_from_bytes(dat, traversal_limit_in_words=None):
+  """An Event reader over serialized bytes (read in place when aligned). Raises
+  CapnpError for malformed or truncated input, TypeError for non-bytes."""
+  return log.Event.from_bytes(dat, traversal_limit_in_words=traversal_limit_in_words)
+
+
+def pub_sock(endpoint):
+  return PubSocket(endpoint, _ring_size(endpoint))
+
+
+def sub_sock(endpoint, poller=None, addr="127.0.0.1", conflate=False, timeout=None):
+  """A subscriber of `endpoint`. timeout: ms that receive() waits (None: forever)."""
+  if addr not in _LOCAL_ADDRS:
+    raise ValueError(f"sub_sock: msgq is local; got addr {addr!r}, expected 127.0.0.1 "
+                     "(bridge remote topics with the msgq bridge)")
+  sock = SubSocket(endpoint, conflate=conflate, ring_size=_ring_size(endpoint),
+                   timeout_ms=-1 if timeout is None else int(timeout))
+  if poller is not None:
+    poller.registerSocket(sock)
+  return sock
+
+
+def drain_sock_raw(sock, wait_for_one=False):
+  """Every message waiting on `sock`, as bytes (waits for the first if asked)."""
+  ret = []
+  while True:
+    dat = sock.receive() if wait_for_one and not ret else sock.receive(non_blocking=True)
+    if dat is None:
+      return ret
+    ret.append(dat)
+
+
+def drain_sock(sock, wait_for_one=False):
+  return [log_from_bytes(dat) for dat in drain_sock_raw(sock, wait_for_one)]
+
+
+def recv_sock(sock, wait=False):
+  """The newest message waiting on `sock` (older ones are discarded), or None."""
+  newest = None
+  while True:
+    dat = sock.receive() if wait and newest is None else sock.receive(non_blocking=True)
+    if dat is None:
+      break
+    newest = dat
+  return log_from_bytes(newest) if newest is not None else None
+
+
+def recv_one(sock):
+  """The next message, waiting up to the socket's timeout; None on timeout."""
+  dat = sock.receive()
+  return log_from_bytes(dat) if dat is not None else None
+
+
+def recv_one_or_none(sock):
+  dat = sock.receive(non_blocking=True)
+  return log_from_bytes(dat) if dat is not None else None
+
+
+def recv_one_retry(sock):
+  """The next message, however long it takes."""
+  while True:
+    dat = sock.receive()
+    if dat is not None:
+      return log_from_bytes(dat)
+
+
+class _View(Mapping):
+  """Read-only {service: value} over the SubMaster's state, read when indexed."""
+  __slots__ = ("_get", "_keys")
+
+  def __init__(self, get, keys):
+    self._get = get
+    self._keys = keys
+
+  def __getitem__(self, service):
+    try:
+      return self._get(service)
+    except (ValueError, TypeError):
+      raise KeyError(service) from None
+
+  def __iter__(self):
+    return iter(self._keys)
+
+  def __len__(self):
+    return len(self._keys)
+
+  def __repr__(self):
+    return repr(dict(self.items()))
+
+
+def _unknown(services, what):
+  unknown = [s for s in services if s not in SERVICE_LIST]
+  if unknown:
+    raise ValueError(f"{what}: unknown services {unknown}; known: {', '.join(SERVICE_LIST)}")
+
+
+class SubMaster:
+  """Subscribes to services and keeps the newest message of each.
+
+  update(timeout) waits up to timeout ms for a service in `poll` (all when None)
+  and then takes at most one new message per service. Per service (mappings):
+  updated, alive, valid, freq_ok, recv_time (s, monotonic), recv_time_ns,
+  recv_frame, logMonoTime; sm[name] is the newest Event reader.
+  """
+
+  def __init__(self, services, poll=None, ignore_alive=None, ignore_avg_freq=None, ignore_valid=None,
+               addr="127.0.0.1", conflate=False):
+    if addr not in _LOCAL_ADDRS:
+      raise ValueError(f"SubMaster: msgq is local; got addr {addr!r}, expected 127.0.0.1")
+    self.services = list(services)
+    _unknown(self.services, "SubMaster")
+    poll = [poll] if isinstance(poll, str) else list(poll or [])
+    self.ignore_alive = list(ignore_alive or [])
+    self.ignore_avg_freq = list(ignore_avg_freq or [])
+    self.ignore_valid = list(ignore_valid or [])
+    self._sm = _SubMaster(self.services, poll, self.ignore_alive, conflate, log.Event)
+    sm = self._sm
+    self.updated = _View(sm.updated, self.services)
+    self.alive = _View(sm.alive, self.services)
+    self.valid = _View(sm.valid, self.services)
+    self.freq_ok = _View(sm.freq_ok, self.services)
+    self.recv_time = _View(lambda s: sm.rcv_time(s) * 1e-9, self.services)
+    self.recv_time_ns = _View(sm.rcv_time, self.services)
+    self.recv_frame = _View(sm.rcv_frame, self.services)
+    self.logMonoTime = _View(sm.logMonoTime, self.services)
+    self.lost = _View(sm.lost, self.services)
+    self.bad_messages = _View(sm.bad_messages, self.services)
+
+  def update(self, timeout=100, now_ns=None):
+    """Waits up to `timeout` ms (0: no wait, -1: forever). now_ns replaces the
+    receive time of this update (replay, tests)."""
+    self._sm.update(timeout, now_ns)
+
+  @property
+  def frame(self):
+    return self._sm.frame()
+
+  def updated_services(self):
+    return self._sm.updated_services()
+
+  def __getitem__(self, service):
+    try:
+      return self._sm.get(service)
+    except KeyError:
+      raise KeyError(f"SubMaster is not subscribed to {service!r}; services: {self.services}") from None
+
+  def __contains__(self, service):
+    return service in self.services
+
+  def all_alive(self, service_list=None):
+    names = self.services if service_list is None else service_list
+    names = [s for s in names if s not in self.ignore_alive]
+    return not names or self._sm.all_alive(names)
+
+  def all_freq_ok(self, service_list=None):
+    names = self.services if service_list is None else service_list
+    names = [s for s in names if s not in self.ignore_avg_freq and s not in self.ignore_alive]
+    return not names or self._sm.all_freq_ok(names)
+
+  def all_valid(self, service_list=None):
+    names = self.services if service_list is None else service_list
+    names = [s for s in names if s not in self.ignore_valid]
+    return not names or self._sm.all_valid(names)
+
+  def all_checks(self, service_list=None):
+    return self.all_alive(service_list) and self.all_freq_ok(service_list) and self.all_valid(service_list)
+
+
+class PubMaster:
+  """Publishes on services; send() takes an Event builder or serialized bytes."""
+
+  def __init__(self, services):
+    services = list(services)
+    _unknown(services, "PubMaster")
+    self.sock = {s: pub_sock(s) for s in services}
+
+  def send(self, service, dat):
+    try:
+      sock = self.sock[service]
+    except KeyError:
+      raise KeyError(f"PubMaster does not publish {service!r}; services: {list(self.sock)}") from None
+    if not isinstance(dat, (bytes, bytearray, memoryview)) and dat.which() != service:
+      raise ValueError(f"PubMaster.send({service!r}): the message holds {dat.which()!r}")
+    sock.send(dat)
+
+  def subscriber_count(self, service):
+    return self.sock[service].subscriber_count()

@@ -1,0 +1,143 @@
+// msgq sockets and Poller for Python. Waiting happens with the GIL released, so
+// other Python threads run while a subscriber sleeps.
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <pybind11/stl.h>
+
+#include "cereal/messaging.h"
+#include "cereal/pybind/bindings.h"
+#include "cereal/pybind/capnp_values.h"
+#include "msgq/msgq.h"
+
+namespace cereal_py {
+
+namespace {
+
+// Messages at least this large are copied into the ring without the GIL.
+constexpr size_t kReleaseGilBytes = 64 * 1024;
+
+struct PubSocketPy {
+  std::unique_ptr<msgq::PubSocket> sock;
+  std::vector<uint64_t> buffer;
+
+  void send(py::handle data) {
+    if (py::isinstance<StructBuilder>(data)) {
+      StructBuilder &b = data.cast<StructBuilder &>();
+      if (!b.is_root) throw py::type_error("send() takes a whole message; this builder is a field of one");
+      size_t size = cereal::serialize(std::static_pointer_cast<BuiltMessage>(b.keep)->message, buffer);
+      send_bytes(buffer.data(), size);
+      return;
+    }
+    Py_buffer view;
+    if (PyUnicode_Check(data.ptr()) || PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) {
+      PyErr_Clear();
+      throw py::type_error("send() takes bytes or a message builder, found " +
+                           std::string(py::str(py::type::handle_of(data).attr("__name__"))));
+    }
+    try {
+      send_bytes(view.buf, size_t(view.len));
+    } catch (...) {
+      PyBuffer_Release(&view);
+      throw;
+    }
+    PyBuffer_Release(&view);
+  }
+
+  void send_bytes(const void *data, size_t size) {
+    if (size >= kReleaseGilBytes) {
+      py::gil_scoped_release release;
+      sock->send(data, size);
+    } else {
+      sock->send(data, size);
+    }
+  }
+};
+
+struct SubSocketPy {
+  std::unique_ptr<msgq::SubSocket> sock;
+  int timeout_ms = -1;
+  msgq::Message msg;
+
+  // Next message as bytes, or None. Tries without waiting first, so a ready
+  // message costs no GIL round trip.
+  py::object receive(bool non_blocking, py::object timeout) {
+    int wait = non_blocking ? 0 : (timeout.is_none() ? timeout_ms : py::cast<int>(timeout));
+    bool got = sock->receive(msg, 0);
+    if (!got && wait != 0) {
+      py::gil_scoped_release release;
+      got = sock->receive(msg, wait);
+    }
+    if (!got) return py::none();
+    return py::bytes(msg.data(), msg.size());
+  }
+};
+
+struct PollerPy {
+  std::unique_ptr<msgq::Poller> poller = msgq::Poller::create();
+  std::map<msgq::SubSocket *, py::object> sockets;  // also keeps them alive
+
+  void add(py::object sock) {
+    SubSocketPy &s = sock.cast<SubSocketPy &>();
+    if (sockets.count(s.sock.get())) return;
+    poller->add(*s.sock);
+    sockets.emplace(s.sock.get(), sock);
+  }
+
+  py::list poll(int timeout_ms) {
+    std::vector<msgq::SubSocket *> ready;
+    {
+      py::gil_scoped_release release;
+      ready = poller->poll(timeout_ms);
+    }
+    py::list out;
+    for (msgq::SubSocket *s : ready) out.append(sockets.at(s));
+    return out;
+  }
+};
+
+}  // namespace
+
+void bind_msgq(py::module_ &m) {
+  py::register_exception<msgq::Error>(m, "MsgqError", PyExc_RuntimeError);
+
+  m.def("zmq_backend", &msgq::zmq_backend, "True when ZMQ=1 selects the libzmq backend.");
+  m.def("max_message_size", &msgq::max_message_size, py::arg("ring_size"));
+  m.attr("DEFAULT_RING_SIZE") = msgq::kDefaultRingSize;
+
+  py::class_<PubSocketPy>(m, "PubSocket")
+      .def(py::init([](const std::string &topic, size_t ring_size) {
+             return PubSocketPy{msgq::PubSocket::create(topic, ring_size), {}};
+           }),
+           py::arg("topic"), py::arg("ring_size") = msgq::kDefaultRingSize)
+      .def("send", &PubSocketPy::send, py::arg("data"))
+      .def_property_readonly("topic", [](const PubSocketPy &p) { return p.sock->topic(); })
+      .def("subscriber_count", [](const PubSocketPy &p) { return p.sock->subscriber_count(); });
+
+  py::class_<SubSocketPy>(m, "SubSocket")
+      .def(py::init([](const std::string &topic, bool conflate, size_t ring_size, int timeout_ms) {
+             msgq::SubOptions opts;
+             opts.conflate = conflate;
+             opts.ring_size = ring_size;
+             return std::make_unique<SubSocketPy>(SubSocketPy{msgq::SubSocket::create(topic, opts), timeout_ms, {}});
+           }),
+           py::arg("topic"), py::arg("conflate") = false, py::arg("ring_size") = msgq::kDefaultRingSize,
+           py::arg("timeout_ms") = -1)
+      .def("receive", &SubSocketPy::receive, py::arg("non_blocking") = false, py::arg("timeout_ms") = py::none(),
+           "The next message as bytes; None when none arrived in time.")
+      .def("set_timeout", [](SubSocketPy &s, int ms) { s.timeout_ms = ms; })
+      .def_property_readonly("timeout_ms", [](const SubSocketPy &s) { return s.timeout_ms; })
+      .def_property_readonly("topic", [](const SubSocketPy &s) { return s.sock->topic(); })
+      .def("lost", [](const SubSocketPy &s) { return s.sock->lost(); });
+
+  py::class_<PollerPy>(m, "Poller")
+      .def(py::init<>())
+      .def("register", &PollerPy::add)
+      .def("registerSocket", &PollerPy::add)
+      .def("poll", &PollerPy::poll, py::arg("timeout_ms"), "Sockets with a message ready (empty on timeout).");
+}
+
+}  // namespace cereal_py

@@ -1,0 +1,257 @@
+// encoderd: encodes camerad's VisionIPC streams. Per camera a full-resolution
+// H.265 output (fcamera/ecamera/dcamera), and for the road camera a small H.264
+// qcamera. Publishes <cam>EncodeData (packet + index + codec header on
+// keyframes) and <cam>EncodeIdx. One thread and one VisionIPC client per output,
+// so a slow encoder only drops its own frames; camerad is never blocked.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern "C" {
+#include <libavutil/log.h>
+}
+
+#include "camerad/camera_stream.h"
+#include "camerad/command_line.h"
+#include "cereal/messaging.h"
+#include "common/clock.h"
+#include "common/watchdog.h"
+#include "encoderd/stream_encoder.h"
+#include "visionipc/visionipc_client.h"
+
+namespace {
+
+using camerad::CameraStream;
+
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_failed{0};
+
+void on_signal(int) { g_stop = true; }
+
+enum class Topic { Road, Wide, Driver, QRoad };
+
+struct Output {
+  std::string name;  // for logs: "road", "qcamera", ...
+  VisionStreamType vision_stream;
+  Topic topic;
+  std::string data_topic, idx_topic;
+  cereal::EncodeIndex::Type type;
+  encoderd::EncoderConfig config;
+};
+
+cereal::EncodeData::Builder init_data(cereal::Event::Builder ev, Topic t) {
+  switch (t) {
+    case Topic::Road: return ev.initRoadEncodeData();
+    case Topic::Wide: return ev.initWideRoadEncodeData();
+    case Topic::Driver: return ev.initDriverEncodeData();
+    case Topic::QRoad: break;
+  }
+  return ev.initQRoadEncodeData();
+}
+
+cereal::EncodeIndex::Builder init_idx(cereal::Event::Builder ev, Topic t) {
+  switch (t) {
+    case Topic::Road: return ev.initRoadEncodeIdx();
+    case Topic::Wide: return ev.initWideRoadEncodeIdx();
+    case Topic::Driver: return ev.initDriverEncodeIdx();
+    case Topic::QRoad: break;
+  }
+  return ev.initQRoadEncodeIdx();
+}
+
+void fill_index(cereal::EncodeIndex::Builder idx, const Output &o, const encoderd::EncodedFrame &f, int w, int h,
+                float encode_time) {
+  idx.setFrameId(f.frame_id);
+  idx.setType(o.type);
+  idx.setEncodeId(f.encode_id);
+  idx.setSegmentNum(int32_t(f.segment_num));
+  idx.setSegmentId(f.segment_id);
+  idx.setSegmentIdEncode(f.segment_id_encode);
+  idx.setTimestampSof(f.timestamp_sof);
+  idx.setTimestampEof(f.timestamp_eof);
+  idx.setFlags(f.keyframe ? cereal::EncodeIndex::FLAG_KEYFRAME : 0);
+  idx.setLen(uint32_t(f.size));
+  idx.setWidth(uint32_t(w));
+  idx.setHeight(uint32_t(h));
+  idx.setDroppedFrames(f.dropped_frames);
+  idx.setPts(f.pts);
+  idx.setEncodeTime(encode_time);
+}
+
+uint64_t unix_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+void run_output(const Output &o, const std::string &server, encoderd::SegmentClock &clock) {
+  VisionIpcClient client(server, o.vision_stream, false);
+  cereal::PubMaster pm({o.data_topic, o.idx_topic});
+  std::unique_ptr<encoderd::StreamEncoder> enc;
+  uint64_t push_start = 0;
+  uint32_t last_segment = UINT32_MAX;
+  auto sink = [&](const encoderd::EncodedFrame &f) {
+    float encode_time = float((conduit::mono_ns() - push_start) * 1e-9);
+    int w = enc->encoder().width(), h = enc->encoder().height();
+    {
+      cereal::MessageBuilder msg;
+      cereal::EncodeData::Builder data = init_data(msg.initEvent(true), o.topic);
+      fill_index(data.initIdx(), o, f, w, h, encode_time);
+      data.setData(capnp::Data::Reader(f.data, f.size));
+      if (!f.header->empty()) {
+        data.setHeader(capnp::Data::Reader(reinterpret_cast<const uint8_t *>(f.header->data()), f.header->size()));
+      }
+      data.setUnixTimestampNanos(unix_ns());
+      pm.send(o.data_topic, msg);
+    }
+    cereal::MessageBuilder msg;
+    fill_index(init_idx(msg.initEvent(true), o.topic), o, f, w, h, encode_time);
+    pm.send(o.idx_topic, msg);
+    if (f.segment_num != last_segment) {
+      last_segment = f.segment_num;
+      fprintf(stderr, "encoderd: %s: segment %u starts at frame %u (%u frames dropped so far)\n", o.name.c_str(),
+              f.segment_num, f.frame_id, f.dropped_frames);
+    }
+  };
+  uint64_t frames = 0;
+  while (!g_stop) {
+    conduit::watchdog_kick();
+    if (!client.connected && !client.connect(false)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    VisionIpcBufExtra extra;
+    VisionBuf *buf = client.recv(&extra, 100);
+    if (!buf) continue;
+    if (enc && (int(buf->width) != enc->encoder().input_width() || int(buf->height) != enc->encoder().input_height())) {
+      enc->flush();  // camerad came back with another size
+      enc.reset();
+    }
+    if (!enc) {
+      enc = std::make_unique<encoderd::StreamEncoder>(o.config, int(buf->width), int(buf->height), clock, sink);
+      fprintf(stderr, "encoderd: %s: %s %dx%d (%s input, %s)\n", o.name.c_str(), enc->encoder().codec_name().c_str(),
+              enc->encoder().width(), enc->encoder().height(), enc->encoder().input_pixel_format(),
+              enc->encoder().scales() ? "scaled" : "in place");
+    }
+    camerad::Nv12Frame frame{buf->y, buf->uv, int(buf->width), int(buf->height), int(buf->stride)};
+    push_start = conduit::mono_ns();
+    enc->push(frame, {extra.frame_id, extra.timestamp_sof, extra.timestamp_eof}, client.server_id(),
+              [&client] { client.release(); });
+    frames++;
+  }
+  if (enc) {
+    enc->flush();
+    fprintf(stderr, "encoderd: %s: stopped after %llu frames, %u packets, %u dropped, %.3f frame copies per frame\n",
+            o.name.c_str(), (unsigned long long)frames, enc->packets(), enc->dropped(),
+            enc->encoder().frames_in() ? enc->encoder().copied_bytes() /
+                                             (enc->encoder().input_width() * enc->encoder().input_height() * 1.5) /
+                                             enc->encoder().frames_in()
+                                       : 0.0);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  camerad::CommandLine cl("encoderd",
+                          "Encoder process: encodes camerad's VisionIPC streams with libavcodec (full-resolution\n"
+                          "H.265 per camera, H.264 qcamera from the road camera) and publishes <cam>EncodeData and\n"
+                          "<cam>EncodeIdx. Segments are counted in frames (fps x segment seconds) and each starts\n"
+                          "with a keyframe. Frames it cannot keep up with are dropped and counted (droppedFrames),\n"
+                          "camerad is never blocked. Reconnects when camerad restarts; SIGINT/SIGTERM flush and stop.");
+  cl.option("cameras", "LIST", "road,wide", "cameras to encode, a comma-separated subset of road,wide,driver");
+  cl.option("server", "NAME", "camerad", "VisionIPC server to read from");
+  cl.option("fps", "N", "20", "camera frame rate (sets the codec time base and the frames per segment)");
+  cl.option("segment-seconds", "S", "60", "segment length in seconds; a segment holds fps x S frames");
+  cl.option("segment-frames", "N", "0", "segment length in frames (overrides --segment-seconds when > 0)");
+  cl.option("codec", "NAME", "auto-hevc",
+            "full-resolution encoder: auto-hevc (hevc_nvenc if a GPU has it, else libx265), libx265,\n"
+            "                            hevc_nvenc, libx264, ...");
+  cl.option("bitrate", "BPS", "10M", "full-resolution bitrate in bits/s (k and M suffixes)");
+  cl.option("gop", "N", "20", "frames between keyframes (each segment start is one too)");
+  cl.option("preset", "NAME", "ultrafast", "encoder preset (libx265/libx264 names)");
+  cl.option("tune", "NAME", "zerolatency", "encoder tune (libx265/libx264; empty for none)");
+  cl.option("codec-params", "K=V:...", "",
+            "extra x265-params / x264-params for the full-resolution encoder");
+  cl.flag("no-qcam", "do not encode the qcamera stream");
+  cl.option("qcam-size", "WxH", "526x330", "qcamera size");
+  cl.option("qcam-bitrate", "BPS", "256k", "qcamera bitrate in bits/s");
+  cl.option("qcam-codec", "NAME", "libx264", "qcamera encoder");
+  std::vector<Output> outputs;
+  std::string server;
+  uint32_t frames_per_segment = 0;
+  try {
+    if (!cl.parse(argc, argv)) {
+      fputs(cl.help().c_str(), stdout);
+      return 0;
+    }
+    server = cl.str("server");
+    int fps = int(cl.integer("fps", 1, 1000));
+    int64_t seg_frames = cl.integer("segment-frames", 0, INT32_MAX);
+    frames_per_segment = uint32_t(seg_frames ? seg_frames : fps * cl.integer("segment-seconds", 1, 86400));
+    encoderd::EncoderConfig full;
+    full.codec = cl.str("codec");
+    full.fps = fps;
+    full.bitrate = cl.integer("bitrate", 1000, 1000000000);
+    full.gop = int(cl.integer("gop", 1, 100000));
+    full.preset = cl.str("preset");
+    full.tune = cl.str("tune");
+    full.codec_params = cl.str("codec-params");
+    for (CameraStream c : camerad::parse_camera_list(cl.str("cameras"))) {
+      const camerad::CameraInfo &info = camerad::camera_info(c);
+      Topic t = c == CameraStream::Road ? Topic::Road : c == CameraStream::Wide ? Topic::Wide : Topic::Driver;
+      std::string prefix = c == CameraStream::Road ? "road" : c == CameraStream::Wide ? "wideRoad" : "driver";
+      outputs.push_back({info.name, info.vision_stream, t, prefix + "EncodeData", prefix + "EncodeIdx",
+                         cereal::EncodeIndex::Type::FULL_H_E_V_C, full});
+      if (c == CameraStream::Road && !cl.on("no-qcam")) {
+        encoderd::EncoderConfig q = full;
+        q.codec = cl.str("qcam-codec");
+        cl.size("qcam-size", q.width, q.height);
+        q.bitrate = cl.integer("qcam-bitrate", 1000, 1000000000);
+        q.codec_params.clear();
+        outputs.push_back({"qcamera", info.vision_stream, Topic::QRoad, "qRoadEncodeData", "qRoadEncodeIdx",
+                           cereal::EncodeIndex::Type::QCAMERA_H264, q});
+      }
+    }
+    av_log_set_level(AV_LOG_WARNING);
+    // Open each codec once now, so a bad codec name or option fails at start.
+    for (Output &o : outputs) {
+      encoderd::VideoEncoder probe(o.config, 1928, 1208);
+      if (o.config.codec == "auto-hevc") o.config.codec = probe.codec_name();
+    }
+  } catch (const std::exception &e) {
+    fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  encoderd::SegmentClock clock(frames_per_segment);
+  std::vector<std::thread> threads;
+  for (const Output &o : outputs) {
+    threads.emplace_back([&o, &server, &clock] {
+      try {
+        run_output(o, server, clock);
+      } catch (const std::exception &e) {
+        fprintf(stderr, "encoderd: %s: %s\n", o.name.c_str(), e.what());
+        g_failed = 1;
+        g_stop = true;
+      }
+    });
+  }
+  fprintf(stderr, "encoderd: %zu outputs from VisionIPC '%s', %u frames per segment\n", outputs.size(),
+          server.c_str(), frames_per_segment);
+  for (std::thread &t : threads) t.join();
+  return g_failed ? 1 : 0;
+}

@@ -1,0 +1,51 @@
+#include "encoderd/stream_encoder.h"
+
+namespace encoderd {
+
+StreamEncoder::StreamEncoder(const EncoderConfig &config, int input_width, int input_height, SegmentClock &clock,
+                             EncodedFrameSink sink)
+    : encoder_(config, input_width, input_height), clock_(clock), sink_(std::move(sink)) {}
+
+void StreamEncoder::push(const camerad::Nv12Frame &frame, const FrameMeta &meta, uint64_t epoch,
+                         std::function<void()> release) {
+  bool same_run = started_ && epoch == epoch_;
+  if (same_run && meta.frame_id <= last_frame_id_) {
+    if (release) release();
+    return;
+  }
+  std::optional<SegmentPosition> pos = clock_.locate(meta.frame_id, epoch);
+  if (!pos) {
+    if (release) release();
+    return;
+  }
+  if (same_run) dropped_ += meta.frame_id - last_frame_id_ - 1;
+  bool new_segment = !started_ || pos->segment != segment_;
+  started_ = true;
+  epoch_ = epoch;
+  last_frame_id_ = meta.frame_id;
+  segment_ = pos->segment;
+  positions_[int64_t(encoder_.frames_in())] = *pos;
+  encoder_.encode(frame, meta, new_segment, std::move(release), [this](const EncodedPacket &p) { emit(p); });
+}
+
+void StreamEncoder::flush() {
+  encoder_.flush([this](const EncodedPacket &p) { emit(p); });
+}
+
+void StreamEncoder::emit(const EncodedPacket &p) {
+  SegmentPosition pos{segment_, 0};
+  auto it = positions_.find(p.index);
+  if (it != positions_.end()) {
+    pos = it->second;
+    positions_.erase(it);
+  }
+  if (encode_id_ == 0 || pos.segment != emit_segment_) {
+    emit_segment_ = pos.segment;
+    segment_encode_id_ = 0;
+  }
+  EncodedFrame out{p.meta.frame_id, encode_id_++, pos.segment, pos.index, segment_encode_id_++,
+                   p.meta.timestamp_sof, p.meta.timestamp_eof, p.keyframe, dropped_, p.index, p.data, p.size, &p.header};
+  sink_(out);
+}
+
+}  // namespace encoderd

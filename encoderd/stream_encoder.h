@@ -1,0 +1,69 @@
+#pragma once
+// One encoded output of encoderd (e.g. road H.265, or road qcamera H.264):
+// frames in, numbered packets out, ready to publish as EncodeData/EncodeIdx.
+//
+// It places each frame with the shared SegmentClock, forces a keyframe on the
+// first frame of every segment, and counts dropped frames: the holes in the
+// frame ids of a camerad run (frames VisionIPC could not deliver because
+// encoderd was behind, or camerad itself dropped). Packet numbering
+// (encode_id) runs on across segments and camerad restarts.
+//
+// Ownership: a frame's `release` runs once the codec no longer reads it (see
+// VideoEncoder). Threads: one thread per StreamEncoder; the SegmentClock is shared.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "encoderd/segment_clock.h"
+#include "encoderd/video_encoder.h"
+
+namespace encoderd {
+
+struct EncodedFrame {
+  uint32_t frame_id;
+  uint32_t encode_id;        // packet number of this output, from 0
+  uint32_t segment_num;
+  uint32_t segment_id;       // frame position in the segment (from the frame id)
+  uint32_t segment_id_encode;// packet number within the segment
+  uint64_t timestamp_sof, timestamp_eof;
+  bool keyframe;
+  uint32_t dropped_frames;   // total dropped by this output so far
+  int64_t pts;               // frame number in the codec (VideoEncoder index)
+  const uint8_t *data;       // valid only during the sink call, like header
+  size_t size;
+  const std::string *header; // parameter sets on keyframes, empty otherwise
+};
+
+using EncodedFrameSink = std::function<void(const EncodedFrame &)>;
+
+class StreamEncoder {
+ public:
+  StreamEncoder(const EncoderConfig &config, int input_width, int input_height, SegmentClock &clock,
+                EncodedFrameSink sink);
+
+  // Encodes a frame of camerad run `epoch`. Frames of a run must come in
+  // increasing frame id order; an older or repeated frame is released and ignored.
+  void push(const camerad::Nv12Frame &frame, const FrameMeta &meta, uint64_t epoch, std::function<void()> release);
+  void flush();
+
+  const VideoEncoder &encoder() const { return encoder_; }
+  uint32_t dropped() const { return dropped_; }
+  uint32_t packets() const { return encode_id_; }
+
+ private:
+  void emit(const EncodedPacket &p);
+
+  VideoEncoder encoder_;
+  SegmentClock &clock_;
+  EncodedFrameSink sink_;
+  bool started_ = false;
+  uint64_t epoch_ = 0;
+  uint32_t last_frame_id_ = 0;
+  uint32_t dropped_ = 0, encode_id_ = 0, segment_ = 0;
+  uint32_t emit_segment_ = 0, segment_encode_id_ = 0;  // of the last packet out
+  // Segment position of frames inside the codec, by VideoEncoder index.
+  std::map<int64_t, SegmentPosition> positions_;
+};
+
+}  // namespace encoderd

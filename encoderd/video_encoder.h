@@ -1,0 +1,117 @@
+#pragma once
+// One video encoder over libavcodec: NV12 frames in, H.265 / H.264 packets out.
+//
+//   VideoEncoder enc(config, 1928, 1208);
+//   enc.encode(frame, meta, force_keyframe, [&]{ release(buf); }, [&](const EncodedPacket &p) {...});
+//   enc.flush(sink);
+//
+// Zero copy: when the codec accepts NV12 at the input size (libx264, *_nvenc),
+// the AVFrame handed to it points into `frame` itself, wrapped in an AVBuffer
+// whose free callback is `release`. Codecs that only take planar yuv420p
+// (libx265) get the Y plane in place and the interleaved UV plane split into
+// U and V (a copy of 1/3 of the frame, counted in copied_bytes()). When the
+// output size differs (qcamera), libswscale scales into an encoder-owned frame.
+// Lending needs a codec that is done with the frame when send_frame returns
+// (libx265, libx264); any other codec (e.g. hevc_nvenc) gets a private copy
+// of the whole frame, counted too.
+//
+// Ownership: `release` is called exactly once, as soon as libavcodec drops its
+// last reference to the frame — possibly before encode() returns, never after
+// the encoder is destroyed. Until then `frame` must stay valid and unchanged.
+// Threads: one thread uses one VideoEncoder. Packets reach `sink` synchronously
+// inside encode()/flush(); the data is valid only during the call.
+// Errors: std::runtime_error naming the codec and what failed (unknown codec,
+// unsupported pixel format, open failure with libavcodec's message).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "camerad/nv12.h"
+
+struct AVCodecContext;
+struct AVBufferPool;
+struct SwsContext;
+struct AVFrame;
+struct AVPacket;
+
+namespace encoderd {
+
+struct EncoderConfig {
+  // libavcodec encoder name, or "auto-hevc": hevc_nvenc when it opens (a GPU with
+  // NVENC is present), libx265 otherwise.
+  std::string codec = "auto-hevc";
+  int width = 0, height = 0;  // output size; 0 = input size
+  int fps = 20;
+  int64_t bitrate = 10'000'000;  // bits per second
+  int gop = 20;                  // frames between keyframes (segment starts force one too)
+  std::string preset = "ultrafast";
+  std::string tune = "zerolatency";
+  std::string codec_params;      // passed as x265-params / x264-params ("key=value:key=value")
+};
+
+struct FrameMeta {
+  uint32_t frame_id = 0;
+  uint64_t timestamp_sof = 0, timestamp_eof = 0;
+};
+
+struct EncodedPacket {
+  const uint8_t *data;
+  size_t size;
+  bool keyframe;
+  int64_t index;          // 0, 1, 2 ... frames fed to this encoder, in display order
+  FrameMeta meta;         // of the frame this packet encodes
+  std::string header;     // parameter sets (VPS/SPS/PPS) on keyframes, empty otherwise
+};
+
+using PacketSink = std::function<void(const EncodedPacket &)>;
+
+class VideoEncoder {
+ public:
+  VideoEncoder(const EncoderConfig &config, int input_width, int input_height);
+  ~VideoEncoder();
+  VideoEncoder(const VideoEncoder &) = delete;
+  VideoEncoder &operator=(const VideoEncoder &) = delete;
+
+  // Encodes one frame (input size, any stride). Throws std::invalid_argument on
+  // a frame of another size; release is still called then.
+  void encode(const camerad::Nv12Frame &frame, const FrameMeta &meta, bool force_keyframe,
+              std::function<void()> release, const PacketSink &sink);
+  // Drains every frame still inside the codec. The encoder accepts no frame after.
+  void flush(const PacketSink &sink);
+
+  const std::string &codec_name() const { return codec_name_; }
+  const char *input_pixel_format() const;   // "nv12" or "yuv420p"
+  int input_width() const { return input_width_; }
+  int input_height() const { return input_height_; }
+  int width() const { return width_; }
+  int height() const { return height_; }
+  bool scales() const { return sws_ != nullptr; }
+  uint64_t frames_in() const { return frames_in_; }
+  uint64_t copied_bytes() const { return copied_bytes_; }  // frame bytes memcpy'd before the codec
+
+ private:
+  void open(const std::string &name, const EncoderConfig &config);
+  void drain(const PacketSink &sink);
+  void borrow_frame(const camerad::Nv12Frame &in, AVFrame *f, void *release);
+
+  std::string codec_name_;
+  AVCodecContext *ctx_ = nullptr;
+  AVBufferPool *chroma_pool_ = nullptr;
+  SwsContext *sws_ = nullptr;
+  AVFrame *frame_ = nullptr;
+  AVPacket *packet_ = nullptr;
+  int input_width_, input_height_, width_, height_;
+  int pix_fmt_ = -1;
+  bool flushed_ = false;
+  bool borrow_ = false;  // the codec is done with a frame when send_frame returns
+  uint64_t frames_in_ = 0, copied_bytes_ = 0;
+  std::map<int64_t, FrameMeta> pending_;  // pts -> meta of frames inside the codec
+};
+
+// Parameter-set NAL units (H.265 VPS/SPS/PPS, H.264 SPS/PPS) found at the
+// start of an Annex-B packet, with their start codes; empty when none.
+std::string parameter_sets(const uint8_t *data, size_t size, bool hevc);
+
+}  // namespace encoderd

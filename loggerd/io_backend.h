@@ -1,0 +1,69 @@
+#pragma once
+// The I/O engine under loggerd's Writer: runs chains of writes (and a final
+// fsync) on files at explicit offsets. Two implementations with one contract:
+//
+//   io_uring  one ring per process (liburing). queue() only fills SQEs; submit()
+//             is the single io_uring_enter of a loop turn; completions are read
+//             from the CQ ring without a syscall. Writes come from buffers
+//             registered once (write_fixed); ops of one chain are linked
+//             (IOSQE_IO_LINK) so a failed or short write cancels the rest.
+//   pwrite    the fallback: submit() runs every queued chain with pwrite/fsync,
+//             stopping a chain at its first failed or short op, exactly as the
+//             linked SQEs would.
+//
+// create_backend() picks io_uring unless LOGGERD_IO=pwrite, and falls back to
+// pwrite with one log line on stderr saying why when the kernel refuses io_uring
+// (EPERM, ENOSYS, kernel.io_uring_disabled, seccomp).
+//
+// Threads: one thread uses a backend. Errors of ops are reported as completions
+// (negative errno, or a short byte count); setup errors throw std::runtime_error.
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace loggerd {
+
+struct IoOp {
+  enum Kind : uint8_t { kWrite, kFsync } kind = kWrite;
+  int fd = -1;
+  int buf_index = -1;  // registered buffer holding `data`
+  const char *data = nullptr;
+  uint32_t len = 0;
+  uint64_t offset = 0;
+  uint64_t tag = 0;  // returned in the completion
+};
+
+struct IoCompletion {
+  uint64_t tag;
+  int64_t result;  // bytes written (write), 0 (fsync), or -errno; -ECANCELED after a failed link
+};
+
+class IoBackend {
+ public:
+  virtual ~IoBackend() = default;
+  virtual const char *name() const = 0;
+  // Longest chain queue() accepts.
+  virtual size_t max_chain() const = 0;
+  // Queues one chain: op i+1 runs only after op i fully succeeded.
+  virtual void queue(const IoOp *ops, size_t n) = 0;
+  // Hands everything queued to the kernel (at most one syscall for io_uring).
+  virtual void submit() = 0;
+  // Appends finished ops to `out`. wait=true blocks until at least one finished
+  // (returns at once when nothing is in flight).
+  virtual void reap(std::vector<IoCompletion> &out, bool wait) = 0;
+  virtual size_t in_flight() const = 0;
+};
+
+// `buffers` are registered with the kernel once (io_uring) and must stay valid
+// for the backend's lifetime. mode: "auto" (io_uring, else pwrite), "io_uring"
+// (throws if refused), "pwrite". "auto" honours LOGGERD_IO=pwrite|io_uring.
+std::unique_ptr<IoBackend> create_backend(const std::vector<iovec> &buffers, const std::string &mode = "auto");
+
+std::unique_ptr<IoBackend> create_uring_backend(const std::vector<iovec> &buffers, std::string *why_not);
+std::unique_ptr<IoBackend> create_pwrite_backend();
+
+}  // namespace loggerd

@@ -1,0 +1,355 @@
+// loggerd: records every logged service and the encoders' video into route
+// segments under the log root (DESIGN.md "Files on disk", loggerd/README.md).
+//
+// One thread, one loop turn at a time: wait on the msgq Poller, drain every
+// socket, write (rlog/qlog through zstd, video packets as they come), end log
+// frames older than the flush interval, then submit all writes at once
+// (Writer::submit: one io_uring_enter). Once a second: rotation timer,
+// deleter, loggerdState.
+//
+// Rotation follows the encoders: a packet whose segmentNum differs from the one
+// its encoder had in this segment is held back; when every running encoder (a
+// packet in the last 2 s) holds such packets, the segment ends and the held
+// packets start the next one. Without running encoders a timer rotates.
+// Video files start with a keyframe (codec header first); *EncodeIdx events
+// are made here from the packets actually written, so they match the files.
+//
+// Readiness: the sockets exist before <route>--0/rlog.zst is created.
+// SIGINT/SIGTERM: final sentinel (endOfRoute, signal number), flush, fsync, locks removed, exit 0.
+#include <signal.h>
+#include <time.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cereal/messaging.h"
+#include "common/clock.h"
+#include "common/prefix.h"
+#include "loggerd/deleter.h"
+#include "loggerd/init_data.h"
+#include "loggerd/log_file_reader.h"
+#include "loggerd/route.h"
+#include "loggerd/route_logger.h"
+#include "loggerd/writer.h"
+
+namespace {
+
+volatile sig_atomic_t g_signal = 0;
+void on_signal(int sig) { g_signal = sig; }
+
+constexpr uint64_t kSecond = 1'000'000'000ull;
+constexpr uint64_t kEncoderAliveNs = 2 * kSecond;
+constexpr int kMaxPerSocketPerTurn = 4096;
+
+struct EncoderStream {
+  const char *data_service, *idx_service, *file;
+};
+constexpr EncoderStream kEncoders[] = {
+  {"roadEncodeData", "roadEncodeIdx", "fcamera.hevc"},
+  {"wideRoadEncodeData", "wideRoadEncodeIdx", "ecamera.hevc"},
+  {"driverEncodeData", "driverEncodeIdx", "dcamera.hevc"},
+  {"qRoadEncodeData", "qRoadEncodeIdx", "qcamera.ts"},
+};
+
+double env_num(const char *name, double fallback) {
+  const char *v = getenv(name);
+  if (!v || !*v) return fallback;
+  char *end;
+  double x = strtod(v, &end);
+  if (*end || x < 0) {
+    fprintf(stderr, "loggerd: %s: expected a non-negative number, found '%s'\n", name, v);
+    exit(2);
+  }
+  return x;
+}
+
+std::string default_route_name(const std::string &root) {
+  char buf[64];
+  time_t t = time(nullptr);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(buf, sizeof(buf), "%Y-%m-%d--%H-%M-%S", &tm);
+  std::string name = buf;
+  for (int i = 2; std::filesystem::exists(root + "/" + name + "--0"); ++i) name = std::string(buf) + "_" + std::to_string(i);
+  return name;
+}
+
+struct Source {
+  std::string name;
+  std::unique_ptr<msgq::SubSocket> sock;
+  int decimation = -1;   // qlog keeps message i of a segment when i % decimation == 0
+  int encoder = -1;      // index into kEncoders for *EncodeData topics
+  uint64_t segment_count = 0;
+};
+
+struct Encoder {
+  int segment = -1;       // the encoder's segmentNum within the current logger segment
+  uint64_t last_ns = 0;   // arrival of its last packet
+  bool need_keyframe = true;
+  std::deque<msgq::Message> held;  // packets of its next segment
+  uint64_t packets = 0, skipped = 0;
+};
+
+class Loggerd {
+ public:
+  Loggerd(int argc, char **argv);
+  int run();
+
+ private:
+  void handle(Source &src, msgq::Message &msg, uint64_t now);
+  void handle_encode(int e, msgq::Message &msg, uint64_t now);
+  void write_packet(int e, cereal::EncodeData::Reader data, uint64_t log_mono_time, uint64_t now);
+  void maybe_rotate(uint64_t now);
+  void rotate(uint64_t now);
+  void once_a_second(uint64_t now);
+
+  std::string root_;
+  loggerd::InitInfo info_;
+  uint64_t segment_ns_, turn_ns_;
+  std::unique_ptr<loggerd::Writer> writer_;
+  std::unique_ptr<loggerd::RouteLogger> logger_;
+  std::unique_ptr<loggerd::Deleter> deleter_;
+  std::vector<Source> sources_;
+  std::unique_ptr<msgq::Poller> poller_;
+  std::unique_ptr<cereal::PubMaster> pm_;
+  Encoder encoders_[4];
+  uint64_t segment_start_ns_ = 0, next_second_ns_ = 0;
+  uint64_t bad_messages_ = 0;
+  std::vector<uint64_t> scratch_;
+};
+
+Loggerd::Loggerd(int argc, char **argv) {
+  root_ = loggerd::log_root();
+  std::filesystem::create_directories(root_);
+  const char *route = getenv("LOGGERD_ROUTE");
+  info_.route = route && *route ? route : default_route_name(root_);
+  conduit::check_name(info_.route, "LOGGERD_ROUTE");
+  for (int i = 0; i < argc; ++i) info_.command_line.push_back(argv[i]);
+  segment_ns_ = uint64_t(env_num("LOGGERD_SEGMENT_SECONDS", 60) * kSecond);
+  turn_ns_ = uint64_t(env_num("LOGGERD_TURN_MS", 10) * 1e6);
+
+  loggerd::ZstdLogOptions lo;
+  lo.flush_interval_ns = uint64_t(env_num("LOGGERD_FLUSH_MS", 200) * 1e6);
+  lo.level = int(env_num("LOGGERD_ZSTD_LEVEL", 3));
+  writer_ = std::make_unique<loggerd::Writer>();
+  fprintf(stderr, "loggerd: route %s under %s, io %s\n", info_.route.c_str(), root_.c_str(), writer_->backend_name());
+
+  loggerd::DeleterOptions dopt;
+  dopt.min_free_percent = env_num("LOGGERD_MIN_FREE_PERCENT", 10);
+  dopt.min_free_bytes = uint64_t(env_num("LOGGERD_MIN_FREE_MB", 0) * 1024 * 1024);
+  deleter_ = std::make_unique<loggerd::Deleter>(root_, dopt);
+
+  poller_ = msgq::Poller::create();
+  for (const cereal::Service &s : cereal::kServices) {
+    int enc = -1;
+    bool derived = false;
+    for (int e = 0; e < 4; ++e) {
+      if (s.name == kEncoders[e].data_service) enc = e;
+      if (s.name == kEncoders[e].idx_service) derived = true;
+    }
+    bool self_written = s.name == "initData" || s.name == "sentinel";
+    if ((!s.should_log || derived || self_written) && enc < 0) continue;
+    Source src;
+    src.name = std::string(s.name);
+    msgq::SubOptions so;
+    so.ring_size = s.ring_size;
+    src.sock = msgq::SubSocket::create(src.name, so);
+    src.decimation = s.decimation;
+    src.encoder = enc;
+    sources_.push_back(std::move(src));
+  }
+  for (auto &s : sources_) poller_->add(*s.sock);
+  pm_ = std::make_unique<cereal::PubMaster>(std::vector<std::string>{"loggerdState"});
+
+  logger_ = std::make_unique<loggerd::RouteLogger>(*writer_, root_, info_.route, lo,
+                                                   [this](cereal::MessageBuilder &b) { loggerd::build_init_data(b, info_); });
+}
+
+void Loggerd::handle(Source &src, msgq::Message &msg, uint64_t now) {
+  if (loggerd::capnp_message_size(msg.data(), msg.size()) != int64_t(msg.size())) {
+    if (bad_messages_++ % 1000 == 0)
+      fprintf(stderr, "loggerd: dropping a malformed %zu-byte message on %s (%llu so far)\n", msg.size(), src.name.c_str(),
+              (unsigned long long)bad_messages_);
+    return;
+  }
+  if (src.encoder >= 0) return handle_encode(src.encoder, msg, now);
+  bool qlog = src.decimation > 0 && src.segment_count % uint64_t(src.decimation) == 0;
+  src.segment_count++;
+  logger_->log(msg.data(), msg.size(), qlog, now);
+}
+
+void Loggerd::handle_encode(int e, msgq::Message &msg, uint64_t now) {
+  Encoder &enc = encoders_[e];
+  enc.last_ns = now;
+  try {
+    kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word *>(msg.data()), msg.size() / 8);
+    capnp::FlatArrayMessageReader reader(words);
+    auto ev = reader.getRoot<cereal::Event>();
+    cereal::EncodeData::Reader data;
+    switch (e) {
+      case 0: if (!ev.isRoadEncodeData()) throw std::runtime_error("not roadEncodeData"); data = ev.getRoadEncodeData(); break;
+      case 1: if (!ev.isWideRoadEncodeData()) throw std::runtime_error("not wideRoadEncodeData"); data = ev.getWideRoadEncodeData(); break;
+      case 2: if (!ev.isDriverEncodeData()) throw std::runtime_error("not driverEncodeData"); data = ev.getDriverEncodeData(); break;
+      default: if (!ev.isQRoadEncodeData()) throw std::runtime_error("not qRoadEncodeData"); data = ev.getQRoadEncodeData(); break;
+    }
+    int seg = data.getIdx().getSegmentNum();
+    if (enc.segment < 0) enc.segment = seg;
+    if (seg != enc.segment || !enc.held.empty()) {
+      enc.held.push_back(std::move(msg));
+      return;
+    }
+    write_packet(e, data, ev.getLogMonoTime(), now);
+  } catch (const std::exception &ex) {
+    if (bad_messages_++ % 1000 == 0)
+      fprintf(stderr, "loggerd: dropping a bad %s message: %s\n", kEncoders[e].data_service, ex.what());
+  } catch (const kj::Exception &ex) {
+    if (bad_messages_++ % 1000 == 0)
+      fprintf(stderr, "loggerd: dropping a bad %s message: %s\n", kEncoders[e].data_service, ex.getDescription().cStr());
+  }
+}
+
+void Loggerd::write_packet(int e, cereal::EncodeData::Reader data, uint64_t log_mono_time, uint64_t now) {
+  Encoder &enc = encoders_[e];
+  auto idx = data.getIdx();
+  bool keyframe = idx.getFlags() & cereal::EncodeIndex::FLAG_KEYFRAME;
+  if (enc.need_keyframe && !keyframe) {
+    enc.skipped++;  // a segment's video must start with a keyframe
+    return;
+  }
+  enc.need_keyframe = false;
+  loggerd::AppendFile *f = logger_->video(kEncoders[e].file);
+  auto header = data.getHeader();
+  if (keyframe && header.size() > 0) f->append(header.begin(), header.size());
+  auto bytes = data.getData();
+  f->append(bytes.begin(), bytes.size());
+  f->end_unit();
+  enc.packets++;
+
+  cereal::MessageBuilder b;
+  auto ev = b.initEvent();
+  ev.setLogMonoTime(log_mono_time);
+  switch (e) {
+    case 0: ev.setRoadEncodeIdx(idx); break;
+    case 1: ev.setWideRoadEncodeIdx(idx); break;
+    case 2: ev.setDriverEncodeIdx(idx); break;
+    default: ev.setQRoadEncodeIdx(idx); break;
+  }
+  size_t n = cereal::serialize(b, scratch_);
+  logger_->log(scratch_.data(), n, true, now);
+}
+
+void Loggerd::rotate(uint64_t now) {
+  int next = logger_->segment() + 1;
+  logger_->end_segment(false);
+  logger_->start_segment(next);
+  segment_start_ns_ = now;
+  for (auto &s : sources_) s.segment_count = 0;
+  for (int e = 0; e < 4; ++e) {
+    Encoder &enc = encoders_[e];
+    enc.segment = -1;
+    enc.need_keyframe = true;
+    std::deque<msgq::Message> held;
+    held.swap(enc.held);
+    for (auto &m : held) handle_encode(e, m, enc.last_ns);
+  }
+}
+
+void Loggerd::maybe_rotate(uint64_t now) {
+  int running = 0, moved = 0;
+  for (auto &enc : encoders_) {
+    if (enc.last_ns == 0 || now - enc.last_ns > kEncoderAliveNs) continue;
+    running++;
+    moved += !enc.held.empty();
+  }
+  bool stale_held = false;  // packets held for an encoder that stopped: don't hold them forever
+  for (auto &enc : encoders_) stale_held |= !enc.held.empty() && now - enc.last_ns > kEncoderAliveNs;
+  if ((running > 0 && moved == running) || (running == 0 && (stale_held || now - segment_start_ns_ >= segment_ns_))) rotate(now);
+}
+
+void Loggerd::once_a_second(uint64_t now) {
+  deleter_->run(logger_->segment_path());
+  const auto &st = writer_->stats();
+  uint64_t lost = 0;
+  for (auto &s : sources_) lost += s.sock->lost();
+  uint64_t skipped = 0;
+  for (auto &enc : encoders_) skipped += enc.skipped;
+  cereal::MessageBuilder b;
+  auto ls = b.initEvent().initLoggerdState();
+  ls.setSegmentNum(logger_->segment());
+  ls.setDroppedBytes(st.bytes_dropped);
+  ls.setDroppedMessages(lost + bad_messages_ + skipped);
+  ls.setBytesWritten(st.bytes_written);
+  ls.setIoBackend(writer_->backend_name());
+  ls.setRoute(info_.route);
+  ls.setBytesLogged(logger_->bytes_logged());
+  ls.setFlushes(logger_->flushes());
+  ls.setPendingBytes(0);
+  pm_->send("loggerdState", b);
+}
+
+int Loggerd::run() {
+  struct sigaction sa = {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  uint64_t now = conduit::mono_ns();
+  logger_->start_segment(0);
+  segment_start_ns_ = now;
+  next_second_ns_ = now + kSecond;
+  writer_->submit();
+  msgq::Message msg;
+  while (!g_signal) {
+    poller_->poll(100);
+    uint64_t turn_start = conduit::mono_ns();
+    int handled = 0;
+    for (auto &src : sources_) {
+      for (int i = 0; i < kMaxPerSocketPerTurn && src.sock->receive(msg, 0); ++i) {
+        handle(src, msg, turn_start);
+        handled++;
+      }
+    }
+    now = conduit::mono_ns();
+    maybe_rotate(now);
+    logger_->maybe_flush(now);
+    if (now >= next_second_ns_) {
+      once_a_second(now);
+      next_second_ns_ = now + kSecond;
+    }
+    writer_->submit();
+    // Let messages gather for a turn, so each wake-up and io_uring_enter carries a batch.
+    if (handled > 0 && turn_ns_ > 0 && !g_signal) {
+      uint64_t until = turn_start + turn_ns_;
+      struct timespec ts = {time_t(until / kSecond), long(until % kSecond)};
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+    }
+  }
+  // Drain what arrived before the signal, then close the route.
+  now = conduit::mono_ns();
+  for (auto &src : sources_)
+    while (src.sock->receive(msg, 0)) handle(src, msg, now);
+  logger_->end_segment(true, g_signal);
+  writer_->drain();
+  const auto &st = writer_->stats();
+  fprintf(stderr, "loggerd: stopped by signal %d; %llu bytes written, %llu dropped, %llu write errors\n", int(g_signal),
+          (unsigned long long)st.bytes_written, (unsigned long long)st.bytes_dropped, (unsigned long long)st.write_errors);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  try {
+    Loggerd d(argc, argv);
+    return d.run();
+  } catch (const std::exception &e) {
+    fprintf(stderr, "loggerd: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,173 @@
+// LogFileReader: intact prefix + warning on truncated, bit-flipped and empty logs.
+#include "loggerd/log_file_reader.h"
+
+#include <gtest/gtest.h>
+
+#include "loggerd/tests/test_util.h"
+#include "loggerd/writer.h"
+#include "loggerd/zstd_log_file.h"
+
+using namespace loggerd;
+using namespace loggerd_test;
+
+namespace {
+
+struct Log {
+  std::string path;
+  std::vector<std::string> events;
+};
+
+// A zstd log of `n` events with a frame every ~40 events.
+Log write_log(const std::string &dir, int n, uint64_t seed) {
+  Log log{dir + "/rlog.zst", {}};
+  std::mt19937_64 rng(seed);
+  Writer w;
+  ZstdLogOptions zo;
+  zo.flush_interval_ns = 40;
+  ZstdLogFile f(w, log.path, zo);
+  for (int i = 0; i < n; ++i) {
+    log.events.push_back(fake_event(rng, 1 + rng() % 40));
+    f.write(log.events.back().data(), log.events.back().size(), uint64_t(i));
+    f.maybe_flush(uint64_t(i));
+  }
+  return log;
+}
+
+void write_file(const std::string &path, const std::string &data) {
+  FILE *f = fopen(path.c_str(), "wb");
+  fwrite(data.data(), 1, data.size(), f);
+  fclose(f);
+}
+
+// Reads `path`; checks every event returned equals the original at its index. Returns the count.
+size_t read_prefix(const std::string &path, const std::vector<std::string> &events, std::string *warning) {
+  LogFileReader r(path);
+  std::string_view ev;
+  size_t n = 0;
+  while (r.next(ev)) {
+    EXPECT_LT(n, events.size());
+    if (n >= events.size()) break;
+    EXPECT_EQ(ev, events[n]) << "event " << n << " of " << path << " is not the original";
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(ev.data()) % 8, 0u);
+    n++;
+  }
+  *warning = r.warning();
+  return n;
+}
+
+}  // namespace
+
+TEST(LogFileReader, IntactLogHasNoWarning) {
+  TempDir dir;
+  Log log = write_log(dir.path, 2000, 1);
+  std::string warning;
+  EXPECT_EQ(read_prefix(log.path, log.events, &warning), log.events.size());
+  EXPECT_EQ(warning, "");
+}
+
+TEST(LogFileReader, TruncatedLogYieldsIntactPrefixAndWarning) {
+  TempDir dir;
+  Log log = write_log(dir.path, 2000, 2);
+  std::string data = slurp(log.path), warning;
+  std::mt19937 rng(5);
+  size_t last = 0;
+  for (int k = 0; k < 40; ++k) {
+    size_t cut = 1 + rng() % (data.size() - 1);
+    std::string path = dir.path + "/cut.zst";
+    write_file(path, data.substr(0, cut));
+    size_t n = read_prefix(path, log.events, &warning);
+    EXPECT_LT(n, log.events.size());
+    EXPECT_NE(warning.find("truncated"), std::string::npos) << "cut at " << cut << ": " << warning;
+    last = std::max(last, n);
+  }
+  EXPECT_GT(last, 0u);
+}
+
+TEST(LogFileReader, CutAtFrameBoundaryLosesOnlyLaterFrames) {
+  TempDir dir;
+  Log log = write_log(dir.path, 400, 3);
+  std::string data = slurp(log.path), warning;
+  // The first frame alone: a clean file with fewer events.
+  size_t first = ZSTD_findFrameCompressedSize(data.data(), data.size());
+  ASSERT_FALSE(ZSTD_isError(first));
+  write_file(dir.path + "/one.zst", data.substr(0, first));
+  size_t n = read_prefix(dir.path + "/one.zst", log.events, &warning);
+  EXPECT_GT(n, 0u);
+  EXPECT_LT(n, log.events.size());
+  EXPECT_EQ(warning, "");
+}
+
+TEST(LogFileReader, BitFlipYieldsIntactPrefixNeverGarbage) {
+  TempDir dir;
+  Log log = write_log(dir.path, 2000, 4);
+  std::string data = slurp(log.path), warning;
+  std::mt19937 rng(6);
+  int warned = 0;
+  for (int k = 0; k < 60; ++k) {
+    std::string bad = data;
+    size_t at = rng() % bad.size();
+    bad[at] ^= char(1 << (rng() % 8));
+    std::string path = dir.path + "/flip.zst";
+    write_file(path, bad);
+    size_t n = read_prefix(path, log.events, &warning);  // asserts every event is an original
+    if (n < log.events.size()) {
+      EXPECT_NE(warning, "") << "flip at " << at << " lost events without a warning";
+    }
+    warned += !warning.empty();
+  }
+  EXPECT_GT(warned, 50);  // almost every flip is caught by the frame checksum
+}
+
+TEST(LogFileReader, EmptyFileWarns) {
+  TempDir dir;
+  write_file(dir.path + "/empty.zst", "");
+  std::string warning;
+  EXPECT_EQ(read_prefix(dir.path + "/empty.zst", {}, &warning), 0u);
+  EXPECT_NE(warning.find("empty"), std::string::npos) << warning;
+}
+
+TEST(LogFileReader, StrictModeThrows) {
+  TempDir dir;
+  Log log = write_log(dir.path, 500, 7);
+  std::string data = slurp(log.path);
+  write_file(dir.path + "/cut.zst", data.substr(0, data.size() - 3));
+  LogFileReader r(dir.path + "/cut.zst", true);
+  std::string_view ev;
+  EXPECT_THROW({ while (r.next(ev)) {} }, std::runtime_error);
+}
+
+TEST(LogFileReader, UncompressedLogAndTruncatedEvent) {
+  TempDir dir;
+  std::mt19937_64 rng(8);
+  std::vector<std::string> events;
+  std::string raw;
+  for (int i = 0; i < 100; ++i) {
+    events.push_back(fake_event(rng, 1 + rng() % 20));
+    raw += events.back();
+  }
+  write_file(dir.path + "/rlog", raw);
+  std::string warning;
+  EXPECT_EQ(read_prefix(dir.path + "/rlog", events, &warning), 100u);
+  EXPECT_EQ(warning, "");
+  write_file(dir.path + "/rlog", raw.substr(0, raw.size() - 5));
+  EXPECT_EQ(read_prefix(dir.path + "/rlog", events, &warning), 99u);
+  EXPECT_NE(warning.find("truncated event"), std::string::npos) << warning;
+}
+
+TEST(LogFileReader, ImpossibleHeaderIsDamageNotACrash) {
+  TempDir dir;
+  std::string junk(64, '\xff');
+  write_file(dir.path + "/rlog", junk);
+  std::string warning;
+  EXPECT_EQ(read_prefix(dir.path + "/rlog", {}, &warning), 0u);
+  EXPECT_NE(warning.find("impossible"), std::string::npos) << warning;
+}
+
+TEST(LogFileReader, MissingFileThrowsWithPath) {
+  try {
+    LogFileReader r("/nonexistent/rlog.zst");
+    FAIL();
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/rlog.zst"), std::string::npos);
+  }
+}

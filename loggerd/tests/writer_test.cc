@@ -1,0 +1,267 @@
+// Writer: whole units only, locks, linked fsync, ENOSPC (injected and real), both backends.
+#include "loggerd/writer.h"
+
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+
+#include "loggerd/tests/test_util.h"
+#include "loggerd/zstd_log_file.h"
+#include "loggerd/log_file_reader.h"
+
+using namespace loggerd;
+using namespace loggerd_test;
+
+namespace {
+
+class WriterTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  WriterOptions opts(size_t count = 16, size_t size = 16384) {
+    WriterOptions o;
+    o.io_mode = GetParam();
+    o.buffer_count = count;
+    o.buffer_size = size;
+    o.inject_enospc_after = -1;
+    return o;
+  }
+  TempDir dir;
+};
+
+// A unit: [u32 length][u32 seq][payload][u32 checksum], so a file can be checked unit by unit.
+std::string make_unit(uint32_t seq, size_t payload, std::mt19937 &rng) {
+  std::string u(12 + payload, '\0');
+  uint32_t len = uint32_t(u.size()), sum = seq * 2654435761u;
+  memcpy(u.data(), &len, 4);
+  memcpy(u.data() + 4, &seq, 4);
+  for (size_t i = 0; i < payload; ++i) {
+    u[8 + i] = char(rng());
+    sum = sum * 31 + uint8_t(u[8 + i]);
+  }
+  memcpy(u.data() + 8 + payload, &sum, 4);
+  return u;
+}
+
+// Parses a file of units; returns their seqs, fails the test on any damaged unit.
+std::vector<uint32_t> parse_units(const std::string &data) {
+  std::vector<uint32_t> seqs;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    uint32_t len, seq, sum;
+    EXPECT_GE(data.size() - pos, 12u) << "half unit at " << pos;
+    if (data.size() - pos < 12) break;
+    memcpy(&len, data.data() + pos, 4);
+    memcpy(&seq, data.data() + pos + 4, 4);
+    EXPECT_LE(pos + len, data.size()) << "unit at " << pos << " runs past the end";
+    if (pos + len > data.size() || len < 12) break;
+    uint32_t want = seq * 2654435761u;
+    for (size_t i = 8; i < len - 4; ++i) want = want * 31 + uint8_t(data[pos + i]);
+    memcpy(&sum, data.data() + pos + len - 4, 4);
+    EXPECT_EQ(sum, want) << "unit " << seq << " corrupt";
+    seqs.push_back(seq);
+    pos += len;
+  }
+  return seqs;
+}
+
+}  // namespace
+
+TEST_P(WriterTest, WritesWholeUnitsAndRemovesLockAfterClose) {
+  std::string path = dir.path + "/a.bin", expect;
+  std::mt19937 rng(1);
+  {
+    Writer w(opts());
+    EXPECT_STREQ(w.backend_name(), GetParam().c_str());
+    AppendFile *f = w.open(path);
+    EXPECT_TRUE(exists(path + ".lock"));
+    for (uint32_t i = 0; i < 200; ++i) {
+      std::string u = make_unit(i, rng() % 40000, rng);
+      f->append(u.data(), u.size());
+      f->end_unit();
+      expect += u;
+      if (i % 7 == 0) w.submit();
+    }
+    std::string tail = make_unit(999, 100, rng);
+    f->append(tail.data(), tail.size());  // never ended: not data
+    bool closed = false;
+    w.close(f, [&] { closed = true; });
+    w.drain();
+    EXPECT_TRUE(closed);
+    EXPECT_FALSE(exists(path + ".lock"));
+    EXPECT_EQ(w.stats().bytes_written, expect.size());
+    EXPECT_EQ(w.stats().bytes_dropped, tail.size());
+    EXPECT_EQ(w.stats().write_errors, 0u);
+    EXPECT_EQ(w.open_files(), 0u);
+    EXPECT_EQ(w.free_buffers(), 16u);
+  }
+  EXPECT_EQ(slurp(path), expect);
+}
+
+TEST_P(WriterTest, OpenUnitStaysOffDisk) {
+  std::string path = dir.path + "/b.bin";
+  Writer w(opts());
+  AppendFile *f = w.open(path);
+  std::string a(5000, 'a'), b(3000, 'b');
+  f->append(a.data(), a.size());
+  f->end_unit();
+  f->append(b.data(), b.size());
+  w.drain();
+  EXPECT_EQ(slurp(path), a);
+  EXPECT_EQ(f->disk_size(), a.size());
+  f->end_unit();
+  w.drain();
+  EXPECT_EQ(slurp(path), a + b);
+  EXPECT_TRUE(exists(path + ".lock"));
+}
+
+TEST_P(WriterTest, InjectedEnospcDropsWholeUnitsAndKeepsEarlierData) {
+  std::string path = dir.path + "/c.bin";
+  std::mt19937 rng(2);
+  WriterOptions o = opts();
+  o.inject_enospc_after = 100000;
+  std::vector<std::string> units;
+  Writer w(o);
+  AppendFile *f = w.open(path);
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < 100; ++i) {
+    units.push_back(make_unit(i, 1000 + rng() % 5000, rng));
+    f->append(units.back().data(), units.back().size());
+    f->end_unit();
+    total += units.back().size();
+    w.drain();  // one unit per chain, so the limit cuts exactly between units
+  }
+  w.close(f);
+  w.drain();
+  std::string data = slurp(path);
+  auto seqs = parse_units(data);
+  ASSERT_FALSE(seqs.empty());
+  // Everything before the first failure is there, in order; later units only whole and in order.
+  size_t first_gap = 0;
+  while (first_gap < seqs.size() && seqs[first_gap] == first_gap) first_gap++;
+  uint64_t before_limit = 0;
+  size_t fit = 0;
+  while (fit < units.size() && before_limit + units[fit].size() <= 100000) before_limit += units[fit++].size();
+  EXPECT_EQ(first_gap, fit);
+  for (size_t i = 1; i < seqs.size(); ++i) EXPECT_LT(seqs[i - 1], seqs[i]);
+  EXPECT_LE(data.size(), 100000u);
+  EXPECT_GT(w.stats().write_errors, 0u);
+  EXPECT_EQ(w.stats().last_errno, ENOSPC);
+  EXPECT_EQ(w.stats().bytes_written, data.size());
+  EXPECT_EQ(w.stats().bytes_written + w.stats().bytes_dropped, total);
+  EXPECT_FALSE(exists(path + ".lock"));
+}
+
+TEST_P(WriterTest, RealEnospcOnTmpfsNeverLeavesHalfUnits) {
+  std::string mnt = dir.path + "/mnt";
+  mkdir(mnt.c_str(), 0700);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=512k") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << strerror(errno) << "); the injected-ENOSPC test covers the logic";
+  std::mt19937 rng(3);
+  std::vector<std::string> paths = {mnt + "/x.bin", mnt + "/y.bin"};
+  uint64_t total = 0;
+  WriterStats st;
+  {
+    Writer w(opts(32, 16384));
+    std::vector<AppendFile *> files = {w.open(paths[0]), w.open(paths[1])};
+    for (uint32_t i = 0; i < 400; ++i) {
+      std::string u = make_unit(i, 500 + rng() % 20000, rng);
+      AppendFile *f = files[i % 2];
+      f->append(u.data(), u.size());
+      f->end_unit();
+      total += u.size();
+      if (i % 3 == 0) w.submit();
+    }
+    for (auto *f : files) w.close(f);
+    w.drain();
+    st = w.stats();
+  }
+  uint64_t on_disk = 0;
+  for (int k = 0; k < 2; ++k) {
+    std::string data = slurp(paths[k]);
+    on_disk += data.size();
+    auto seqs = parse_units(data);
+    for (size_t i = 1; i < seqs.size(); ++i) EXPECT_LT(seqs[i - 1], seqs[i]);
+    for (uint32_t s : seqs) EXPECT_EQ(s % 2, uint32_t(k));
+  }
+  EXPECT_GT(st.write_errors, 0u);
+  EXPECT_GT(st.bytes_dropped, 0u);
+  EXPECT_EQ(st.bytes_written, on_disk);
+  EXPECT_EQ(st.bytes_written + st.bytes_dropped, total);
+  umount2(mnt.c_str(), MNT_DETACH);
+}
+
+TEST_P(WriterTest, UnitLargerThanThePoolIsDroppedAndCounted) {
+  std::string path = dir.path + "/d.bin";
+  Writer w(opts(2, 4096));
+  AppendFile *f = w.open(path);
+  std::string small(100, 's'), big(20000, 'B');
+  f->append(small.data(), small.size());
+  f->end_unit();
+  f->append(big.data(), big.size());
+  f->end_unit();
+  f->append(small.data(), small.size());
+  f->end_unit();
+  w.close(f);
+  w.drain();
+  EXPECT_EQ(slurp(path), small + small);
+  EXPECT_EQ(w.stats().units_dropped, 1u);
+  EXPECT_EQ(w.stats().bytes_dropped, big.size());
+}
+
+TEST_P(WriterTest, ZstdLogRoundTrip) {
+  std::string path = dir.path + "/rlog.zst";
+  std::mt19937_64 rng(4);
+  std::vector<std::string> events;
+  {
+    Writer w(opts());
+    ZstdLogOptions zo;
+    zo.flush_interval_ns = 1000;
+    zo.max_frame_bytes = 20000;
+    ZstdLogFile log(w, path, zo);
+    for (int i = 0; i < 3000; ++i) {
+      events.push_back(fake_event(rng, 1 + rng() % 64));
+      log.write(events.back().data(), events.back().size(), uint64_t(i) * 100);
+      log.maybe_flush(uint64_t(i) * 100);
+      if (i % 50 == 0) w.submit();
+    }
+  }
+  LogFileReader r(path);
+  std::string_view ev;
+  size_t n = 0;
+  while (r.next(ev)) {
+    ASSERT_LT(n, events.size());
+    EXPECT_EQ(ev, events[n]);
+    n++;
+  }
+  EXPECT_EQ(n, events.size());
+  EXPECT_EQ(r.warning(), "");
+  EXPECT_TRUE(r.compressed());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, WriterTest, ::testing::Values("io_uring", "pwrite"));
+
+TEST(Backend, EnvSelectsPwriteAndRejectsUnknown) {
+  setenv("LOGGERD_IO", "pwrite", 1);
+  EXPECT_STREQ(Writer().backend_name(), "pwrite");
+  setenv("LOGGERD_IO", "aio", 1);
+  EXPECT_THROW(Writer(), std::invalid_argument);
+  unsetenv("LOGGERD_IO");
+  EXPECT_STREQ(Writer().backend_name(), "io_uring");
+}
+
+TEST(Backend, BadOptionsAreClearErrors) {
+  WriterOptions o;
+  o.buffer_size = 1000;
+  EXPECT_THROW(Writer{o}, std::invalid_argument);
+  setenv("LOGGERD_INJECT_ENOSPC_AFTER", "lots", 1);
+  EXPECT_THROW(Writer(), std::invalid_argument);
+  unsetenv("LOGGERD_INJECT_ENOSPC_AFTER");
+}
+
+TEST(Backend, OpenFailureNamesThePath) {
+  Writer w;
+  try {
+    w.open("/nonexistent_dir_xyz/rlog.zst");
+    FAIL() << "no exception";
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent_dir_xyz/rlog.zst"), std::string::npos);
+  }
+}

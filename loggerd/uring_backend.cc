@@ -1,0 +1,107 @@
+// io_uring implementation of IoBackend (see io_backend.h).
+#include <liburing.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "loggerd/io_backend.h"
+
+namespace loggerd {
+namespace {
+
+constexpr unsigned kQueueDepth = 512;
+
+class UringBackend : public IoBackend {
+ public:
+  ~UringBackend() override {
+    if (!ready_) return;
+    std::vector<IoCompletion> sink;
+    while (in_flight_ > 0) reap(sink, true);
+    io_uring_queue_exit(&ring_);
+  }
+
+  // Returns an error description instead of throwing so the caller can fall back.
+  std::string init(const std::vector<iovec> &buffers) {
+    io_uring_params p{};
+    int r = io_uring_queue_init_params(kQueueDepth, &ring_, &p);
+    if (r < 0) return std::string("io_uring_setup failed: ") + strerror(-r);
+    if (!buffers.empty()) {
+      r = io_uring_register_buffers(&ring_, buffers.data(), buffers.size());
+      if (r < 0) {
+        io_uring_queue_exit(&ring_);
+        return std::string("io_uring_register_buffers failed: ") + strerror(-r);
+      }
+    }
+    ready_ = true;
+    return "";
+  }
+
+  const char *name() const override { return "io_uring"; }
+  size_t max_chain() const override { return kQueueDepth; }
+
+  void queue(const IoOp *ops, size_t n) override {
+    if (n > kQueueDepth) throw std::invalid_argument("io_uring chain of " + std::to_string(n) + " ops, at most " + std::to_string(kQueueDepth));
+    // A chain must not straddle two io_uring_enter calls: the kernel ends a link at a submission boundary.
+    if (io_uring_sq_space_left(&ring_) < n) submit();
+    for (size_t i = 0; i < n; ++i) {
+      const IoOp &op = ops[i];
+      io_uring_sqe *sqe = io_uring_get_sqe(&ring_);
+      if (op.kind == IoOp::kWrite) {
+        if (op.buf_index >= 0) io_uring_prep_write_fixed(sqe, op.fd, op.data, op.len, op.offset, op.buf_index);
+        else io_uring_prep_write(sqe, op.fd, op.data, op.len, op.offset);
+      } else {
+        io_uring_prep_fsync(sqe, op.fd, 0);
+      }
+      io_uring_sqe_set_data64(sqe, op.tag);
+      if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
+    }
+    queued_ += n;
+  }
+
+  void submit() override {
+    if (queued_ == 0) return;
+    int r;
+    do r = io_uring_submit(&ring_); while (r == -EINTR);
+    if (r < 0) throw std::runtime_error(std::string("io_uring_submit failed: ") + strerror(-r));
+    in_flight_ += queued_;
+    queued_ = 0;
+  }
+
+  void reap(std::vector<IoCompletion> &out, bool wait) override {
+    if (wait && in_flight_ > 0) {
+      io_uring_cqe *cqe;
+      int r;
+      do r = io_uring_wait_cqe(&ring_, &cqe); while (r == -EINTR);
+      if (r < 0) throw std::runtime_error(std::string("io_uring_wait_cqe failed: ") + strerror(-r));
+    }
+    io_uring_cqe *cqes[64];
+    unsigned got;
+    while ((got = io_uring_peek_batch_cqe(&ring_, cqes, 64)) > 0) {
+      for (unsigned i = 0; i < got; ++i) out.push_back({io_uring_cqe_get_data64(cqes[i]), cqes[i]->res});
+      io_uring_cq_advance(&ring_, got);
+      in_flight_ -= got;
+    }
+  }
+
+  size_t in_flight() const override { return in_flight_ + queued_; }
+
+ private:
+  io_uring ring_{};
+  bool ready_ = false;
+  size_t queued_ = 0, in_flight_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<IoBackend> create_uring_backend(const std::vector<iovec> &buffers, std::string *why_not) {
+  auto b = std::make_unique<UringBackend>();
+  std::string err = b->init(buffers);
+  if (!err.empty()) {
+    if (why_not) *why_not = err;
+    return nullptr;
+  }
+  return b;
+}
+
+}  // namespace loggerd

@@ -1,0 +1,295 @@
+// Writer: units, chains and recovery from failed writes (see writer.h).
+#include "loggerd/writer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace loggerd {
+namespace {
+
+// Completion tags: file id (20 bits) | buffer index + 1 (12 bits, 0 = fsync) | op length (32 bits).
+constexpr uint32_t kIdBits = 20;
+constexpr uint32_t kIdMask = (1u << kIdBits) - 1;
+constexpr size_t kMaxBuffers = 4095;
+
+uint64_t make_tag(uint32_t id, int buf, uint32_t len) {
+  return (uint64_t(id) << 44) | (uint64_t(buf + 1) << 32) | len;
+}
+
+int64_t env_int(const char *name, int64_t fallback) {
+  const char *v = getenv(name);
+  if (!v || !*v) return fallback;
+  char *end;
+  long long x = strtoll(v, &end, 10);
+  if (*end || x < 0) throw std::invalid_argument(std::string(name) + ": expected a byte count, found '" + v + "'");
+  return x;
+}
+
+}  // namespace
+
+void AppendFile::append(const void *data, size_t n) {
+  const char *p = static_cast<const char *>(data);
+  while (n > 0) {
+    auto [dst, room] = space();
+    size_t c = std::min(room, n);
+    memcpy(dst, p, c);
+    commit(c);
+    p += c;
+    n -= c;
+  }
+}
+
+std::pair<char *, size_t> AppendFile::space() {
+  if (!dropping_unit_ && (bufs_.empty() || bufs_.back().filled == w_->opts_.buffer_size)) {
+    int idx = w_->acquire_buffer(this);
+    if (idx >= 0) bufs_.push_back({idx, appended_, 0, 0});
+  }
+  if (dropping_unit_) return {w_->scratch_.data(), w_->scratch_.size()};
+  Buf &b = bufs_.back();
+  return {static_cast<char *>(w_->iov_[b.index].iov_base) + b.filled, w_->opts_.buffer_size - b.filled};
+}
+
+void AppendFile::commit(size_t n) {
+  if (dropping_unit_) {
+    w_->stats_.bytes_dropped += n;
+    return;
+  }
+  bufs_.back().filled += n;
+  appended_ += n;
+}
+
+void AppendFile::end_unit() {
+  dropping_unit_ = false;
+  unit_end_ = appended_;
+}
+
+void AppendFile::drop_open_unit() {
+  w_->stats_.bytes_dropped += appended_ - unit_end_;
+  appended_ = unit_end_;
+  while (!bufs_.empty() && bufs_.back().base >= unit_end_ && bufs_.back().in_flight == 0) {
+    w_->free_.push_back(bufs_.back().index);
+    bufs_.pop_back();
+  }
+  if (!bufs_.empty()) bufs_.back().filled = uint32_t(unit_end_ - bufs_.back().base);
+}
+
+Writer::Writer(WriterOptions opts) : opts_(std::move(opts)), mem_(nullptr, free) {
+  if (opts_.buffer_size == 0 || opts_.buffer_size % 4096 || opts_.buffer_size > (1u << 30))
+    throw std::invalid_argument("Writer: buffer_size must be a multiple of 4096 up to 1 GiB, found " + std::to_string(opts_.buffer_size));
+  if (opts_.buffer_count == 0 || opts_.buffer_count > kMaxBuffers)
+    throw std::invalid_argument("Writer: buffer_count must be 1.." + std::to_string(kMaxBuffers) + ", found " + std::to_string(opts_.buffer_count));
+  if (opts_.inject_enospc_after < 0) opts_.inject_enospc_after = env_int("LOGGERD_INJECT_ENOSPC_AFTER", -1);
+  mem_.reset(static_cast<char *>(aligned_alloc(4096, opts_.buffer_size * opts_.buffer_count)));
+  if (!mem_) throw std::runtime_error("Writer: cannot allocate the buffer pool");
+  for (size_t i = 0; i < opts_.buffer_count; ++i) {
+    iov_.push_back({mem_.get() + i * opts_.buffer_size, opts_.buffer_size});
+    free_.push_back(int(opts_.buffer_count - 1 - i));
+  }
+  scratch_.resize(64 << 10);
+  backend_ = create_backend(iov_, opts_.io_mode);
+}
+
+Writer::~Writer() {
+  std::vector<AppendFile *> open;
+  for (auto &[id, f] : files_)
+    if (!f->closing_) open.push_back(f.get());
+  for (AppendFile *f : open) close(f);
+  drain();
+}
+
+AppendFile *Writer::open(const std::string &path) {
+  std::string lock = path + ".lock";
+  int lfd = ::open(lock.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (lfd < 0) throw std::runtime_error("cannot create lock file " + lock + ": " + strerror(errno));
+  ::close(lfd);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int e = errno;
+    unlink(lock.c_str());
+    throw std::runtime_error("cannot create " + path + ": " + strerror(e));
+  }
+  while (files_.count(next_id_) || next_id_ == 0) next_id_ = (next_id_ + 1) & kIdMask;
+  uint32_t id = next_id_;
+  next_id_ = (next_id_ + 1) & kIdMask;
+  auto *f = new AppendFile(this, id, fd, path, lock);
+  files_[id].reset(f);
+  return f;
+}
+
+void Writer::close(AppendFile *f, std::function<void()> on_closed) {
+  if (f->appended_ > f->unit_end_) f->drop_open_unit();  // a unit never ended is not data
+  f->dropping_unit_ = false;
+  f->closing_ = true;
+  f->on_closed_ = std::move(on_closed);
+}
+
+int Writer::acquire_buffer(AppendFile *f) {
+  while (free_.empty()) {
+    uint64_t seen = completions_;
+    bool queued = submit();
+    if (!free_.empty()) break;
+    if (backend_->in_flight() == 0 && synthetic_.empty()) {
+      if (queued || completions_ != seen) continue;  // progress: more units may be ready to go
+      // Every buffer holds an open unit: nothing will ever free one. Give up this unit.
+      f->drop_open_unit();
+      f->dropping_unit_ = true;
+      stats_.units_dropped++;
+      if (stats_.units_dropped == 1 || stats_.units_dropped % 1000 == 0)
+        fprintf(stderr, "loggerd: buffer pool exhausted by open units, dropping a unit of %s (%llu so far)\n",
+                f->path_.c_str(), (unsigned long long)stats_.units_dropped);
+      return -1;
+    }
+    reap(true);
+  }
+  int idx = free_.back();
+  free_.pop_back();
+  return idx;
+}
+
+void Writer::queue_chain(AppendFile *f) {
+  ops_.clear();
+  uint64_t off = f->disk_end_, bytes = 0;
+  for (auto &b : f->bufs_) {
+    uint64_t s = std::max(f->submitted_, b.base), e = std::min(f->unit_end_, b.base + b.filled);
+    if (e <= s) continue;
+    uint32_t len = uint32_t(e - s);
+    ops_.push_back({IoOp::kWrite, f->fd_, b.index, static_cast<const char *>(iov_[b.index].iov_base) + (s - b.base),
+                    len, off, make_tag(f->id_, b.index, len)});
+    b.in_flight++;
+    off += len;
+    bytes += len;
+  }
+  f->submitted_ = std::max(f->submitted_, f->unit_end_);
+  bool fsync = f->closing_ && !f->fsynced_ && f->submitted_ == f->appended_;
+  if (fsync) ops_.push_back({IoOp::kFsync, f->fd_, -1, nullptr, 0, 0, make_tag(f->id_, -1, 0)});
+  if (ops_.empty()) return;
+  f->chain_ops_ = int(ops_.size());
+  f->chain_bytes_ = bytes;
+  f->chain_failed_ = false;
+  f->chain_errno_ = 0;
+  f->chain_has_fsync_ = fsync;
+  in_flight_bytes_ += bytes;
+  stats_.chains++;
+  int64_t limit = opts_.inject_enospc_after;
+  if (limit >= 0 && bytes > 0 && disk_bytes_ + in_flight_bytes_ > uint64_t(limit)) {
+    for (size_t i = 0; i < ops_.size(); ++i) synthetic_.push_back({ops_[i].tag, i == 0 ? -ENOSPC : -ECANCELED});
+    return;
+  }
+  backend_->queue(ops_.data(), ops_.size());
+}
+
+bool Writer::submit() {
+  size_t before = stats_.chains;
+  for (auto &[id, f] : files_)
+    if (f->chain_ops_ == 0) queue_chain(f.get());
+  bool queued = stats_.chains != before;
+  if (queued) stats_.submits++;
+  backend_->submit();
+  reap(false);
+  return queued;
+}
+
+void Writer::reap(bool wait) {
+  done_.clear();
+  if (!synthetic_.empty()) {
+    done_.swap(synthetic_);
+    wait = false;
+  }
+  backend_->reap(done_, wait);
+  process(done_);
+}
+
+void Writer::process(const std::vector<IoCompletion> &done) {
+  completions_ += done.size();
+  for (const IoCompletion &c : done) {
+    auto it = files_.find(uint32_t(c.tag >> 44) & kIdMask);
+    if (it == files_.end()) continue;
+    AppendFile *f = it->second.get();
+    int buf = int((c.tag >> 32) & 0xfff) - 1;
+    uint32_t len = uint32_t(c.tag);
+    bool ok;
+    if (buf >= 0) {
+      for (auto &b : f->bufs_)
+        if (b.index == buf && b.in_flight > 0) {
+          b.in_flight--;
+          break;
+        }
+      ok = c.result == int64_t(len);
+    } else {
+      ok = c.result == 0;
+      if (c.result != -ECANCELED) {
+        f->fsynced_ = true;  // an fsync that ran and failed cannot be helped by retrying
+        if (!ok) fprintf(stderr, "loggerd: fsync of %s failed: %s\n", f->path_.c_str(), strerror(int(-c.result)));
+      }
+    }
+    if (!ok && !f->chain_failed_) {
+      f->chain_failed_ = true;
+      f->chain_errno_ = c.result < 0 ? int(-c.result) : ENOSPC;  // a short write to a file means no space
+    }
+    if (--f->chain_ops_ == 0) finish_chain(f);
+  }
+}
+
+void Writer::finish_chain(AppendFile *f) {
+  in_flight_bytes_ -= f->chain_bytes_;
+  if (!f->chain_failed_) {
+    f->disk_end_ += f->chain_bytes_;
+    disk_bytes_ += f->chain_bytes_;
+    stats_.bytes_written += f->chain_bytes_;
+  } else if (f->chain_bytes_ > 0) {
+    stats_.write_errors++;
+    stats_.bytes_dropped += f->chain_bytes_;
+    stats_.last_errno = f->chain_errno_;
+    // Cut whatever part of the failed chain landed, so the file ends with a whole unit.
+    if (ftruncate(f->fd_, off_t(f->disk_end_)) != 0)
+      fprintf(stderr, "loggerd: ftruncate %s to %llu failed: %s\n", f->path_.c_str(), (unsigned long long)f->disk_end_, strerror(errno));
+    if (stats_.write_errors == 1 || stats_.write_errors % 100 == 0)
+      fprintf(stderr, "loggerd: write to %s failed (%s): dropped %llu bytes, file kept at %llu bytes (%llu failed writes so far)\n",
+              f->path_.c_str(), strerror(f->chain_errno_), (unsigned long long)f->chain_bytes_,
+              (unsigned long long)f->disk_end_, (unsigned long long)stats_.write_errors);
+  }
+  f->chain_bytes_ = 0;
+  release_buffers(f);
+  if (f->closing_ && f->fsynced_ && f->submitted_ == f->appended_) finalize(f);
+}
+
+void Writer::release_buffers(AppendFile *f) {
+  while (!f->bufs_.empty()) {
+    auto &b = f->bufs_.front();
+    bool last = f->bufs_.size() == 1;
+    bool done = b.base + b.filled <= f->submitted_ && b.in_flight == 0;
+    if (!done || (last && !f->closing_ && b.filled < opts_.buffer_size)) break;
+    free_.push_back(b.index);
+    f->bufs_.pop_front();
+  }
+}
+
+void Writer::finalize(AppendFile *f) {
+  release_buffers(f);
+  ::close(f->fd_);
+  unlink(f->lock_path_.c_str());
+  auto cb = std::move(f->on_closed_);
+  files_.erase(f->id_);
+  if (cb) cb();
+}
+
+void Writer::drain() {
+  for (;;) {
+    submit();
+    bool busy = backend_->in_flight() > 0 || !synthetic_.empty();
+    bool closing = false;
+    for (auto &[id, f] : files_) closing |= f->closing_;
+    if (!busy && !closing) return;
+    if (!busy) continue;  // a closing file still has its fsync to queue
+    reap(true);
+  }
+}
+
+}  // namespace loggerd

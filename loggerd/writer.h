@@ -1,0 +1,151 @@
+#pragma once
+// Writer: every byte loggerd puts on disk goes through one Writer (one per
+// process), which owns the I/O backend (io_uring or pwrite, io_backend.h) and
+// a pool of buffers registered with the kernel once.
+//
+//   Writer w;
+//   AppendFile *f = w.open(dir + "/rlog.zst");   // also creates rlog.zst.lock
+//   f->append(bytes, n); f->end_unit();           // a unit: a zstd frame, a video packet
+//   w.submit();                                   // once per loop turn
+//   w.close(f);                                   // last writes + linked fsync; lock removed when durable
+//
+// Units: only whole units reach the disk. Bytes of an open unit wait in the
+// buffers; at submit() each file's complete units go out as one linked chain
+// of write_fixed ops at explicit offsets (at most one chain in flight per
+// file, so offsets stay exact). If any write of a chain fails or is short
+// (ENOSPC, EIO), the chain's bytes are counted as dropped and the file is
+// truncated back to the end of the last good chain: what was on disk before is
+// never damaged and no half unit is ever counted as written. The Writer keeps
+// going; later units are tried again.
+//
+// When every buffer is in use, append() submits and waits for the disk; if the
+// buffers are all held by open units, the current unit of the file asking is
+// dropped (counted) instead of blocking forever.
+//
+// Test hook: LOGGERD_INJECT_ENOSPC_AFTER=<bytes> (or WriterOptions) makes every
+// chain that would bring this Writer's bytes on disk past the limit fail with
+// ENOSPC, without a syscall.
+//
+// Threads: a Writer and its files are used by one thread.
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "loggerd/io_backend.h"
+
+namespace loggerd {
+
+struct WriterOptions {
+  std::string io_mode = "auto";  // "auto" | "io_uring" | "pwrite" (see create_backend)
+  size_t buffer_size = 128 << 10;
+  size_t buffer_count = 128;
+  int64_t inject_enospc_after = -1;  // -1: read LOGGERD_INJECT_ENOSPC_AFTER, unset = off
+};
+
+struct WriterStats {
+  uint64_t bytes_written = 0;   // in completed chains (whole units), fsynced or not
+  uint64_t bytes_dropped = 0;   // accepted by append() but never made it to disk
+  uint64_t units_dropped = 0;   // units dropped because the pool was exhausted
+  uint64_t write_errors = 0;    // failed chains
+  uint64_t chains = 0;          // chains queued (one per file per submit with data)
+  uint64_t submits = 0;         // submit() calls that queued something
+  int last_errno = 0;
+};
+
+class Writer;
+
+class AppendFile {
+ public:
+  void append(const void *data, size_t n);
+  // Writable bytes at the end of the file's buffer (never empty); fill some, then commit().
+  std::pair<char *, size_t> space();
+  void commit(size_t n);
+  // Ends the current unit: everything appended so far may now go to disk.
+  void end_unit();
+  const std::string &path() const { return path_; }
+  uint64_t appended() const { return appended_; }
+  uint64_t disk_size() const { return disk_end_; }  // bytes completed on disk
+
+ private:
+  friend class Writer;
+  struct Buf {
+    int index;
+    uint64_t base;     // stream offset of data[0]
+    uint32_t filled;
+    int in_flight;
+  };
+  AppendFile(Writer *w, uint32_t id, int fd, std::string path, std::string lock_path)
+      : w_(w), id_(id), fd_(fd), path_(std::move(path)), lock_path_(std::move(lock_path)) {}
+  void drop_open_unit();
+
+  Writer *w_;
+  uint32_t id_;
+  int fd_;
+  std::string path_, lock_path_;
+  std::function<void()> on_closed_;
+  std::deque<Buf> bufs_;
+  uint64_t appended_ = 0, unit_end_ = 0, submitted_ = 0;
+  bool dropping_unit_ = false;
+  uint64_t disk_end_ = 0;
+  // The chain in flight.
+  int chain_ops_ = 0;
+  uint64_t chain_bytes_ = 0;
+  bool chain_failed_ = false, chain_has_fsync_ = false;
+  int chain_errno_ = 0;
+  bool closing_ = false, fsynced_ = false;
+};
+
+class Writer {
+ public:
+  explicit Writer(WriterOptions opts = {});
+  ~Writer();  // closes every open file and waits for the disk
+  Writer(const Writer &) = delete;
+  Writer &operator=(const Writer &) = delete;
+
+  // Creates (truncates) `path` and `path.lock`. Throws std::runtime_error naming the path on failure.
+  AppendFile *open(const std::string &path);
+  // Queues the file's last complete units and an fsync linked after them; the
+  // lock file is removed and `on_closed` runs once that is done. `f` must not be used afterwards.
+  void close(AppendFile *f, std::function<void()> on_closed = {});
+  // Hands every file's complete units to the kernel (one io_uring_enter) and
+  // processes finished ops without blocking. Returns true when it queued a chain.
+  bool submit();
+  // submit() and wait until nothing is in flight and every closed file is finished.
+  void drain();
+
+  const WriterStats &stats() const { return stats_; }
+  const char *backend_name() const { return backend_->name(); }
+  size_t open_files() const { return files_.size(); }
+  size_t free_buffers() const { return free_.size(); }
+
+ private:
+  friend class AppendFile;
+  int acquire_buffer(AppendFile *f);
+  void queue_chain(AppendFile *f);
+  void process(const std::vector<IoCompletion> &done);
+  void finish_chain(AppendFile *f);
+  void release_buffers(AppendFile *f);
+  void finalize(AppendFile *f);
+  void reap(bool wait);
+
+  WriterOptions opts_;
+  std::unique_ptr<char[], void (*)(void *)> mem_;
+  std::vector<iovec> iov_;
+  std::vector<int> free_;
+  std::unique_ptr<IoBackend> backend_;
+  std::unordered_map<uint32_t, std::unique_ptr<AppendFile>> files_;
+  uint32_t next_id_ = 1;
+  uint64_t disk_bytes_ = 0, in_flight_bytes_ = 0, completions_ = 0;
+  std::vector<IoCompletion> synthetic_;  // injected failures, delivered by reap()
+  std::vector<IoOp> ops_;
+  std::vector<IoCompletion> done_;
+  std::vector<char> scratch_;  // sink for the bytes of a dropped unit
+  WriterStats stats_;
+};
+
+}  // namespace loggerd

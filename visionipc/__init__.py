@@ -1,0 +1,22 @@
+"""VisionIPC: zero-copy sharing of NV12 camera frames between processes.
+
+  server = VisionIpcServer("camerad")
+  server.create_buffers(VISION_STREAM_ROAD, 4, 1928, 1208)
+  server.start_listener()
+  server.send(VISION_STREAM_ROAD, nv12_bytes, frame_id=1)
+
+  client = VisionIpcClient("camerad", VISION_STREAM_ROAD, conflate=True)
+  client.connect(True)
+  buf = client.recv(100)          # buf.y / buf.uv are numpy views of shared memory
+"""
+from visionipc._visionipc import (  # noqa: F401
+  VISION_STREAM_DRIVER,
+  VISION_STREAM_MAP,
+  VISION_STREAM_ROAD,
+  VISION_STREAM_WIDE_ROAD,
+  VisionBuf,
+  VisionIpcClient,
+  VisionIpcError,
+  VisionIpcServer,
+  VisionStreamType,
+)
