@@ -133,7 +133,7 @@ void write_log(const std::string &path, const std::vector<TimedEvent> &events) {
   for (const auto &e : events) {
     auto bytes = e.bytes.asChars();
     raw.insert(raw.end(), bytes.begin(), bytes.end());
-    if (raw.size() > 32 * 1024) flush();  // a series of complete frames, as loggerd writes
+    if (raw.size() > 4096) flush();  // a series of complete frames, as loggerd writes
   }
   flush();
   if (!f) throw std::runtime_error("fixture: cannot write " + path);

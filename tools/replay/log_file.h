@@ -1,18 +1,18 @@
 #pragma once
-// LogFile: every Event of one log file (rlog.zst / qlog.zst), decompressed and
-// validated, in file order.
+// LogFile: every Event of one log file (rlog.zst / qlog.zst) held in memory,
+// validated, in file order — what replay needs to jump around a segment.
 //
 //   LogFile log = LogFile::read("route--0/rlog.zst");
-//   for (const LogEvent &e : log.events()) publish(e.service, e.bytes());
+//   for (const LogEvent &e : log.events()) publish(e.service, e.data(), e.size());
 //
-// Format (DESIGN.md, "Files on disk"): a series of complete zstd frames whose
-// concatenated content is a sequence of Cap'n Proto flat-framed Events.
-// Ownership: a LogFile owns one buffer holding every event; LogEvent::bytes()
-// points into it and Event readers made from it live as long as the LogFile.
-// Errors: LogError with the file, byte offset and what was expected — missing
-// file, bad zstd frame, a malformed event. A file that ends inside a zstd frame
-// or inside an event (the writer was killed) is not an error: the complete events
-// are kept and truncated() says how many bytes were lost.
+// Reading and damage detection are loggerd's LogFileReader (checked zstd frames,
+// Cap'n Proto framing); on top, every event is walked once (a corrupt pointer
+// ends the file here, never in a consumer) and indexed by time and service.
+// Damage ends the file: the intact events before it are kept and damage() says
+// what was found where (a writer killed mid-frame looks like this too).
+// Ownership: a LogFile owns one buffer holding every event; LogEvent points into
+// it, and moving the LogFile keeps those pointers valid.
+// Errors: LogError when the file cannot be opened or has no intact event.
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -20,7 +20,6 @@
 #include <vector>
 
 #include <capnp/message.h>
-#include <capnp/serialize.h>
 #include <kj/array.h>
 
 #include "cereal/gen/log.capnp.h"
@@ -49,18 +48,17 @@ std::string_view service_name(cereal::Event::Which which);
 class LogFile {
  public:
   static LogFile read(const std::string &path);
-  // The events in `data` (a whole compressed file); `path` only names it in errors.
-  static LogFile parse(std::string_view data, const std::string &path);
-  // Only the first event's logMonoTime, decompressing as little as possible.
+  // Only the first event's logMonoTime, decoding as little as possible.
   static uint64_t first_mono_time(const std::string &path);
 
   const std::vector<LogEvent> &events() const { return events_; }
-  uint64_t truncated() const { return truncated_bytes_; }
+  // Empty when the whole file was intact.
+  const std::string &damage() const { return damage_; }
 
  private:
-  std::vector<capnp::word> buffer_;  // moving a LogFile keeps LogEvent pointers valid
+  std::vector<capnp::word> buffer_;
   std::vector<LogEvent> events_;
-  uint64_t truncated_bytes_ = 0;
+  std::string damage_;
 };
 
 }  // namespace replay

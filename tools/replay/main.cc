@@ -30,8 +30,9 @@ Plays a recorded route back: every logged message is republished on its msgq
 topic at its original timing, and the camera videos are decoded and served over
 VisionIPC (server "camerad"), so consumers run as on a live pipeline.
 
-ROUTE is a route name under the data directory, a path to a route
-(<dir>/<route>), or one segment (<route>--<n>).
+ROUTE is a route name under the data directory or a path <dir>/<route>, with an
+optional segment range: ROUTE/a:b plays segments a <= n < b (ROUTE/a: to the
+end, ROUTE/-2: the last two); <dir>/<route>--<n> plays one segment.
 
 options:
   --start SECONDS     start at this route time (default 0)
@@ -43,7 +44,6 @@ options:
   --qcam              serve the small qcamera.ts stream as the road camera
   --qlog              play qlog.zst instead of rlog.zst
   --loop              start over at the end
-  --segments N[:M]    only segments N..M (N: = from N to the end)
   --data-dir DIR      where routes are (default $CONDUIT_LOG_ROOT or ./data/routes)
   --prefix NAME       CONDUIT_PREFIX to publish under (isolates from other pipelines)
   -h, --help          this text
@@ -92,9 +92,8 @@ int main(int argc, char **argv) {
       else if (a == "--block") opts.block = split(value());
       else if (a == "--no-vipc") opts.vipc = false;
       else if (a == "--qcam") opts.qcam = true;
-      else if (a == "--qlog") opts.log_name = "qlog.zst";
+      else if (a == "--qlog") opts.qlog = true;
       else if (a == "--loop") opts.loop = true;
-      else if (a == "--segments") opts.segments = replay::SegmentRange::parse(value());
       else if (a == "--data-dir") opts.data_dir = value();
       else if (a == "--prefix") {
         std::string p = value();

@@ -50,7 +50,7 @@ Replay::Replay(ReplayOptions opts) : opts_(std::move(opts)), speed_(opts_.speed)
                                 "0.1 .. 10");
   }
   if (opts_.start < 0) throw std::invalid_argument("start " + std::to_string(opts_.start) + " is negative");
-  route_ = Route::open(opts_.route, opts_.data_dir.empty() ? default_data_dir() : opts_.data_dir, opts_.segments);
+  route_ = Route::open(opts_.route, opts_.data_dir.empty() ? default_data_dir() : opts_.data_dir, opts_.qlog);
 
   allowed_.assign(union_size(), opts_.allow.empty());
   for (const auto &name : opts_.allow) allowed_[size_t(which_of(name))] = true;
@@ -59,21 +59,24 @@ Replay::Replay(ReplayOptions opts) : opts_(std::move(opts)), speed_(opts_.speed)
   for (const auto &s : route_.segments()) {
     uint64_t t = 0;
     try {
-      t = LogFile::first_mono_time(s.file(opts_.log_name));
-    } catch (const LogError &) {
-      // Reported as damaged when playback reaches it.
+      t = LogFile::first_mono_time(s.log);
+    } catch (const LogError &e) {
+      warn("segment " + std::to_string(s.number) + " is damaged, skipped: " + e.what());
+      reported_.insert(s.number);
+      ++skipped_;
     }
     segment_start_.push_back(t);
     if (t && !route_start_) route_start_ = t;
   }
   if (!route_start_) {
-    throw RouteError("route '" + route_.name() + "': no segment has a readable " + opts_.log_name);
+    throw RouteError("route '" + route_.name() + "': no segment has a readable log");
   }
   for (int gap : route_.gaps()) warn("segment " + std::to_string(gap) + " is missing from the route");
+  for (const auto &m : route_.missing()) warn(m + ": segment skipped");
 
   std::vector<CameraSlot> videos;
   if (opts_.vipc) videos = opts_.qcam ? std::vector<CameraSlot>{kQcam} : std::vector<CameraSlot>{kRoad, kWide, kDriver};
-  loader_ = std::make_unique<SegmentLoader>(route_, videos, opts_.log_name, opts_.load_ahead);
+  loader_ = std::make_unique<SegmentLoader>(route_, videos, opts_.load_ahead);
 
   // The first playable segment tells the video sizes, which VisionIPC needs up front.
   std::shared_ptr<Segment> first;
@@ -247,7 +250,6 @@ void Replay::run() {
   bool anchored = false;
   uint64_t anchor_wall = 0, anchor_mono = 0, last_mono = 0;
   std::shared_ptr<Segment> seg;
-  std::set<int> reported;
 
   while (!stop_) {
     {
@@ -292,7 +294,7 @@ void Replay::run() {
       seg = loader_->get(seg_index, &error, [&] { return control_pending(); });
       if (!seg) {
         if (error.empty()) continue;  // interrupted by a control
-        if (reported.insert(files.number).second) {
+        if (reported_.insert(files.number).second) {
           warn("segment " + std::to_string(files.number) + " is damaged, skipped: " + error);
           ++skipped_;
         }
@@ -301,7 +303,7 @@ void Replay::run() {
         locate = false;
         continue;
       }
-      if (reported.insert(files.number).second) {
+      if (reported_.insert(files.number).second) {
         for (const auto &w : seg->warnings) warn("segment " + std::to_string(files.number) + ": " + w);
       }
       if (seg_index + 1 == route_.segments().size()) duration_ns_ = seg->end_mono() - route_start_;

@@ -30,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,9 +44,8 @@
 namespace replay {
 
 struct ReplayOptions {
-  std::string route;                // name under data_dir, or a path
+  std::string route;                // log spec (route.h): name under data_dir, path, /a:b range
   std::string data_dir;             // "" = default_data_dir()
-  SegmentRange segments;            // default: all
   double start = 0;                 // route seconds
   double speed = 1;                 // 0 = as fast as consumers take it; else 0.1 .. 10
   std::vector<std::string> allow;   // publish only these services (empty = all)
@@ -53,7 +53,7 @@ struct ReplayOptions {
   bool vipc = true;                 // serve camera frames
   bool qcam = false;                // serve qcamera.ts as the road stream instead of fcamera.hevc
   bool loop = false;                // start over at the end
-  std::string log_name = "rlog.zst";
+  bool qlog = false;                // play qlog instead of rlog
   size_t load_ahead = 2;            // segments loaded ahead of playback
   size_t vipc_buffers = 6;          // VisionIPC buffers per stream
   // Warnings while playing (damaged segment, undecodable frame), from the
@@ -138,6 +138,7 @@ class Replay {
   std::atomic<int> current_segment_{0};
   std::atomic<uint64_t> messages_{0}, bytes_{0}, skipped_{0}, played_ns_{0};
   uint64_t start_wall_ = 0;
+  std::set<int> reported_;  // segments whose problems were reported (player thread after start())
   std::thread thread_;
 };
 

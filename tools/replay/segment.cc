@@ -5,15 +5,13 @@
 
 namespace replay {
 
-std::shared_ptr<Segment> Segment::load(const SegmentFiles &files, const std::vector<CameraSlot> &videos,
-                                       const std::string &log_name) {
+std::shared_ptr<Segment> Segment::load(const SegmentFiles &files, const std::vector<CameraSlot> &videos) {
   auto seg = std::make_shared<Segment>();
   seg->number = files.number;
-  seg->log_ = LogFile::read(files.file(log_name));
-  if (seg->log_.events().empty()) throw LogError(files.file(log_name) + ": no complete event");
-  if (seg->log_.truncated()) {
-    seg->warnings.push_back(log_name + " ends inside an event (" + std::to_string(seg->log_.truncated()) +
-                            " bytes lost, the writer was stopped): playing the complete events");
+  seg->log_ = LogFile::read(files.log);
+  std::string log_name = std::filesystem::path(files.log).filename().string();
+  if (!seg->log_.damage().empty()) {
+    seg->warnings.push_back(seg->log_.damage() + ": playing those, skipping the rest");
   }
   seg->events = seg->log_.events();
   if (seg->events.front().which != cereal::Event::INIT_DATA) {

@@ -9,9 +9,10 @@
 // shared_ptr-held by the loader and the players) while using them.
 // Threads: load() runs on the loader thread; afterwards events are read-only and
 // each FrameReader is used by one camera thread at a time.
-// Errors: a log that cannot be read or holds a malformed event throws LogError —
-// the segment is damaged and replay skips it. A missing or undecodable video only
-// disables that camera for the segment and is listed in warnings.
+// Errors: a log that cannot be read or holds no intact event throws LogError —
+// replay skips the segment. A log damaged part way keeps its intact events and
+// says so in warnings. A missing or undecodable video only disables that camera
+// for the segment and is listed in warnings.
 #include <array>
 #include <memory>
 #include <string>
@@ -26,9 +27,8 @@ namespace replay {
 
 class Segment {
  public:
-  // videos: which camera slots to open. log_name: "rlog.zst" or "qlog.zst".
-  static std::shared_ptr<Segment> load(const SegmentFiles &files, const std::vector<CameraSlot> &videos,
-                                       const std::string &log_name = "rlog.zst");
+  // videos: which camera slots to open.
+  static std::shared_ptr<Segment> load(const SegmentFiles &files, const std::vector<CameraSlot> &videos);
 
   int number = 0;
   std::vector<LogEvent> events;  // stable-sorted by logMonoTime

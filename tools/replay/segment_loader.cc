@@ -2,8 +2,8 @@
 
 namespace replay {
 
-SegmentLoader::SegmentLoader(const Route &route, std::vector<CameraSlot> videos, std::string log_name, size_t ahead)
-    : route_(route), videos_(std::move(videos)), log_name_(std::move(log_name)), ahead_(ahead) {
+SegmentLoader::SegmentLoader(const Route &route, std::vector<CameraSlot> videos, size_t ahead)
+    : route_(route), videos_(std::move(videos)), ahead_(ahead) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -82,7 +82,7 @@ void SegmentLoader::loop() {
     std::shared_ptr<Segment> seg;
     std::string error;
     try {
-      seg = Segment::load(files, videos_, log_name_);
+      seg = Segment::load(files, videos_);
     } catch (const std::exception &e) {
       error = e.what();
     }

@@ -27,8 +27,7 @@ namespace replay {
 
 class SegmentLoader {
  public:
-  SegmentLoader(const Route &route, std::vector<CameraSlot> videos, std::string log_name = "rlog.zst",
-                size_t ahead = 2);
+  SegmentLoader(const Route &route, std::vector<CameraSlot> videos, size_t ahead = 2);
   ~SegmentLoader();
 
   // Index into route.segments() of the segment playback is in.
@@ -47,7 +46,6 @@ class SegmentLoader {
 
   const Route &route_;
   std::vector<CameraSlot> videos_;
-  std::string log_name_;
   size_t ahead_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <thread>
 
+#include <capnp/serialize.h>
+
 #include "common/clock.h"
 #include "msgq/msgq.h"
 #include "tools/replay/log_file.h"
@@ -282,14 +284,22 @@ TEST(Replay, BadOptionsAreClearErrors) {
   EXPECT_THROW(Replay r(o), RouteError);
 }
 
-TEST(Replay, DamagedSegmentIsSkippedWithAWarning) {
+// Sensor value 0 of the first and last sensorEvents received.
+std::pair<float, float> sensor_range(const std::vector<Received> &got) {
+  auto value = [](const Received &r) {
+    capnp::FlatArrayMessageReader m(
+        kj::arrayPtr(reinterpret_cast<const capnp::word *>(r.bytes.data()), r.bytes.size() / 8));
+    return m.getRoot<cereal::Event>().getSensorEvents()[0].getValues()[0];
+  };
+  return {value(got.front()), value(got.back())};
+}
+
+TEST(Replay, UnreadableSegmentIsSkippedWithAWarning) {
   use_test_prefix();
-  std::string root = fixture_copy("damaged");
+  std::string root = fixture_copy("unreadable");
   {
-    std::fstream f(root + "/fixture--0/rlog.zst", std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(2000);
-    std::string junk(300, '\x5a');
-    f.write(junk.data(), junk.size());
+    std::ofstream f(root + "/fixture--0/rlog.zst", std::ios::binary | std::ios::trunc);
+    f << std::string(5000, 'x');
   }
   std::vector<std::string> warnings;
   Collector c({"sensorEvents"});
@@ -302,13 +312,41 @@ TEST(Replay, DamagedSegmentIsSkippedWithAWarning) {
   c.stop();
   auto got = c.topic("sensorEvents");
   ASSERT_EQ(got.size(), 200u);  // segment 1 only
-  capnp::FlatArrayMessageReader first(kj::arrayPtr(reinterpret_cast<const capnp::word *>(got[0].bytes.data()),
-                                                   got[0].bytes.size() / 8));
-  EXPECT_EQ(first.getRoot<cereal::Event>().getSensorEvents()[0].getValues()[0], 200.0f);
+  EXPECT_EQ(sensor_range(got), std::make_pair(200.0f, 399.0f));
   EXPECT_EQ(r.stats().segments_skipped, 1u);
   EXPECT_EQ(r.stats().frames, 40u);
   ASSERT_FALSE(warnings.empty());
   EXPECT_NE(warnings[0].find("segment 0 is damaged"), std::string::npos) << warnings[0];
+  fs::remove_all(root);
+}
+
+TEST(Replay, CorruptionInsideASegmentSkipsTheRestOfItWithAWarning) {
+  use_test_prefix();
+  std::string root = fixture_copy("corrupt");
+  std::string log = root + "/fixture--0/rlog.zst";
+  {
+    std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(fs::file_size(log) / 2);
+    f.write(std::string(64, '\x5a').data(), 64);
+  }
+  std::vector<std::string> warnings;
+  Collector c({"sensorEvents"});
+  auto o = options(root, &warnings);
+  o.speed = 0;
+  Replay r(o);
+  r.start();
+  r.wait_finished();
+  wait_for([&] { return !c.topic("sensorEvents").empty() && sensor_range(c.topic("sensorEvents")).second == 399; }, 5);
+  c.stop();
+  auto got = c.topic("sensorEvents");
+  // The intact start of segment 0, nothing after the damage, then all of segment 1.
+  ASSERT_GT(got.size(), 200u);
+  ASSERT_LT(got.size(), 400u);
+  EXPECT_EQ(sensor_range(got), std::make_pair(0.0f, 399.0f));
+  bool warned = std::any_of(warnings.begin(), warnings.end(), [&](const std::string &w) {
+    return w.find("segment 0") != std::string::npos && w.find("skipping the rest") != std::string::npos;
+  });
+  EXPECT_TRUE(warned);
   fs::remove_all(root);
 }
 
@@ -347,7 +385,7 @@ TEST(Replay, LoopStartsOver) {
 TEST(SegmentLoader, HoldsAtMostTheWindow) {
   fixture();
   auto route = Route::open("fixture", fixture_options().dir);
-  SegmentLoader loader(route, {kRoad}, "rlog.zst", 0);
+  SegmentLoader loader(route, {kRoad}, 0);
   std::string err;
   auto s0 = loader.get(0, &err);
   ASSERT_NE(s0, nullptr) << err;

@@ -4,33 +4,38 @@
 using namespace replay;
 using namespace replay_test;
 
-TEST(Route, OpensByNameByPathAndBySegment) {
+TEST(Route, OpensByNameByPathByRangeAndBySegment) {
   std::string root = fixture_options().dir;
   auto r = Route::open("fixture", root);
   ASSERT_EQ(r.segments().size(), 2u);
+  EXPECT_EQ(r.name(), "fixture");
   EXPECT_EQ(r.segments()[1].number, 1);
-  EXPECT_EQ(r.segments()[1].log(), root + "/fixture--1/rlog.zst");
+  EXPECT_EQ(r.segments()[1].log, root + "/fixture--1/rlog.zst");
   EXPECT_TRUE(r.gaps().empty());
 
-  auto by_path = Route::open(root + "/fixture/", "/elsewhere");
-  EXPECT_EQ(by_path.segments().size(), 2u);
+  EXPECT_EQ(Route::open(root + "/fixture/", "/elsewhere").segments().size(), 2u);
+  EXPECT_EQ(Route::open(root + "/fixture", "/elsewhere", true).segments()[0].log, root + "/fixture--0/qlog.zst");
 
   auto one = Route::open(root + "/fixture--1", "/elsewhere");
   ASSERT_EQ(one.segments().size(), 1u);
   EXPECT_EQ(one.segments()[0].number, 1);
   EXPECT_EQ(one.name(), "fixture");
 
-  auto ranged = Route::open("fixture", root, SegmentRange::parse("1:"));
+  auto ranged = Route::open(root + "/fixture/1:", "/elsewhere");
   ASSERT_EQ(ranged.segments().size(), 1u);
   EXPECT_EQ(ranged.segments()[0].number, 1);
+  EXPECT_EQ(Route::open(root + "/fixture/0:1", "/elsewhere").segments().back().number, 0);
 }
 
-TEST(Route, GapsAreListed) {
+TEST(Route, GapsAndSegmentsWithoutLogsAreListed) {
   std::string root = fixture_copy("gaps");
   fs::rename(root + "/fixture--1", root + "/fixture--3");
+  fs::create_directories(root + "/fixture--4");
   auto r = Route::open("fixture", root);
   ASSERT_EQ(r.segments().size(), 2u);
   EXPECT_EQ(r.gaps(), (std::vector<int>{1, 2}));
+  ASSERT_EQ(r.missing().size(), 1u);
+  EXPECT_NE(r.missing()[0].find("fixture--4"), std::string::npos);
   fs::remove_all(root);
 }
 
@@ -40,16 +45,10 @@ TEST(Route, ErrorsSayWhatWasExpected) {
     FAIL();
   } catch (const RouteError &e) {
     std::string what = e.what();
-    EXPECT_NE(what.find("nosuchroute"), std::string::npos);
-    EXPECT_NE(what.find(fixture_options().dir), std::string::npos);
+    EXPECT_NE(what.find("nosuchroute"), std::string::npos) << what;
   }
   EXPECT_THROW(Route::open("fixture", "/nonexistent/dir"), RouteError);
-  EXPECT_THROW(Route::open("fixture", fixture_options().dir, SegmentRange::parse("5:9")), RouteError);
-  EXPECT_THROW(SegmentRange::parse("a:b"), RouteError);
-  EXPECT_THROW(SegmentRange::parse("3:1"), RouteError);
-  auto r = SegmentRange::parse("2:4");
-  EXPECT_EQ(r.first, 2);
-  EXPECT_EQ(*r.last, 4);
-  EXPECT_FALSE(SegmentRange::parse("2:").last.has_value());
-  EXPECT_EQ(*SegmentRange::parse("7").last, 7);
+  EXPECT_THROW(Route::open(fixture_options().dir + "/fixture/5:9", ""), RouteError);
+  EXPECT_THROW(Route::open(fixture_options().dir + "/fixture/a:b", ""), RouteError);
+  EXPECT_THROW(Route::open("", ""), RouteError);
 }
