@@ -1,4 +1,7 @@
 // Backend selection: io_uring unless forced or refused (see io_backend.h).
+#include <time.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -6,6 +9,12 @@
 #include "loggerd/io_backend.h"
 
 namespace loggerd {
+
+void sleep_until(uint64_t ns) {
+  timespec ts = {time_t(ns / 1000000000), long(ns % 1000000000)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
 
 std::unique_ptr<IoBackend> create_backend(const std::vector<iovec> &buffers, const std::string &mode_in) {
   std::string mode = mode_in;

@@ -50,8 +50,10 @@ class IoBackend {
   virtual size_t max_chain() const = 0;
   // Queues one chain: op i+1 runs only after op i fully succeeded.
   virtual void queue(const IoOp *ops, size_t n) = 0;
-  // Hands everything queued to the kernel (at most one syscall for io_uring).
-  virtual void submit() = 0;
+  // Hands everything queued to the kernel. With sleep_until_ns (CLOCK_MONOTONIC)
+  // in the future it also waits until then, so a loop turn's pacing costs no
+  // extra syscall: io_uring submits and sleeps in one io_uring_enter.
+  virtual void submit(uint64_t sleep_until_ns = 0) = 0;
   // Appends finished ops to `out`. wait=true blocks until at least one finished
   // (returns at once when nothing is in flight).
   virtual void reap(std::vector<IoCompletion> &out, bool wait) = 0;
@@ -62,6 +64,9 @@ class IoBackend {
 // for the backend's lifetime. mode: "auto" (io_uring, else pwrite), "io_uring"
 // (throws if refused), "pwrite". "auto" honours LOGGERD_IO=pwrite|io_uring.
 std::unique_ptr<IoBackend> create_backend(const std::vector<iovec> &buffers, const std::string &mode = "auto");
+
+// Sleeps until CLOCK_MONOTONIC reaches `ns` (returns at once if it has).
+void sleep_until(uint64_t ns);
 
 std::unique_ptr<IoBackend> create_uring_backend(const std::vector<iovec> &buffers, std::string *why_not);
 std::unique_ptr<IoBackend> create_pwrite_backend();

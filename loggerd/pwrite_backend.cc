@@ -20,7 +20,7 @@ class PwriteBackend : public IoBackend {
     queued_ += n;
   }
 
-  void submit() override {
+  void submit(uint64_t sleep_until_ns) override {
     for (auto &chain : chains_) {
       bool broken = false;
       for (const IoOp &op : chain) {
@@ -41,6 +41,7 @@ class PwriteBackend : public IoBackend {
     }
     chains_.clear();
     queued_ = 0;
+    if (sleep_until_ns > 0) sleep_until(sleep_until_ns);
   }
 
   void reap(std::vector<IoCompletion> &out, bool wait) override {

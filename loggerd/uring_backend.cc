@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/clock.h"
 #include "loggerd/io_backend.h"
 
 namespace loggerd {
@@ -43,7 +44,7 @@ class UringBackend : public IoBackend {
   void queue(const IoOp *ops, size_t n) override {
     if (n > kQueueDepth) throw std::invalid_argument("io_uring chain of " + std::to_string(n) + " ops, at most " + std::to_string(kQueueDepth));
     // A chain must not straddle two io_uring_enter calls: the kernel ends a link at a submission boundary.
-    if (io_uring_sq_space_left(&ring_) < n) submit();
+    if (io_uring_sq_space_left(&ring_) < n) submit(0);
     for (size_t i = 0; i < n; ++i) {
       const IoOp &op = ops[i];
       io_uring_sqe *sqe = io_uring_get_sqe(&ring_);
@@ -59,13 +60,27 @@ class UringBackend : public IoBackend {
     queued_ += n;
   }
 
-  void submit() override {
-    if (queued_ == 0) return;
-    int r;
-    do r = io_uring_submit(&ring_); while (r == -EINTR);
-    if (r < 0) throw std::runtime_error(std::string("io_uring_submit failed: ") + strerror(-r));
-    in_flight_ += queued_;
-    queued_ = 0;
+  void submit(uint64_t sleep_until_ns) override {
+    uint64_t now = sleep_until_ns ? conduit::mono_ns() : 0;
+    if (sleep_until_ns > now && (ring_.features & IORING_FEAT_EXT_ARG)) {
+      // Ask for more completions than can come, so the call returns at the deadline.
+      uint64_t rel = sleep_until_ns - now;
+      __kernel_timespec ts{int64_t(rel / 1000000000), int64_t(rel % 1000000000)};
+      io_uring_cqe *cqe;
+      int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, unsigned(in_flight_ + queued_ + 1), &ts, nullptr);
+      if (r < 0 && r != -ETIME && r != -EINTR) throw std::runtime_error(std::string("io_uring_enter failed: ") + strerror(-r));
+      in_flight_ += queued_;
+      queued_ = 0;
+      return;
+    }
+    if (queued_ > 0) {
+      int r;
+      do r = io_uring_submit(&ring_); while (r == -EINTR);
+      if (r < 0) throw std::runtime_error(std::string("io_uring_submit failed: ") + strerror(-r));
+      in_flight_ += queued_;
+      queued_ = 0;
+    }
+    if (sleep_until_ns > now) sleep_until(sleep_until_ns);
   }
 
   void reap(std::vector<IoCompletion> &out, bool wait) override {

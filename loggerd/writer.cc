@@ -185,13 +185,13 @@ void Writer::queue_chain(AppendFile *f) {
   backend_->queue(ops_.data(), ops_.size());
 }
 
-bool Writer::submit() {
+bool Writer::submit(uint64_t sleep_until_ns) {
   size_t before = stats_.chains;
   for (auto &[id, f] : files_)
     if (f->chain_ops_ == 0) queue_chain(f.get());
   bool queued = stats_.chains != before;
   if (queued) stats_.submits++;
-  backend_->submit();
+  backend_->submit(sleep_until_ns);
   reap(false);
   return queued;
 }

@@ -114,7 +114,8 @@ class Writer {
   void close(AppendFile *f, std::function<void()> on_closed = {});
   // Hands every file's complete units to the kernel (one io_uring_enter) and
   // processes finished ops without blocking. Returns true when it queued a chain.
-  bool submit();
+  // sleep_until_ns: see IoBackend::submit (the loop turn's pacing, in the same syscall).
+  bool submit(uint64_t sleep_until_ns = 0);
   // submit() and wait until nothing is in flight and every closed file is finished.
   void drain();
 

@@ -1,0 +1,65 @@
+"""LogReader for Python: the Events of a log file, a segment or a route range.
+
+  from loggerd.logreader import LogReader
+  for ev in LogReader("data/routes/2026-11-24--18-52-19/2:5"):
+    if ev.which() == "can": ...
+
+Specs as in loggerd/route.h: a log file (rlog/qlog, .zst or raw), a segment
+directory, "<root>/<route>" or "<root>/<route>/a:b". Events come from
+cereal.messaging.log_from_bytes; raw=True yields the serialized bytes instead.
+
+Damage (a truncated or corrupt file, an empty file) ends that file: every intact
+event before it is yielded, the reason is appended to `warnings` and reported with
+warnings.warn, and reading goes on with the next file. strict=True raises
+RuntimeError instead. A spec that names nothing raises ValueError.
+"""
+import warnings as _warnings
+
+from loggerd import logreader_ext as _ext
+
+
+def _decoder(raw):
+  if raw:
+    return lambda b: b
+  try:
+    from cereal.messaging import log_from_bytes
+  except ImportError as e:
+    raise ImportError("LogReader needs cereal.messaging.log_from_bytes to decode events "
+                      f"({e}); pass raw=True for the serialized bytes") from e
+  return log_from_bytes
+
+
+def resolve_logs(spec, qlog=False):
+  """(files, missing): the log files a spec names, and segments lacking that log."""
+  return _ext.resolve_logs(str(spec), qlog)
+
+
+class LogReader:
+  def __init__(self, spec, qlog=False, strict=False, raw=False, only=None):
+    self.files, missing = resolve_logs(spec, qlog)
+    self.strict = strict
+    self.only = set(only) if only else None
+    self.warnings = []
+    self._decode = _decoder(raw)
+    self._raw = raw
+    for m in missing:
+      self._warn(m)
+    if not self.files:
+      raise ValueError(f"log spec {spec!r} names no log file")
+
+  def _warn(self, msg):
+    if self.strict:
+      raise RuntimeError(msg)
+    self.warnings.append(msg)
+    _warnings.warn(msg, RuntimeWarning, stacklevel=3)
+
+  def __iter__(self):
+    for path in self.files:
+      reader = _ext.LogFileReader(path, self.strict)
+      for data in reader:
+        ev = self._decode(data)
+        if self.only is not None and not self._raw and ev.which() not in self.only:
+          continue
+        yield ev
+      if reader.warning:
+        self._warn(reader.warning)
