@@ -37,11 +37,18 @@ def open_route(spec, qlog=False):
   from loggerd.logreader import resolve_logs
   if not spec:
     raise ToolError('no route given: expected a route name, <root>/<route>[/a:b] or a segment directory')
-  full = spec if '/' in spec or os.path.exists(spec) else os.path.join(log_root(), spec)
-  try:
-    files, missing = resolve_logs(full, qlog)
-  except ValueError as e:
-    raise ToolError(f"route {spec!r} not found: {e}") from None
+  # A path as given first; a relative spec that names nothing here is a route
+  # (with an optional /a:b range) under the log root.
+  candidates = [spec] if os.path.isabs(spec) else [spec, os.path.join(log_root(), spec)]
+  if '/' not in spec and not os.path.exists(spec):
+    candidates = candidates[1:]
+  for i, full in enumerate(candidates):
+    try:
+      files, missing = resolve_logs(full, qlog)
+      break
+    except ValueError as e:
+      if i + 1 == len(candidates):
+        raise ToolError(f"route {spec!r} not found: {e}") from None
   if not files:
     raise ToolError(f"route {spec!r}: no segment in range has a {'qlog' if qlog else 'rlog'}")
   segments, gaps, name = [], [], None

@@ -13,13 +13,21 @@ std::string default_data_dir() { return loggerd::log_root(); }
 
 Route Route::open(const std::string &spec, const std::string &data_dir, bool qlog) {
   if (spec.empty()) throw RouteError("no route given: expected a route name, <root>/<route>[/a:b] or a segment");
-  std::string full = spec.find('/') == std::string::npos && !fs::exists(spec) ? data_dir + "/" + spec : spec;
+  // A path as given first; a relative spec that names nothing here is a route
+  // (with an optional /a:b range) under data_dir.
+  std::vector<std::string> candidates;
+  if (spec.find('/') != std::string::npos || fs::exists(spec)) candidates.push_back(spec);
+  if (spec[0] != '/') candidates.push_back(data_dir + "/" + spec);
   Route r;
   std::vector<std::string> logs;
-  try {
-    logs = loggerd::resolve_logs(full, qlog, &r.missing_);
-  } catch (const std::invalid_argument &e) {
-    throw RouteError(std::string("route not found: ") + e.what());
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    try {
+      r.missing_.clear();
+      logs = loggerd::resolve_logs(candidates[i], qlog, &r.missing_);
+      break;
+    } catch (const std::invalid_argument &e) {
+      if (i + 1 == candidates.size()) throw RouteError(std::string("route not found: ") + e.what());
+    }
   }
   if (logs.empty()) {
     throw RouteError("route '" + spec + "': no segment in range has a " + (qlog ? "qlog" : "rlog"));

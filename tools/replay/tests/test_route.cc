@@ -5,6 +5,7 @@ using namespace replay;
 using namespace replay_test;
 
 TEST(Route, OpensByNameByPathByRangeAndBySegment) {
+  fixture();
   std::string root = fixture_options().dir;
   auto r = Route::open("fixture", root);
   ASSERT_EQ(r.segments().size(), 2u);
@@ -25,6 +26,9 @@ TEST(Route, OpensByNameByPathByRangeAndBySegment) {
   ASSERT_EQ(ranged.segments().size(), 1u);
   EXPECT_EQ(ranged.segments()[0].number, 1);
   EXPECT_EQ(Route::open(root + "/fixture/0:1", "/elsewhere").segments().back().number, 0);
+  auto named_range = Route::open("fixture/1", root);
+  ASSERT_EQ(named_range.segments().size(), 1u);
+  EXPECT_EQ(named_range.segments()[0].number, 1);
 }
 
 TEST(Route, GapsAndSegmentsWithoutLogsAreListed) {
@@ -40,6 +44,7 @@ TEST(Route, GapsAndSegmentsWithoutLogsAreListed) {
 }
 
 TEST(Route, ErrorsSayWhatWasExpected) {
+  fixture();
   try {
     Route::open("nosuchroute", fixture_options().dir);
     FAIL();
