@@ -26,7 +26,7 @@ void CameraServer::push(std::shared_ptr<Segment> seg, uint32_t packet, const Vis
                         bool wait_for_buffers) {
   std::unique_lock lk(mutex_);
   cv_.wait(lk, [&] { return queue_.size() < kMaxQueued || stop_; });
-  queue_.push_back({std::move(seg), packet, extra, wait_for_buffers});
+  queue_.push_back({std::move(seg), packet, extra, wait_for_buffers, generation_});
   cv_.notify_all();
 }
 
@@ -38,6 +38,7 @@ void CameraServer::wait_idle() {
 void CameraServer::clear() {
   std::lock_guard lk(mutex_);
   queue_.clear();
+  ++generation_;
   cv_.notify_all();
 }
 
@@ -92,6 +93,7 @@ void CameraServer::serve(const Job &job) {
     }
     return;
   }
+  if (job.generation != generation_) return;  // a seek came while decoding
   server_.send(buf, &job.extra);
   last_frame_id_ = job.extra.frame_id;
   ++served_;

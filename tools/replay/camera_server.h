@@ -36,7 +36,8 @@ class CameraServer {
   void push(std::shared_ptr<Segment> seg, uint32_t packet, const VisionIpcBufExtra &extra, bool wait_for_buffers);
   // Waits until every queued frame has been served (or dropped).
   void wait_idle();
-  // Drops queued frames that were not started yet (after a seek).
+  // Drops queued frames, and the one being decoded is not sent (after a seek:
+  // no frame from before it may arrive after it).
   void clear();
   // Gives up waiting for buffers and makes push()/wait_idle() return at once;
   // called before the player thread is joined.
@@ -54,6 +55,7 @@ class CameraServer {
     uint32_t packet;
     VisionIpcBufExtra extra;
     bool wait_for_buffers;
+    uint64_t generation;
   };
   void loop();
   void serve(const Job &job);
@@ -67,6 +69,7 @@ class CameraServer {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool busy_ = false, stop_ = false;
+  std::atomic<uint64_t> generation_{0};  // bumped by clear()
   int warned_segment_ = -1;
   std::atomic<uint64_t> served_{0}, dropped_{0}, errors_{0};
   std::atomic<uint32_t> last_frame_id_{0};

@@ -109,7 +109,8 @@ void ConsoleUi::handle_key(Replay &replay, int key, bool *quit) {
 void ConsoleUi::run(Replay &replay, const std::atomic<bool> &quit) {
   bool user_quit = false;
   std::string pending;  // bytes of an escape sequence
-  while (!replay.finished() && !quit && !user_quit) {
+  // In a terminal the end of the route waits for the user (seek back or quit).
+  while (!quit && !user_quit && (interactive_ || !replay.finished())) {
     pollfd p{STDIN_FILENO, POLLIN, 0};
     int n = poll(&p, interactive_ ? 1 : 0, 100);
     if (n > 0 && (p.revents & POLLIN)) {

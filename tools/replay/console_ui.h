@@ -27,7 +27,8 @@ class ConsoleUi {
   bool interactive() const { return interactive_; }
   // Prints a warning line (above the status line in a terminal).
   void warning(const std::string &msg);
-  // Plays until the route ends, the user quits or `quit` turns true (signals).
+  // Plays until the route ends (in a terminal: until the user quits) or `quit`
+  // turns true (signals).
   void run(Replay &replay, const std::atomic<bool> &quit);
   // The one-line summary printed at the end.
   static std::string summary(const Replay &replay);

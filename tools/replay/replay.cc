@@ -279,7 +279,21 @@ void Replay::run() {
 
     if (!seg) {
       if (seg_index >= route_.segments().size()) {
-        if (!opts_.loop) break;
+        if (!opts_.loop) {
+          // The end: finished until a seek brings playback back (or stop()).
+          for (auto &c : cameras_) {
+            if (c) c->wait_idle();
+          }
+          finish_wall_ = conduit::mono_ns();
+          std::unique_lock lk(mutex_);
+          finished_ = true;
+          cv_.notify_all();
+          cv_.wait(lk, [&] { return stop_ || seek_target_.has_value(); });
+          if (stop_) break;
+          finished_ = false;
+          finish_wall_ = 0;
+          continue;
+        }
         target = route_start_ + uint64_t(opts_.start * 1e9);
         seg_index = segment_at(target);
         locate = true;

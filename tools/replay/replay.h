@@ -79,6 +79,7 @@ class Replay {
   void start();
   void stop();
   // Waits for the end of the route (never returns with loop, unless stopped).
+  // At the end the player stays: a seek plays again, stop() ends it.
   void wait_finished();
   bool finished() const { return finished_; }
 

@@ -22,7 +22,7 @@ void SegmentLoader::set_current(size_t index) {
     if (index == current_) return;
     current_ = index;
     for (auto it = loaded_.begin(); it != loaded_.end();) {
-      it = in_window(it->first) ? std::next(it) : loaded_.erase(it);
+      it = kept(it->first) ? std::next(it) : loaded_.erase(it);
     }
   }
   cv_.notify_all();
@@ -88,7 +88,7 @@ void SegmentLoader::loop() {
     }
     lk.lock();
     if (!seg) failed_[next] = error;
-    else if (in_window(next)) loaded_[next] = std::move(seg);
+    else if (kept(next)) loaded_[next] = std::move(seg);
     cv_.notify_all();
   }
 }

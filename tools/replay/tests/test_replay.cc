@@ -394,6 +394,10 @@ TEST(SegmentLoader, HoldsAtMostTheWindow) {
   loader.set_current(1);
   auto s1 = loader.get(1, &err);
   ASSERT_NE(s1, nullptr) << err;
+  EXPECT_EQ(loader.loaded_count(), 2u);  // 1, and 0 just behind it
+  loader.set_current(2);                  // past the end: only what is just behind stays
   EXPECT_EQ(loader.loaded_count(), 1u);
+  loader.set_current(3);
+  EXPECT_EQ(loader.loaded_count(), 0u);
   EXPECT_EQ(s0->events.size(), 387u);  // still usable: the caller holds it
 }
