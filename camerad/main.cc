@@ -15,6 +15,7 @@
 #include "camerad/command_line.h"
 #include "camerad/frame_source.h"
 #include "camerad/pacer.h"
+#include "camerad/realtime.h"
 #include "camerad/v4l2_camera.h"
 #include "cereal/messaging.h"
 #include "common/clock.h"
@@ -195,10 +196,14 @@ int main(int argc, char **argv) {
   cl.option("server", "NAME", "camerad", "VisionIPC server name");
   cl.option("frames", "N", "0", "stop after N frames per camera (0 = run until SIGINT/SIGTERM)");
   cl.flag("no-loop", "file source: stop at the end of the file instead of looping");
+  cl.option("rt-priority", "N", "0",
+            "run the frame loop SCHED_FIFO at priority N (1..99) for steadier pacing on a loaded\n"
+            "                            machine; 0 = normal scheduling. Falls back with a warning if not permitted");
   Settings s{};
   std::vector<Camera> cams;
   std::string source_spec;
   size_t nbuf = 0;
+  int rt_priority = 0;
   try {
     if (!cl.parse(argc, argv)) {
       fputs(cl.help().c_str(), stdout);
@@ -208,6 +213,7 @@ int main(int argc, char **argv) {
     s.fps = int(cl.integer("fps", 1, 1000));
     s.max_frames = uint64_t(cl.integer("frames", 0, INT64_MAX));
     nbuf = size_t(cl.integer("buffers", 2, visionipc::kMaxBuffersPerStream));
+    rt_priority = int(cl.integer("rt-priority", 0, 99));
     for (CameraStream c : camerad::parse_camera_list(cl.str("cameras"))) cams.push_back({c, &camerad::camera_info(c)});
     source_spec = cl.str("source");
     bool known = source_spec == "synthetic" || source_spec == "v4l2" || source_spec.rfind("v4l2:", 0) == 0 ||
@@ -245,6 +251,10 @@ int main(int argc, char **argv) {
     }
     server.start_listener();
     cereal::PubMaster pm(topics);
+    if (rt_priority) {
+      std::string err = camerad::set_realtime_priority(rt_priority);
+      if (!err.empty()) fprintf(stderr, "camerad: warning: %s; pacing with normal scheduling\n", err.c_str());
+    }
     fprintf(stderr, "camerad: serving %s at %dx%d %d fps from %s on VisionIPC '%s'\n", cl.str("cameras").c_str(),
             s.width, s.height, s.fps, source_spec.c_str(), cl.str("server").c_str());
     if (source) return run_paced(server, pm, cams, *source, s);

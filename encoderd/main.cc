@@ -174,12 +174,13 @@ int main(int argc, char **argv) {
   cl.option("codec", "NAME", "auto-hevc",
             "full-resolution encoder: auto-hevc (hevc_nvenc if a GPU has it, else libx265), libx265,\n"
             "                            hevc_nvenc, libx264, ...");
-  cl.option("bitrate", "BPS", "10M", "full-resolution bitrate in bits/s (k and M suffixes)");
-  cl.option("gop", "N", "20", "frames between keyframes (each segment start is one too)");
-  cl.option("preset", "NAME", "ultrafast", "encoder preset (libx265/libx264 names)");
-  cl.option("tune", "NAME", "zerolatency", "encoder tune (libx265/libx264; empty for none)");
-  cl.option("codec-params", "K=V:...", "",
-            "extra x265-params / x264-params for the full-resolution encoder");
+  const encoderd::EncoderConfig defaults;
+  cl.option("bitrate", "BPS", std::to_string(defaults.bitrate), "full-resolution bitrate in bits/s (k and M suffixes)");
+  cl.option("gop", "N", std::to_string(defaults.gop), "frames between keyframes (each segment start is one too)");
+  cl.option("preset", "NAME", defaults.preset, "libx265/libx264 preset");
+  cl.option("tune", "NAME", defaults.tune, "libx265/libx264 tune (empty for none)");
+  cl.option("x265-params", "K=V:...", defaults.x265_params, "extra x265 parameters when the encoder is libx265");
+  cl.option("x264-params", "K=V:...", "", "extra x264 parameters for libx264 (full-resolution and qcamera)");
   cl.flag("no-qcam", "do not encode the qcamera stream");
   cl.option("qcam-size", "WxH", "526x330", "qcamera size");
   cl.option("qcam-bitrate", "BPS", "256k", "qcamera bitrate in bits/s");
@@ -203,7 +204,8 @@ int main(int argc, char **argv) {
     full.gop = int(cl.integer("gop", 1, 100000));
     full.preset = cl.str("preset");
     full.tune = cl.str("tune");
-    full.codec_params = cl.str("codec-params");
+    full.x265_params = cl.str("x265-params");
+    full.x264_params = cl.str("x264-params");
     for (CameraStream c : camerad::parse_camera_list(cl.str("cameras"))) {
       const camerad::CameraInfo &info = camerad::camera_info(c);
       Topic t = c == CameraStream::Road ? Topic::Road : c == CameraStream::Wide ? Topic::Wide : Topic::Driver;
@@ -215,7 +217,6 @@ int main(int argc, char **argv) {
         q.codec = cl.str("qcam-codec");
         cl.size("qcam-size", q.width, q.height);
         q.bitrate = cl.integer("qcam-bitrate", 1000, 1000000000);
-        q.codec_params.clear();
         outputs.push_back({"qcamera", info.vision_stream, Topic::QRoad, "qRoadEncodeData", "qRoadEncodeIdx",
                            cereal::EncodeIndex::Type::QCAMERA_H264, q});
       }

@@ -56,6 +56,8 @@ void split_uv(const uint8_t *uv, uint8_t *u, uint8_t *v, int n) {
 
 // libx265 and libx264 only log a warning for an option they do not know; the
 // warning is caught here (while one encoder opens) and turned into an error.
+// The log callback is swapped only during avcodec_open2; messages of other
+// contexts still reach libavutil's default callback.
 std::mutex open_mutex;
 void *opening = nullptr;
 std::string open_warnings;
@@ -127,18 +129,32 @@ VideoEncoder::VideoEncoder(const EncoderConfig &config, int input_width, int inp
                                 std::to_string(config.bitrate) + ", gop " + std::to_string(config.gop) +
                                 ": expected all positive");
   }
-  if (config.codec == "auto-hevc") {
-    try {
-      open("hevc_nvenc", config);
-    } catch (const std::runtime_error &) {
-      open("libx265", config);
+  try {
+    if (config.codec == "auto-hevc") {
+      try {
+        open("hevc_nvenc", config);
+      } catch (const std::runtime_error &) {
+        open("libx265", config);
+      }
+    } else {
+      open(config.codec, config);
     }
-  } else {
-    open(config.codec, config);
+    frame_ = av_frame_alloc();
+    packet_ = av_packet_alloc();
+    if (!frame_ || !packet_) throw std::runtime_error("encoder " + codec_name_ + ": out of memory");
+  } catch (...) {
+    free_all();
+    throw;
   }
-  frame_ = av_frame_alloc();
-  packet_ = av_packet_alloc();
-  if (!frame_ || !packet_) throw std::runtime_error("encoder " + codec_name_ + ": out of memory");
+}
+
+void VideoEncoder::free_all() {
+  avcodec_free_context(&ctx_);
+  av_buffer_pool_uninit(&chroma_pool_);
+  sws_freeContext(sws_);
+  sws_ = nullptr;
+  av_frame_free(&frame_);
+  av_packet_free(&packet_);
 }
 
 void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
@@ -164,26 +180,29 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
   ctx->gop_size = config.gop;
   ctx->max_b_frames = 0;
   ctx->color_range = AVCOL_RANGE_MPEG;
-  std::string params = config.codec_params;
-  if (name == "libx265" && params.find("log-level") == std::string::npos) {
+  const bool x265 = name == "libx265", x264 = name == "libx264", nvenc = name.find("nvenc") != std::string::npos;
+  std::string params = x265 ? config.x265_params : x264 ? config.x264_params : "";
+  if (x265 && params.find("log-level") == std::string::npos) {
     params = "log-level=warning" + (params.empty() ? "" : ":" + params);
   }
   AVDictionary *opts = nullptr;
-  if (!config.preset.empty()) av_dict_set(&opts, "preset", config.preset.c_str(), 0);
-  if (!config.tune.empty() && name.rfind("lib", 0) == 0) av_dict_set(&opts, "tune", config.tune.c_str(), 0);
-  av_dict_set(&opts, "forced-idr", "1", 0);
-  if (!params.empty()) {
-    if (name == "libx265") av_dict_set(&opts, "x265-params", params.c_str(), 0);
-    else if (name == "libx264") av_dict_set(&opts, "x264-params", params.c_str(), 0);
-    else throw std::runtime_error("encoder '" + name + "' takes no codec params (got '" + config.codec_params + "')");
+  if (x265 || x264) {
+    if (!config.preset.empty()) av_dict_set(&opts, "preset", config.preset.c_str(), 0);
+    if (!config.tune.empty()) av_dict_set(&opts, "tune", config.tune.c_str(), 0);
+    if (!params.empty()) av_dict_set(&opts, x265 ? "x265-params" : "x264-params", params.c_str(), 0);
+  } else if (nvenc) {
+    // NVENC's own names for "fastest" and "low latency".
+    av_dict_set(&opts, "preset", "p1", 0);
+    av_dict_set(&opts, "tune", "ll", 0);
   }
+  av_dict_set(&opts, "forced-idr", "1", 0);
   // NVENC probing on a machine without a GPU logs errors; they are expected there.
   std::string warnings;
   int err;
   {
     std::lock_guard<std::mutex> lk(open_mutex);
     int level = av_log_get_level();
-    if (name.find("nvenc") != std::string::npos) av_log_set_level(AV_LOG_QUIET);
+    if (nvenc) av_log_set_level(AV_LOG_QUIET);
     opening = ctx;
     open_warnings.clear();
     av_log_set_callback(capture_log);
@@ -203,7 +222,8 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
   }
   if (warnings.find("option") != std::string::npos) {
     avcodec_free_context(&ctx);
-    throw std::runtime_error("encoder '" + name + "' rejected an option in '" + params + "': " + warnings);
+    throw std::runtime_error("encoder '" + name + "' rejected an option in " + (x265 ? "x265" : "x264") +
+                             " params '" + params + "': " + warnings);
   }
   if (!unused_key.empty() && unused_key != "forced-idr" && unused_key != "tune") {
     avcodec_free_context(&ctx);
@@ -224,13 +244,7 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
   }
 }
 
-VideoEncoder::~VideoEncoder() {
-  avcodec_free_context(&ctx_);
-  av_buffer_pool_uninit(&chroma_pool_);
-  sws_freeContext(sws_);
-  av_frame_free(&frame_);
-  av_packet_free(&packet_);
-}
+VideoEncoder::~VideoEncoder() { free_all(); }
 
 const char *VideoEncoder::input_pixel_format() const { return av_get_pix_fmt_name(AVPixelFormat(pix_fmt_)); }
 

@@ -9,7 +9,9 @@
 //   if (sub->receive(m, 100)) use(m.data(), m.size());
 //
 // Backends: shared memory (default) or libzmq PUB/SUB on loopback tcp when the
-// environment has ZMQ=1 (read at create time). Both behave the same through this API.
+// environment has ZMQ=1 (read at create time). Both behave the same through this
+// API. Channels that only make sense on one machine (VisionIPC announcements)
+// ask for shared memory explicitly with `local`.
 //
 // Ownership: sockets are owned by the caller (unique_ptr). A Message owns a copy
 // of the payload, 8-byte aligned, so Cap'n Proto can read it in place.
@@ -67,7 +69,8 @@ class PubSocket {
  public:
   // Creates the topic if it does not exist yet (with `ring_size` bytes), and
   // becomes its publisher. Throws if another live publisher holds the topic.
-  static std::unique_ptr<PubSocket> create(const std::string &topic, size_t ring_size = kDefaultRingSize);
+  static std::unique_ptr<PubSocket> create(const std::string &topic, size_t ring_size = kDefaultRingSize,
+                                           bool local = false);
   virtual ~PubSocket() = default;
 
   // Publishes one message. Never blocks. Throws Error if size > max_message_size().
@@ -80,6 +83,7 @@ class PubSocket {
 struct SubOptions {
   bool conflate = false;                // receive only the newest message
   size_t ring_size = kDefaultRingSize;  // used only if this subscriber creates the topic
+  bool local = false;                   // shared memory even when ZMQ=1
 };
 
 class SubSocket {
@@ -100,7 +104,7 @@ class SubSocket {
 // Waits on many subscribers at once (futex_waitv on the shm backend).
 class Poller {
  public:
-  static std::unique_ptr<Poller> create();
+  static std::unique_ptr<Poller> create(bool local = false);
   virtual ~Poller() = default;
   // The socket must outlive the poller and come from the same backend.
   virtual void add(SubSocket &sock) = 0;

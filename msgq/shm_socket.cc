@@ -77,7 +77,12 @@ void ShmPubSocket::send(const void *data, size_t size) {
   h->write_seq.store(++seq_, std::memory_order_relaxed);
   h->write_pos.store(end, std::memory_order_release);
   h->futex_word.fetch_add(1, std::memory_order_seq_cst);
-  if (h->sleepers.load(std::memory_order_seq_cst) != 0) futex_wake_all(&h->futex_word);
+  // Clearing the bits makes this the only wake for those sleepers: a woken
+  // subscriber that is slow to run would otherwise cost a FUTEX_WAKE per send.
+  // Each sleeper sets its bit again before it next waits.
+  if (h->sleepers.load(std::memory_order_seq_cst) != 0 && h->sleepers.exchange(0) != 0) {
+    futex_wake_all(&h->futex_word);
+  }
 }
 
 // ---------------------------------------------------------------- subscriber
@@ -154,10 +159,12 @@ bool ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
 
 bool ShmSubSocket::try_read(Message &msg) {
   RingHeader *h = ring_.header();
-  while (true) {
+  for (int laps = 0;; laps++) {
     const uint64_t write_pos = h->write_pos.load(std::memory_order_acquire);
     if (write_pos == read_pos_) return false;
-    uint64_t pos = opts_.conflate ? h->newest_pos.load(std::memory_order_relaxed) : read_pos_;
+    // Lapped twice in a row: the writer overwrites the oldest message as fast as
+    // we reach it, so chasing it cannot win. Jump to the newest instead.
+    uint64_t pos = opts_.conflate || laps >= 2 ? h->newest_pos.load(std::memory_order_relaxed) : read_pos_;
     uint64_t next_pos;
     bool intact;
     try {

@@ -5,6 +5,9 @@
 //   server "camerad", stream VISION_STREAM_ROAD
 //     socket        socket_path("vipc_camerad")            (unix SOCK_SEQPACKET, 0600)
 //     announcements msgq topic "vipc_camerad_road"         (one Announcement per frame)
+//
+// Link with LIBS=['visionipc', 'msgq', 'common', 'OpenCL', 'zmq']; for CUDA interop
+// also 'visionipc_cuda' and 'cudart' (see visionbuf_cuda.h).
 #include <cstdint>
 #include <stdexcept>
 #include <string>

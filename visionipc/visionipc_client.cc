@@ -128,7 +128,7 @@ bool VisionIpcClient::handshake() {
   // reply (next_seq on) is then either received or counted as dropped.
   if (!sub_) {
     try {
-      sub_ = msgq::SubSocket::create(visionipc::announce_topic(name_, type_), {conflate_, visionipc::kAnnounceRingSize});
+      sub_ = msgq::SubSocket::create(visionipc::announce_topic(name_, type_), {conflate_, visionipc::kAnnounceRingSize, /*local=*/true});
     } catch (const msgq::Error &e) {
       return fail(std::string("cannot subscribe to announcements: ") + e.what());
     }
@@ -195,9 +195,10 @@ VisionBuf *VisionIpcClient::recv(VisionIpcBufExtra *extra, int timeout_ms) {
     uint64_t now = conduit::mono_ns();
     int wait_ms = timeout_ms < 0 ? -1 : int(now >= deadline ? 0 : (deadline - now + 999999) / 1000000);
     if (!sub_) {
-      // Not even subscribed (msgq refused): wait out the timeout and try again next call.
-      if (wait_ms != 0) std::this_thread::sleep_for(std::min(std::chrono::milliseconds(wait_ms < 0 ? 100 : wait_ms), std::chrono::milliseconds(100)));
-      if (!connect_once() && now >= deadline) return nullptr;
+      // Not even subscribed (msgq refused): retry every 100 ms until the deadline.
+      if (now >= deadline) return nullptr;
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms < 0 ? 100 : std::min(wait_ms, 100)));
+      connect_once();
       continue;
     }
     if (!sub_->receive(msg_, wait_ms)) {

@@ -57,6 +57,7 @@ struct VisionIpcServer::Stream {
   visionipc::ControlBlock control;
   std::unique_ptr<msgq::PubSocket> pub;
   uint32_t generation[visionipc::kMaxBuffersPerStream] = {};  // producer thread
+  bool claimed[visionipc::kMaxBuffersPerStream] = {};         // from get_buffer(), not sent yet
   size_t next = 0;                                            // round robin, producer thread
   std::atomic<uint64_t> sent{0}, dropped{0};
   uint32_t used_slots = 0;  // under slots_mutex_
@@ -112,7 +113,7 @@ void VisionIpcServer::create_buffers(VisionStreamType type, size_t num_buffers, 
     b.type = type;
     if (device_id_ && ctx_) b.init_cl(device_id_, ctx_);
   }
-  s->pub = msgq::PubSocket::create(visionipc::announce_topic(name_, type), visionipc::kAnnounceRingSize);
+  s->pub = msgq::PubSocket::create(visionipc::announce_topic(name_, type), visionipc::kAnnounceRingSize, /*local=*/true);
   streams_[type] = std::move(s);
 }
 
@@ -148,6 +149,7 @@ VisionBuf *VisionIpcServer::get_buffer(VisionStreamType type) {
     uint32_t gen;
     if (s.control.try_claim(uint32_t(idx), &gen)) {
       s.generation[idx] = gen;
+      s.claimed[idx] = true;
       s.next = idx + 1;
       s.bufs[idx].sync_start(true);
       return &s.bufs[idx];
@@ -163,6 +165,13 @@ void VisionIpcServer::send(VisionBuf *buf, const VisionIpcBufExtra *extra) {
   if (buf->idx >= s.count || buf != &s.bufs[buf->idx]) {
     throw Error("send(): buffer does not belong to stream " + visionipc::stream_name(buf->type) + " of server '" + name_ + "'");
   }
+  // Clients may hold a buffer once it is announced: announcing it again without
+  // a fresh get_buffer() would hand out memory the producer may be writing.
+  if (!s.claimed[buf->idx]) {
+    throw Error("send(): buffer " + std::to_string(buf->idx) + " of stream " + visionipc::stream_name(buf->type) +
+                " was not obtained from get_buffer() since it was last sent");
+  }
+  s.claimed[buf->idx] = false;
   buf->sync_end(true);
   VisionIpcBufExtra e = extra ? *extra : VisionIpcBufExtra{};
   visionipc::Announcement a = {};

@@ -48,7 +48,8 @@ class VisionIpcServer {
   // A buffer to write the next frame into, or nullptr when clients hold every
   // buffer: the frame is dropped and dropped_frames() counts it.
   VisionBuf *get_buffer(VisionStreamType type);
-  // Announces `buf` (from get_buffer) to every client. extra may be nullptr.
+  // Announces `buf` to every client; extra may be nullptr. `buf` must come from
+  // get_buffer() and be sent once (Error otherwise).
   void send(VisionBuf *buf, const VisionIpcBufExtra *extra);
 
   const std::string &name() const { return name_; }

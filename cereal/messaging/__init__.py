@@ -36,10 +36,11 @@ def _ring_size(endpoint):
 
 def new_message(service=None, size=None, **kwargs):
   """An Event builder stamped now (logMonoTime, CLOCK_MONOTONIC ns), valid=True unless
-  given, with the union member `service` initialized (a list of `size` if given)."""
+  given, with the union member `service` initialized (a list of `size` if given)
+  unless kwargs already set it."""
   args = {"valid": True, "logMonoTime": time.monotonic_ns(), **kwargs}
   msg = log.Event.new_message(**args)
-  if service is not None:
+  if service is not None and service not in kwargs:
     if size is None:
       msg.init(service)
     else:

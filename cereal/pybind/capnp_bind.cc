@@ -214,8 +214,11 @@ void bind_capnp(py::module_ &m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const kj::Exception &e) {
-      std::string what = e.getDescription().cStr();
-      PyErr_SetString(capnp_error.ptr(), ("Cap'n Proto: " + what).c_str());
+      // The description may quote message bytes: decode leniently.
+      std::string what = "Cap'n Proto: " + std::string(e.getDescription().cStr());
+      PyObject *text = PyUnicode_DecodeUTF8(what.data(), Py_ssize_t(what.size()), "replace");
+      PyErr_SetObject(capnp_error.ptr(), text);
+      Py_XDECREF(text);
     }
   });
 

@@ -142,7 +142,7 @@ TEST(VideoEncoder, BadInputIsAClearError) {
   }
   EXPECT_THROW(encoderd::VideoEncoder(small_hevc(), 641, 384), std::invalid_argument);
   EncoderConfig bad_params = small_hevc();
-  bad_params.codec_params = "no-such-x265-option=1";
+  bad_params.x265_params = "no-such-x265-option=1";
   EXPECT_THROW(encoderd::VideoEncoder(bad_params, 640, 384), std::runtime_error);
 
   encoderd::VideoEncoder enc(small_hevc(), 640, 384);

@@ -182,3 +182,15 @@ TEST_P(Backend, BadTopicNamesAreRefused) {
 
 INSTANTIATE_TEST_SUITE_P(Msgq, Backend, ::testing::Values("0", "1"),
                          [](const auto &info) { return std::string(info.param) == "1" ? "zmq" : "shm"; });
+
+TEST(MsgqLocal, LocalSocketsUseSharedMemoryEvenWithZmq) {
+  ScopedPrefix prefix("local");
+  setenv("ZMQ", "1", 1);
+  auto pub = PubSocket::create("local", kDefaultRingSize, /*local=*/true);
+  auto sub = SubSocket::create("local", {.local = true});
+  unsetenv("ZMQ");
+  pub->send("x", 1);  // no slow-joiner delay: this is the shm ring
+  Message m;
+  ASSERT_TRUE(sub->receive(m, 0));
+  EXPECT_EQ(pub->subscriber_count(), 1);
+}

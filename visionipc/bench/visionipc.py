@@ -3,11 +3,15 @@
 and the VisionIPC producer's cost per frame with 1, 2 and 4 consumers.
 
 The measurements run in build/bin/visionipc_bench (C++, fork()ed processes); this
-module runs it case by case, starts and stops its own iox-roudi for the iceoryx
-rows, and turns the output into rows. VIPC_BENCH_SAMPLES scales the sample count.
+module runs it case by case (VisionIPC's three sizes and msgq interleaved sample
+by sample in one run, so the ratios the targets compare see the same load), starts and stops its own iox-roudi for the iceoryx
+rows, and turns the output into rows. The machine is shared and noisy, so every case runs in ROUNDS rounds,
+interleaved with the others (each round a fresh set of processes), and a row is
+the median over the rounds. VIPC_BENCH_SAMPLES scales the samples per round.
 """
 import os
 import shutil
+import statistics
 import signal
 import subprocess
 import sys
@@ -17,6 +21,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BINARY = os.path.join(ROOT, 'build', 'bin', 'visionipc_bench')
 CASES = ('4KiB', '1MiB', '1928x1208')
+ROUNDS = 5
 
 # Chunks for the largest frame (3.5 MB + iceoryx's chunk header) need a 4 MiB pool.
 ROUDI_CONFIG = """[general]
@@ -48,7 +53,7 @@ def note(msg):
 
 def samples_for(case):
   scale = float(os.environ.get('VIPC_BENCH_SAMPLES', '1'))
-  base = 400 if case == '1928x1208' else 1000
+  base = 200 if case == '1928x1208' else 400
   return str(max(100, int(base * scale)))
 
 
@@ -72,6 +77,14 @@ def run_harness(args, env):
   return rows
 
 
+def is_zombie(pid):
+  try:
+    with open(f'/proc/{pid}/stat') as f:
+      return f.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
+  except (OSError, IndexError):
+    return True
+
+
 class Roudi:
   """An iox-roudi of our own, with mempools big enough for a 1928x1208 NV12 frame."""
 
@@ -82,9 +95,16 @@ class Roudi:
     if exe is None:
       self.why_not = 'iox-roudi is not installed'
       return
-    other = subprocess.run(['pgrep', '-x', 'iox-roudi'], capture_output=True, text=True).stdout.split()
+    # iceoryx 2.0 has one fixed shared-memory namespace per machine: wait (a while)
+    # for somebody else's RouDi to finish rather than fight it.
+    deadline = time.monotonic() + 90
+    while True:
+      other = [pid for pid in subprocess.run(['pgrep', '-x', 'iox-roudi'], capture_output=True, text=True).stdout.split()
+               if not is_zombie(pid)]
+      if not other or time.monotonic() > deadline:
+        break
+      time.sleep(1)
     if other:
-      # iceoryx 2.0 has one fixed shared-memory namespace per machine: a second RouDi would fight the first.
       self.why_not = f'another iox-roudi is running (pid {", ".join(other)}); iceoryx 2.0 allows one per machine'
       return
     cfg = os.path.join(tmp, 'roudi.toml')
@@ -92,7 +112,7 @@ class Roudi:
       f.write(ROUDI_CONFIG)
     self.log = os.path.join(tmp, 'roudi.log')
     with open(self.log, 'w') as log:
-      self.proc = subprocess.Popen([exe, '-c', cfg, '-l', 'info', '-m', 'off'], stdout=log, stderr=subprocess.STDOUT,
+      self.proc = subprocess.Popen([exe, '-c', cfg, '-l', 'info'], stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -119,6 +139,19 @@ class Roudi:
     self.proc = None
 
 
+def median_rows(rows):
+  """One row per (impl, case, metric): the median of its rounds, in first-seen order."""
+  groups = {}
+  for r in rows:
+    groups.setdefault((r['impl'], r['case'], r['metric']), []).append(r)
+  out = []
+  for group in groups.values():
+    row = dict(group[0])
+    row['value'] = statistics.median(r['value'] for r in group)
+    out.append(row)
+  return out
+
+
 def run():
   if not os.path.exists(BINARY):
     raise RuntimeError(f'{BINARY} is missing: build it with `scons -j2 build/bin/visionipc_bench`')
@@ -127,23 +160,20 @@ def run():
   rows = []
   try:
     with tempfile.TemporaryDirectory(prefix='vipcbench') as tmp:
-      for case in CASES:
-        for impl in ('visionipc', 'zmq_ipc'):
-          rows += run_harness(['latency', impl, case, samples_for(case)], env)
-      rows += run_harness(['latency', 'msgq_64B', '64B', samples_for('64B')], env)
-
       roudi = Roudi(tmp)
       if roudi.why_not:
         note(f'iceoryx rows skipped: {roudi.why_not}')
-      else:
-        try:
-          for case in CASES:
-            rows += run_harness(['latency', 'iceoryx', case, samples_for(case)], env)
-        finally:
-          roudi.stop()
-
-      for clients in (1, 2, 4):
-        rows += run_harness(['producer', str(clients), samples_for('4KiB')], env)
+      try:
+        for _ in range(ROUNDS):
+          # VisionIPC at every size and the msgq reference, interleaved sample by sample.
+          rows += run_harness(['vipc_msgq', samples_for('4KiB')], env)
+          for impl in ('zmq_ipc',) + (() if roudi.why_not else ('iceoryx',)):
+            for case in CASES:
+              rows += run_harness(['latency', impl, case, samples_for(case)], env)
+          for clients in (1, 2, 4):
+            rows += run_harness(['producer', str(clients), samples_for('4KiB')], env)
+      finally:
+        roudi.stop()
   finally:
     shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
-  return rows
+  return median_rows(rows)

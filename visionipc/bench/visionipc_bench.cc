@@ -1,14 +1,16 @@
 // Frame handoff latency harness for `tools/bench/run visionipc`.
 //
-//   visionipc_bench latency IMPL CASE SAMPLES   IMPL: visionipc zmq_ipc iceoryx msgq_64B
+//   visionipc_bench vipc_msgq SAMPLES            VisionIPC 4KiB/1MiB/1928x1208 + msgq 64 B, interleaved
+//   visionipc_bench latency IMPL CASE SAMPLES    IMPL: zmq_ipc iceoryx
 //   visionipc_bench producer CLIENTS SAMPLES
 //
 // Every measurement forks its consumers: one process writes, the others read,
 // as in the real pipeline. One-way latency = CLOCK_MONOTONIC when the consumer
 // has the frame minus CLOCK_MONOTONIC just before the producer's send call (the
 // producer fills the frame before that). The producer waits for the consumer's
-// acknowledgement (shared memory, polled with short sleeps) before the next
-// frame, so every sample is a cold wake-up as at camera rate, never a queue.
+// acknowledgement (shared memory, polled with short sleeps), writes the next
+// frame and pauses 200 us before sending it, so every sample is a cold wake-up
+// as at camera rate, never a queue or a consumer that is still spinning.
 // Output: lines "ROW impl case metric value unit"; "SKIP reason" when an impl
 // cannot run here.
 #include <signal.h>
@@ -49,7 +51,7 @@ struct Shared {
   std::atomic<int> ready;                   // consumers attached
   std::atomic<uint64_t> acked[kMaxClients];  // frames each consumer has
   std::atomic<int> stop;
-  int64_t latency_ns[kMaxSamples];
+  int64_t latency_ns[kMaxClients][kMaxSamples];  // per consumer
 };
 
 struct Case {
@@ -78,10 +80,11 @@ Shared *shared() {
   return new (p) Shared{};
 }
 
-// Waits until consumer `c` acknowledged `n` frames. False after 5 s (lost frame).
-bool wait_ack(Shared *sh, int clients, uint64_t n) {
+// Waits until consumers first .. first+count-1 acknowledged `n` frames (false
+// after 5 s: a lost frame).
+bool wait_ack(Shared *sh, int first, int count, uint64_t n) {
   uint64_t end = conduit::mono_ns() + 5'000'000'000ull;
-  for (int c = 0; c < clients; c++) {
+  for (int c = first; c < first + count; c++) {
     while (sh->acked[c].load(std::memory_order_acquire) < n) {
       if (conduit::mono_ns() > end) return false;
       sleep_us(20);
@@ -90,6 +93,10 @@ bool wait_ack(Shared *sh, int clients, uint64_t n) {
   return true;
 }
 
+// Between writing a frame and sending it: the consumers are asleep again and the
+// frame is complete, as when a camera's DMA finishes and the driver announces it.
+void settle() { sleep_us(200); }
+
 bool wait_ready(Shared *sh, int clients) {
   uint64_t end = conduit::mono_ns() + 20'000'000'000ull;
   while (sh->ready.load() < clients) {
@@ -97,6 +104,11 @@ bool wait_ready(Shared *sh, int clients) {
     sleep_us(500);
   }
   return true;
+}
+
+// Samples of consumer `idx` after the warm-up.
+std::vector<int64_t> measured(const Shared *sh, int idx, int samples) {
+  return std::vector<int64_t>(sh->latency_ns[idx] + kWarmup, sh->latency_ns[idx] + samples);
 }
 
 void print_percentiles(const std::string &impl, const Case &c, std::vector<int64_t> v) {
@@ -110,11 +122,12 @@ void print_percentiles(const std::string &impl, const Case &c, std::vector<int64
 // runs `produce()` in this process, and reaps them.
 int run_forked(Shared *sh, int clients, const std::function<int(int)> &consume, const std::function<int()> &produce) {
   std::vector<pid_t> kids;
+  fflush(stdout);
   for (int i = 0; i < clients; i++) {
     pid_t pid = fork();
     if (pid == 0) {
-      fflush(stdout);
-      _exit(consume(i));
+      // exit(), not _exit(): iceoryx's runtime must deregister from RouDi on the way out.
+      exit(consume(i));
     }
     kids.push_back(pid);
   }
@@ -138,11 +151,33 @@ int run_forked(Shared *sh, int clients, const std::function<int(int)> &consume, 
 
 // ---- VisionIPC -------------------------------------------------------------
 
-int visionipc_latency(const Case &c, int samples) {
+// VisionIPC at three frame sizes and msgq with 64 B, sample by sample in turn,
+// so the ratios the targets compare are measured under the same load.
+// Consumer 0 reads msgq, consumer k (1..3) the VisionIPC server of kMixCases[k-1].
+const char *kMixCases[] = {"4KiB", "1MiB", "1928x1208"};
+
+int visionipc_msgq_latency(int samples) {
   Shared *sh = shared();
-  std::string name = "bench" + std::to_string(getpid());
+  std::string base = "bench" + std::to_string(getpid());
+  std::string topic = base + "_msgq";
   auto consume = [&](int idx) {
-    VisionIpcClient client(name, VISION_STREAM_ROAD, false);
+    if (idx == 0) {
+      auto sub = msgq::SubSocket::create(topic);
+      sh->ready++;
+      msgq::Message m;
+      for (int i = 0; i < samples;) {
+        if (!sub->receive(m, 100)) {
+          if (sh->stop) return 1;
+          continue;
+        }
+        uint64_t t0;
+        memcpy(&t0, m.data(), sizeof(t0));
+        sh->latency_ns[idx][i] = int64_t(conduit::mono_ns() - t0);
+        sh->acked[idx].store(++i, std::memory_order_release);
+      }
+      return 0;
+    }
+    VisionIpcClient client(base + "_" + std::to_string(idx), VISION_STREAM_ROAD, false);
     client.connect(true);
     sh->ready++;
     VisionIpcBufExtra extra;
@@ -152,28 +187,43 @@ int visionipc_latency(const Case &c, int samples) {
         if (sh->stop) return 1;
         continue;
       }
-      sh->latency_ns[i] = int64_t(conduit::mono_ns() - extra.timestamp_sof);
+      sh->latency_ns[idx][i] = int64_t(conduit::mono_ns() - extra.timestamp_sof);
       sh->acked[idx].store(++i, std::memory_order_release);
     }
     return 0;
   };
   auto produce = [&] {
-    VisionIpcServer server(name);
-    server.create_buffers(VISION_STREAM_ROAD, 4, c.width, c.height);
-    server.start_listener();
-    if (!wait_ready(sh, 1)) return 1;
+    std::vector<std::unique_ptr<VisionIpcServer>> servers;
+    for (int k = 0; k < 3; k++) {
+      Case c = parse_case(kMixCases[k]);
+      servers.push_back(std::make_unique<VisionIpcServer>(base + "_" + std::to_string(k + 1)));
+      servers.back()->create_buffers(VISION_STREAM_ROAD, 4, c.width, c.height);
+      servers.back()->start_listener();
+    }
+    auto pub = msgq::PubSocket::create(topic);
+    if (!wait_ready(sh, 4)) return 1;
+    char payload[64] = {};
     for (int i = 0; i < samples; i++) {
-      VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD);
-      if (!b) return 1;
-      memset(b->addr, i, b->width * b->height * 3 / 2);
-      VisionIpcBufExtra extra{uint32_t(i), conduit::mono_ns(), 0, true};
-      server.send(b, &extra);
-      if (!wait_ack(sh, 1, i + 1)) return 1;
+      settle();
+      uint64_t t0 = conduit::mono_ns();
+      memcpy(payload, &t0, sizeof(t0));
+      pub->send(payload, sizeof(payload));
+      if (!wait_ack(sh, 0, 1, i + 1)) return 1;
+      for (int k = 0; k < 3; k++) {
+        VisionBuf *b = servers[k]->get_buffer(VISION_STREAM_ROAD);
+        if (!b) return 1;
+        memset(b->addr, i, b->width * b->height * 3 / 2);
+        settle();
+        VisionIpcBufExtra extra{uint32_t(i), conduit::mono_ns(), 0, true};
+        servers[k]->send(b, &extra);
+        if (!wait_ack(sh, k + 1, 1, i + 1)) return 1;
+      }
     }
     return 0;
   };
-  if (run_forked(sh, 1, consume, produce) != 0) return 1;
-  print_percentiles("visionipc", c, std::vector<int64_t>(sh->latency_ns + kWarmup, sh->latency_ns + samples));
+  if (run_forked(sh, 4, consume, produce) != 0) return 1;
+  print_percentiles("msgq_64B", parse_case("64B"), measured(sh, 0, samples));
+  for (int k = 0; k < 3; k++) print_percentiles("visionipc", parse_case(kMixCases[k]), measured(sh, k + 1, samples));
   return 0;
 }
 
@@ -206,6 +256,7 @@ int visionipc_producer_cost(int clients, int samples) {
     server.start_listener();
     if (!wait_ready(sh, clients)) return 1;
     for (int i = 0; i < samples; i++) {
+      settle();
       int64_t c0 = thread_cpu_ns();
       uint64_t t0 = conduit::mono_ns();
       VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD);
@@ -214,7 +265,7 @@ int visionipc_producer_cost(int clients, int samples) {
       server.send(b, &extra);
       wall.push_back(int64_t(conduit::mono_ns() - t0));
       cpu.push_back(thread_cpu_ns() - c0);
-      if (!wait_ack(sh, clients, i + 1)) return 1;
+      if (!wait_ack(sh, 0, clients, i + 1)) return 1;
     }
     return 0;
   };
@@ -223,47 +274,16 @@ int visionipc_producer_cost(int clients, int samples) {
     std::sort(v.begin() + kWarmup, v.end());
     return v[kWarmup + (v.size() - kWarmup) / 2] / 1000.0;
   };
+  // Reading the thread CPU clock is a syscall; take its own cost out of the figure.
+  std::vector<int64_t> empty;
+  for (int i = 0; i < kWarmup + 1000; i++) {
+    int64_t c0 = thread_cpu_ns();
+    empty.push_back(thread_cpu_ns() - c0);
+  }
   const char *label = clients == 1 ? "client" : "clients";
-  printf("ROW visionipc_producer %d%s us_per_frame %.3f us\n", clients, label, median_us(cpu));
+  printf("ROW visionipc_producer %d%s us_per_frame %.3f us\n", clients, label,
+         std::max(0.0, median_us(cpu) - median_us(empty)));
   printf("ROW visionipc_producer %d%s wall_us_per_frame %.3f us\n", clients, label, median_us(wall));
-  return 0;
-}
-
-// ---- msgq 64 B reference ---------------------------------------------------
-
-int msgq_latency(const Case &c, int samples) {
-  Shared *sh = shared();
-  std::string topic = "vipcbench_msgq" + std::to_string(getpid());
-  auto consume = [&](int idx) {
-    auto sub = msgq::SubSocket::create(topic);
-    sh->ready++;
-    msgq::Message m;
-    for (int i = 0; i < samples;) {
-      if (!sub->receive(m, 100)) {
-        if (sh->stop) return 1;
-        continue;
-      }
-      uint64_t t0;
-      memcpy(&t0, m.data(), sizeof(t0));
-      sh->latency_ns[i] = int64_t(conduit::mono_ns() - t0);
-      sh->acked[idx].store(++i, std::memory_order_release);
-    }
-    return 0;
-  };
-  auto produce = [&] {
-    if (!wait_ready(sh, 1)) return 1;
-    auto pub = msgq::PubSocket::create(topic);
-    char payload[64] = {};
-    for (int i = 0; i < samples; i++) {
-      uint64_t t0 = conduit::mono_ns();
-      memcpy(payload, &t0, sizeof(t0));
-      pub->send(payload, sizeof(payload));
-      if (!wait_ack(sh, 1, i + 1)) return 1;
-    }
-    return 0;
-  };
-  if (run_forked(sh, 1, consume, produce) != 0) return 1;
-  print_percentiles("msgq_64B", c, std::vector<int64_t>(sh->latency_ns + kWarmup, sh->latency_ns + samples));
   return 0;
 }
 
@@ -292,7 +312,7 @@ int zmq_latency(const Case &c, int samples) {
       }
       uint64_t t0;
       memcpy(&t0, zmq_msg_data(&m), sizeof(t0));
-      sh->latency_ns[i] = int64_t(conduit::mono_ns() - t0);
+      sh->latency_ns[idx][i] = int64_t(conduit::mono_ns() - t0);
       sh->acked[idx].store(++i, std::memory_order_release);
     }
     zmq_msg_close(&m);
@@ -309,9 +329,10 @@ int zmq_latency(const Case &c, int samples) {
     int rc = 0;
     for (int i = 0; i < samples && rc == 0; i++) {
       memset(frame.data(), i, frame.size());
+      settle();
       uint64_t t0 = conduit::mono_ns();
       memcpy(frame.data(), &t0, sizeof(t0));
-      if (zmq_send(s, frame.data(), frame.size(), 0) != int(frame.size()) || !wait_ack(sh, 1, i + 1)) rc = 1;
+      if (zmq_send(s, frame.data(), frame.size(), 0) != int(frame.size()) || !wait_ack(sh, 0, 1, i + 1)) rc = 1;
     }
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
@@ -322,7 +343,7 @@ int zmq_latency(const Case &c, int samples) {
   int rc = run_forked(sh, 1, consume, produce);
   unlink(endpoint.c_str() + strlen("ipc://"));
   if (rc != 0) return 1;
-  print_percentiles("zmq_ipc", c, std::vector<int64_t>(sh->latency_ns + kWarmup, sh->latency_ns + samples));
+  print_percentiles("zmq_ipc", c, measured(sh, 0, samples));
   return 0;
 }
 
@@ -332,9 +353,9 @@ int zmq_latency(const Case &c, int samples) {
 int iceoryx_latency(const Case &c, int samples) {
   Shared *sh = shared();
   iox::capro::ServiceDescription service{"conduit", "vipcbench", iox::capro::IdString_t(iox::cxx::TruncateToCapacity, c.name.c_str())};
+  std::string sub_rt = "vipcbench_sub_" + std::to_string(getpid());
   auto consume = [&](int idx) {
-    std::string rt = "vipcbench_sub_" + std::to_string(getpid());
-    iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, rt.c_str()));
+    iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, sub_rt.c_str()));
     iox::popo::SubscriberOptions opts;
     opts.queueCapacity = 4;
     iox::popo::UntypedSubscriber sub(service, opts);
@@ -350,7 +371,7 @@ int iceoryx_latency(const Case &c, int samples) {
         const void *payload = taken.value();
         uint64_t t0;
         memcpy(&t0, payload, sizeof(t0));
-        sh->latency_ns[i] = int64_t(conduit::mono_ns() - t0);
+        sh->latency_ns[idx][i] = int64_t(conduit::mono_ns() - t0);
         sub.release(payload);
         sh->acked[idx].store(++i, std::memory_order_release);
       }
@@ -376,16 +397,17 @@ int iceoryx_latency(const Case &c, int samples) {
       }
       void *chunk = loaned.value();
       memset(chunk, i, c.bytes);
+      settle();
       uint64_t t0 = conduit::mono_ns();
       memcpy(chunk, &t0, sizeof(t0));
       pub.publish(chunk);
-      if (!wait_ack(sh, 1, i + 1)) return 1;
+      if (!wait_ack(sh, 0, 1, i + 1)) return 1;
     }
     return 0;
   };
   int rc = run_forked(sh, 1, consume, produce);
   if (rc != 0) return rc;
-  print_percentiles("iceoryx", c, std::vector<int64_t>(sh->latency_ns + kWarmup, sh->latency_ns + samples));
+  print_percentiles("iceoryx", c, measured(sh, 0, samples));
   return 0;
 }
 #endif
@@ -395,13 +417,14 @@ int iceoryx_latency(const Case &c, int samples) {
 int main(int argc, char **argv) {
   setvbuf(stdout, nullptr, _IOLBF, 0);
   std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "vipc_msgq" && argc == 3) {
+    return visionipc_msgq_latency(std::clamp(atoi(argv[2]), kWarmup + 10, kMaxSamples));
+  }
   if (mode == "latency" && argc == 5) {
     std::string impl = argv[2];
     Case c = parse_case(argv[3]);
     int samples = std::clamp(atoi(argv[4]), kWarmup + 10, kMaxSamples);
-    if (impl == "visionipc") return visionipc_latency(c, samples);
     if (impl == "zmq_ipc") return zmq_latency(c, samples);
-    if (impl == "msgq_64B") return msgq_latency(c, samples);
     if (impl == "iceoryx") {
 #ifdef HAVE_ICEORYX
       return iceoryx_latency(c, samples);
@@ -415,7 +438,8 @@ int main(int argc, char **argv) {
     return visionipc_producer_cost(clients, std::clamp(atoi(argv[3]), kWarmup + 10, kMaxSamples));
   }
   fprintf(stderr,
-          "usage: visionipc_bench latency {visionipc|zmq_ipc|iceoryx|msgq_64B} {4KiB|1MiB|1928x1208|64B} SAMPLES\n"
+          "usage: visionipc_bench vipc_msgq SAMPLES\n"
+          "       visionipc_bench latency {zmq_ipc|iceoryx} {4KiB|1MiB|1928x1208} SAMPLES\n"
           "       visionipc_bench producer CLIENTS SAMPLES\n");
   return 2;
 }

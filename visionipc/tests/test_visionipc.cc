@@ -152,7 +152,6 @@ TEST_F(VisionIpc, IntegrityWithSlowAndFastConsumersAndExactDropCounts) {
   EXPECT_EQ(exit_code(kids[3]), 0) << "the long holder's frame changed under it";
 
   EXPECT_EQ(sent + server.dropped_frames(VISION_STREAM_ROAD), kAttempts);
-  EXPECT_GT(server.dropped_frames(VISION_STREAM_ROAD), 0u) << "holds never forced a drop";
   for (int mode = 0; mode < 3; mode++) {
     ConsumerReport &r = sh->consumers[mode];
     SCOPED_TRACE("consumer " + std::to_string(mode));
@@ -161,7 +160,11 @@ TEST_F(VisionIpc, IntegrityWithSlowAndFastConsumersAndExactDropCounts) {
     EXPECT_EQ(r.rejected.load(), 0u);
     EXPECT_GT(r.received.load(), 0u);
   }
-  EXPECT_GT(sh->consumers[1].dropped.load(), 0u) << "the slow consumer cannot keep up, so it must have dropped";
+  // While a slow consumer sleeps on its buffer the producer makes several attempts:
+  // each either finds every buffer held (a producer drop) or overwrites the other
+  // free buffer again (a drop for the slow consumer). Which one depends on timing.
+  EXPECT_GT(server.dropped_frames(VISION_STREAM_ROAD) + sh->consumers[1].dropped + sh->consumers[2].dropped, 0u)
+      << "the run never exercised dropping";
   // All clients are gone: every hold was given back.
   EXPECT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 0; }));
   for (size_t i = 0; i < 3; i++) EXPECT_EQ(server.holders(VISION_STREAM_ROAD, i), 0u);
@@ -364,6 +367,34 @@ TEST_F(VisionIpc, MisbehavingClientsAreRefusedAndOthersServed) {
   EXPECT_TRUE(check_frame(rb, 9));
 }
 
+TEST_F(VisionIpc, SilentPeerIsDroppedAfterTheHandshakeTimeout) {
+  VisionIpcServer server("silent");
+  server.create_buffers(VISION_STREAM_ROAD, 1, 64, 64);
+  server.start_listener();
+  int fd = raw_connect("silent");
+  ASSERT_GE(fd, 0);
+  EXPECT_NE(refusal(fd).find("no request within"), std::string::npos);
+  close(fd);
+  EXPECT_EQ(server.refused_connections(), 1u);
+}
+
+TEST_F(VisionIpc, ClientSlotsAreLimitedAndReused) {
+  VisionIpcServer server("slots");
+  server.create_buffers(VISION_STREAM_ROAD, 2, 64, 64);
+  server.start_listener();
+  std::vector<std::unique_ptr<VisionIpcClient>> clients;
+  for (int i = 0; i < visionipc::kMaxClientsPerStream; i++) {
+    clients.push_back(std::make_unique<VisionIpcClient>("slots", VISION_STREAM_ROAD, false));
+    ASSERT_TRUE(clients.back()->connect(false)) << i << ": " << clients.back()->last_error();
+  }
+  VisionIpcClient extra("slots", VISION_STREAM_ROAD, false);
+  EXPECT_FALSE(extra.connect(false));
+  EXPECT_NE(extra.last_error().find("all 32 client slots"), std::string::npos) << extra.last_error();
+  clients.pop_back();
+  ASSERT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == visionipc::kMaxClientsPerStream - 1; }));
+  EXPECT_TRUE(extra.connect(false)) << extra.last_error();
+}
+
 TEST_F(VisionIpc, PeerWithAnotherUidIsRefused) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to connect as another uid";
   VisionIpcServer server("uid");
@@ -408,7 +439,7 @@ TEST_F(VisionIpc, ForgedAnnouncementsAreRejected) {
   uint64_t rejected_before = client.rejected(), dropped_before = client.dropped();
 
   // Take over the dead server's topic and lie to the client, using its server id.
-  auto pub = msgq::PubSocket::create(visionipc::announce_topic("forge", VISION_STREAM_ROAD), visionipc::kAnnounceRingSize);
+  auto pub = msgq::PubSocket::create(visionipc::announce_topic("forge", VISION_STREAM_ROAD), visionipc::kAnnounceRingSize, /*local=*/true);
   visionipc::Announcement a = {};
   a.magic = visionipc::kAnnouncementMagic;
   a.server_id = client.server_id();
@@ -448,6 +479,10 @@ TEST_F(VisionIpc, BadArgumentsThrowClearErrors) {
   VisionBuf foreign;
   foreign.allocate(visionipc::nv12_layout(640, 480), "foreign");
   EXPECT_THROW(server.send(&foreign, nullptr), Error);
+  VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD);
+  ASSERT_NE(b, nullptr);
+  server.send(b, nullptr);
+  EXPECT_THROW(server.send(b, nullptr), Error) << "a second send of a buffer without get_buffer()";
   EXPECT_THROW(VisionIpcServer("bad/name"), std::invalid_argument);
   VisionIpcClient nobody("nobody", VISION_STREAM_ROAD, false);
   EXPECT_FALSE(nobody.connect(false));

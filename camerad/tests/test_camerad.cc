@@ -1,0 +1,248 @@
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "camerad/camera_stream.h"
+#include "camerad/command_line.h"
+#include "camerad/pacer.h"
+#include "camerad/synthetic_scene.h"
+#include "camerad/v4l2_camera.h"
+#include "camerad/video_file_source.h"
+#include "common/clock.h"
+#include "camerad/tests/clip_util.h"
+#include "encoderd/tests/decode_util.h"
+#include "encoderd/video_encoder.h"
+
+using camerad::CameraStream;
+using testutil::Nv12Image;
+
+namespace {
+
+// PSNR of two NV12 frames of the same size (all planes).
+double psnr_nv12(const camerad::Nv12Frame &a, const camerad::Nv12Frame &b) {
+  double se = 0;
+  size_t n = 0;
+  for (int r = 0; r < a.height; r++) {
+    for (int c = 0; c < a.width; c++, n++) {
+      double d = double(a.y[size_t(r) * a.stride + c]) - b.y[size_t(r) * b.stride + c];
+      se += d * d;
+    }
+  }
+  for (int r = 0; r < a.height / 2; r++) {
+    for (int c = 0; c < a.width; c++, n++) {
+      double d = double(a.uv[size_t(r) * a.stride + c]) - b.uv[size_t(r) * b.stride + c];
+      se += d * d;
+    }
+  }
+  return testutil::psnr(se / n);
+}
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    path = std::filesystem::temp_directory_path() / ("camerad_test_" + std::to_string(getpid()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+}  // namespace
+
+TEST(SyntheticScene, PixelsAreAPureFunctionOfStreamAndFrame) {
+  Nv12Image a(640, 384), b(640, 384, 128);
+  camerad::render_synthetic(CameraStream::Road, 77, a.frame);
+  camerad::render_synthetic(CameraStream::Road, 77, b.frame);
+  EXPECT_EQ(psnr_nv12(a.frame, b.frame), 99.0) << "same (stream, frame) must give identical pixels at any stride";
+  camerad::render_synthetic(CameraStream::Road, 78, b.frame);
+  double next = psnr_nv12(a.frame, b.frame);
+  EXPECT_LT(next, 40.0) << "the scene moves between frames";
+  EXPECT_GT(next, 12.0) << "but only a little";
+  camerad::render_synthetic(CameraStream::Wide, 77, b.frame);
+  EXPECT_LT(psnr_nv12(a.frame, b.frame), 30.0) << "streams differ";
+}
+
+TEST(SyntheticScene, WritesOnlyInsideTheImage) {
+  Nv12Image img(320, 192, 64);
+  std::fill(img.mem.begin(), img.mem.end(), 0xAB);
+  camerad::render_synthetic(CameraStream::Driver, 5, img.frame);
+  int stride = img.frame.stride;
+  for (int r = 0; r < 192 + 96; r++) {
+    for (int c = 320; c < stride; c++) ASSERT_EQ(img.mem[size_t(r) * stride + c], 0xAB) << "row " << r << " col " << c;
+  }
+  // Luma looks like a road scene: bright sky on top, darker road at the bottom.
+  uint64_t top = 0, bottom = 0;
+  for (int c = 0; c < 320; c++) top += img.frame.y[size_t(40) * stride + c], bottom += img.frame.y[size_t(180) * stride + c];
+  EXPECT_GT(top / 320, 170u);
+  EXPECT_LT(bottom / 320, 130u);
+}
+
+TEST(SyntheticScene, StampRoundTripsForEveryStream) {
+  Nv12Image img(1928, 1208);
+  for (int s = 0; s < camerad::kCameraStreamCount; s++) {
+    for (uint32_t id : {0u, 1u, 1234567u, 0xFFFFFFFFu}) {
+      camerad::render_synthetic(CameraStream(s), id, img.frame);
+      auto st = camerad::read_stamp(img.frame.y, img.frame.stride, 1928, 1208);
+      ASSERT_TRUE(st.has_value());
+      EXPECT_EQ(st->frame_id, id);
+      EXPECT_EQ(int(st->stream), s);
+    }
+  }
+  std::vector<uint8_t> gray(1928 * 64, 128);
+  EXPECT_FALSE(camerad::read_stamp(gray.data(), 1928, 1928, 64).has_value());
+}
+
+TEST(SyntheticScene, BadBufferIsAClearError) {
+  Nv12Image img(640, 384);
+  camerad::Nv12Frame odd = img.frame;
+  odd.width = 639;
+  try {
+    camerad::render_synthetic(CameraStream::Road, 0, odd);
+    FAIL();
+  } catch (const std::invalid_argument &e) {
+    EXPECT_NE(std::string(e.what()).find("expected even width and height"), std::string::npos) << e.what();
+  }
+  camerad::Nv12Frame narrow = img.frame;
+  narrow.stride = 100;
+  EXPECT_THROW(camerad::render_synthetic(CameraStream::Road, 0, narrow), std::invalid_argument);
+  camerad::Nv12Frame small = img.frame;
+  small.width = 64;
+  EXPECT_THROW(camerad::render_synthetic(CameraStream::Road, 0, small), std::invalid_argument);
+}
+
+TEST(Pacer, DeadlinesComeFromTheTickIndexSoThereIsNoDrift) {
+  camerad::Pacer p(20, 1'000'000'000);
+  EXPECT_EQ(p.deadline(0), 1'000'000'000u);
+  EXPECT_EQ(p.deadline(1), 1'050'000'000u);
+  EXPECT_EQ(p.deadline(72000), 1'000'000'000u + 3600'000'000'000u) << "one hour of 20 fps, exactly";
+  camerad::Pacer p30(30, 1);
+  EXPECT_EQ(p30.deadline(3), 1u + 100'000'000u);
+  EXPECT_EQ(p30.deadline(30 * 600), 1u + 600'000'000'000u) << "thirds of a second do not accumulate";
+  EXPECT_THROW(camerad::Pacer(0), std::invalid_argument);
+}
+
+TEST(Pacer, WaitsUntilTheDeadlineAndSkipsTicksItMissed) {
+  camerad::Pacer p(100);
+  camerad::Tick t;
+  // Whatever the load, every tick is either delivered once or skipped and counted.
+  ASSERT_TRUE(p.wait(t));
+  EXPECT_EQ(t.index, p.skipped());
+  EXPECT_GE(t.woke, t.deadline) << "never wakes early";
+  uint64_t prev = t.index, skipped = p.skipped();
+  ASSERT_TRUE(p.wait(t));
+  EXPECT_EQ(t.index, prev + 1 + (p.skipped() - skipped));
+  EXPECT_GE(t.woke, t.deadline);
+  prev = t.index;
+  skipped = p.skipped();
+  usleep(55'000);  // miss at least 4 ticks of 10 ms
+  ASSERT_TRUE(p.wait(t));
+  EXPECT_GE(p.skipped() - skipped, 4u) << "missed ticks are skipped, not delivered in a burst";
+  EXPECT_EQ(t.index, prev + 1 + (p.skipped() - skipped));
+  p.stop();
+  EXPECT_FALSE(p.wait(t));
+}
+
+TEST(VideoFileSource, ReproducesAClipInRealTimeAndLoops) {
+  TempDir dir;
+  std::string path = (dir.path / "clip.ts").string();
+  const int w = 640, h = 384, n = 12;
+  testutil::write_clip(path, w, h, n, 20, true);
+  camerad::VideoFileSource src(path, w, h, /*loop=*/true);
+  Nv12Image out(w, h), ref(w, h);
+  const uint64_t period = 50'000'000;
+  for (int k = 0; k < 2 * n + 3; k++) {
+    ASSERT_TRUE(src.frame(k * period + 1000, out.frame));
+    auto st = camerad::read_stamp(out.frame.y, out.frame.stride, w, h);
+    ASSERT_TRUE(st.has_value()) << "tick " << k;
+    EXPECT_EQ(st->frame_id, uint32_t(k % n)) << "tick " << k;
+    camerad::render_synthetic(CameraStream::Road, st->frame_id, ref.frame);
+    EXPECT_GE(psnr_nv12(out.frame, ref.frame), 35.0) << "tick " << k;
+  }
+  EXPECT_EQ(src.loops(), 2u);
+  EXPECT_EQ(src.source_width(), w);
+
+  // A 10 fps camera over the 20 fps clip shows every other frame (timestamps rule).
+  camerad::VideoFileSource slow(path, w, h, true);
+  for (int k = 0; k < 5; k++) {
+    ASSERT_TRUE(slow.frame(k * 2 * period + 1000, out.frame));
+    EXPECT_EQ(camerad::read_stamp(out.frame.y, out.frame.stride, w, h)->frame_id, uint32_t(2 * k));
+  }
+}
+
+TEST(VideoFileSource, ScalesAndStopsAtTheEndWithoutLoop) {
+  TempDir dir;
+  std::string path = (dir.path / "clip.h264").string();  // raw stream: no timestamps
+  testutil::write_clip(path, 640, 384, 6, 20, false);
+  camerad::VideoFileSource src(path, 320, 192, /*loop=*/false, 20);
+  Nv12Image out(320, 192);
+  int shown = 0;
+  for (int k = 0; k < 20; k++) {
+    if (!src.frame(uint64_t(k) * 50'000'000 + 1000, out.frame)) break;
+    auto st = camerad::read_stamp(out.frame.y, out.frame.stride, 320, 192);
+    ASSERT_TRUE(st.has_value());
+    EXPECT_EQ(st->frame_id, uint32_t(k));
+    shown++;
+  }
+  EXPECT_EQ(shown, 6);
+  EXPECT_EQ(src.source_width(), 640);
+}
+
+TEST(VideoFileSource, BadFilesAreClearErrors) {
+  TempDir dir;
+  try {
+    camerad::VideoFileSource src((dir.path / "missing.mp4").string(), 640, 384, true);
+    FAIL();
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("missing.mp4"), std::string::npos) << e.what();
+  }
+  std::string text = (dir.path / "notes.txt").string();
+  std::ofstream(text) << "not a video\n";
+  EXPECT_THROW(camerad::VideoFileSource(text, 640, 384, true), std::runtime_error);
+}
+
+TEST(V4l2Camera, WithoutADeviceTheErrorNamesWhatWasLookedFor) {
+  TempDir dir;  // an empty /dev
+  try {
+    camerad::V4l2Camera cam("", 1928, 1208, 20, dir.path.string());
+    FAIL();
+  } catch (const camerad::V4l2Error &e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find(dir.path.string() + "/video0 .. " + dir.path.string() + "/video63"), std::string::npos) << m;
+    EXPECT_NE(m.find("found none"), std::string::npos) << m;
+  }
+  try {
+    camerad::V4l2Camera cam((dir.path / "video7").string(), 1928, 1208, 20);
+    FAIL();
+  } catch (const camerad::V4l2Error &e) {
+    EXPECT_NE(std::string(e.what()).find("video7: cannot open"), std::string::npos) << e.what();
+  }
+  // A file that is not a V4L2 device.
+  std::ofstream((dir.path / "video0").string()) << "x";
+  EXPECT_THROW(camerad::V4l2Camera((dir.path / "video0").string(), 1928, 1208, 20), camerad::V4l2Error);
+}
+
+TEST(CommandLine, ParsesAndRejectsWithClearMessages) {
+  camerad::CommandLine cl("prog", "test");
+  cl.option("fps", "N", "20", "rate");
+  cl.option("size", "WxH", "1928x1208", "size");
+  cl.flag("fast", "go fast");
+  const char *argv[] = {"prog", "--fps=30", "--size", "640x384", "--fast"};
+  ASSERT_TRUE(cl.parse(5, const_cast<char **>(argv)));
+  EXPECT_EQ(cl.integer("fps", 1, 100), 30);
+  int w, h;
+  cl.size("size", w, h);
+  EXPECT_EQ(w, 640);
+  EXPECT_TRUE(cl.on("fast"));
+  EXPECT_NE(cl.help().find("--size WxH"), std::string::npos);
+  const char *bad[] = {"prog", "--nope"};
+  EXPECT_THROW(cl.parse(2, const_cast<char **>(bad)), std::invalid_argument);
+  const char *odd[] = {"prog", "--size", "641x384"};
+  cl.parse(3, const_cast<char **>(odd));
+  EXPECT_THROW(cl.size("size", w, h), std::invalid_argument);
+  const char *help[] = {"prog", "--help"};
+  EXPECT_FALSE(cl.parse(2, const_cast<char **>(help)));
+  EXPECT_THROW(camerad::parse_camera_list("road,front"), std::invalid_argument);
+  EXPECT_EQ(camerad::parse_camera_list("driver,road").size(), 2u);
+}

@@ -1,0 +1,122 @@
+// camerad as a process: VisionIPC frames are exactly the synthetic scene,
+// FrameData follows the pacing deadlines, SIGTERM stops it, bad sources fail clearly.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+
+#include "camerad/synthetic_scene.h"
+#include "camerad/v4l2_camera.h"
+#include "common/prefix.h"
+#include "camerad/tests/clip_util.h"
+#include "encoderd/tests/decode_util.h"
+#include "encoderd/tests/process_util.h"
+#include "visionipc/visionipc_client.h"
+
+namespace {
+struct PrefixScope {
+  explicit PrefixScope(const std::string &name) { setenv("CONDUIT_PREFIX", (name + std::to_string(getpid())).c_str(), 1); }
+  ~PrefixScope() { std::filesystem::remove_all(conduit::shm_dir()); }
+};
+}  // namespace
+
+TEST(CameradProcess, ServesTheSyntheticSceneWithSteadyTimestamps) {
+  PrefixScope scope("camproc");
+  auto state = msgq::SubSocket::create("driverCameraState");
+  testutil::Child camerad({"build/bin/camerad", "--cameras", "road,driver", "--size", "320x192"});
+
+  VisionIpcClient client("camerad", VISION_STREAM_DRIVER, false);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!client.connect(false) && std::chrono::steady_clock::now() < until) usleep(50'000);
+  ASSERT_TRUE(client.connected);
+  testutil::Nv12Image ref(320, 192);
+  int checked = 0;
+  while (checked < 5 && std::chrono::steady_clock::now() < until) {
+    VisionIpcBufExtra extra;
+    VisionBuf *buf = client.recv(&extra, 100);
+    if (!buf) continue;
+    ASSERT_EQ(buf->width, 320u);
+    camerad::render_synthetic(camerad::CameraStream::Driver, extra.frame_id, ref.frame);
+    for (int r = 0; r < 192; r++) {
+      ASSERT_EQ(memcmp(buf->y + r * buf->stride, ref.frame.y + r * ref.frame.stride, 320), 0) << "row " << r;
+    }
+    for (int r = 0; r < 96; r++) {
+      ASSERT_EQ(memcmp(buf->uv + r * buf->stride, ref.frame.uv + r * ref.frame.stride, 320), 0) << "uv row " << r;
+    }
+    EXPECT_GE(extra.timestamp_eof, extra.timestamp_sof);
+    checked++;
+  }
+  EXPECT_EQ(checked, 5);
+
+  struct Fd {
+    uint32_t id;
+    uint64_t sof;
+  };
+  std::vector<Fd> fds;
+  std::string sensor, source;
+  testutil::collect(*state, 30, [&](cereal::Event::Reader ev) {
+    ASSERT_EQ(ev.which(), cereal::Event::DRIVER_CAMERA_STATE);
+    auto f = ev.getDriverCameraState();
+    fds.push_back({f.getFrameId(), f.getTimestampSof()});
+    sensor = f.getSensor();
+    source = f.getSource();
+    EXPECT_EQ(f.getWidth(), 320u);
+    EXPECT_GE(f.getProcessingTime(), 0.0f);
+  }, [&] { return fds.size() >= 10; });
+  ASSERT_GE(fds.size(), 10u);
+  EXPECT_EQ(source, "synthetic");
+  EXPECT_EQ(sensor, "synthetic");
+  for (size_t i = 1; i < fds.size(); i++) {
+    ASSERT_GT(fds[i].id, fds[i - 1].id);
+    // Start-of-frame times are the pacing deadlines: exactly 50 ms per frame id, no drift.
+    EXPECT_EQ(fds[i].sof - fds[i - 1].sof, uint64_t(fds[i].id - fds[i - 1].id) * 50'000'000u);
+  }
+  camerad.signal(SIGTERM);
+  EXPECT_EQ(camerad.wait(20), 0);
+}
+
+// --source file: every camera shows the clip, in real time, looping.
+TEST(CameradProcess, FileSourceReplaysAClipOnEveryCamera) {
+  PrefixScope scope("camfile");
+  std::filesystem::path clip = std::filesystem::temp_directory_path() / ("camerad_clip_" + std::to_string(getpid()) + ".ts");
+  const int n = 8;
+  testutil::write_clip(clip.string(), 320, 192, n, 20, true);
+  testutil::Child camerad({"build/bin/camerad", "--source", "file:" + clip.string(), "--cameras", "road,wide", "--size",
+                           "320x192"});
+  VisionIpcClient road("camerad", VISION_STREAM_ROAD, false), wide("camerad", VISION_STREAM_WIDE_ROAD, false);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!(road.connect(false) && wide.connect(false)) && std::chrono::steady_clock::now() < until) usleep(50'000);
+  ASSERT_TRUE(road.connected && wide.connected);
+  std::map<uint32_t, uint32_t> road_shown;  // camera frame id -> clip frame shown
+  int wide_checked = 0;
+  while ((road_shown.size() < size_t(2 * n) || wide_checked < 5) && std::chrono::steady_clock::now() < until) {
+    VisionIpcBufExtra extra;
+    if (VisionBuf *buf = road.recv(&extra, 50)) {
+      auto st = camerad::read_stamp(buf->y, int(buf->stride), 320, 192);
+      ASSERT_TRUE(st.has_value());
+      road_shown[extra.frame_id] = st->frame_id;
+    }
+    if (VisionBuf *buf = wide.recv(&extra, 50)) {
+      auto st = camerad::read_stamp(buf->y, int(buf->stride), 320, 192);
+      ASSERT_TRUE(st.has_value()) << "the wide camera shows the same clip";
+      EXPECT_EQ(st->frame_id, extra.frame_id % n);
+      wide_checked++;
+    }
+  }
+  ASSERT_GE(road_shown.size(), size_t(2 * n)) << "the clip loops";
+  for (auto [camera_frame, clip_frame] : road_shown) {
+    EXPECT_EQ(clip_frame, camera_frame % n) << "a 20 fps clip under a 20 fps camera: frame k shows clip frame k mod n";
+  }
+  camerad.signal(SIGINT);
+  EXPECT_EQ(camerad.wait(20), 0);
+  std::filesystem::remove(clip);
+}
+
+TEST(CameradProcess, BadSourcesFailWithAClearMessage) {
+  PrefixScope scope("cambad");
+  EXPECT_EQ(testutil::Child({"build/bin/camerad", "--source", "tape"}).wait(20), 2);
+  EXPECT_EQ(testutil::Child({"build/bin/camerad", "--source", "file:/nonexistent/clip.mp4"}).wait(20), 1);
+  if (camerad::v4l2_device_paths().empty()) {
+    EXPECT_EQ(testutil::Child({"build/bin/camerad", "--source", "v4l2", "--cameras", "road"}).wait(20), 1);
+  }
+}

@@ -1,0 +1,199 @@
+"""cereal.messaging: sockets, PubMaster / SubMaster state, helpers, the GIL."""
+import threading
+import time
+
+import pytest
+
+import cereal.messaging as messaging
+
+MS = 1_000_000
+
+
+def can_msg(address, valid=True):
+  m = messaging.new_message("can", 1, valid=valid)
+  m.can[0].address = address
+  return m
+
+
+def test_new_message_stamps_time_and_valid():
+  before = time.monotonic_ns()
+  m = messaging.new_message("sensorEvents", 2)
+  after = time.monotonic_ns()
+  assert before <= m.logMonoTime <= after
+  assert m.valid is True and m.which() == "sensorEvents" and len(m.sensorEvents) == 2
+  m = messaging.new_message(valid=False, logMonoTime=5)
+  assert (m.logMonoTime, m.valid) == (5, False)
+  assert messaging.new_message("sentinel", sentinel={"type": "endOfRoute"}).sentinel.type == "endOfRoute"
+
+
+def test_sockets_and_helpers():
+  sub = messaging.sub_sock("can", timeout=10)
+  pub = messaging.pub_sock("can")
+  assert messaging.recv_one(sub) is None  # times out
+  assert messaging.recv_one_or_none(sub) is None
+  for a in range(1, 4):
+    pub.send(can_msg(a).to_bytes())
+  assert messaging.recv_one(sub).can[0].address == 1
+  assert [m.can[0].address for m in messaging.drain_sock(sub)] == [2, 3]
+  assert messaging.drain_sock_raw(sub) == []
+  for a in range(4, 7):
+    pub.send(can_msg(a))  # builders are sent directly
+  assert messaging.recv_sock(sub).can[0].address == 6
+  assert messaging.recv_sock(sub) is None
+  pub.send(can_msg(9))
+  assert messaging.recv_one_retry(sub).can[0].address == 9
+  with pytest.raises(ValueError, match="msgq is local"):
+    messaging.sub_sock("can", addr="10.0.0.1")
+
+
+def test_conflate_keeps_newest():
+  sub = messaging.sub_sock("can", conflate=True, timeout=100)
+  pub = messaging.pub_sock("can")
+  for a in range(5):
+    pub.send(can_msg(a))
+  assert messaging.recv_one(sub).can[0].address == 4
+  assert messaging.recv_one_or_none(sub) is None
+
+
+def test_poller():
+  poller = messaging.Poller()
+  a = messaging.sub_sock("can", poller=poller)
+  b = messaging.sub_sock("sensorEvents", poller=poller)
+  pub = messaging.pub_sock("sensorEvents")
+  assert poller.poll(0) == []
+  pub.send(messaging.new_message("sensorEvents", 1))
+  ready = poller.poll(1000)
+  assert len(ready) == 1 and ready[0] is b and ready[0] is not a
+  assert messaging.recv_one(b).which() == "sensorEvents"
+
+
+def test_submaster_basics():
+  pm = messaging.PubMaster(["can", "modelV2"])
+  sm = messaging.SubMaster(["can", "modelV2"])
+  assert not sm.updated["can"] and not sm.alive["can"] and not sm.valid["can"]
+  assert sm["can"].which() == "can" and len(sm["can"].can) == 0  # a default message
+  assert sm["modelV2"].modelV2.frameId == 0
+
+  pm.send("can", can_msg(0x42))
+  sm.update(1000)
+  assert dict(sm.updated) == {"can": True, "modelV2": False}
+  assert sm.updated_services() == ["can"]
+  assert sm["can"].can[0].address == 0x42
+  assert sm.alive["can"] and sm.valid["can"] and sm.recv_frame["can"] == sm.frame == 1
+  assert sm.logMonoTime["can"] <= sm.recv_time_ns["can"]
+  assert abs(sm.recv_time["can"] - sm.recv_time_ns["can"] * 1e-9) < 1e-6
+  assert "can" in sm and "sensorEvents" not in sm
+
+  held = sm["can"]
+  for a in range(10):
+    pm.send("can", can_msg(a, valid=False))
+    sm.update(1000)
+  assert held.can[0].address == 0x42  # an old reader stays valid
+  assert sm["can"].can[0].address == 9 and not sm.valid["can"]
+  assert not sm.all_valid() and sm.all_valid(["modelV2"]) is False
+  assert sm.all_valid([]) is True
+
+
+def test_submaster_alive_and_freq_ok_follow_publisher_rate():
+  """A publisher driven by the test at exact rates (receive times given as now_ns)."""
+  pm = messaging.PubMaster(["modelV2"])  # 20 Hz service
+  sm = messaging.SubMaster(["modelV2"])
+  t = 10_000 * MS
+
+  def run(n, period_ms):
+    nonlocal t
+    for _ in range(n):
+      pm.send("modelV2", messaging.new_message("modelV2"))
+      sm.update(1000, now_ns=t)
+      assert sm.updated["modelV2"]
+      t += period_ms * MS
+
+  run(30, 50)
+  assert sm.alive["modelV2"] and sm.freq_ok["modelV2"] and sm.all_checks()
+  run(30, 100)  # half rate: alive, but not at frequency
+  assert sm.alive["modelV2"] and not sm.freq_ok["modelV2"] and not sm.all_freq_ok()
+  run(30, 40)  # 25 Hz: within 1.2x... no, 25 > 24: too fast
+  assert not sm.freq_ok["modelV2"]
+  run(30, 45)  # 22.2 Hz: within 0.8x..1.2x
+  assert sm.freq_ok["modelV2"]
+  last = sm.recv_time_ns["modelV2"]
+  sm.update(0, now_ns=last + 499 * MS)
+  assert sm.alive["modelV2"] and not sm.updated["modelV2"]
+  sm.update(0, now_ns=last + 501 * MS)  # 10 periods of silence
+  assert not sm.alive["modelV2"] and not sm.freq_ok["modelV2"] and not sm.all_alive()
+
+
+def test_submaster_poll_and_ignore():
+  pm = messaging.PubMaster(["can", "modelV2"])
+  sm = messaging.SubMaster(["can", "modelV2"], poll="modelV2", ignore_alive=["can"], ignore_valid=["can"])
+  pm.send("can", can_msg(1, valid=False))
+  start = time.monotonic()
+  sm.update(100)  # can does not end the wait, but is taken after it
+  assert time.monotonic() - start >= 0.09
+  assert sm.updated["can"] and not sm.updated["modelV2"]
+  assert not sm.all_alive()  # modelV2 never seen
+  pm.send("modelV2", messaging.new_message("modelV2"))
+  sm.update(1000)
+  assert sm.updated["modelV2"] and sm.all_alive() and sm.all_valid()  # can ignored for both
+
+
+def test_errors_name_the_problem():
+  with pytest.raises(ValueError, match="unknown services \\['carState'\\]"):
+    messaging.SubMaster(["carState"])
+  with pytest.raises(ValueError, match="unknown services"):
+    messaging.PubMaster(["carState"])
+  sm = messaging.SubMaster(["can"])
+  with pytest.raises(KeyError, match="not subscribed to 'modelV2'"):
+    sm["modelV2"]
+  with pytest.raises(KeyError):
+    sm.updated["modelV2"]
+  pm = messaging.PubMaster(["can"])
+  with pytest.raises(KeyError, match="does not publish 'modelV2'"):
+    pm.send("modelV2", b"")
+  with pytest.raises(ValueError, match="the message holds 'sensorEvents'"):
+    pm.send("can", messaging.new_message("sensorEvents", 1))
+  with pytest.raises(TypeError, match="send\\(\\) takes bytes or a message builder, found str"):
+    pm.sock["can"].send("text")
+  with pytest.raises(TypeError, match="whole message"):
+    pm.sock["can"].send(messaging.new_message("sentinel").sentinel)
+  with pytest.raises(messaging.MsgqError):
+    messaging.pub_sock("can")  # a second live publisher
+
+
+def test_waits_release_the_gil():
+  """Another thread keeps running while SubMaster.update, receive and poll sleep."""
+  counter = [0]
+  stop = threading.Event()
+
+  def spin():
+    while not stop.is_set():
+      counter[0] += 1
+
+  sm = messaging.SubMaster(["can"])
+  sub = messaging.sub_sock("sensorEvents", timeout=200)
+  poller = messaging.Poller()
+  poller.registerSocket(messaging.sub_sock("modelV2"))
+  thread = threading.Thread(target=spin)
+  thread.start()
+  try:
+    for wait in (lambda: sm.update(200), lambda: sub.receive(), lambda: poller.poll(200)):
+      before = counter[0]
+      wait()
+      # Holding the GIL for 200 ms would leave the other thread at most one switch interval (5 ms).
+      assert counter[0] - before > 1000
+  finally:
+    stop.set()
+    thread.join()
+
+
+def test_zmq_backend(monkeypatch):
+  monkeypatch.setenv("ZMQ", "1")
+  assert messaging.zmq_backend()
+  sm = messaging.SubMaster(["can"])
+  pm = messaging.PubMaster(["can"])
+  for _ in range(200):  # libzmq subscriptions propagate asynchronously
+    pm.send("can", can_msg(5))
+    sm.update(10)
+    if sm.updated["can"]:
+      break
+  assert sm.updated["can"] and sm["can"].can[0].address == 5

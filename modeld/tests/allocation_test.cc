@@ -1,0 +1,57 @@
+// "A frame costs no allocation": after the first frame, the pipeline's per-frame
+// path (transform, history, every model launch, timing) makes no C++ heap
+// allocation. Counted by replacing the global operator new in this binary.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "modeld/pipeline.h"
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<size_t> allocations{0};
+}  // namespace
+
+void *operator new(size_t n) {
+  if (counting) allocations++;
+  if (void *p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void *p) noexcept { std::free(p); }
+void operator delete(void *p, size_t) noexcept { std::free(p); }
+
+using namespace modeld;
+
+namespace {
+
+void expect_no_allocation_per_frame(Backend backend) {
+  std::string why = backend_unavailable_reason(backend);
+  if (!why.empty()) GTEST_SKIP() << backend_name(backend) << " unavailable: " << why;
+  const char *path = "build/modeld/default_model.cmodel";
+  if (FILE *f = fopen(path, "rb")) {
+    fclose(f);
+  } else {
+    GTEST_SKIP() << path << " not built (run from the repository root)";
+  }
+  const int w = 1928, h = 1208;
+  std::vector<uint8_t> frame(size_t(w) * h * 3 / 2);
+  for (size_t i = 0; i < frame.size(); i++) frame[i] = uint8_t(i * 7 % 251);
+  ModelPipeline pipeline(Device::open(backend), load_model(path));
+  Nv12Frame f{frame.data(), w, h, w, size_t(w) * h};
+  Mat3 warp = default_warp(w, h, pipeline.model_width(), pipeline.model_height());
+  pipeline.process(f, warp);  // first frame: wraps the frame buffer once
+  allocations = 0;
+  counting = true;
+  for (int i = 0; i < 3; i++) pipeline.process(f, warp);
+  counting = false;
+  EXPECT_EQ(allocations.load(), 0u);
+}
+
+}  // namespace
+
+TEST(Allocation, NonePerFrameOnCpu) { expect_no_allocation_per_frame(Backend::kCpu); }
+TEST(Allocation, NonePerFrameOnOpenCl) { expect_no_allocation_per_frame(Backend::kOpenCL); }
+TEST(Allocation, NonePerFrameOnCuda) { expect_no_allocation_per_frame(Backend::kCuda); }

@@ -1,0 +1,205 @@
+// The loader and validator of compiled models: every check names the node and
+// says what was expected and what was found. Models are built in memory with
+// the Cap'n Proto schema, so malformed graphs compile_model would refuse can
+// still be fed to the runtime.
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "modeld/drop_counter.h"
+#include "modeld/model.capnp.h"
+#include "modeld/model.h"
+#include "modeld/pipeline.h"
+#include "modeld/runner.h"
+
+using namespace modeld;
+
+namespace {
+
+struct Builder {
+  capnp::MallocMessageBuilder message;
+  schema::Model::Builder model = message.initRoot<schema::Model>();
+  std::vector<std::function<void(schema::Node::Builder)>> nodes;
+  std::vector<std::tuple<std::string, std::vector<int64_t>, std::vector<float>>> inits;
+
+  Builder(std::vector<int64_t> input_shape = {1, 2, 4, 4}) {
+    model.setFormatVersion(kModelFormatVersion);
+    auto in = model.initInputs(1);
+    in[0].setName("x");
+    set_shape(in[0].initShape(input_shape.size()), input_shape);
+  }
+  static void set_shape(capnp::List<int64_t>::Builder l, const std::vector<int64_t> &s) {
+    for (size_t i = 0; i < s.size(); i++) l.set(i, s[i]);
+  }
+  static void set_names(capnp::List<capnp::Text>::Builder l, const std::vector<std::string> &s) {
+    for (size_t i = 0; i < s.size(); i++) l.set(i, s[i]);
+  }
+  void init(const std::string &name, std::vector<int64_t> shape, std::vector<float> data) {
+    inits.emplace_back(name, shape, data);
+  }
+  // A node; `fill` sets its op.
+  void node(const std::string &name, std::vector<std::string> ins, std::vector<std::string> outs,
+            std::function<void(schema::Node::Builder)> fill) {
+    nodes.push_back([=](schema::Node::Builder n) {
+      n.setName(name);
+      set_names(n.initInputs(ins.size()), ins);
+      set_names(n.initOutputs(outs.size()), outs);
+      fill(n);
+    });
+  }
+  std::vector<uint8_t> bytes(const std::string &output) {
+    auto is = model.initInitializers(inits.size());
+    for (size_t i = 0; i < inits.size(); i++) {
+      auto &[name, shape, data] = inits[i];
+      is[i].setName(name);
+      set_shape(is[i].initShape(shape.size()), shape);
+      is[i].setData(kj::arrayPtr(reinterpret_cast<const kj::byte *>(data.data()), data.size() * sizeof(float)));
+    }
+    auto ns = model.initNodes(nodes.size());
+    for (size_t i = 0; i < nodes.size(); i++) nodes[i](ns[i]);
+    auto outs = model.initOutputs(1);
+    outs[0].setName(output);
+    auto words = capnp::messageToFlatArray(message);
+    auto b = words.asBytes();
+    return std::vector<uint8_t>(b.begin(), b.end());
+  }
+};
+
+void conv(schema::Node::Builder n, int group = 1) {
+  auto c = n.initConv();
+  c.initStrides(2).set(0, 1);
+  c.getStrides().set(1, 1);
+  c.initPads(4);
+  c.initDilations(2).set(0, 1);
+  c.getDilations().set(1, 1);
+  c.setGroup(group);
+}
+
+std::string load_error(const std::vector<uint8_t> &bytes) {
+  try {
+    parse_model(bytes.data(), bytes.size(), "test.cmodel");
+  } catch (const ModelError &e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(ModelLoad, RunsAHandBuiltGraphOnCpu) {
+  Builder b({1, 2});
+  b.init("w", {2, 3}, {1, 2, 3, 4, 5, 6});
+  b.init("c", {3}, {0.5f, 0, -1});
+  b.node("fc", {"x", "w", "c"}, {"y"}, [](schema::Node::Builder n) {
+    auto g = n.initGemm();
+    g.setAlpha(1);
+    g.setBeta(2);
+  });
+  auto bytes = b.bytes("y");
+  Model m = parse_model(bytes.data(), bytes.size(), "t");
+  auto runner = ModelRunner::create(Device::open(Backend::kCpu), std::move(m));
+  float x[2] = {1, -1}, y[3];
+  runner->set_input(0, x);
+  runner->run();
+  runner->read_output(0, y);
+  EXPECT_FLOAT_EQ(y[0], 1 - 4 + 1);
+  EXPECT_FLOAT_EQ(y[1], 2 - 5 + 0);
+  EXPECT_FLOAT_EQ(y[2], 3 - 6 - 2);
+}
+
+TEST(ModelLoad, ConvChannelMismatchNamesTheNode) {
+  Builder b;
+  b.init("w", {4, 3, 3, 3}, std::vector<float>(4 * 3 * 9));
+  b.node("stem", {"x", "w"}, {"y"}, [](auto n) { conv(n); });
+  EXPECT_EQ(load_error(b.bytes("y")),
+            "test.cmodel: node 'stem' (Conv): weight 'w' [4, 3, 3, 3] expects 3 input channels, input 'x' [1, 2, 4, 4] has 2");
+}
+
+TEST(ModelLoad, GroupsMustDivideChannels) {
+  Builder b;
+  b.init("w", {3, 1, 1, 1}, std::vector<float>(3));
+  b.node("grouped", {"x", "w"}, {"y"}, [](auto n) { conv(n, 2); });
+  EXPECT_NE(load_error(b.bytes("y")).find("node 'grouped' (Conv): input channels 2 and output channels 3 must be "
+                                          "multiples of group 2"),
+            std::string::npos);
+}
+
+TEST(ModelLoad, UnknownInputAndDuplicateOutput) {
+  Builder b;
+  b.node("first", {"nope"}, {"y"}, [](auto n) { n.setRelu(); });
+  EXPECT_NE(load_error(b.bytes("y")).find("node 'first' (Relu): input 'nope' is not a model input"), std::string::npos);
+
+  Builder d;
+  d.node("a", {"x"}, {"y"}, [](auto n) { n.setRelu(); });
+  d.node("b", {"x"}, {"y"}, [](auto n) { n.setTanh(); });
+  EXPECT_NE(load_error(d.bytes("y")).find("node 'b' (Tanh) output: value 'y' is defined twice"), std::string::npos);
+}
+
+TEST(ModelLoad, ShapeMismatchesNameTheNode) {
+  Builder r;
+  r.node("flat", {"x"}, {"y"}, [](auto n) {
+    auto s = n.initReshape().initShape(2);
+    s.set(0, 5);
+    s.set(1, -1);
+  });
+  EXPECT_NE(load_error(r.bytes("y")).find("node 'flat' (Reshape): cannot infer -1: 32 elements do not divide by 5"),
+            std::string::npos);
+
+  Builder a({2, 3});
+  a.init("b", {4}, std::vector<float>(4));
+  a.node("sum", {"x", "b"}, {"y"}, [](auto n) { n.setAdd(); });
+  EXPECT_NE(load_error(a.bytes("y")).find("node 'sum' (Add): cannot broadcast [2, 3] with [4]"), std::string::npos);
+
+  Builder m({2, 3});
+  m.init("w", {4, 2}, std::vector<float>(8));
+  m.node("mm", {"x", "w"}, {"y"}, [](auto n) { n.setMatMul(); });
+  EXPECT_NE(load_error(m.bytes("y")).find("node 'mm' (MatMul): A [2, 3] and B [4, 2] disagree on K: 3 vs 4"),
+            std::string::npos);
+
+  Builder c({1, 2, 4, 4});
+  c.init("other", {1, 2, 5, 4}, std::vector<float>(40));
+  c.node("join", {"x", "other"}, {"y"}, [](auto n) { n.initConcat().setAxis(1); });
+  EXPECT_NE(load_error(c.bytes("y")).find("node 'join' (Concat): input 'other' [1, 2, 5, 4] does not match"),
+            std::string::npos);
+}
+
+TEST(ModelLoad, WrongParameterCountNamesTheField) {
+  Builder b;
+  b.init("w", {2, 2, 1, 1}, std::vector<float>(4));
+  b.node("c", {"x", "w"}, {"y"}, [](schema::Node::Builder n) {
+    conv(n);
+    n.getConv().initStrides(3);
+  });
+  EXPECT_EQ(load_error(b.bytes("y")), "test.cmodel: node 'c' (Conv): strides has 3 entries, expected 2");
+}
+
+TEST(ModelPipeline, RejectsAModelItCannotFeed) {
+  Builder b({1, 5, 4, 4});
+  b.node("r", {"x"}, {"y"}, [](auto n) { n.setRelu(); });
+  auto bytes = b.bytes("y");
+  Model m = parse_model(bytes.data(), bytes.size(), "t");
+  try {
+    ModelPipeline p(Device::open(Backend::kCpu), std::move(m));
+    FAIL() << "expected ModelError";
+  } catch (const ModelError &e) {
+    EXPECT_NE(std::string(e.what()).find("model input 'x' has shape [1, 5, 4, 4], expected [1, 6, H, W]"),
+              std::string::npos);
+  }
+}
+
+TEST(DropCounter, CountsSkippedFramesOverTheWindow) {
+  DropCounter d(4);
+  EXPECT_FLOAT_EQ(d.add(10), 0);
+  EXPECT_FLOAT_EQ(d.add(11), 0);
+  EXPECT_FLOAT_EQ(d.add(13), 100.0f / 4);   // 1 skipped, 3 processed
+  EXPECT_FLOAT_EQ(d.add(14), 100.0f / 5);   // 1 skipped, 4 processed
+  EXPECT_FLOAT_EQ(d.add(15), 100.0f / 5);   // window of 4: 11,13,14,15 -> 1 skipped
+  d.add(16);
+  d.add(17);
+  EXPECT_FLOAT_EQ(d.add(18), 0);            // the skip left the window
+}
