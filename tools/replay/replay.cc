@@ -88,6 +88,10 @@ Replay::Replay(ReplayOptions opts) : opts_(std::move(opts)), speed_(opts_.speed)
   if (!first) throw RouteError("route '" + route_.name() + "': no segment could be loaded");
   uint64_t first_span = first->end_mono() - first->start_mono();
   duration_ns_ = segment_start_.back() ? segment_start_.back() - route_start_ + first_span : first_span;
+  if (opts_.start > duration_seconds()) {
+    throw std::invalid_argument("start " + std::to_string(opts_.start) + " s is past the end of the route (about " +
+                                std::to_string(duration_seconds()) + " s)");
+  }
 
   camera_for_which_.fill(-1);
   cameras_.resize(kCameraSlots);
@@ -257,6 +261,7 @@ void Replay::run() {
       if (seek_target_) {
         target = *seek_target_;
         seek_target_.reset();
+        current_mono_ = target;
         seg_index = segment_at(target);
         seg.reset();
         locate = true;

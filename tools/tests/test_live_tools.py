@@ -57,6 +57,7 @@ def test_replay_program_bad_input(route, tool):
                        (('--allow', 'nosuch', path), "unknown service 'nosuch'"),
                        ((path + '_nope',), 'route not found'),
                        (('--start', 'abc', path), 'expects a number'),
+                       (('--start', '100', path), 'past the end of the route'),
                        (('--bogus', path), 'unknown option --bogus'),
                        (('--prefix', '../x', path), '--prefix')]:
     p = tool('replay', *args, check=False, stdin=subprocess.DEVNULL)

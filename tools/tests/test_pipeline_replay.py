@@ -1,5 +1,5 @@
 """Replay of a route recorded by the real pipeline: camerad (synthetic, 640x480,
-70 frames) -> encoderd (H.265, 30-frame segments) -> loggerd, then replayed into
+70 frames) -> encoderd (H.265 + H.264 qcamera, 30-frame segments) -> loggerd, then replayed into
 a private prefix: logged messages come back byte for byte, the frame served at
 --start t is the frame logged at t, and served pixels are the synthetic scene
 (stamp = frame id, PSNR >= 35 dB)."""
@@ -43,7 +43,7 @@ def recorded(tmp_path_factory):
     while not (root / 'pipeline--0' / 'rlog.zst').exists():
       assert time.monotonic() < deadline, 'loggerd did not start'
       time.sleep(0.05)
-    procs.append(subprocess.Popen([os.path.join(BIN, 'encoderd'), '--cameras', 'road', '--no-qcam',
+    procs.append(subprocess.Popen([os.path.join(BIN, 'encoderd'), '--cameras', 'road',
                                    '--segment-frames', str(SEG_FRAMES)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     time.sleep(0.5)
@@ -134,5 +134,29 @@ def test_replayed_frames_start_at_the_right_frame_and_match_the_scene(recorded, 
         assert _psnr(buf, fid) >= 35, fid
         checked += 1
     assert SEG_FRAMES in ids and SEG_FRAMES - 1 in ids  # crossed the segment boundary
+  finally:
+    _stop(p, signal.SIGINT)
+
+
+def test_qcam_serves_the_small_stream(recorded, conduit_prefix, tool):
+  from visionipc import VISION_STREAM_ROAD, VisionIpcClient
+  r = json.loads(tool('route_info', '--json', recorded).stdout)
+  q = r['segments'][0]['videos']['qcamera.ts']
+  assert q['frames'] == q['indexed'] == SEG_FRAMES
+  p = subprocess.Popen([os.path.join(BIN, 'replay'), '--qcam', '--loop', recorded],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  try:
+    client = VisionIpcClient('camerad', VISION_STREAM_ROAD, False)
+    deadline = time.monotonic() + 20
+    while not client.connect(False):
+      assert time.monotonic() < deadline and p.poll() is None, 'replay did not serve VisionIPC'
+      time.sleep(0.02)
+    ids = []
+    while len(ids) < 10:
+      buf = client.recv(2000)
+      assert buf is not None
+      assert (buf.width, buf.height) == (q['width'], q['height'])
+      ids.append(client.frame_id)
+    assert all(b == a + 1 or b < a for a, b in zip(ids, ids[1:])), ids
   finally:
     _stop(p, signal.SIGINT)
