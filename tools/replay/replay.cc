@@ -310,7 +310,10 @@ void Replay::run() {
       loader_->set_current(seg_index);
       current_segment_ = files.number;
       std::string error;
-      seg = loader_->get(seg_index, &error, [&] { return control_pending(); });
+      seg = loader_->get(seg_index, &error, [&] {
+        std::lock_guard lk(mutex_);
+        return control_pending();
+      });
       if (!seg) {
         if (error.empty()) continue;  // interrupted by a control
         if (reported_.insert(files.number).second) {

@@ -110,6 +110,7 @@ class Replay {
   size_t segment_at(uint64_t t) const;
   // Sleeps until wall time `deadline_ns`; false if a control interrupted it.
   bool wait_until(uint64_t deadline_ns);
+  // With mutex_ held.
   bool control_pending() const { return seek_target_.has_value() || stop_ || paused_ || speed_changed_; }
   void publish(const LogEvent &e);
   void serve_frame(const std::shared_ptr<Segment> &seg, const LogEvent &e, CameraSlot slot);
