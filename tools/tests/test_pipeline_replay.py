@@ -5,6 +5,7 @@ a private prefix: logged messages come back byte for byte, the frame served at
 (stamp = frame id, PSNR >= 35 dB)."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -33,7 +34,8 @@ def recorded(tmp_path_factory):
     if not os.path.exists(os.path.join(BIN, exe)):
       pytest.skip(f'build/bin/{exe} is not built')
   root = tmp_path_factory.mktemp('pipeline')
-  env = dict(os.environ, CONDUIT_PREFIX=f'toolspipe_{os.getpid()}', CONDUIT_LOG_ROOT=str(root),
+  prefix = f'toolspipe_{os.getpid()}'
+  env = dict(os.environ, CONDUIT_PREFIX=prefix, CONDUIT_LOG_ROOT=str(root),
              LOGGERD_ROUTE='pipeline', PYTHONPATH=ROOT)
   procs = []
   try:
@@ -54,6 +56,7 @@ def recorded(tmp_path_factory):
   finally:
     for p in reversed(procs):  # encoderd flushes first, then loggerd writes the end
       _stop(p)
+    shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
   return str(root / 'pipeline')
 
 

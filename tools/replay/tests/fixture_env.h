@@ -43,15 +43,27 @@ inline std::string fixture_copy(const std::string &tag) {
   return dst;
 }
 
-// Unique CONDUIT_PREFIX for the running test.
-inline void use_test_prefix() {
-  const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string p = std::string("rt") + std::to_string(getpid()) + "_" + info->name();
-  for (char &c : p) {
-    if (!std::isalnum((unsigned char)c) && c != '_') c = '_';
+// A CONDUIT_PREFIX of its own for the running test; its shared-memory directory
+// goes when the guard does (declare it first, so it outlives what uses it).
+class TestPrefix {
+ public:
+  TestPrefix() {
+    const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
+    name_ = std::string("rt") + std::to_string(getpid()) + "_" + info->name();
+    for (char &c : name_) {
+      if (!std::isalnum((unsigned char)c) && c != '_') c = '_';
+    }
+    setenv("CONDUIT_PREFIX", name_.c_str(), 1);
   }
-  setenv("CONDUIT_PREFIX", p.c_str(), 1);
-}
+  ~TestPrefix() {
+    std::error_code ec;
+    fs::remove_all("/dev/shm/conduit_" + name_, ec);
+    unsetenv("CONDUIT_PREFIX");
+  }
+
+ private:
+  std::string name_;
+};
 
 // PSNR in dB of the Y and UV planes of an NV12 image against the synthetic frame.
 inline double psnr_vs_synthetic(uint32_t frame_id, const uint8_t *y, const uint8_t *uv, int stride, int w, int h) {

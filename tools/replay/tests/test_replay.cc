@@ -114,7 +114,7 @@ void wait_for(const std::function<bool()> &cond, double seconds) {
 }  // namespace
 
 TEST(Replay, RepublishesEveryLoggedMessageUnchangedAndInOrder) {
-  use_test_prefix();
+  TestPrefix prefix;
   fixture();
   std::vector<LogFile> keep;
   auto expected = logged(keep, fixture_options().dir);
@@ -142,7 +142,7 @@ TEST(Replay, RepublishesEveryLoggedMessageUnchangedAndInOrder) {
 }
 
 TEST(Replay, RealTimePacingFollowsTheLoggedDeltas) {
-  use_test_prefix();
+  TestPrefix prefix;
   fixture();
   std::vector<LogFile> keep;
   auto expected = logged(keep, fixture_options().dir);
@@ -182,7 +182,7 @@ TEST(Replay, RealTimePacingFollowsTheLoggedDeltas) {
 }
 
 TEST(Replay, FrameServedAtStartIsTheFrameLoggedThenWithGoodPixels) {
-  use_test_prefix();
+  TestPrefix prefix;
   auto o = options(fixture_options().dir);
   fixture();
   o.start = 2.5;  // inside segment 1, between keyframes 40 and 60
@@ -213,7 +213,7 @@ TEST(Replay, FrameServedAtStartIsTheFrameLoggedThenWithGoodPixels) {
 }
 
 TEST(Replay, SeekLandsOnTheFrameLoggedAtTheTarget) {
-  use_test_prefix();
+  TestPrefix prefix;
   fixture();
   auto o = options(fixture_options().dir);
   Replay r(o);
@@ -239,7 +239,7 @@ TEST(Replay, SeekLandsOnTheFrameLoggedAtTheTarget) {
 }
 
 TEST(Replay, AllowAndBlockAreHonoured) {
-  use_test_prefix();
+  TestPrefix prefix;
   fixture();
   {
     Collector c({"can", "sensorEvents", "roadCameraState"});
@@ -276,7 +276,7 @@ TEST(Replay, AllowAndBlockAreHonoured) {
 }
 
 TEST(Replay, BadOptionsAreClearErrors) {
-  use_test_prefix();
+  TestPrefix prefix;
   fixture();
   auto o = options(fixture_options().dir);
   o.vipc = false;
@@ -306,7 +306,7 @@ std::pair<float, float> sensor_range(const std::vector<Received> &got) {
 }
 
 TEST(Replay, UnreadableSegmentIsSkippedWithAWarning) {
-  use_test_prefix();
+  TestPrefix prefix;
   std::string root = fixture_copy("unreadable");
   {
     std::ofstream f(root + "/fixture--0/rlog.zst", std::ios::binary | std::ios::trunc);
@@ -332,7 +332,7 @@ TEST(Replay, UnreadableSegmentIsSkippedWithAWarning) {
 }
 
 TEST(Replay, CorruptionInsideASegmentSkipsTheRestOfItWithAWarning) {
-  use_test_prefix();
+  TestPrefix prefix;
   std::string root = fixture_copy("corrupt");
   std::string log = root + "/fixture--0/rlog.zst";
   {
@@ -362,7 +362,7 @@ TEST(Replay, CorruptionInsideASegmentSkipsTheRestOfItWithAWarning) {
 }
 
 TEST(Replay, MissingVideoOnlyLosesThoseFrames) {
-  use_test_prefix();
+  TestPrefix prefix;
   std::string root = fixture_copy("novideo");
   fs::remove(root + "/fixture--1/fcamera.hevc");
   std::vector<std::string> warnings;
@@ -380,7 +380,7 @@ TEST(Replay, MissingVideoOnlyLosesThoseFrames) {
 }
 
 TEST(Replay, LoopStartsOver) {
-  use_test_prefix();
+  TestPrefix prefix;
   fixture();
   auto o = options(fixture_options().dir);
   o.speed = 0;
