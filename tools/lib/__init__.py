@@ -1,0 +1,1 @@
+"""Shared code of the conduit CLI tools (tools/dump, hz, bw, topics, route_info, export, plot)."""

@@ -1,0 +1,76 @@
+"""A recorded route as the CLI tools see it: its segments (number, directory,
+log file), gaps in the numbering, and segments without a log — resolved with
+loggerd's spec rules (loggerd/route.h): a route name under the log root, a path
+<root>/<route>, a range <route>/a:b, a segment directory or one log file."""
+import os
+import re
+from typing import NamedTuple
+
+from tools.lib.cli import ToolError
+
+_SEGMENT_DIR = re.compile(r'^(.+)--(\d{1,9})$')
+
+
+class Segment(NamedTuple):
+  number: int
+  dir: str
+  log: str
+
+  def file(self, name):
+    return os.path.join(self.dir, name)
+
+
+class Route(NamedTuple):
+  name: str
+  segments: list
+  gaps: list      # segment numbers absent between the first and the last
+  missing: list   # "dir: no rlog" for segment directories without the log
+
+
+def log_root():
+  from common.prefix import log_root as root
+  return root()
+
+
+def open_route(spec, qlog=False):
+  """Raises ToolError (unknown route, bad range) with loggerd's explanation."""
+  from loggerd.logreader import resolve_logs
+  if not spec:
+    raise ToolError('no route given: expected a route name, <root>/<route>[/a:b] or a segment directory')
+  # A path as given first; a relative spec that names nothing here is a route
+  # (with an optional /a:b range) under the log root.
+  candidates = [spec] if os.path.isabs(spec) else [spec, os.path.join(log_root(), spec)]
+  if '/' not in spec and not os.path.exists(spec):
+    candidates = candidates[1:]
+  for i, full in enumerate(candidates):
+    try:
+      files, missing = resolve_logs(full, qlog)
+      break
+    except ValueError as e:
+      if i + 1 == len(candidates):
+        raise ToolError(f"route {spec!r} not found: {e}") from None
+  if not files:
+    raise ToolError(f"route {spec!r}: no segment in range has a {'qlog' if qlog else 'rlog'}")
+  segments, gaps, name = [], [], None
+  for log in files:
+    d = os.path.dirname(log) or '.'
+    m = _SEGMENT_DIR.match(os.path.basename(d))
+    number = int(m.group(2)) if m else 0
+    if m and name is None:
+      name = m.group(1)
+    if segments and number > segments[-1].number + 1:
+      gaps.extend(range(segments[-1].number + 1, number))
+    segments.append(Segment(number, d, log))
+  return Route(name or os.path.basename(files[0]), segments, gaps, list(missing))
+
+
+def read_segment(seg, services=None):
+  """(events, warnings) of one segment's log; events are Event readers in file
+  order, only `services` when given. Damage ends the file with a warning."""
+  import warnings
+  from loggerd.logreader import LogReader
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore')
+    lr = LogReader(seg.log, only=services)
+    events = list(lr)
+  return events, lr.warnings

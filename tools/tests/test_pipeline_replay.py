@@ -1,0 +1,168 @@
+"""Replay of a route recorded by the real pipeline: camerad (synthetic, 640x480,
+70 frames) -> encoderd (H.265 + H.264 qcamera, 30-frame segments) -> loggerd, then replayed into
+a private prefix: logged messages come back byte for byte, the frame served at
+--start t is the frame logged at t, and served pixels are the synthetic scene
+(stamp = frame id, PSNR >= 35 dB)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+BIN = os.path.join(ROOT, 'build', 'bin')
+W, H, FRAMES, SEG_FRAMES = 640, 480, 70, 30
+
+
+def _stop(p, sig=signal.SIGTERM, timeout=20):
+  if p.poll() is None:
+    p.send_signal(sig)
+  try:
+    p.wait(timeout)
+  except subprocess.TimeoutExpired:
+    p.kill()
+    p.wait()
+
+
+@pytest.fixture(scope='module')
+def recorded(tmp_path_factory):
+  for exe in ('camerad', 'encoderd', 'loggerd'):
+    if not os.path.exists(os.path.join(BIN, exe)):
+      pytest.skip(f'build/bin/{exe} is not built')
+  root = tmp_path_factory.mktemp('pipeline')
+  prefix = f'toolspipe_{os.getpid()}'
+  env = dict(os.environ, CONDUIT_PREFIX=prefix, CONDUIT_LOG_ROOT=str(root),
+             LOGGERD_ROUTE='pipeline', PYTHONPATH=ROOT)
+  procs = []
+  try:
+    procs.append(subprocess.Popen([os.path.join(BIN, 'loggerd')], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL))
+    deadline = time.monotonic() + 20
+    while not (root / 'pipeline--0' / 'rlog.zst').exists():
+      assert time.monotonic() < deadline, 'loggerd did not start'
+      time.sleep(0.05)
+    procs.append(subprocess.Popen([os.path.join(BIN, 'encoderd'), '--cameras', 'road',
+                                   '--segment-frames', str(SEG_FRAMES)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(0.5)
+    cam = subprocess.run([os.path.join(BIN, 'camerad'), '--cameras', 'road', '--size', f'{W}x{H}',
+                          '--frames', str(FRAMES)], env=env, capture_output=True, timeout=60)
+    assert cam.returncode == 0, cam.stderr
+    time.sleep(1.0)
+  finally:
+    for p in reversed(procs):  # encoderd flushes first, then loggerd writes the end
+      _stop(p)
+    shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
+  return str(root / 'pipeline')
+
+
+def test_pipeline_route_is_complete(recorded, tool):
+  r = json.loads(tool('route_info', '--json', recorded).stdout)
+  assert len(r['segments']) >= 2
+  frames = 0
+  for s in r['segments']:
+    v = s['videos']['fcamera.hevc']
+    assert v['frames'] == v['indexed'], s
+    frames += v['frames']
+  assert frames >= FRAMES - 5  # encoderd may drop a frame or two on a loaded machine; it counts them
+  assert r['segments'][0]['videos']['fcamera.hevc']['frames'] == SEG_FRAMES
+
+
+def test_replayed_messages_equal_logged_ones(recorded, conduit_prefix):
+  import cereal.messaging as messaging
+  from loggerd.logreader import LogReader
+  want = {}
+  for b in LogReader(recorded, raw=True):
+    want.setdefault(messaging.log_from_bytes(b).which(), []).append(bytes(b))
+  socks = {s: messaging.sub_sock(s, timeout=0) for s in ('roadCameraState', 'roadEncodeIdx', 'sentinel')}
+  p = subprocess.run([os.path.join(BIN, 'replay'), '--fast', '--no-vipc', recorded], capture_output=True, text=True,
+                     stdin=subprocess.DEVNULL, timeout=60)
+  assert p.returncode == 0, p.stderr
+  for name, sock in socks.items():
+    got = messaging.drain_sock_raw(sock)
+    assert [bytes(g) for g in got] == want[name], name
+
+
+def _psnr(buf, frame_id):
+  from camerad import render
+  ref = render('road', frame_id, W, H)
+  got = np.concatenate([np.asarray(buf.y), np.asarray(buf.uv)]).astype(np.float64)
+  mse = np.mean((got - ref.astype(np.float64)) ** 2)
+  return 99.0 if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+
+
+def _frame_at(recorded, t):
+  import cereal.messaging as messaging
+  from loggerd.logreader import LogReader
+  start = None
+  for b in LogReader(recorded, raw=True):
+    ev = messaging.log_from_bytes(b)
+    start = start if start is not None else ev.logMonoTime
+    if ev.which() == 'roadEncodeIdx' and ev.logMonoTime >= start + int(t * 1e9):
+      return ev.roadEncodeIdx.frameId
+  raise AssertionError(f'no frame at {t}')
+
+
+def test_replayed_frames_start_at_the_right_frame_and_match_the_scene(recorded, conduit_prefix):
+  from camerad import read_stamp
+  from visionipc import VISION_STREAM_ROAD, VisionIpcClient
+  start = 1.3  # in segment 0, a few frames before the boundary to segment 1
+  want = _frame_at(recorded, start)
+  p = subprocess.Popen([os.path.join(BIN, 'replay'), '--loop', '--start', str(start), recorded],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  try:
+    client = VisionIpcClient('camerad', VISION_STREAM_ROAD, False)
+    deadline = time.monotonic() + 20
+    while not client.connect(False):
+      assert time.monotonic() < deadline and p.poll() is None, 'replay did not serve VisionIPC'
+      time.sleep(0.02)
+    ids, restarts, checked = [], 0, 0
+    while restarts < 2 and time.monotonic() < deadline + 20:
+      dropped = client.dropped
+      buf = client.recv(2000)
+      assert buf is not None, 'no frame from replay'
+      fid = client.frame_id
+      missed = client.dropped - dropped  # this client fell behind (VisionIPC counts it)
+      if ids and fid < ids[-1]:  # the loop started over at --start
+        if missed == 0:
+          assert fid == want, f'after a restart at {start} s: frame {fid}, logged at that time: {want}'
+        restarts += 1
+      elif ids:
+        assert fid == ids[-1] + 1 + missed, f'frame {fid} after {ids[-1]}, {missed} missed'
+      ids.append(fid)
+      stamp = read_stamp(np.asarray(buf.y))
+      assert stamp is not None and stamp[0] == fid, f'pixels show {stamp}, announced {fid}'
+      if checked < 8:  # PSNR is costly in Python; a few frames across the segment boundary
+        assert _psnr(buf, fid) >= 35, fid
+        checked += 1
+    assert max(ids) >= SEG_FRAMES > min(ids)  # crossed the segment boundary
+  finally:
+    _stop(p, signal.SIGINT)
+
+
+def test_qcam_serves_the_small_stream(recorded, conduit_prefix, tool):
+  from visionipc import VISION_STREAM_ROAD, VisionIpcClient
+  r = json.loads(tool('route_info', '--json', recorded).stdout)
+  q = r['segments'][0]['videos']['qcamera.ts']
+  assert q['frames'] == q['indexed'] == SEG_FRAMES
+  p = subprocess.Popen([os.path.join(BIN, 'replay'), '--qcam', '--loop', recorded],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  try:
+    client = VisionIpcClient('camerad', VISION_STREAM_ROAD, False)
+    deadline = time.monotonic() + 20
+    while not client.connect(False):
+      assert time.monotonic() < deadline and p.poll() is None, 'replay did not serve VisionIPC'
+      time.sleep(0.02)
+    ids = []
+    while len(ids) < 10:
+      buf = client.recv(2000)
+      assert buf is not None
+      assert (buf.width, buf.height) == (q['width'], q['height'])
+      ids.append(client.frame_id)
+    assert all(b > a or b < a - 5 for a, b in zip(ids, ids[1:])), ids  # forward, or a loop restart
+  finally:
+    _stop(p, signal.SIGINT)
