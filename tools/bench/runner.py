@@ -1,5 +1,5 @@
 """Benchmark runner. A benchmark NAME is the module `<component>/bench/NAME.py`
-(found anywhere in the tree) that defines `run() -> list[dict]`, each dict a row
+that defines `run() -> list[dict]` (other modules there are helpers), each dict a row
 {"bench", "impl", "case", "metric", "value", "unit"} as in DESIGN.md. The
 module runs its competitors itself, in the same run, so ratios are fair."""
 import argparse
@@ -17,7 +17,9 @@ def find_benches():
   found = {}
   for path in sorted(glob.glob(os.path.join(ROOT, '*', 'bench', '*.py'))):
     name = os.path.splitext(os.path.basename(path))[0]
-    if not name.startswith('_'):
+    with open(path) as f:
+      is_bench = '\ndef run(' in f.read()
+    if is_bench and not name.startswith('_'):
       found[name] = path
   return found
 
