@@ -49,7 +49,7 @@ def run(tmp_path_factory):
   out = []
   reader = __import__('threading').Thread(target=lambda: out.extend(mgr.stdout), daemon=True)
   reader.start()
-  states, children = [], {}
+  states, children = [], set()
   killed_pid = None
   t0 = time.monotonic()
   try:
@@ -58,7 +58,7 @@ def run(tmp_path_factory):
       if sm.updated['managerState']:
         procs = {p.name: (p.pid, p.running, p.restartCount) for p in sm['managerState'].processes}
         states.append(procs)
-        children.update({(n, pid) for n, (pid, running, _) in procs.items() if running and pid})
+        children |= {(n, pid) for n, (pid, running, _) in procs.items() if running and pid}
         if killed_pid is None and time.monotonic() - t0 > KILL_AT_S and procs['encoderd'][1]:
           killed_pid = procs['encoderd'][0]
           os.kill(killed_pid, signal.SIGKILL)
