@@ -1,4 +1,5 @@
 #include "camerad/video_file_source.h"
+#include "common/av_error.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -12,11 +13,7 @@ extern "C" {
 namespace camerad {
 
 namespace {
-std::string av_error(int err) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(err, buf, sizeof buf);
-  return buf;
-}
+using conduit::av_error;
 }  // namespace
 
 VideoFileSource::VideoFileSource(const std::string &path, int width, int height, bool loop, int fallback_fps)

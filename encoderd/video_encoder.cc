@@ -1,4 +1,5 @@
 #include "encoderd/video_encoder.h"
+#include "common/av_error.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -21,11 +22,7 @@ namespace encoderd {
 
 namespace {
 
-std::string av_error(int err) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(err, buf, sizeof buf);
-  return buf;
-}
+using conduit::av_error;
 
 bool accepts(const AVCodec *codec, AVPixelFormat fmt) {
   for (const AVPixelFormat *p = codec->pix_fmts; p && *p != AV_PIX_FMT_NONE; p++) {

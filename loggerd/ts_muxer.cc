@@ -1,5 +1,6 @@
 // TsMuxer: libavformat mpegts muxer writing into a Writer AppendFile.
 #include "loggerd/ts_muxer.h"
+#include "common/av_error.h"
 
 extern "C" {
 #include <libavformat/avformat.h>
@@ -11,11 +12,7 @@ extern "C" {
 namespace loggerd {
 namespace {
 
-std::string av_error(int e) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(e, buf, sizeof(buf));
-  return buf;
-}
+using conduit::av_error;
 
 constexpr int kIoBufferSize = 188 * 64;
 

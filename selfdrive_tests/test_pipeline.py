@@ -17,15 +17,8 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 PYTHON = '/usr/bin/python3'
+from common.proc import alive  # noqa: E402
 FPS, SEGMENT_S, RUN_S, KILL_AT_S = 20, 5, 20, 8
-
-
-def alive(pid):
-  try:
-    with open(f'/proc/{pid}/stat') as f:
-      return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-  except FileNotFoundError:
-    return False
 
 
 @pytest.fixture(scope='module')

@@ -9,7 +9,6 @@ import glob
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,15 +20,6 @@ PYTHON = '/usr/bin/python3'
 DURATION = float(os.environ.get('PIPELINE_BENCH_SECONDS', 30))
 WARMUP = 8.0
 PROCS = ('camerad', 'modeld', 'encoderd', 'loggerd')
-
-
-def _cpu_ticks(pid):
-  try:
-    with open(f'/proc/{pid}/stat') as f:
-      fields = f.read().rsplit(')', 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-  except (FileNotFoundError, ProcessLookupError):
-    return None
 
 
 def _children(pid):
@@ -73,6 +63,7 @@ def _pct(values, q):
 
 def run():
   sys.path.insert(0, ROOT)
+  from common.proc import cpu_ticks
   from loggerd.logreader import LogReader
   from manager.params import Params
 
@@ -98,9 +89,9 @@ def run():
   try:
     time.sleep(WARMUP)
     kids = _children(mgr.pid)
-    t0, cpu0 = time.monotonic(), {n: _cpu_ticks(p) for n, p in kids.items()}
+    t0, cpu0 = time.monotonic(), {n: cpu_ticks(p) for n, p in kids.items()}
     time.sleep(max(1.0, DURATION - WARMUP - 2.0))
-    t1, cpu1 = time.monotonic(), {n: _cpu_ticks(p) for n, p in kids.items()}
+    t1, cpu1 = time.monotonic(), {n: cpu_ticks(p) for n, p in kids.items()}
     mgr.wait(timeout=DURATION + 20)
   finally:
     if mgr.poll() is None:

@@ -10,6 +10,7 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
 
+from common.proc import alive  # noqa: E402
 from manager.manager import Manager  # noqa: E402
 from manager.process import ProcessSpec  # noqa: E402
 
@@ -26,14 +27,6 @@ def prefix(monkeypatch, tmp_path):
 
 def py(code):
   return [PY, '-c', code]
-
-
-def alive(pid):
-  try:
-    with open(f'/proc/{pid}/stat') as f:
-      return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-  except FileNotFoundError:
-    return False
 
 
 def wait_for(pred, timeout=10.0):

@@ -12,20 +12,14 @@ import signal
 import subprocess
 import time
 
+from common.proc import alive
+
 READY = 'RouDi is ready for clients'
 
 
 def _other_roudis():
   out = subprocess.run(['pgrep', '-x', 'iox-roudi'], capture_output=True, text=True).stdout.split()
-  alive = []
-  for pid in out:
-    try:
-      with open(f'/proc/{pid}/stat') as f:
-        if f.read().rsplit(')', 1)[1].split()[0] != 'Z':
-          alive.append(pid)
-    except FileNotFoundError:
-      pass
-  return alive
+  return [pid for pid in out if alive(pid)]
 
 
 class Roudi:

@@ -1,4 +1,5 @@
 #include "tools/replay/frame_reader.h"
+#include "common/av_error.h"
 
 #include <algorithm>
 
@@ -13,11 +14,7 @@ namespace replay {
 
 namespace {
 
-std::string av_error(int err) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(err, buf, sizeof(buf));
-  return buf;
-}
+using conduit::av_error;
 
 struct FormatCloser {
   void operator()(AVFormatContext *f) const { avformat_close_input(&f); }

@@ -1,0 +1,22 @@
+"""/proc facts about a process, for the manager's tests, benchmarks and tools."""
+
+
+def _stat_fields(pid):
+  """Fields 3.. of /proc/<pid>/stat (after the command name), or None if gone."""
+  try:
+    with open(f'/proc/{pid}/stat') as f:
+      return f.read().rsplit(')', 1)[1].split()
+  except (FileNotFoundError, ProcessLookupError, IndexError):
+    return None
+
+
+def alive(pid) -> bool:
+  """True while pid runs; a zombie counts as dead."""
+  fields = _stat_fields(pid)
+  return fields is not None and fields[0] not in ('Z', 'X')
+
+
+def cpu_ticks(pid):
+  """utime + stime of pid in clock ticks (os.sysconf('SC_CLK_TCK') per second), or None."""
+  fields = _stat_fields(pid)
+  return None if fields is None else int(fields[11]) + int(fields[12])
