@@ -17,6 +17,7 @@ KEYS = {
   'SegmentSeconds': (int, 60, 'length of a route segment (encoderd, loggerd)'),
   'CameraSource': (str, 'synthetic', "camerad source: synthetic, file:PATH or v4l2[:DEVICE]"),
   'EnabledCameras': (list, ['road', 'wide'], 'camera streams camerad serves'),
+  'EncodedCameras': (list, [], 'camera streams encoderd encodes to H.265 (empty: every enabled one)'),
   'ModelBackend': (str, 'auto', 'modeld backend: auto, opencl, cuda or cpu'),
   'ModelEnabled': (bool, True, 'run modeld'),
   'Fps': (int, 20, 'camera frame rate'),

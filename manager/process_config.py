@@ -14,7 +14,8 @@ def _camerad(params):
 
 
 def _encoderd(params):
-  return ['build/bin/encoderd', '--cameras', ','.join(params.get('EnabledCameras')),
+  cameras = params.get('EncodedCameras') or params.get('EnabledCameras')
+  return ['build/bin/encoderd', '--cameras', ','.join(cameras),
           '--segment-seconds', str(params.get('SegmentSeconds')), '--fps', str(params.get('Fps'))]
 
 

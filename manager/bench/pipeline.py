@@ -1,6 +1,8 @@
-"""tools/bench/run pipeline: the default pipeline (synthetic road + wide, modeld,
-road/wide H.265, qcamera, loggerd) for 30 s under the manager, measured from
-outside: CPU per process from /proc over the steady part of the run, latencies
+"""tools/bench/run pipeline: the pipeline for 30 s under the manager, in two
+cases: `default` (synthetic road + wide cameras at 1928x1208, modeld, road H.265,
+qcamera, loggerd; the configuration the targets name) and `road_wide_hevc`
+(the same with the wide camera encoded to H.265 too, as ./launch does).
+Measured from outside: CPU per process from /proc over the steady part of the run, latencies
 from the recorded route (start of frame -> modelV2 published, -> EncodeData
 published) and from polling the road video file (-> bytes on disk), and the
 drops of every stage. The first WARMUP seconds are left out."""
@@ -61,7 +63,7 @@ def _pct(values, q):
   return values[min(len(values) - 1, int(q / 100 * len(values)))] if values else float('nan')
 
 
-def run():
+def run_case(case, encoded):
   sys.path.insert(0, ROOT)
   from common.proc import cpu_ticks
   from loggerd.logreader import LogReader
@@ -76,6 +78,7 @@ def run():
   params = Params()
   params.put('SegmentSeconds', 60)
   params.put('LogRoot', env['CONDUIT_LOG_ROOT'])
+  params.put('EncodedCameras', encoded)
   for k, v in saved.items():
     if v is None:
       os.environ.pop(k, None)
@@ -104,7 +107,7 @@ def run():
   for name in PROCS:
     if cpu0.get(name) is not None and cpu1.get(name) is not None:
       pct = 100.0 * (cpu1[name] - cpu0[name]) / hz / (t1 - t0)
-      rows.append(dict(bench='pipeline', impl=name, case='default', metric='cpu_pct', value=round(pct, 1), unit='%'))
+      rows.append(dict(bench='pipeline', impl=name, case=case, metric='cpu_pct', value=round(pct, 1), unit='%'))
 
   # The recorded route: latencies and drops after the warm-up.
   routes = sorted(glob.glob(os.path.join(env['CONDUIT_LOG_ROOT'], '*--0')))
@@ -113,8 +116,16 @@ def run():
   route = routes[-1][:-len('--0')]
   sof, model_t, encode_lat, disk_end = {}, {}, [], []
   first_t = None
-  cam_drops = logger_drops = 0
-  enc_drops = {}  # per stream: droppedFrames is cumulative
+  # Drop counters are cumulative per stream: steady-state drops are the growth
+  # of each counter after the warm-up.
+  counters = {}  # stream -> [value at the end of the warm-up, last value]
+
+  def count(stream, value, steady):
+    c = counters.setdefault(stream, [value, value])
+    if not steady:
+      c[0] = value
+    c[1] = value
+
   offsets = {}  # segment dir -> cumulative bytes of its fcamera.hevc
   for ev in LogReader(route):
     w = ev.which()
@@ -122,14 +133,14 @@ def run():
     first_t = first_t or t
     if w == 'roadCameraState':
       sof[ev.roadCameraState.frameId] = (ev.roadCameraState.timestampSof, t)
-      cam_drops = max(cam_drops, ev.roadCameraState.droppedFrames)
+      count('camera_road', ev.roadCameraState.droppedFrames, t - first_t > WARMUP * 1e9)
     elif w == 'wideRoadCameraState':
-      cam_drops = max(cam_drops, ev.wideRoadCameraState.droppedFrames)
+      count('camera_wide', ev.wideRoadCameraState.droppedFrames, t - first_t > WARMUP * 1e9)
     elif w == 'modelV2':
       model_t[ev.modelV2.frameId] = t
     elif w in ('roadEncodeIdx', 'wideRoadEncodeIdx', 'qRoadEncodeIdx'):
       idx = getattr(ev, w)
-      enc_drops[w] = max(enc_drops.get(w, 0), idx.droppedFrames)
+      count('encoder_' + w, idx.droppedFrames, t - first_t > WARMUP * 1e9)
       if w == 'roadEncodeIdx':
         seg = f'{route}--{idx.segmentNum}'
         offsets[seg] = offsets.get(seg, 0) + idx.len
@@ -137,7 +148,7 @@ def run():
           encode_lat.append((t - idx.timestampSof) / 1e6)
           disk_end.append((os.path.join(seg, 'fcamera.hevc'), offsets[seg], idx.timestampSof))
     elif w == 'loggerdState':
-      logger_drops = max(logger_drops, ev.loggerdState.droppedMessages)
+      count('loggerd', ev.loggerdState.droppedMessages, t - first_t > WARMUP * 1e9)
 
   steady = [f for f, (s, t) in sof.items() if t - first_t > WARMUP * 1e9]
   model_lat = [(model_t[f] - sof[f][0]) / 1e6 for f in steady if f in model_t]
@@ -149,16 +160,23 @@ def run():
     i = bisect.bisect_left(sizes, end)
     if i < len(samples):
       disk_lat.append((samples[i][0] - ts_sof) / 1e6)
-  enc_drops = sum(enc_drops.values())
+  grown = {k: last - first for k, (first, last) in counters.items()}
+  cam_drops = sum(v for k, v in grown.items() if k.startswith('camera_'))
+  enc_drops = sum(v for k, v in grown.items() if k.startswith('encoder_'))
+  logger_drops = grown.get('loggerd', 0)
   drops = cam_drops + enc_drops + logger_drops + model_missing
   for metric, value in (('sof_to_model_p50_ms', _pct(model_lat, 50)), ('sof_to_model_p99_ms', _pct(model_lat, 99)),
                         ('sof_to_encode_p50_ms', _pct(encode_lat, 50)), ('sof_to_encode_p99_ms', _pct(encode_lat, 99)),
                         ('sof_to_disk_p50_ms', _pct(disk_lat, 50)), ('sof_to_disk_p99_ms', _pct(disk_lat, 99))):
-    rows.append(dict(bench='pipeline', impl='pipeline', case='default', metric=metric, value=round(value, 2), unit='ms'))
+    rows.append(dict(bench='pipeline', impl='pipeline', case=case, metric=metric, value=round(value, 2), unit='ms'))
   for metric, value in (('drops', drops), ('camera_drops', cam_drops), ('encoder_drops', enc_drops),
                         ('model_missing_frames', model_missing), ('loggerd_dropped_messages', logger_drops),
                         ('steady_road_frames', len(steady))):
-    rows.append(dict(bench='pipeline', impl='pipeline', case='default', metric=metric, value=value, unit='count'))
+    rows.append(dict(bench='pipeline', impl='pipeline', case=case, metric=metric, value=value, unit='count'))
   shutil.rmtree(tmp, ignore_errors=True)
   subprocess.run(['rm', '-rf', f'/dev/shm/conduit_{prefix}'])
   return rows
+
+
+def run():
+  return run_case('default', ['road']) + run_case('road_wide_hevc', ['road', 'wide'])

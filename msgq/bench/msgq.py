@@ -216,5 +216,5 @@ def run():
     shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
   for line in check_targets(rows):
     log(line)
-  log(f'load average after the run {os.getloadavg()[0]:.2f} (2 cores shared with other work: figures taken under load)')
+  log(f'load average after the run {os.getloadavg()[0]:.2f} (on 2 cores: other work skews the figures)')
   return rows
