@@ -88,7 +88,7 @@ class Manager:
 
   def _supervise(self, now):
     for p in self.procs:
-      p.should_run = bool(p.spec.enabled(self.params))
+      p.should_run = bool(p.spec.enabled(self.params)) and not p.finished
       if p.reap():
         clean = p.exit_code in CLEAN_EXITS
         self._note(p, f'exited with {_describe_exit(p.exit_code)}')
@@ -102,7 +102,7 @@ class Manager:
           self._note(p, f'restarting in {p.next_start - now:.1f} s (restart #{p.restart_count})')
         else:
           p.should_run = False
-          p.next_start = float('inf')
+          p.finished = True  # its restart policy says it is done
       if p.should_run and not p.running() and now >= p.next_start:
         try:
           p.start(self.params)

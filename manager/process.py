@@ -75,6 +75,7 @@ class ManagedProcess:
     self.next_start = 0.0
     self.last_restart_ns = 0
     self.should_run = False
+    self.finished = False  # exited and its restart policy does not bring it back
     self.failed = False  # crashed at least once, or did not stop cleanly
 
   @property

@@ -63,6 +63,7 @@ def test_clean_exit_not_restarted_on_failure_policy():
   assert run_for(mgr, 1.0) == 0
   assert mgr.procs[0].restart_count == 0
   assert mgr.procs[0].exit_code == 0
+  assert mgr.procs[0].finished and not mgr.procs[0].should_run  # managerState says it should not run
 
 
 def test_watchdog_restarts_a_silent_process():
