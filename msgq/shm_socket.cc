@@ -127,30 +127,54 @@ bool ShmSubSocket::ready() const {
   return ring_.header()->write_pos.load(std::memory_order_acquire) != read_pos_;
 }
 
+// Milliseconds left until deadline_ns (rounded up; 0 once past), or -1 for no deadline.
+static int remaining_ms(uint64_t deadline_ns) {
+  if (!deadline_ns) return -1;
+  uint64_t now = conduit::mono_ns();
+  return now >= deadline_ns ? 0 : int((deadline_ns - now + 999999) / 1000000);
+}
+
+static uint64_t deadline_after(int timeout_ms) {
+  return timeout_ms > 0 ? conduit::mono_ns() + uint64_t(timeout_ms) * 1000000 : 0;
+}
+
+// After damage in the ring: resume after the newest message, counting what is skipped.
+void ShmSubSocket::skip_to_newest() {
+  RingHeader *h = ring_.header();
+  // write_seq first: messages published after it and before read_pos_ are
+  // counted as lost when the next message shows its sequence number.
+  uint64_t seq = h->write_seq.load(std::memory_order_acquire);
+  read_pos_ = h->write_pos.load(std::memory_order_acquire);
+  lost_ += seq - next_seq_;
+  next_seq_ = seq;
+}
+
 // Copies the message starting at `pos` into msg. Returns false when the writer
 // may have overwritten it meanwhile (the copy is then discarded).
 bool ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
   RingHeader *h = ring_.header();
   const uint64_t R = ring_.size();
+  // Seqlock check: everything read from `pos` on is valid only if this holds afterwards.
+  auto intact = [&] {
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return h->overwritten_upto.load(std::memory_order_relaxed) <= pos;
+  };
   while (true) {
     if (h->overwritten_upto.load(std::memory_order_acquire) > pos) return false;
     MessageHeader mh = *reinterpret_cast<const MessageHeader *>(ring_.data() + pos % R);
     if (mh.size == kWrapMarker) {
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (h->overwritten_upto.load(std::memory_order_relaxed) > pos) return false;
+      if (!intact()) return false;
       pos += R - pos % R;
       continue;
     }
     if (mh.size > max_message_size(R) || pos % R + padded_size(mh.size) > R) {
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (h->overwritten_upto.load(std::memory_order_relaxed) > pos) return false;
+      if (!intact()) return false;
+      skip_to_newest();
       throw Error("msgq topic '" + topic() + "': corrupt message header at offset " + std::to_string(pos % R) +
-                  " (size " + std::to_string(mh.size) + ")");
+                  " (size " + std::to_string(mh.size) + "); skipped to the newest message");
     }
-    char *dst = msg.resize(mh.size);
-    memcpy(dst, ring_.data() + pos % R + sizeof(MessageHeader), mh.size);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (h->overwritten_upto.load(std::memory_order_relaxed) > pos) return false;
+    memcpy(msg.resize(mh.size), ring_.data() + pos % R + sizeof(MessageHeader), mh.size);
+    if (!intact()) return false;
     msg.set_seq(mh.seq);
     *next_pos = pos + padded_size(mh.size);
     return true;
@@ -160,34 +184,21 @@ bool ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
 bool ShmSubSocket::try_read(Message &msg) {
   RingHeader *h = ring_.header();
   for (int laps = 0;; laps++) {
-    const uint64_t write_pos = h->write_pos.load(std::memory_order_acquire);
-    if (write_pos == read_pos_) return false;
+    if (h->write_pos.load(std::memory_order_acquire) == read_pos_) return false;
     // Lapped twice in a row: the writer overwrites the oldest message as fast as
     // we reach it, so chasing it cannot win. Jump to the newest instead.
     uint64_t pos = opts_.conflate || laps >= 2 ? h->newest_pos.load(std::memory_order_relaxed) : read_pos_;
     uint64_t next_pos;
-    bool intact;
-    try {
-      intact = read_at(pos, msg, &next_pos);
-    } catch (const Error &) {
-      // Skip the damage: resume after the newest message, counting what is gone.
-      read_pos_ = write_pos;
-      uint64_t seq = h->write_seq.load(std::memory_order_relaxed);
-      lost_ += seq - next_seq_;
-      next_seq_ = seq;
-      throw;
-    }
-    if (!intact) {
+    if (!read_at(pos, msg, &next_pos)) {
       // Lapped: resume at the oldest message still intact.
       read_pos_ = std::max(read_pos_, h->oldest_pos.load(std::memory_order_acquire));
       continue;
     }
     if (msg.seq() < next_seq_) {  // sequence numbers only grow: the ring is damaged
-      uint64_t bad_seq = msg.seq();
-      read_pos_ = write_pos;
-      next_seq_ = h->write_seq.load(std::memory_order_relaxed);
-      throw Error("msgq topic '" + topic() + "': message sequence went back from " + std::to_string(next_seq_) +
-                  " to " + std::to_string(bad_seq) + "; skipped to the newest message");
+      uint64_t expected = next_seq_;
+      skip_to_newest();
+      throw Error("msgq topic '" + topic() + "': message sequence went back from " + std::to_string(expected) +
+                  " to " + std::to_string(msg.seq()) + "; skipped to the newest message");
     }
     lost_ += msg.seq() - next_seq_;
     next_seq_ = msg.seq() + 1;
@@ -201,26 +212,16 @@ bool ShmSubSocket::receive(Message &msg, int timeout_ms) {
   if (try_read(msg)) return true;
   if (timeout_ms == 0) return false;
   RingHeader *h = ring_.header();
-  const uint64_t deadline = timeout_ms > 0 ? conduit::mono_ns() + uint64_t(timeout_ms) * 1000000 : 0;
+  const uint64_t deadline = deadline_after(timeout_ms);
   while (true) {
     set_sleeping(true);
     uint32_t seen = h->futex_word.load(std::memory_order_seq_cst);
-    if (try_read(msg)) {
-      set_sleeping(false);
-      return true;
-    }
-    int wait_ms = -1;
-    if (deadline) {
-      uint64_t now = conduit::mono_ns();
-      if (now >= deadline) {
-        set_sleeping(false);
-        return false;
-      }
-      wait_ms = int((deadline - now + 999999) / 1000000);
-    }
-    futex_wait(&h->futex_word, seen, wait_ms);
+    bool got = try_read(msg);
+    int wait_ms = got ? 0 : remaining_ms(deadline);
+    if (wait_ms != 0) futex_wait(&h->futex_word, seen, wait_ms);
     set_sleeping(false);
-    if (try_read(msg)) return true;
+    if (got || try_read(msg)) return true;
+    if (wait_ms == 0) return false;
   }
 }
 
@@ -245,7 +246,7 @@ std::vector<SubSocket *> ShmPoller::poll(int timeout_ms) {
   };
   if (collect() || timeout_ms == 0 || sockets_.empty()) return ready;
 
-  const uint64_t deadline = timeout_ms > 0 ? conduit::mono_ns() + uint64_t(timeout_ms) * 1000000 : 0;
+  const uint64_t deadline = deadline_after(timeout_ms);
   std::vector<std::atomic<uint32_t> *> words;
   std::vector<uint32_t> seen(sockets_.size());
   for (ShmSubSocket *s : sockets_) words.push_back(s->futex_word());
@@ -255,12 +256,8 @@ std::vector<SubSocket *> ShmPoller::poll(int timeout_ms) {
       seen[i] = words[i]->load(std::memory_order_seq_cst);
     }
     bool got = collect();
-    int wait_ms = -1;
-    if (!got && deadline) {
-      uint64_t now = conduit::mono_ns();
-      wait_ms = now >= deadline ? 0 : int((deadline - now + 999999) / 1000000);
-    }
-    if (!got && wait_ms != 0) futex_wait_any(words.data(), seen.data(), words.size(), wait_ms);
+    int wait_ms = got ? 0 : remaining_ms(deadline);
+    if (wait_ms != 0) futex_wait_any(words.data(), seen.data(), words.size(), wait_ms);
     for (ShmSubSocket *s : sockets_) s->set_sleeping(false);
     if (got || collect() || wait_ms == 0) return ready;
   }

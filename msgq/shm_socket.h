@@ -38,6 +38,7 @@ class ShmSubSocket final : public SubSocket {
  private:
   bool try_read(Message &msg);
   bool read_at(uint64_t pos, Message &msg, uint64_t *next_pos);
+  void skip_to_newest();
 
   Ring ring_;
   SubOptions opts_;
