@@ -134,7 +134,6 @@ class Manager:
       if p.running():
         self._note(p, f'did not stop within {STOP_TIMEOUT:.0f} s: SIGKILL')
         p.signal(signal.SIGKILL)
-        p.proc.wait()
         p.failed = True
       if p.proc is not None:
         p.proc.wait()

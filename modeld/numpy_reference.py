@@ -134,7 +134,7 @@ def run_node(node, ins, opset=13):
     return x
   if op == 'Constant':
     return numpy_helper.to_array(a['value'])
-  raise NotImplementedError(f'numpy reference has no {op}')
+  raise ValueError(f'node {node.name or node.output[0]}: op {op} is not one modeld runs, so it has no reference')
 
 
 def run_onnx(model, inputs):

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -28,10 +29,11 @@ def run(tmp_path_factory):
   env = dict(os.environ, CONDUIT_PREFIX=prefix, CONDUIT_LOG_ROOT=str(tmp / 'routes'),
              CONDUIT_PARAMS_DIR=str(tmp / 'params'), PYTHONPATH=ROOT)
   saved = dict(os.environ)
-  os.environ.update(CONDUIT_PREFIX=prefix, CONDUIT_PARAMS_DIR=env['CONDUIT_PARAMS_DIR'])
+  os.environ['CONDUIT_PREFIX'] = prefix  # this test's SubMaster joins the pipeline's bus
   import cereal.messaging as messaging
   from manager.params import Params
-  params = Params()
+  os.makedirs(env['CONDUIT_PARAMS_DIR'], mode=0o700)
+  params = Params(env['CONDUIT_PARAMS_DIR'])
   params.put('SegmentSeconds', SEGMENT_S)
   params.put('FrameSize', '964x604')
   params.put('LogRoot', env['CONDUIT_LOG_ROOT'])
@@ -40,7 +42,7 @@ def run(tmp_path_factory):
   mgr = subprocess.Popen([PYTHON, '-m', 'manager.manager'], cwd=ROOT, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
   out = []
-  reader = __import__('threading').Thread(target=lambda: out.extend(mgr.stdout), daemon=True)
+  reader = threading.Thread(target=lambda: out.extend(mgr.stdout), daemon=True)
   reader.start()
   states, children = [], set()
   killed_pid = None

@@ -73,17 +73,11 @@ def run_case(case, encoded):
   prefix = f'pipebench{os.getpid()}'
   env = dict(os.environ, CONDUIT_PREFIX=prefix, CONDUIT_LOG_ROOT=os.path.join(tmp, 'routes'),
              CONDUIT_PARAMS_DIR=os.path.join(tmp, 'params'), PYTHONPATH=ROOT)
-  saved = {k: os.environ.get(k) for k in ('CONDUIT_PARAMS_DIR', 'CONDUIT_PREFIX')}
-  os.environ.update(CONDUIT_PARAMS_DIR=env['CONDUIT_PARAMS_DIR'], CONDUIT_PREFIX=prefix)
-  params = Params()
+  os.makedirs(env['CONDUIT_PARAMS_DIR'], mode=0o700)
+  params = Params(env['CONDUIT_PARAMS_DIR'])
   params.put('SegmentSeconds', 60)
   params.put('LogRoot', env['CONDUIT_LOG_ROOT'])
   params.put('EncodedCameras', encoded)
-  for k, v in saved.items():
-    if v is None:
-      os.environ.pop(k, None)
-    else:
-      os.environ[k] = v
 
   poller = FileSizePoller(env['CONDUIT_LOG_ROOT'])
   poller.start()
@@ -131,28 +125,29 @@ def run_case(case, encoded):
     w = ev.which()
     t = ev.logMonoTime
     first_t = first_t or t
+    steady = t - first_t > WARMUP * 1e9
     if w == 'roadCameraState':
       sof[ev.roadCameraState.frameId] = (ev.roadCameraState.timestampSof, t)
-      count('camera_road', ev.roadCameraState.droppedFrames, t - first_t > WARMUP * 1e9)
+      count('camera_road', ev.roadCameraState.droppedFrames, steady)
     elif w == 'wideRoadCameraState':
-      count('camera_wide', ev.wideRoadCameraState.droppedFrames, t - first_t > WARMUP * 1e9)
+      count('camera_wide', ev.wideRoadCameraState.droppedFrames, steady)
     elif w == 'modelV2':
       model_t[ev.modelV2.frameId] = t
     elif w in ('roadEncodeIdx', 'wideRoadEncodeIdx', 'qRoadEncodeIdx'):
       idx = getattr(ev, w)
-      count('encoder_' + w, idx.droppedFrames, t - first_t > WARMUP * 1e9)
+      count('encoder_' + w, idx.droppedFrames, steady)
       if w == 'roadEncodeIdx':
         seg = f'{route}--{idx.segmentNum}'
         offsets[seg] = offsets.get(seg, 0) + idx.len
-        if t - first_t > WARMUP * 1e9:
+        if steady:
           encode_lat.append((t - idx.timestampSof) / 1e6)
           disk_end.append((os.path.join(seg, 'fcamera.hevc'), offsets[seg], idx.timestampSof))
     elif w == 'loggerdState':
-      count('loggerd', ev.loggerdState.droppedMessages, t - first_t > WARMUP * 1e9)
+      count('loggerd', ev.loggerdState.droppedMessages, steady)
 
-  steady = [f for f, (s, t) in sof.items() if t - first_t > WARMUP * 1e9]
-  model_lat = [(model_t[f] - sof[f][0]) / 1e6 for f in steady if f in model_t]
-  model_missing = sum(1 for f in steady if f not in model_t)
+  steady_frames = [f for f, (s, t) in sof.items() if t - first_t > WARMUP * 1e9]
+  model_lat = [(model_t[f] - sof[f][0]) / 1e6 for f in steady_frames if f in model_t]
+  model_missing = sum(1 for f in steady_frames if f not in model_t)
   disk_lat = []
   for path, end, ts_sof in disk_end:
     samples = poller.samples.get(path, [])
@@ -171,7 +166,7 @@ def run_case(case, encoded):
     rows.append(dict(bench='pipeline', impl='pipeline', case=case, metric=metric, value=round(value, 2), unit='ms'))
   for metric, value in (('drops', drops), ('camera_drops', cam_drops), ('encoder_drops', enc_drops),
                         ('model_missing_frames', model_missing), ('loggerd_dropped_messages', logger_drops),
-                        ('steady_road_frames', len(steady))):
+                        ('steady_road_frames', len(steady_frames))):
     rows.append(dict(bench='pipeline', impl='pipeline', case=case, metric=metric, value=value, unit='count'))
   shutil.rmtree(tmp, ignore_errors=True)
   subprocess.run(['rm', '-rf', f'/dev/shm/conduit_{prefix}'])
