@@ -1,24 +1,11 @@
-import itertools
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BIN = os.path.join(ROOT, 'build', 'bin')
-_counter = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def conduit_prefix(monkeypatch):
-  """A private CONDUIT_PREFIX per test; its shm directory is removed afterwards."""
-  prefix = f"toolspy_{os.getpid()}_{next(_counter)}"
-  monkeypatch.setenv("CONDUIT_PREFIX", prefix)
-  monkeypatch.setenv("PYTHONPATH", ROOT)
-  yield prefix
-  shutil.rmtree(f"/dev/shm/conduit_{prefix}", ignore_errors=True)
 
 
 @pytest.fixture(scope='session')

@@ -1,6 +1,5 @@
 """Python bindings: frames arrive as numpy views over the shared memory."""
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -13,14 +12,6 @@ from visionipc import (VISION_STREAM_ROAD, VISION_STREAM_WIDE_ROAD, VisionIpcCli
                        VisionIpcServer)
 
 W, H = 320, 240
-
-
-@pytest.fixture(autouse=True)
-def prefix(monkeypatch):
-  name = f"vipcpy_{os.getpid()}_{os.urandom(3).hex()}"
-  monkeypatch.setenv("CONDUIT_PREFIX", name)
-  yield name
-  shutil.rmtree(f"/dev/shm/conduit_{name}", ignore_errors=True)
 
 
 def frame(i):
@@ -108,12 +99,12 @@ def test_fill_in_place_and_zero_copy_receive():
   assert server.frames_sent(VISION_STREAM_ROAD) == 3
 
 
-def test_socket_permissions_and_streams(prefix):
+def test_socket_permissions_and_streams(conduit_prefix):
   server = VisionIpcServer("perm")
   server.create_buffers(VISION_STREAM_ROAD, 2, W, H)
   server.create_buffers(VISION_STREAM_WIDE_ROAD, 2, W // 2, H // 2)
   server.start_listener()
-  mode = os.stat(f"/dev/shm/conduit_{prefix}/vipc_perm.sock").st_mode
+  mode = os.stat(f"/dev/shm/conduit_{conduit_prefix}/vipc_perm.sock").st_mode
   assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
   assert VisionIpcClient.available_streams("perm", False) == {VISION_STREAM_ROAD, VISION_STREAM_WIDE_ROAD}
   assert VisionIpcClient.available_streams("nobody", False) == set()
