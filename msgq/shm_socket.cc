@@ -124,7 +124,7 @@ void ShmSubSocket::set_sleeping(bool sleeping) {
 }
 
 bool ShmSubSocket::ready() const {
-  return ring_.header()->write_pos.load(std::memory_order_acquire) != read_pos_;
+  return ring_.header()->write_pos.load(std::memory_order_acquire) > read_pos_;
 }
 
 // Milliseconds left until deadline_ns (rounded up; 0 once past), or -1 for no deadline.
@@ -184,7 +184,10 @@ bool ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
 bool ShmSubSocket::try_read(Message &msg) {
   RingHeader *h = ring_.header();
   for (int laps = 0;; laps++) {
-    if (h->write_pos.load(std::memory_order_acquire) == read_pos_) return false;
+    // `>=`, not `==`: the writer stores newest_pos before write_pos, so a reader
+    // that took the newest message can be ahead of write_pos for a moment. The
+    // bytes there are still the previous lap's and must not be read.
+    if (read_pos_ >= h->write_pos.load(std::memory_order_acquire)) return false;
     // Lapped twice in a row: the writer overwrites the oldest message as fast as
     // we reach it, so chasing it cannot win. Jump to the newest instead.
     uint64_t pos = opts_.conflate || laps >= 2 ? h->newest_pos.load(std::memory_order_relaxed) : read_pos_;

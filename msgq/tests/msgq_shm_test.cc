@@ -210,6 +210,39 @@ TEST(MsgqShm, CorruptMessageHeaderIsAnErrorAndTheSubscriberRecovers) {
   EXPECT_EQ(sub->lost(), 1u);
 }
 
+// A publisher between its newest_pos and write_pos stores: a conflating reader
+// takes the newest message and is then ahead of write_pos. What lies there is
+// the previous lap; the reader must wait for the writer, not read it.
+TEST(MsgqShm, ReaderAheadOfAPublishInProgressWaits) {
+  ScopedPrefix prefix("ahead");
+  auto pub = PubSocket::create("ahead", 4096);
+  auto sub = SubSocket::create("ahead", {.conflate = true, .ring_size = 4096});
+  Ring ring("ahead", 4096);
+  RingHeader *h = ring.header();
+  for (uint64_t i = 0; i < 100; i++) {  // several laps: stale messages everywhere
+    auto p = make_payload(i, 112);
+    pub->send(p.data(), p.size());
+  }
+  uint64_t done_pos = h->write_pos.load();
+  auto p = make_payload(100, 112);
+  pub->send(p.data(), p.size());
+  uint64_t end_pos = h->write_pos.load();
+  h->write_pos.store(done_pos);  // message 100 is written, its write_pos store not yet seen
+  Message m;
+  uint64_t seq;
+  ASSERT_TRUE(sub->receive(m, 0));
+  ASSERT_TRUE(check_payload(m.data(), m.size(), &seq));
+  EXPECT_EQ(seq, 100u);
+  EXPECT_FALSE(sub->receive(m, 0));  // the bytes past message 100 are a lap old
+  h->write_pos.store(end_pos);
+  EXPECT_FALSE(sub->receive(m, 0));
+  p = make_payload(101, 112);
+  pub->send(p.data(), p.size());
+  ASSERT_TRUE(sub->receive(m, 0));
+  ASSERT_TRUE(check_payload(m.data(), m.size(), &seq));
+  EXPECT_EQ(seq, 101u);
+}
+
 TEST(MsgqShm, InvalidRingSizeIsRefused) {
   ScopedPrefix prefix("ringsize");
   EXPECT_THROW(PubSocket::create("r", 1000), Error);
