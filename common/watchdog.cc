@@ -1,6 +1,7 @@
 #include "common/watchdog.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,18 +32,23 @@ static std::atomic<uint64_t> *map_heartbeat_word() {
   return p == MAP_FAILED ? nullptr : static_cast<std::atomic<uint64_t> *>(p);
 }
 
+// The heartbeat word of this process; null until mapped (and again in a forked
+// child, which needs a file of its own). Kicking is then one store: no syscall.
+static std::atomic<std::atomic<uint64_t> *> g_word{nullptr};
+static std::atomic<bool> g_mapped{false};
+static std::mutex g_mu;
+
 void watchdog_kick() {
-  static std::atomic<uint64_t> *word = nullptr;
-  static pid_t owner = 0;
-  static std::mutex mu;
-  if (owner != getpid()) {  // first call, or first call after fork
-    std::lock_guard<std::mutex> lock(mu);
-    if (owner != getpid()) {
-      word = map_heartbeat_word();
-      owner = getpid();
+  if (!g_mapped.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> lock(g_mu);
+    if (!g_mapped.load(std::memory_order_relaxed)) {
+      static bool registered = pthread_atfork(nullptr, nullptr, [] { g_mapped.store(false); }) == 0;
+      (void)registered;
+      g_word.store(map_heartbeat_word());
+      g_mapped.store(true, std::memory_order_release);
     }
   }
-  if (word) word->store(mono_ns(), std::memory_order_relaxed);
+  if (auto *word = g_word.load(std::memory_order_relaxed)) word->store(mono_ns(), std::memory_order_relaxed);
 }
 
 }  // namespace conduit

@@ -3,9 +3,10 @@
 //
 // One thread, one loop turn at a time: wait on the msgq Poller, drain every
 // socket, write (rlog/qlog through zstd, video packets as they come), end log
-// frames older than the flush interval, then submit all writes at once
-// (Writer::submit: one io_uring_enter). Once a second: rotation timer,
-// deleter, loggerdState.
+// frames due before the next turn, then submit all writes and sleep until the
+// next turn in one io_uring_enter (Writer::submit). A turn lasts one flush
+// window; after a backlog, turns follow each other without a pause. Once a
+// second: rotation timer, loggerdState; every 5 s (or 64 MB) the deleter.
 //
 // Rotation follows the encoders: a packet whose segmentNum differs from the one
 // its encoder had in this segment is held back; when every running encoder (a
@@ -19,6 +20,7 @@
 // SIGINT/SIGTERM: final sentinel (endOfRoute, signal number), flush, fsync, locks removed, exit 0.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -47,6 +49,7 @@ void on_signal(int sig) { g_signal = sig; }
 
 constexpr uint64_t kSecond = 1'000'000'000ull;
 constexpr uint64_t kEncoderAliveNs = 2 * kSecond;
+constexpr uint64_t kDeleterPeriodNs = 5 * kSecond;
 constexpr int kMaxPerSocketPerTurn = 4096;
 
 struct EncoderStream {
@@ -89,6 +92,7 @@ struct Source {
   int decimation = -1;   // qlog keeps message i of a segment when i % decimation == 0
   int encoder = -1;      // index into kEncoders for *EncodeData topics
   uint64_t segment_count = 0;
+  uint64_t lost_seen = 0;  // sock->lost() at the end of the last turn
 };
 
 struct Encoder {
@@ -123,7 +127,8 @@ class Loggerd {
   std::unique_ptr<msgq::Poller> poller_;
   std::unique_ptr<cereal::PubMaster> pm_;
   Encoder encoders_[4];
-  uint64_t segment_start_ns_ = 0, next_second_ns_ = 0;
+  uint64_t segment_start_ns_ = 0, next_second_ns_ = 0, next_deleter_ns_ = 0, deleter_bytes_ = 0;
+  uint64_t flat_out_until_ns_ = 0;  // no pause between turns before this (after a backlog)
   uint64_t bad_messages_ = 0;
   std::vector<uint64_t> scratch_;
   std::vector<uint8_t> packet_;
@@ -137,10 +142,13 @@ Loggerd::Loggerd(int argc, char **argv) {
   conduit::check_name(info_.route, "LOGGERD_ROUTE");
   for (int i = 0; i < argc; ++i) info_.command_line.push_back(argv[i]);
   segment_ns_ = uint64_t(env_num("LOGGERD_SEGMENT_SECONDS", 60) * kSecond);
-  turn_ns_ = uint64_t(env_num("LOGGERD_TURN_MS", 20) * 1e6);
-
   loggerd::ZstdLogOptions lo;
   lo.flush_interval_ns = uint64_t(env_num("LOGGERD_FLUSH_MS", 200) * 1e6);
+  // One turn per flush window: a message waits at most one turn in its ring, and
+  // the turn that reads it ends its log frame (maybe_flush below), so it is on
+  // disk within the window. Long turns make big batches: one io_uring_enter per
+  // turn carries every file's data of that window.
+  turn_ns_ = uint64_t(env_num("LOGGERD_TURN_MS", lo.flush_interval_ns / 1e6) * 1e6);
   lo.level = int(env_num("LOGGERD_ZSTD_LEVEL", 3));
   writer_ = std::make_unique<loggerd::Writer>();
   fprintf(stderr, "loggerd: route %s under %s, io %s\n", info_.route.c_str(), root_.c_str(), writer_->backend_name());
@@ -290,8 +298,14 @@ void Loggerd::maybe_rotate(uint64_t now) {
 }
 
 void Loggerd::once_a_second(uint64_t now) {
-  deleter_->run(logger_->segment_path());
   const auto &st = writer_->stats();
+  // Free space changes slowly next to loggerd's own writes: look every 5 s, or
+  // sooner once 64 MB went out since the last look.
+  if (now >= next_deleter_ns_ || st.bytes_written >= deleter_bytes_ + (64ull << 20)) {
+    deleter_->run(logger_->segment_path());
+    next_deleter_ns_ = now + kDeleterPeriodNs;
+    deleter_bytes_ = st.bytes_written;
+  }
   uint64_t lost = 0;
   for (auto &s : sources_) lost += s.sock->lost();
   uint64_t skipped = 0;
@@ -323,16 +337,20 @@ int Loggerd::run() {
   writer_->submit();
   msgq::Message msg;
   while (!g_signal) {
-    poller_->poll(100);
+    // Idle: sleep until a message, or the once-a-second work is due.
+    poller_->poll(int(std::clamp<int64_t>((int64_t(next_second_ns_) - int64_t(conduit::mono_ns())) / 1000000 + 1, 1, 1000)));
     conduit::watchdog_kick();
     uint64_t turn_start = conduit::mono_ns();
     int handled = 0;
-    bool backlog = false;  // a socket still had messages after its share of this turn
+    bool backlog = false;  // a socket had more than a turn can take
     for (auto &src : sources_) {
       int i = 0;
       for (; i < kMaxPerSocketPerTurn && src.sock->receive(msg, 0); ++i) handle(src, msg, turn_start);
       handled += i;
-      backlog |= i == kMaxPerSocketPerTurn;
+      // A full share, or a ring that lapped us: the publishers outrun the turn.
+      uint64_t lost = src.sock->lost();
+      backlog |= i == kMaxPerSocketPerTurn || lost != src.lost_seen;
+      src.lost_seen = lost;
     }
     now = conduit::mono_ns();
     maybe_rotate(now);
@@ -343,8 +361,11 @@ int Loggerd::run() {
     }
     // After a turn with messages, let more gather until the next one: each wake-up
     // and io_uring_enter then carries a batch (io_uring sleeps inside the submit).
-    // With a backlog there is no pause: loggerd runs flat out.
-    writer_->submit(handled > 0 && !backlog && !g_signal ? turn_start + turn_ns_ : 0);
+    // After a backlog there is no pause for a second: loggerd runs flat out, since
+    // one pause would let the rings lap it again.
+    if (backlog) flat_out_until_ns_ = now + kSecond;
+    bool pause = handled > 0 && now >= flat_out_until_ns_ && !g_signal;
+    writer_->submit(pause ? turn_start + turn_ns_ : 0);
   }
   // Drain what arrived before the signal, then close the route.
   now = conduit::mono_ns();

@@ -5,10 +5,12 @@ Cases: `realistic` (every logged service at its rate, road + wide H.265 at
 ~10 Mbit/s each, qcamera: ~2.9 MB/s) and `stress` (64-byte testMessages as fast
 as one publisher can send). MB are megabytes (1e6) of messages loggerd logged.
 
-  cpu_s_per_mb     loggerd's user+sys CPU (wait4 rusage) per MB
+  cpu_s_per_mb     loggerd's user+sys CPU per MB, all its threads (io_uring workers
+                   included), from the load's start until it was written: start-up
+                   (mapping rings, registering buffers) and shutdown are not per MB
   syscalls_per_mb  every syscall of loggerd in the steady state (strace -c -f attached
-                   after start-up, a separate run: strace slows the process, so CPU
-                   and MB/s come from untraced runs)
+                   WARMUP_S into the load until its end, a separate run: strace slows
+                   the process, so CPU and MB/s come from untraced runs)
   mb_per_s         MB logged (sent minus dropped) per second of load
   dropped          messages loggerd lost (msgq lapped, malformed, video before a keyframe)
   cores            CPU seconds per second of load
@@ -26,7 +28,9 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BIN = os.path.join(ROOT, 'build', 'bin')
-SECONDS = {'realistic': 4.0, 'stress': 2.0}
+SECONDS = {'realistic': 8.0, 'stress': 3.0}
+SETTLE_S = 0.5
+WARMUP_S = 1.0
 
 
 def _log_root_fs():
@@ -43,12 +47,18 @@ def _wait_for(path, timeout=20):
     time.sleep(0.01)
 
 
+def _cpu_s(pid):
+  """CPU seconds of process `pid` so far, every thread included (exited ones too):
+  its process CPU clock, CPUCLOCK_SCHED of clock id ~pid << 3 | 2."""
+  return time.clock_gettime(((~pid) << 3) | 2)
+
+
 def _strace_counts(path):
   counts = {}
   with open(path) as f:
     for line in f:
       m = re.match(r'\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$', line)
-      if m:
+      if m and m.group(2) != 'total':  # strace's summary line repeats the sum
         counts[m.group(2)] = int(m.group(1))
   return counts
 
@@ -60,23 +70,36 @@ def _run_once(impl, case, n, trace):
   strace_out = os.path.join(tmp, 'strace.txt')
   proc = subprocess.Popen([os.path.join(BIN, 'loggerd')], env=env, stderr=subprocess.DEVNULL)
   tracer = None
+  traced_s = 0.0
   try:
     _wait_for(os.path.join(tmp, 'bench--0', 'rlog.zst'))
+    cpu_start = _cpu_s(proc.pid)
+    gen = subprocess.Popen([os.path.join(BIN, 'loggerd_loadgen'), case, str(SECONDS[case])], env=env,
+                           stdout=subprocess.PIPE, text=True)
     if trace:
-      # Attached after start-up, so only the steady state is counted.
+      # Steady state only: attached once every file of the segment is open,
+      # detached when the load ends (per-segment costs are not per MB).
+      time.sleep(WARMUP_S)
       tracer = subprocess.Popen(['strace', '-c', '-f', '-o', strace_out, '-p', str(proc.pid)],
                                 stderr=subprocess.DEVNULL)
-      time.sleep(0.5)
-    gen = subprocess.run([os.path.join(BIN, 'loggerd_loadgen'), case, str(SECONDS[case])], env=env,
-                         capture_output=True, text=True, timeout=120, check=True)
-    sent = json.loads(gen.stdout)
+      traced_from = time.monotonic()
+    out, _ = gen.communicate(timeout=120)
+    if gen.returncode != 0:
+      raise RuntimeError(f'loggerd_loadgen {case} failed ({gen.returncode})')
+    sent = json.loads(out)
+    if tracer:
+      traced_s = time.monotonic() - traced_from
+      tracer.send_signal(signal.SIGINT)
+      tracer.wait(timeout=30)
+      tracer = None
+    time.sleep(SETTLE_S)  # the last turn and flush window of the load
+    cpu_s = _cpu_s(proc.pid) - cpu_start
   finally:
     if tracer:
       tracer.send_signal(signal.SIGINT)
       tracer.wait(timeout=30)
     proc.send_signal(signal.SIGINT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = status
+    proc.wait()
   try:
     counts = _strace_counts(strace_out) if trace else None
   finally:
@@ -84,8 +107,9 @@ def _run_once(impl, case, n, trace):
     shutil.rmtree(f"/dev/shm/conduit_{env['CONDUIT_PREFIX']}", ignore_errors=True)
   # MB logged: what was sent minus what loggerd lost (stress messages all have one size).
   kept = 1 - sent['dropped'] / max(1, sent['messages'])
-  return {'mb': sent['bytes'] / 1e6 * kept, 'seconds': sent['seconds'], 'cpu_s': usage.ru_utime + usage.ru_stime,
-          'dropped': sent['dropped'], 'counts': counts}
+  mb = sent['bytes'] / 1e6 * kept
+  return {'mb': mb, 'seconds': sent['seconds'], 'cpu_s': cpu_s, 'dropped': sent['dropped'], 'counts': counts,
+          'traced_mb': mb * min(1.0, traced_s / sent['seconds'])}
 
 
 def _disk_limit():
@@ -122,7 +146,7 @@ def run():
       med = lambda f: statistics.median(f(r) for r in runs)
       total_calls = sum(traced['counts'].values())
       values = {
-        'syscalls_per_mb': (total_calls / traced['mb'], 'calls/MB'),
+        'syscalls_per_mb': (total_calls / traced['traced_mb'], 'calls/MB'),
         'cpu_s_per_mb': (med(lambda r: r['cpu_s'] / r['mb']), 's/MB'),
         'mb_per_s': (med(lambda r: r['mb'] / r['seconds']), 'MB/s'),
         'dropped': (med(lambda r: r['dropped']), 'messages'),
