@@ -190,6 +190,85 @@ TEST_F(Messaging, BadMessagesAreDroppedAndCounted) {
   EXPECT_EQ(sm["can"].getCan()[0].getAddress(), 7u);  // the last good message is kept
 }
 
+// Messages that are not the one-segment shape PubMaster sends go through capnp's
+// own reader: accepted when capnp reads them, counted as bad when it cannot.
+TEST_F(Messaging, UnusualShapesAreCheckedByCapnp) {
+  PubMaster pm({"can", "modelV2"});
+  SubMaster sm({"can", "modelV2"});
+
+  MessageBuilder big;  // several segments
+  auto model = big.initEvent(false).initModelV2();
+  model.setFrameId(99);
+  model.initRawPredictions(300000);
+  ASSERT_GT(big.getSegmentsForOutput().size(), 1u);
+  uint64_t mono = big.getRoot<cereal::Event>().getLogMonoTime();
+  pm.send("modelV2", big);
+  sm.update(1000);
+  ASSERT_TRUE(sm.updated("modelV2"));
+  EXPECT_FALSE(sm.valid("modelV2"));
+  EXPECT_EQ(sm.logMonoTime("modelV2"), mono);
+  EXPECT_EQ(sm["modelV2"].getModelV2().getFrameId(), 99u);
+
+  MessageBuilder good;
+  good.initEvent().initCan(1)[0].setAddress(42);
+  auto flat = good.toBytes();
+  std::vector<capnp::word> words(flat.begin(), flat.end());
+  auto send_words = [&](const std::vector<capnp::word> &w) {
+    pm.send("can", w.data(), w.size() * sizeof(capnp::word));
+    sm.update(0);  // already in the ring
+    return sm.updated("can");
+  };
+  auto root = [](std::vector<capnp::word> &w) { return reinterpret_cast<uint64_t *>(&w[1]); };
+
+  EXPECT_TRUE(send_words(words));  // the usual shape
+  EXPECT_TRUE(sm.valid("can"));
+  EXPECT_EQ(sm.logMonoTime("can"), good.getRoot<cereal::Event>().getLogMonoTime());
+
+  auto trailing = words;  // bytes after the segment: capnp ignores them
+  trailing.push_back(capnp::word());
+  EXPECT_TRUE(send_words(trailing));
+  EXPECT_EQ(sm["can"].getCan()[0].getAddress(), 42u);
+
+  auto null_root = words;  // a default Event: initData, not can
+  *root(null_root) = 0;
+  EXPECT_FALSE(send_words(null_root));
+
+  auto list_root = words;  // a list pointer where the root struct belongs
+  *root(list_root) |= 1;
+  EXPECT_FALSE(send_words(list_root));
+
+  auto outside = words;  // the root struct reaches past the segment
+  *root(outside) += uint64_t(1000) << 2;
+  EXPECT_FALSE(send_words(outside));
+
+  auto short_table = words;  // the segment table claims more words than sent
+  reinterpret_cast<uint32_t *>(&short_table[0])[1] += 1;
+  EXPECT_FALSE(send_words(short_table));
+
+  EXPECT_EQ(sm.bad_messages("can"), 4u);
+  EXPECT_EQ(sm.bad_messages("modelV2"), 0u);
+}
+
+TEST_F(Messaging, UpdateInSteps) {
+  PubMaster pm({"can"});
+  SubMaster sm({"can"});
+  EXPECT_FALSE(sm.beginUpdate());  // nothing waiting
+  send_can(pm, 3);
+  sm.wait(1000);  // returns at once: a message is there
+  sm.endUpdate();
+  ASSERT_TRUE(sm.updated("can"));  // taken after the wait
+  EXPECT_EQ(sm.rcv_frame("can"), 1u);
+  EXPECT_TRUE(sm.alive("can"));
+
+  send_can(pm, 4);
+  EXPECT_TRUE(sm.beginUpdate(5 * kMs));  // taken without waiting
+  sm.endUpdate(5 * kMs);
+  EXPECT_TRUE(sm.updated("can"));
+  EXPECT_EQ(sm.rcv_time("can"), 5 * kMs);
+  EXPECT_EQ(sm.frame(), 2u);
+  EXPECT_EQ(sm["can"].getCan()[0].getAddress(), 4u);
+}
+
 TEST_F(Messaging, AliveAndFreqOkFollowTheRate) {
   PubMaster pm({"modelV2"});  // 20 Hz
   SubMaster sm({"modelV2"});
