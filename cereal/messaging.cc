@@ -42,8 +42,10 @@ Event::Which event_which(std::string_view name) {
                               "' has no Event union member of that name in cereal/log.capnp");
 }
 
+}  // namespace
+
 // Where the root Event keeps what SubMaster reads on every message, from the schema.
-struct EventLayout {
+struct detail::EventLayout {
   size_t which_byte;     // union discriminant (uint16) in the data section
   size_t mono_byte;      // logMonoTime (uint64)
   size_t valid_bit;      // valid (bool)
@@ -51,6 +53,10 @@ struct EventLayout {
   bool valid_default;
   size_t data_bytes;     // a data section this long holds all three
 };
+
+namespace {
+
+using detail::EventLayout;
 
 const EventLayout &event_layout() {
   static const EventLayout layout = [] {
@@ -209,6 +215,37 @@ PooledSegment::~PooledSegment() {
 
 }  // namespace detail
 
+MessageBuilder::~MessageBuilder() noexcept(false) {
+  if (gave_first_) {
+    // capnp takes the first segment as zeroed memory: give it back that way.
+    auto segments = getSegmentsForOutput();
+    if (segments.size() > 0 && segments[0].begin() == segment_.begin()) {
+      std::memset(segment_.begin(), 0, segments[0].size() * sizeof(capnp::word));
+    } else {
+      std::memset(segment_.begin(), 0, segment_.size() * sizeof(capnp::word));
+    }
+  }
+  for (capnp::word *segment : more_) std::free(segment);
+}
+
+kj::ArrayPtr<capnp::word> MessageBuilder::allocateSegment(unsigned minimum_words) {
+  if (!gave_first_ && minimum_words <= segment_.size()) {
+    gave_first_ = true;
+    next_words_ = segment_.size();
+    return segment_;
+  }
+  // As capnp::MallocMessageBuilder grows (GROW_HEURISTICALLY): each new segment
+  // is as large as all before it together, up to capnp's largest segment.
+  constexpr size_t kMaxSegmentWords = (size_t(1) << 29) - 1;
+  size_t words = std::max<size_t>(minimum_words, std::max<size_t>(next_words_, 1024));
+  next_words_ = std::min(kMaxSegmentWords, next_words_ + words);
+  more_.reserve(more_.size() + 1);
+  auto *segment = static_cast<capnp::word *>(std::calloc(words, sizeof(capnp::word)));
+  if (segment == nullptr) throw std::bad_alloc();
+  more_.push_back(segment);
+  return kj::arrayPtr(segment, words);
+}
+
 kj::ArrayPtr<const kj::byte> MessageBuilder::flatBytesInPlace() {
   auto segments = getSegmentsForOutput();
   if (segments.size() != 1 || segments[0].begin() != segment_.begin()) return nullptr;
@@ -262,18 +299,21 @@ void PubMaster::send(std::string_view name, const void *data, size_t size) {
 void SubMaster::RateWindow::add(uint64_t t) {
   times[next] = t;
   if (++next == times.size()) next = 0;
-  if (count < times.size()) ++count;
+  if (count < times.size()) {
+    ++count;
+    // The mean rate (count-1)/span within 0.8x..1.2x of the frequency, as
+    // bounds on the span in whole ns, so judging a sample divides nothing.
+    min_span_ns = uint64_t(std::ceil(double(count - 1) * min_interval_ns));
+    max_span_ns = uint64_t(std::floor(double(count - 1) * max_interval_ns));
+  }
   // Until the ring is full it has not wrapped: the oldest time is the first.
   const uint64_t oldest = times[count == times.size() ? next : 0];
-  // The mean rate (count-1)/span within 0.8x..1.2x of the frequency, without dividing.
-  const double intervals = double(count - 1), span = double(t - oldest);
-  ok = count >= 5 && t > oldest && span >= intervals * min_interval_ns && span <= intervals * max_interval_ns;
+  ok = count >= 5 && t > oldest && t - oldest >= min_span_ns && t - oldest <= max_span_ns;
 }
 
 SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector<std::string> &poll,
                      const std::vector<std::string> &ignore_alive, bool conflate)
-    : names_(services), states_(services.size()) {
-  event_layout();
+    : names_(services), states_(services.size()), layout_(&event_layout()) {
   for (size_t i = 0; i < services.size(); ++i) {
     State &s = states_[i];
     s.name = services[i];
@@ -361,7 +401,7 @@ bool SubMaster::receive(State &s, uint64_t now_ns) {
   m.reader.reset();
   std::swap(m.bytes, scratch_);
 
-  const EventLayout &layout = event_layout();
+  const EventLayout &layout = *layout_;
   Event::Which which;
   bool valid;
   uint64_t log_mono_time;

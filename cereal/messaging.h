@@ -47,11 +47,14 @@ const Service &service(std::string_view name);
 size_t serialize(capnp::MessageBuilder &msg, std::vector<uint64_t> &out);
 
 namespace detail {
+struct EventLayout;  // messaging.cc
+
 // The first segment of a MessageBuilder: a zeroed 8 KiB buffer taken from a
-// process-wide pool and given back afterwards (capnp re-zeroes what a message
-// used), so building a small message allocates nothing. One spare word sits
-// before the segment: a single-segment message gets its segment table written
-// there and is sent without being copied into a flat array first. Thread-safe.
+// process-wide pool (behind a one-block cache per thread) and given back
+// zeroed afterwards, so building a small message allocates nothing. One spare
+// word sits before the segment: a single-segment message gets its segment
+// table written there and is sent without being copied into a flat array
+// first. Thread-safe.
 class PooledSegment {
  protected:
   PooledSegment();
@@ -62,10 +65,11 @@ class PooledSegment {
 }  // namespace detail
 
 // A message under construction. Messages larger than the first segment grow
-// into further segments as usual.
-class MessageBuilder : private detail::PooledSegment, public capnp::MallocMessageBuilder {
+// into further heap segments, sized as capnp::MallocMessageBuilder sizes them.
+class MessageBuilder : private detail::PooledSegment, public capnp::MessageBuilder {
  public:
-  MessageBuilder() : capnp::MallocMessageBuilder(segment_) {}
+  MessageBuilder() = default;
+  ~MessageBuilder() noexcept(false) override;
   // The root Event with logMonoTime = now (common/clock.h) and the given valid flag.
   Event::Builder initEvent(bool valid = true);
   kj::Array<capnp::word> toBytes() { return capnp::messageToFlatArray(*this); }
@@ -73,6 +77,13 @@ class MessageBuilder : private detail::PooledSegment, public capnp::MallocMessag
   // The serialized message in place when it is one segment in the pooled buffer
   // (valid until the builder changes); empty otherwise, then use serialize().
   kj::ArrayPtr<const kj::byte> flatBytesInPlace();
+
+  kj::ArrayPtr<capnp::word> allocateSegment(unsigned minimum_words) override;
+
+ private:
+  bool gave_first_ = false;
+  size_t next_words_ = 0;            // size of the next heap segment
+  std::vector<capnp::word *> more_;  // heap segments, calloc'ed
 };
 
 class PubMaster {
@@ -169,8 +180,10 @@ class SubMaster {
   struct RateWindow {
     std::vector<uint64_t> times;  // ring of receive times
     size_t next = 0, count = 0;
-    // ns per interval at 1.2x and at 0.8x the service's frequency
+    // ns per interval at 1.2x and at 0.8x the service's frequency, and the
+    // span of `count` samples that those allow
     double min_interval_ns = 0, max_interval_ns = 0;
+    uint64_t min_span_ns = 0, max_span_ns = 0;
     bool ok = false;  // at least 5 samples and the mean rate within those bounds
     void add(uint64_t t);
   };
@@ -202,6 +215,7 @@ class SubMaster {
   std::unique_ptr<msgq::Poller> poller_;
   msgq::Message scratch_;
   uint64_t frame_ = 0;
+  const detail::EventLayout *layout_;  // where Event keeps its tag, valid and logMonoTime
   uint64_t update_time_ = 0;  // receive time of this update's first pass
   bool waited_ = false;
 };
