@@ -116,6 +116,21 @@ def test_submaster_update_arguments():
   assert sm.frame == 4  # a rejected call changes nothing
 
 
+def test_submaster_update_raises_msgq_errors(conduit_prefix):
+  """C++ errors from the plain-function update() become the same Python exceptions."""
+  pm = messaging.PubMaster(["can"])
+  sm = messaging.SubMaster(["can"])
+  pm.send("can", can_msg(1))
+  with open(f"/dev/shm/conduit_{conduit_prefix}/can", "r+b") as f:
+    f.seek(8192 + 8)  # the first message's size field, after the 8 KiB ring header and its seq
+    f.write((1 << 30).to_bytes(4, "little"))
+  with pytest.raises(messaging.MsgqError, match="corrupt message header"):
+    sm.update(0)
+  pm.send("can", can_msg(2))
+  sm.update(0)
+  assert sm.updated["can"] and sm["can"][0].address == 2
+
+
 def test_submaster_update_keeps_its_master_alive():
   pm = messaging.PubMaster(["can"])
   update = messaging.SubMaster(["can"]).update  # the wrapper is gone after this line
