@@ -29,11 +29,16 @@ class SubMasterPy {
 
   // Takes what is waiting with the GIL held and releases it only to wait.
   void update(int timeout_ms, std::optional<uint64_t> now_ns) {
-    if (!sm_.beginUpdate(now_ns) && timeout_ms != 0) {
-      py::gil_scoped_release release;
-      sm_.wait(timeout_ms);
+    try {
+      if (!sm_.beginUpdate(now_ns) && timeout_ms != 0) {
+        py::gil_scoped_release release;
+        sm_.wait(timeout_ms);
+      }
+      sm_.endUpdate(now_ns);
+    } catch (...) {
+      publish_state();  // services taken before the error must not keep a stale reader
+      throw;
     }
-    sm_.endUpdate(now_ns);
     publish_state();
   }
 
@@ -181,8 +186,9 @@ PyObject *fast_update(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs
 PyMethodDef fast_update_def = {
     "update", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(fast_update)),
     METH_FASTCALL | METH_KEYWORDS,
-    "update(timeout=100, now_ns=None): waits up to timeout ms (0: no wait, -1: forever) for a polled service, "
-    "then takes at most one new message per service. now_ns replaces this update's receive time (replay, tests)."};
+    "update($module, timeout=100, now_ns=None)\n--\n\n"
+    "Waits up to timeout ms (0: no wait, -1: forever) for a polled service, then takes at most one new "
+    "message per service. now_ns replaces this update's receive time (replay, tests)."};
 
 // The update function bound to `self` (a SubMaster); holds a reference to it.
 py::object bound_update(py::object self) {
@@ -212,11 +218,9 @@ void bind_submaster(py::module_ &m) {
       .def(py::init<const std::vector<std::string> &, const std::vector<std::string> &,
                     const std::vector<std::string> &, bool, StructSchemaPy>(),
            py::arg("services"), py::arg("poll"), py::arg("ignore_alive"), py::arg("conflate"), py::arg("event_schema"))
-      .def("update", &S::update, py::arg("timeout") = 100, py::arg("now_ns") = std::nullopt,
-           "Waits up to timeout ms (0: no wait, -1: forever) for a polled service, then takes at most one "
-           "new message per service. now_ns replaces this update's receive time (replay, tests).")
       .def("bound_update", &bound_update,
-           "update() as a plain function bound to this SubMaster, without pybind11's dispatch")
+           "The update(timeout=100, now_ns=None) function of this SubMaster (a plain CPython function: "
+           "no pybind11 dispatch per call)")
       .def_readonly("updated_dict", &S::updated)
       .def_readonly("alive_dict", &S::alive)
       .def_readonly("valid_dict", &S::valid)

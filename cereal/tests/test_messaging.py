@@ -118,14 +118,19 @@ def test_submaster_update_arguments():
 
 def test_submaster_update_raises_msgq_errors(conduit_prefix):
   """C++ errors from the plain-function update() become the same Python exceptions."""
-  pm = messaging.PubMaster(["can"])
-  sm = messaging.SubMaster(["can"])
+  pm = messaging.PubMaster(["modelV2", "can"])
+  sm = messaging.SubMaster(["modelV2", "can"])  # modelV2 is taken first
+  pm.send("modelV2", messaging.new_message("modelV2", modelV2={"frameId": 1}))
+  sm.update(0)
+  assert sm["modelV2"].frameId == 1
+  pm.send("modelV2", messaging.new_message("modelV2", modelV2={"frameId": 2}))
   pm.send("can", can_msg(1))
   with open(f"/dev/shm/conduit_{conduit_prefix}/can", "r+b") as f:
     f.seek(8192 + 8)  # the first message's size field, after the 8 KiB ring header and its seq
     f.write((1 << 30).to_bytes(4, "little"))
   with pytest.raises(messaging.MsgqError, match="corrupt message header"):
     sm.update(0)
+  assert sm.updated["modelV2"] and sm["modelV2"].frameId == 2  # taken before the error, and shown
   pm.send("can", can_msg(2))
   sm.update(0)
   assert sm.updated["can"] and sm["can"][0].address == 2
