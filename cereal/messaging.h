@@ -78,6 +78,7 @@ class MessageBuilder : private detail::PooledSegment, public capnp::MessageBuild
   // (valid until the builder changes); empty otherwise, then use serialize().
   kj::ArrayPtr<const kj::byte> flatBytesInPlace();
 
+  // capnp's hook for space: the pooled segment first, then heap segments.
   kj::ArrayPtr<capnp::word> allocateSegment(unsigned minimum_words) override;
 
  private:

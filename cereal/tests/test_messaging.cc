@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <capnp/schema.h>
 #include <gtest/gtest.h>
@@ -109,6 +110,20 @@ TEST(MessageBuilder, PooledSegmentsAreIndependentAndClean) {
   MessageBuilder big;  // more than one segment: no in-place form
   big.initEvent().initModelV2().initRawPredictions(100000);
   EXPECT_EQ(big.flatBytesInPlace().size(), 0u);
+}
+
+TEST(MessageBuilder, ThreadsGiveTheirCachedSegmentBack) {
+  std::set<const void *> blocks;
+  for (int i = 0; i < 4; ++i) {
+    std::thread([&] {
+      MessageBuilder m;
+      m.initEvent().initCan(1)[0].setAddress(9);
+      blocks.insert(m.flatBytesInPlace().begin());
+    }).join();  // the thread's cached block goes back to the pool as it exits
+  }
+  EXPECT_EQ(blocks.size(), 1u);  // each thread took the block the one before gave back
+  MessageBuilder reused;
+  EXPECT_EQ(reused.getRoot<cereal::Event>().getLogMonoTime(), 0u);  // and it comes back zeroed
 }
 
 TEST_F(Messaging, RoundTrip) {
