@@ -296,6 +296,17 @@ void PubMaster::send(std::string_view name, const void *data, size_t size) {
 
 // --- SubMaster ---
 
+// How long wait() looks for a message before it sleeps.
+constexpr uint64_t kSpinBeforeSleepNs = 10000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 void SubMaster::RateWindow::add(uint64_t t) {
   times[next] = t;
   if (++next == times.size()) next = 0;
@@ -376,8 +387,16 @@ bool SubMaster::beginUpdate(std::optional<uint64_t> now_ns) {
 }
 
 void SubMaster::wait(int timeout_ms) {
-  poller_->poll(timeout_ms);
   waited_ = true;
+  // A publisher that streams sends again within a microsecond or two. Asleep,
+  // this side would pay a futex wait and a wake-up for it, and the publisher a
+  // FUTEX_WAKE: look for a moment first (bounded CPU per wait).
+  const uint64_t spin_until = conduit::mono_ns() + kSpinBeforeSleepNs;
+  do {
+    if (!poller_->poll(0).empty()) return;
+    cpu_relax();
+  } while (conduit::mono_ns() < spin_until);
+  poller_->poll(timeout_ms);
 }
 
 void SubMaster::endUpdate(std::optional<uint64_t> now_ns) {
