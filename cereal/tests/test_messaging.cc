@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -262,6 +263,60 @@ TEST_F(Messaging, UnusualShapesAreCheckedByCapnp) {
 
   EXPECT_EQ(sm.bad_messages("can"), 4u);
   EXPECT_EQ(sm.bad_messages("modelV2"), 0u);
+}
+
+// SubMaster reads the header of the usual message shape itself: for any bytes,
+// it must accept exactly what capnp's reader accepts and read the same values.
+TEST_F(Messaging, AcceptsWhatCapnpAcceptsAndReadsTheSame) {
+  PubMaster pm({"can"});
+  SubMaster sm({"can"});
+  MessageBuilder good;
+  auto can = good.initEvent(false).initCan(2);
+  can[0].setAddress(5);
+  can[1].setDat(kj::heapArray<kj::byte>({1, 2, 3}));
+  auto flat = good.toBytes();
+  std::mt19937_64 rng(7);
+  size_t accepted = 0, rejected = 0;
+  for (int i = 0; i < 4000; ++i) {
+    std::vector<capnp::word> w(flat.begin(), flat.end());
+    auto *bytes = reinterpret_cast<uint8_t *>(w.data());
+    auto *root = reinterpret_cast<uint64_t *>(&w[1]);
+    switch (rng() % 6) {
+      case 0: {  // another struct pointer: offset, data and pointer section sizes
+        int32_t offset = int32_t(rng() % 24) - 4;
+        *root = (uint64_t(uint32_t(offset) << 2)) | (uint64_t(rng() % 4) << 32) | (uint64_t(rng() % 3) << 48);
+        break;
+      }
+      case 1: *root ^= uint64_t(1) << (rng() % 64); break;          // one bit of the root pointer
+      case 2: bytes[16 + rng() % 24] ^= uint8_t(1 + rng() % 255); break;  // the Event's data section
+      case 3: reinterpret_cast<uint32_t *>(bytes)[rng() % 2] += uint32_t(rng() % 3) - 1; break;  // table
+      case 4: w.push_back(capnp::word()); break;                    // a trailing word
+      case 5: w.pop_back(); break;                                  // a missing word
+    }
+    bool ok = false, valid = false;
+    uint64_t mono = 0;
+    try {
+      capnp::FlatArrayMessageReader reader(kj::arrayPtr(w.data(), w.size()));
+      auto event = reader.getRoot<cereal::Event>();
+      ok = event.which() == cereal::Event::CAN;
+      valid = event.getValid();
+      mono = event.getLogMonoTime();
+    } catch (const kj::Exception &) {
+    }
+    pm.send("can", w.data(), w.size() * sizeof(capnp::word));
+    sm.update(0);
+    ASSERT_EQ(sm.updated("can"), ok) << "case " << i;
+    if (ok) {
+      ++accepted;
+      EXPECT_EQ(sm.valid("can"), valid) << "case " << i;
+      EXPECT_EQ(sm.logMonoTime("can"), mono) << "case " << i;
+    } else {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(accepted, 400u);  // both outcomes really occur
+  EXPECT_GT(rejected, 400u);
+  EXPECT_EQ(sm.bad_messages("can"), rejected);
 }
 
 TEST_F(Messaging, UpdateInSteps) {
