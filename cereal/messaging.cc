@@ -1,18 +1,23 @@
 #include "cereal/messaging.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
 #include <stdexcept>
+#include <utility>
 
 #include <capnp/schema.h>
 
 #include "common/clock.h"
 
 namespace cereal {
+
+// event_data() reads the wire format, which is little-endian, in place.
+static_assert(std::endian::native == std::endian::little);
 
 namespace {
 
@@ -35,6 +40,74 @@ Event::Which event_which(std::string_view name) {
   }
   throw std::invalid_argument("service '" + std::string(name) +
                               "' has no Event union member of that name in cereal/log.capnp");
+}
+
+}  // namespace
+
+// Where the root Event keeps what SubMaster reads on every message, from the schema.
+struct detail::EventLayout {
+  size_t which_byte;     // union discriminant (uint16) in the data section
+  size_t mono_byte;      // logMonoTime (uint64)
+  size_t valid_bit;      // valid (bool)
+  uint64_t mono_default;
+  bool valid_default;
+  size_t data_bytes;     // a data section this long holds all three
+};
+
+namespace {
+
+using detail::EventLayout;
+
+const EventLayout &event_layout() {
+  static const EventLayout layout = [] {
+    auto schema = capnp::Schema::from<Event>();
+    auto mono = schema.getFieldByName("logMonoTime").getProto().getSlot();
+    auto valid = schema.getFieldByName("valid").getProto().getSlot();
+    EventLayout l{};
+    l.which_byte = schema.getProto().getStruct().getDiscriminantOffset() * sizeof(uint16_t);
+    l.mono_byte = mono.getOffset() * sizeof(uint64_t);
+    l.valid_bit = valid.getOffset();
+    l.mono_default = mono.getDefaultValue().getUint64();
+    l.valid_default = valid.getDefaultValue().getBool();
+    l.data_bytes = std::max({l.which_byte + sizeof(uint16_t), l.mono_byte + sizeof(uint64_t), l.valid_bit / 8 + 1});
+    return l;
+  }();
+  return layout;
+}
+
+// The root Event's data section when `bytes` has the shape every publisher
+// here produces: one segment filling the message, a struct root pointer to a
+// struct inside it whose data section holds the union tag, valid and
+// logMonoTime. nullptr for anything else; capnp's reader then decides. What is
+// accepted here passes capnp's own checks of the root (segment table, pointer
+// kind, bounds), so setting up a reader later cannot fail, and everything
+// below the root stays bounds-checked by capnp when it is read.
+const kj::byte *event_data(const msgq::Message &bytes, const EventLayout &layout) {
+  const size_t size = bytes.size();
+  if (size < 3 * sizeof(capnp::word) || size % sizeof(capnp::word) != 0) return nullptr;
+  uint32_t table[2];
+  uint64_t root;
+  std::memcpy(table, bytes.data(), sizeof(table));
+  std::memcpy(&root, bytes.data() + sizeof(table), sizeof(root));
+  const uint64_t segment_words = size / sizeof(capnp::word) - 1;
+  if (table[0] != 0 || table[1] != segment_words) return nullptr;  // one segment, all of it
+  if ((root & 3) != 0) return nullptr;                              // not a struct pointer
+  const int64_t start = 1 + (int64_t(int32_t(uint32_t(root))) >> 2);  // words from segment start
+  const uint64_t data_words = uint16_t(root >> 32), pointer_words = uint16_t(root >> 48);
+  if (start < 1 || uint64_t(start) + data_words + pointer_words > segment_words) return nullptr;
+  if (data_words * sizeof(capnp::word) < layout.data_bytes) return nullptr;
+  return reinterpret_cast<const kj::byte *>(bytes.data()) + (1 + start) * sizeof(capnp::word);
+}
+
+template <class T>
+T load(const kj::byte *p) {
+  T v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+kj::ArrayPtr<const capnp::word> words_of(const msgq::Message &bytes) {
+  return {reinterpret_cast<const capnp::word *>(bytes.data()), bytes.size() / sizeof(capnp::word)};
 }
 
 }  // namespace
@@ -84,11 +157,39 @@ SegmentPool &pool() {
   return *p;
 }
 
+// One block per thread in front of the pool, so the usual build-send-destroy
+// loop takes no lock. Trivially destructible: still usable while the thread
+// exits, after ThreadBlockReturn has given the block back and closed it.
+struct ThreadBlock {
+  capnp::word *block = nullptr;
+  bool closed = false;
+};
+thread_local ThreadBlock thread_block;
+
+void give_back(capnp::word *block) {
+  {
+    std::lock_guard<std::mutex> lock(pool().mutex);
+    if (pool().free.size() < kMaxPooled) {
+      pool().free.push_back(block);
+      return;
+    }
+  }
+  std::free(block);
+}
+
+struct ThreadBlockReturn {
+  ~ThreadBlockReturn() {
+    thread_block.closed = true;
+    if (thread_block.block != nullptr) give_back(thread_block.block);
+    thread_block.block = nullptr;
+  }
+};
+
 }  // namespace
 
 PooledSegment::PooledSegment() {
-  block_ = nullptr;
-  {
+  block_ = std::exchange(thread_block.block, nullptr);
+  if (block_ == nullptr) {
     std::lock_guard<std::mutex> lock(pool().mutex);
     if (!pool().free.empty()) {
       block_ = pool().free.back();
@@ -103,17 +204,47 @@ PooledSegment::PooledSegment() {
 }
 
 PooledSegment::~PooledSegment() {
-  {
-    std::lock_guard<std::mutex> lock(pool().mutex);
-    if (pool().free.size() < kMaxPooled) {
-      pool().free.push_back(block_);
-      return;
-    }
+  if (thread_block.block == nullptr && !thread_block.closed) {
+    thread_local ThreadBlockReturn at_thread_exit;  // registered on first use
+    (void)at_thread_exit;
+    thread_block.block = block_;
+    return;
   }
-  std::free(block_);
+  give_back(block_);
 }
 
 }  // namespace detail
+
+MessageBuilder::~MessageBuilder() noexcept(false) {
+  if (gave_first_) {
+    // capnp takes the first segment as zeroed memory: give it back that way.
+    auto segments = getSegmentsForOutput();
+    if (segments.size() > 0 && segments[0].begin() == segment_.begin()) {
+      std::memset(segment_.begin(), 0, segments[0].size() * sizeof(capnp::word));
+    } else {
+      std::memset(segment_.begin(), 0, segment_.size() * sizeof(capnp::word));
+    }
+  }
+  for (capnp::word *segment : more_) std::free(segment);
+}
+
+kj::ArrayPtr<capnp::word> MessageBuilder::allocateSegment(unsigned minimum_words) {
+  if (!gave_first_ && minimum_words <= segment_.size()) {
+    gave_first_ = true;
+    next_words_ = segment_.size();
+    return segment_;
+  }
+  // As capnp::MallocMessageBuilder grows (GROW_HEURISTICALLY): each new segment
+  // is as large as all before it together, up to capnp's largest segment.
+  constexpr size_t kMaxSegmentWords = (size_t(1) << 29) - 1;
+  size_t words = std::max<size_t>(minimum_words, std::max<size_t>(next_words_, 1024));
+  next_words_ = std::min(kMaxSegmentWords, next_words_ + words);
+  more_.reserve(more_.size() + 1);
+  auto *segment = static_cast<capnp::word *>(std::calloc(words, sizeof(capnp::word)));
+  if (segment == nullptr) throw std::bad_alloc();
+  more_.push_back(segment);
+  return kj::arrayPtr(segment, words);
+}
 
 kj::ArrayPtr<const kj::byte> MessageBuilder::flatBytesInPlace() {
   auto segments = getSegmentsForOutput();
@@ -137,16 +268,15 @@ PubMaster::PubMaster(const std::vector<std::string> &services) {
   for (const std::string &name : services) {
     const Service &s = service(name);
     event_which(name);
-    sockets_.emplace(name, msgq::PubSocket::create(name, s.ring_size));
+    sockets_.emplace_back(name, msgq::PubSocket::create(name, s.ring_size));
   }
 }
 
 msgq::PubSocket &PubMaster::socket(std::string_view name) {
-  auto it = sockets_.find(name);
-  if (it == sockets_.end()) {
-    throw std::invalid_argument("PubMaster does not publish '" + std::string(name) + "'");
+  for (auto &[n, sock] : sockets_) {
+    if (n == name) return *sock;
   }
-  return *it->second;
+  throw std::invalid_argument("PubMaster does not publish '" + std::string(name) + "'");
 }
 
 void PubMaster::send(std::string_view name, MessageBuilder &msg) {
@@ -166,37 +296,55 @@ void PubMaster::send(std::string_view name, const void *data, size_t size) {
 
 // --- SubMaster ---
 
-void SubMaster::RateWindow::add(uint64_t t) {
-  times[next] = t;
-  next = (next + 1) % times.size();
-  count = std::min(count + 1, times.size());
+// How long wait() looks for a message before it sleeps.
+constexpr uint64_t kSpinBeforeSleepNs = 10000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
 }
 
-double SubMaster::RateWindow::mean_hz() const {
-  if (count < 2) return 0.0;
-  uint64_t newest = times[(next + times.size() - 1) % times.size()];
-  uint64_t oldest = times[(next + times.size() - count) % times.size()];
-  if (newest <= oldest) return INFINITY;
-  return double(count - 1) * 1e9 / double(newest - oldest);
+void SubMaster::RateWindow::add(uint64_t t) {
+  times[next] = t;
+  if (++next == times.size()) next = 0;
+  if (count < times.size()) {
+    ++count;
+    // The mean rate (count-1)/span within 0.8x..1.2x of the frequency, as
+    // bounds on the span in whole ns, so judging a sample divides nothing.
+    min_span_ns = uint64_t(std::ceil(double(count - 1) * min_interval_ns));
+    max_span_ns = uint64_t(std::floor(double(count - 1) * max_interval_ns));
+  }
+  // Until the ring is full it has not wrapped: the oldest time is the first.
+  const uint64_t oldest = times[count == times.size() ? next : 0];
+  ok = count >= 5 && t > oldest && t - oldest >= min_span_ns && t - oldest <= max_span_ns;
 }
 
 SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector<std::string> &poll,
                      const std::vector<std::string> &ignore_alive, bool conflate)
-    : names_(services), states_(services.size()) {
+    : names_(services), states_(services.size()), layout_(&event_layout()) {
   for (size_t i = 0; i < services.size(); ++i) {
     State &s = states_[i];
     s.name = services[i];
     s.service = &service(s.name);
     s.which = event_which(s.name);
-    if (!index_.emplace(s.name, i).second) {
+    if (index_of(s.name) != i) {
       throw std::invalid_argument("SubMaster: service '" + s.name + "' listed twice");
     }
     msgq::SubOptions opts;
     opts.conflate = conflate;
     opts.ring_size = s.service->ring_size;
     s.socket = msgq::SubSocket::create(s.name, opts);
+    const double hz = s.service->frequency;
+    if (hz > 0.0) {
+      s.alive_window_ns = uint64_t(std::ceil(10.0 / hz * 1e9));
+      s.rate.min_interval_ns = 1e9 / (1.2 * hz);
+      s.rate.max_interval_ns = 1e9 / (0.8 * hz);
+    }
     // About one second of receive times, at least enough to measure a rate.
-    s.rate.times.resize(std::max<size_t>(5, size_t(std::ceil(s.service->frequency)) + 1));
+    s.rate.times.resize(std::max<size_t>(5, size_t(std::ceil(hz)) + 1));
   }
   for (const std::string &name : ignore_alive) states_[index_of(name)].ignore_alive = true;
 
@@ -209,11 +357,11 @@ SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector
 }
 
 size_t SubMaster::index_of(std::string_view name) const {
-  auto it = index_.find(name);
-  if (it == index_.end()) {
-    throw std::invalid_argument("SubMaster is not subscribed to '" + std::string(name) + "'");
+  // A scan: few services per master, and most names differ in length.
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == name) return i;
   }
-  return it->second;
+  throw std::invalid_argument("SubMaster is not subscribed to '" + std::string(name) + "'");
 }
 
 void SubMaster::update(int timeout_ms) { run(timeout_ms, std::nullopt); }
@@ -221,53 +369,88 @@ void SubMaster::update(int timeout_ms) { run(timeout_ms, std::nullopt); }
 void SubMaster::update(int timeout_ms, uint64_t now_ns) { run(timeout_ms, now_ns); }
 
 void SubMaster::run(int timeout_ms, std::optional<uint64_t> fixed_now) {
-  auto now = [&] { return fixed_now ? *fixed_now : conduit::mono_ns(); };
+  if (!beginUpdate(fixed_now) && timeout_ms != 0) wait(timeout_ms);
+  endUpdate(fixed_now);
+}
+
+bool SubMaster::beginUpdate(std::optional<uint64_t> now_ns) {
   ++frame_;
+  waited_ = false;
   // Take what is already there first: a service that streams costs no poll.
-  uint64_t t = now();
+  update_time_ = now_ns ? *now_ns : conduit::mono_ns();
   bool got_polled = false;
   for (State &s : states_) {
-    s.updated = receive(s, t);
+    s.updated = receive(s, update_time_);
     got_polled = got_polled || (s.updated && s.polled);
   }
-  if (!got_polled && timeout_ms != 0) {
-    poller_->poll(timeout_ms);
-    t = now();
+  return got_polled;
+}
+
+void SubMaster::wait(int timeout_ms) {
+  waited_ = true;
+  // A publisher that streams sends again within a microsecond or two. Asleep,
+  // this side would pay a futex wait and a wake-up for it, and the publisher a
+  // FUTEX_WAKE: look for a moment first (bounded CPU per wait).
+  const uint64_t spin_until = conduit::mono_ns() + kSpinBeforeSleepNs;
+  do {
+    if (!poller_->poll(0).empty()) return;
+    cpu_relax();
+  } while (conduit::mono_ns() < spin_until);
+  poller_->poll(timeout_ms);
+}
+
+void SubMaster::endUpdate(std::optional<uint64_t> now_ns) {
+  if (waited_) {
+    update_time_ = now_ns ? *now_ns : conduit::mono_ns();
     for (State &s : states_) {
-      if (!s.updated) s.updated = receive(s, t);
+      if (!s.updated) s.updated = receive(s, update_time_);
     }
+    waited_ = false;
   }
-  for (State &s : states_) refresh(s, t);
+  for (State &s : states_) refresh(s, update_time_);
 }
 
 bool SubMaster::receive(State &s, uint64_t now_ns) {
   if (!s.socket->receive(scratch_, 0)) return false;
 
-  // Parse into the spare holder (the message before last, reused unless someone
-  // still holds it), so a bad message leaves the current one in place.
+  // Keep the bytes in the spare holder (the message before last, reused unless
+  // someone still holds it), so a bad message leaves the current one in place.
   if (!s.spare || s.spare.use_count() > 1) s.spare = std::make_shared<ReceivedEvent>();
   ReceivedEvent &m = *s.spare;
   m.reader.reset();
   std::swap(m.bytes, scratch_);
-  try {
-    if (m.bytes.size() % sizeof(capnp::word) != 0) {
-      throw std::runtime_error("size is not a multiple of 8");
+
+  const EventLayout &layout = *layout_;
+  Event::Which which;
+  bool valid;
+  uint64_t log_mono_time;
+  if (const kj::byte *data = event_data(m.bytes, layout)) {
+    which = static_cast<Event::Which>(load<uint16_t>(data + layout.which_byte));
+    valid = (((data[layout.valid_bit / 8] >> (layout.valid_bit % 8)) & 1) != 0) != layout.valid_default;
+    log_mono_time = load<uint64_t>(data + layout.mono_byte) ^ layout.mono_default;
+  } else {
+    try {  // an unusual shape: capnp's reader checks it
+      if (m.bytes.size() % sizeof(capnp::word) != 0) throw std::runtime_error("size is not a multiple of 8");
+      m.reader.emplace(words_of(m.bytes));
+      m.event = m.reader->getRoot<Event>();
+      which = m.event.which();
+      valid = m.event.getValid();
+      log_mono_time = m.event.getLogMonoTime();
+    } catch (...) {
+      // kj::Exception or ours: the message is unusable either way.
+      ++s.bad_messages;
+      return false;
     }
-    kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word *>(m.bytes.data()),
-                                          m.bytes.size() / sizeof(capnp::word));
-    m.reader.emplace(words);
-    m.event = m.reader->getRoot<Event>();
-    if (m.event.which() != s.which) throw std::runtime_error("wrong union member");
-  } catch (...) {
-    // kj::Exception or ours: the message is unusable either way.
+  }
+  if (which != s.which) {
     ++s.bad_messages;
     return false;
   }
   std::swap(s.message, s.spare);
 
   s.seen = true;
-  s.valid = m.event.getValid();
-  s.log_mono_time = m.event.getLogMonoTime();
+  s.valid = valid;
+  s.log_mono_time = log_mono_time;
   s.rcv_time = now_ns;
   s.rcv_frame = frame_;
   s.rate.add(now_ns);
@@ -275,16 +458,22 @@ bool SubMaster::receive(State &s, uint64_t now_ns) {
 }
 
 void SubMaster::refresh(State &s, uint64_t now_ns) {
-  double hz = s.service->frequency;
-  if (hz <= 0.0) {
+  if (s.alive_window_ns == 0) {  // frequency 0: no rate to judge
     s.alive = s.seen;
     s.freq_ok = true;
     return;
   }
-  s.alive = s.seen && double(now_ns - s.rcv_time) < 10.0 / hz * 1e9;
-  double mean = s.rate.mean_hz();
-  s.freq_ok = s.alive && s.rate.count >= std::min<size_t>(s.rate.times.size(), 5) &&
-              mean >= 0.8 * hz && mean <= 1.2 * hz;
+  s.alive = s.seen && now_ns - s.rcv_time < s.alive_window_ns;
+  s.freq_ok = s.alive && s.rate.ok;
+}
+
+ReceivedEvent *SubMaster::parsed(const State &s) const {
+  ReceivedEvent *m = s.message.get();
+  if (m != nullptr && !m->reader) {
+    m->reader.emplace(words_of(m->bytes));
+    m->event = m->reader->getRoot<Event>();
+  }
+  return m;
 }
 
 template <class Pred>
@@ -310,9 +499,14 @@ bool SubMaster::allAliveAndValid(const std::vector<std::string> &names) const {
 }
 
 Event::Reader SubMaster::operator[](std::string_view name) const {
+  const ReceivedEvent *m = parsed(state(name));
+  return m != nullptr ? m->event : Event::Reader();
+}
+
+std::shared_ptr<const ReceivedEvent> SubMaster::message(std::string_view name) const {
   const State &s = state(name);
-  if (!s.message) return Event::Reader();
-  return s.message->event;
+  parsed(s);
+  return s.message;
 }
 
 }  // namespace cereal

@@ -23,11 +23,11 @@
 // (malformed bytes, wrong union member) is dropped and counted in bad_messages();
 // it never reaches operator[].
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <capnp/message.h>
@@ -47,11 +47,14 @@ const Service &service(std::string_view name);
 size_t serialize(capnp::MessageBuilder &msg, std::vector<uint64_t> &out);
 
 namespace detail {
+struct EventLayout;  // messaging.cc
+
 // The first segment of a MessageBuilder: a zeroed 8 KiB buffer taken from a
-// process-wide pool and given back afterwards (capnp re-zeroes what a message
-// used), so building a small message allocates nothing. One spare word sits
-// before the segment: a single-segment message gets its segment table written
-// there and is sent without being copied into a flat array first. Thread-safe.
+// process-wide pool (behind a one-block cache per thread) and given back
+// zeroed afterwards, so building a small message allocates nothing. One spare
+// word sits before the segment: a single-segment message gets its segment
+// table written there and is sent without being copied into a flat array
+// first. Thread-safe.
 class PooledSegment {
  protected:
   PooledSegment();
@@ -62,10 +65,11 @@ class PooledSegment {
 }  // namespace detail
 
 // A message under construction. Messages larger than the first segment grow
-// into further segments as usual.
-class MessageBuilder : private detail::PooledSegment, public capnp::MallocMessageBuilder {
+// into further heap segments, sized as capnp::MallocMessageBuilder sizes them.
+class MessageBuilder : private detail::PooledSegment, public capnp::MessageBuilder {
  public:
-  MessageBuilder() : capnp::MallocMessageBuilder(segment_) {}
+  MessageBuilder() = default;
+  ~MessageBuilder() noexcept(false) override;
   // The root Event with logMonoTime = now (common/clock.h) and the given valid flag.
   Event::Builder initEvent(bool valid = true);
   kj::Array<capnp::word> toBytes() { return capnp::messageToFlatArray(*this); }
@@ -73,6 +77,14 @@ class MessageBuilder : private detail::PooledSegment, public capnp::MallocMessag
   // The serialized message in place when it is one segment in the pooled buffer
   // (valid until the builder changes); empty otherwise, then use serialize().
   kj::ArrayPtr<const kj::byte> flatBytesInPlace();
+
+  // capnp's hook for space: the pooled segment first, then heap segments.
+  kj::ArrayPtr<capnp::word> allocateSegment(unsigned minimum_words) override;
+
+ private:
+  bool gave_first_ = false;
+  size_t next_words_ = 0;            // size of the next heap segment
+  std::vector<capnp::word *> more_;  // heap segments, calloc'ed
 };
 
 class PubMaster {
@@ -84,12 +96,15 @@ class PubMaster {
 
  private:
   msgq::PubSocket &socket(std::string_view name);
-  std::map<std::string, std::unique_ptr<msgq::PubSocket>, std::less<>> sockets_;
+  // A handful of services per master: a scan beats a tree.
+  std::vector<std::pair<std::string, std::unique_ptr<msgq::PubSocket>>> sockets_;
   std::vector<uint64_t> buffer_;
 };
 
 // One received Event, read in place from the bytes msgq delivered (msgq::Message
-// is 8-byte aligned, so Cap'n Proto needs no copy).
+// is 8-byte aligned, so Cap'n Proto needs no copy). SubMaster checks the bytes
+// when they arrive and sets up `reader` and `event` when the message is first
+// read (operator[], message()), so a message nobody reads costs no reader.
 struct ReceivedEvent {
   msgq::Message bytes;
   std::optional<capnp::FlatArrayMessageReader> reader;
@@ -108,6 +123,20 @@ class SubMaster {
   void update(int timeout_ms);
   // Same, with every receive time of this call set to now_ns (replay, tests).
   void update(int timeout_ms, uint64_t now_ns);
+
+  // update() in steps, for a caller that acts around the wait (the Python
+  // binding holds its interpreter lock except while waiting):
+  //   if (!sm.beginUpdate(now) && timeout_ms != 0) sm.wait(timeout_ms);
+  //   sm.endUpdate(now);
+  // beginUpdate() takes the messages already waiting and returns true when a
+  // polled service got one. wait() only waits on the sockets: it looks for up
+  // to 10 us before it sleeps, so a streaming publisher's next message costs
+  // neither side a futex call. endUpdate() takes what arrived meanwhile (if it
+  // waited) and refreshes alive and freq_ok. The state read below is
+  // consistent after endUpdate(). now_ns as in update().
+  bool beginUpdate(std::optional<uint64_t> now_ns = std::nullopt);
+  void wait(int timeout_ms);
+  void endUpdate(std::optional<uint64_t> now_ns = std::nullopt);
 
   // Number of update() calls so far.
   uint64_t frame() const { return frame_; }
@@ -145,16 +174,21 @@ class SubMaster {
   // The newest message of `name`; a default Event before the first one.
   Event::Reader operator[](std::string_view name) const;
   // The newest message with its storage (null before the first one).
-  std::shared_ptr<const ReceivedEvent> message(std::string_view name) const { return state(name).message; }
+  std::shared_ptr<const ReceivedEvent> message(std::string_view name) const;
   const std::vector<std::string> &services() const { return names_; }
 
  private:
-  // Receive intervals of the last second, to judge a service's rate.
+  // Receive times of about the last second, to judge a service's rate. The
+  // verdict is kept up to date as times are added (the window only changes then).
   struct RateWindow {
     std::vector<uint64_t> times;  // ring of receive times
     size_t next = 0, count = 0;
+    // ns per interval at 1.2x and at 0.8x the service's frequency, and the
+    // span of `count` samples that those allow
+    double min_interval_ns = 0, max_interval_ns = 0;
+    uint64_t min_span_ns = 0, max_span_ns = 0;
+    bool ok = false;  // at least 5 samples and the mean rate within those bounds
     void add(uint64_t t);
-    double mean_hz() const;       // 0 with fewer than two samples
   };
   struct State : Status {
     std::string name;
@@ -162,6 +196,7 @@ class SubMaster {
     std::unique_ptr<msgq::SubSocket> socket;
     std::shared_ptr<ReceivedEvent> message, spare;
     Event::Which which{};
+    uint64_t alive_window_ns = 0;  // 10 periods; 0 for frequency 0
     bool ignore_alive = false;
     bool seen = false, polled = false;
     uint64_t bad_messages = 0;
@@ -173,15 +208,19 @@ class SubMaster {
   void run(int timeout_ms, std::optional<uint64_t> fixed_now);
   bool receive(State &s, uint64_t now_ns);
   void refresh(State &s, uint64_t now_ns);
+  // s.message with its reader set up (null before the first message).
+  ReceivedEvent *parsed(const State &s) const;
   template <class Pred>
   bool all_of(const std::vector<std::string> &names, Pred pred) const;
 
   std::vector<std::string> names_;
   std::vector<State> states_;
-  std::map<std::string, size_t, std::less<>> index_;
   std::unique_ptr<msgq::Poller> poller_;
   msgq::Message scratch_;
   uint64_t frame_ = 0;
+  const detail::EventLayout *layout_;  // where Event keeps its tag, valid and logMonoTime
+  uint64_t update_time_ = 0;  // receive time of this update's first pass
+  bool waited_ = false;
 };
 
 }  // namespace cereal

@@ -6,6 +6,8 @@ subscriber in separate processes, every transport in the same run.
   python_send  new_message + field set + PubMaster.send rate (C++ subscriber draining)
   pyzmq        pyzmq SUB recv() rate of the same bytes (libzmq PUB over ipc://)
   cpp          C++ SubMaster receive rate from a C++ PubMaster building each message
+  cpp_sub      C++ SubMaster receive rate from the raw publisher (the receive path
+               alone, as the python row measures it; cpp also pays for building)
   msgq_raw     msgq SubSocket receive rate from a PubSocket sending fixed bytes
 
 Each runs REPEATS times for SECONDS; rows are medians. Publishers send flat out, so
@@ -155,6 +157,7 @@ def run():
     "python_send": python_send_rate,
     "pyzmq": pyzmq_rate,
     "cpp": lambda: cpp_rate("master", "master"),
+    "cpp_sub": lambda: cpp_rate("raw", "master"),
     "msgq_raw": lambda: cpp_rate("raw", "raw"),
   }
   samples = {name: [] for name in impls}

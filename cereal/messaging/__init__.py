@@ -150,9 +150,10 @@ class SubMaster:
   update(timeout=100, now_ns=None) waits up to timeout ms (0: no wait, -1:
   forever) for a service in `poll` (all when None), then takes at most one new
   message per service; now_ns replaces the receive time (replay, tests).
-  Per service, dicts rewritten by every update: updated, alive, valid, freq_ok,
-  recv_time (s, monotonic), recv_time_ns, recv_frame, logMonoTime. Mappings read
-  on access: lost, bad_messages. sm[name] is the newest message's union member.
+  Per service, dicts kept current by every update: updated, alive, valid,
+  freq_ok. Mappings read on access: recv_time (s, monotonic), recv_time_ns,
+  recv_frame, logMonoTime, lost, bad_messages. sm[name] is the newest message's
+  union member.
   """
 
   def __init__(self, services, poll=None, ignore_alive=None, ignore_avg_freq=None, ignore_valid=None,
@@ -166,16 +167,18 @@ class SubMaster:
     self.ignore_avg_freq = list(ignore_avg_freq or [])
     self.ignore_valid = list(ignore_valid or [])
     self._sm = sm = _SubMaster(self.services, poll, self.ignore_alive, conflate, log.Event)
-    # update(timeout=100, now_ns=None) is the C++ call itself: no Python frame on the hot path.
-    self.update = sm.update
+    # update(timeout=100, now_ns=None) is the C++ call itself: no Python frame and no
+    # pybind11 dispatch on the hot path.
+    self.update = sm.bound_update()
     self.updated = sm.updated_dict
     self.alive = sm.alive_dict
     self.valid = sm.valid_dict
     self.freq_ok = sm.freq_ok_dict
-    self.recv_time = sm.recv_time_dict
-    self.recv_time_ns = sm.recv_time_ns_dict
-    self.recv_frame = sm.recv_frame_dict
-    self.logMonoTime = sm.log_mono_time_dict
+    # Per message and rarely read: looked up when indexed rather than stored by every update.
+    self.recv_time = _View(sm.rcv_time_s, self.services)
+    self.recv_time_ns = _View(sm.rcv_time, self.services)
+    self.recv_frame = _View(sm.rcv_frame, self.services)
+    self.logMonoTime = _View(sm.logMonoTime, self.services)
     self.lost = _View(sm.lost, self.services)
     self.bad_messages = _View(sm.bad_messages, self.services)
 

@@ -1,5 +1,7 @@
 // The C++ SubMaster for Python (cereal.messaging.SubMaster wraps it). update()
-// runs without the GIL; sm[name] reads the received bytes in place.
+// releases the GIL only to wait; sm[name] reads the received bytes in place.
+#include <climits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,21 +24,27 @@ class SubMasterPy {
       index_[services[i]] = i;
       keys_.push_back(py::reinterpret_steal<py::str>(PyUnicode_InternFromString(services[i].c_str())));
     }
-    publish_state(true);
+    publish_state();
   }
 
-  void update(int timeout_ms, py::object now_ns) {
-    {
-      py::gil_scoped_release release;
-      if (now_ns.is_none()) sm_.update(timeout_ms);
-      else sm_.update(timeout_ms, py::cast<uint64_t>(now_ns));
+  // Takes what is waiting with the GIL held and releases it only to wait.
+  void update(int timeout_ms, std::optional<uint64_t> now_ns) {
+    try {
+      if (!sm_.beginUpdate(now_ns) && timeout_ms != 0) {
+        py::gil_scoped_release release;
+        sm_.wait(timeout_ms);
+      }
+      sm_.endUpdate(now_ns);
+    } catch (...) {
+      publish_state();  // services taken before the error must not keep a stale reader
+      throw;
     }
-    publish_state(false);
+    publish_state();
   }
 
-  // Plain dicts {service: value}, rewritten by every update(): reading them is a
-  // dict lookup, as in openpilot.
-  py::dict updated, alive, valid, freq_ok, recv_time, recv_time_ns, recv_frame, log_mono_time;
+  // Plain dicts {service: bool} kept current by every update(): reading them is
+  // a dict lookup, as in openpilot. Only entries whose value changed are written.
+  py::dict updated, alive, valid, freq_ok;
 
   // The newest Event of `name` (a default one with that member set before the
   // first message). Cached until the next message of that service.
@@ -72,25 +80,22 @@ class SubMasterPy {
   cereal::SubMaster &sm() { return sm_; }
 
  private:
-  void publish_state(bool all) {
+  void publish_state() {
     for (size_t i = 0; i < keys_.size(); ++i) {
       const cereal::SubMaster::Status &st = sm_.status(i);
-      set(updated, i, py::bool_(st.updated));
-      set(alive, i, py::bool_(st.alive));
-      set(valid, i, py::bool_(st.valid));
-      set(freq_ok, i, py::bool_(st.freq_ok));
+      set(updated, i, st.updated);
+      set(alive, i, st.alive);
+      set(valid, i, st.valid);
+      set(freq_ok, i, st.freq_ok);
       if (st.updated) readers_[i] = py::object();
-      if (st.updated || all) {
-        set(recv_time, i, py::float_(double(st.rcv_time) * 1e-9));
-        set(recv_time_ns, i, py::int_(st.rcv_time));
-        set(recv_frame, i, py::int_(st.rcv_frame));
-        set(log_mono_time, i, py::int_(st.log_mono_time));
-      }
     }
   }
 
-  void set(py::dict &d, size_t i, py::object value) {
-    if (PyDict_SetItem(d.ptr(), keys_[i].ptr(), value.ptr()) != 0) throw py::error_already_set();
+  // d[keys_[i]] = value, unless it already is: the bools are singletons.
+  void set(py::dict &d, size_t i, bool value) {
+    PyObject *v = value ? Py_True : Py_False;
+    if (PyDict_GetItem(d.ptr(), keys_[i].ptr()) == v) return;
+    if (PyDict_SetItem(d.ptr(), keys_[i].ptr(), v) != 0) throw py::error_already_set();
   }
 
   std::vector<py::str> keys_;
@@ -106,6 +111,100 @@ class SubMasterPy {
   std::map<std::string, size_t> index_;
 };
 
+// --- update() as a plain CPython function ---
+// When a message is waiting, an update costs less than pybind11's argument
+// dispatch would, so the Python SubMaster calls this METH_FASTCALL function,
+// bound to a capsule that holds the SubMasterPy and keeps its owner alive.
+
+constexpr const char *kCapsuleName = "cereal._cereal.SubMaster";
+
+// Sets the Python error for the C++ exception being handled, through the same
+// translators pybind11 applies (MsgqError, CapnpError, ValueError, ...).
+void set_error_from_current_exception() {
+  try {
+    throw;
+  } catch (py::error_already_set &e) {
+    e.restore();
+  } catch (...) {
+    if (py::detail::apply_exception_translators(py::detail::get_local_internals().registered_exception_translators)) return;
+    if (py::detail::apply_exception_translators(py::detail::get_internals().registered_exception_translators)) return;
+    PyErr_SetString(PyExc_SystemError, "SubMaster.update: unknown C++ exception");
+  }
+}
+
+PyObject *fast_update(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+  auto *sm = static_cast<SubMasterPy *>(PyCapsule_GetPointer(capsule, kCapsuleName));
+  if (sm == nullptr) return nullptr;
+  PyObject *timeout = nullptr, *now = nullptr;
+  if (nargs > 2) {
+    PyErr_Format(PyExc_TypeError, "update() takes at most 2 arguments (timeout, now_ns), %zd given", nargs);
+    return nullptr;
+  }
+  if (nargs > 0) timeout = args[0];
+  if (nargs > 1) now = args[1];
+  for (Py_ssize_t i = 0; kwnames != nullptr && i < PyTuple_GET_SIZE(kwnames); ++i) {
+    PyObject *key = PyTuple_GET_ITEM(kwnames, i);
+    PyObject **slot = PyUnicode_CompareWithASCIIString(key, "timeout") == 0  ? &timeout
+                      : PyUnicode_CompareWithASCIIString(key, "now_ns") == 0 ? &now
+                                                                              : nullptr;
+    if (slot == nullptr || *slot != nullptr) {
+      PyErr_Format(PyExc_TypeError, "update() got %s argument '%U'", slot ? "a repeated" : "an unexpected", key);
+      return nullptr;
+    }
+    *slot = args[nargs + i];
+  }
+  int timeout_ms = 100;
+  if (timeout != nullptr) {
+    int overflow = 0;
+    long t = PyLong_AsLongAndOverflow(timeout, &overflow);
+    if (t == -1 && PyErr_Occurred()) return nullptr;
+    if (overflow != 0 || t < INT_MIN || t > INT_MAX) {
+      PyErr_SetString(PyExc_OverflowError, "update(): timeout does not fit an int (ms)");
+      return nullptr;
+    }
+    timeout_ms = int(t);
+  }
+  std::optional<uint64_t> now_ns;
+  if (now != nullptr && now != Py_None) {
+    if (!PyLong_Check(now)) {
+      PyErr_Format(PyExc_TypeError, "update(): now_ns is an int (ns) or None, found %s", Py_TYPE(now)->tp_name);
+      return nullptr;
+    }
+    unsigned long long v = PyLong_AsUnsignedLongLong(now);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) return nullptr;
+    now_ns = v;
+  }
+  try {
+    sm->update(timeout_ms, now_ns);
+  } catch (...) {
+    set_error_from_current_exception();
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
+PyMethodDef fast_update_def = {
+    "update", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(fast_update)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "update($module, timeout=100, now_ns=None)\n--\n\n"
+    "Waits up to timeout ms (0: no wait, -1: forever) for a polled service, then takes at most one new "
+    "message per service. now_ns replaces this update's receive time (replay, tests)."};
+
+// The update function bound to `self` (a SubMaster); holds a reference to it.
+py::object bound_update(py::object self) {
+  auto *sm = self.cast<SubMasterPy *>();
+  PyObject *capsule = PyCapsule_New(sm, kCapsuleName, [](PyObject *c) { Py_XDECREF(static_cast<PyObject *>(PyCapsule_GetContext(c))); });
+  if (capsule == nullptr) throw py::error_already_set();
+  auto owner = py::reinterpret_steal<py::object>(capsule);
+  if (PyCapsule_SetContext(capsule, self.inc_ref().ptr()) != 0) {
+    self.dec_ref();
+    throw py::error_already_set();
+  }
+  PyObject *fn = PyCFunction_NewEx(&fast_update_def, capsule, nullptr);
+  if (fn == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(fn);
+}
+
 std::vector<std::string> names_or_all(py::object names) {
   if (names.is_none()) return {};
   return py::cast<std::vector<std::string>>(names);
@@ -119,17 +218,13 @@ void bind_submaster(py::module_ &m) {
       .def(py::init<const std::vector<std::string> &, const std::vector<std::string> &,
                     const std::vector<std::string> &, bool, StructSchemaPy>(),
            py::arg("services"), py::arg("poll"), py::arg("ignore_alive"), py::arg("conflate"), py::arg("event_schema"))
-      .def("update", &S::update, py::arg("timeout") = 100, py::arg("now_ns") = py::none(),
-           "Waits up to timeout ms (0: no wait, -1: forever) for a polled service, then takes at most one "
-           "new message per service. now_ns replaces this update's receive time (replay, tests).")
+      .def("bound_update", &bound_update,
+           "The update(timeout=100, now_ns=None) function of this SubMaster (a plain CPython function: "
+           "no pybind11 dispatch per call)")
       .def_readonly("updated_dict", &S::updated)
       .def_readonly("alive_dict", &S::alive)
       .def_readonly("valid_dict", &S::valid)
       .def_readonly("freq_ok_dict", &S::freq_ok)
-      .def_readonly("recv_time_dict", &S::recv_time)
-      .def_readonly("recv_time_ns_dict", &S::recv_time_ns)
-      .def_readonly("recv_frame_dict", &S::recv_frame)
-      .def_readonly("log_mono_time_dict", &S::log_mono_time)
       .def("get", &S::get)
       .def("updated_services", &S::updated_services)
       .def("updated", [](S &s, const std::string &n) { return s.sm().updated(n); })
@@ -137,6 +232,7 @@ void bind_submaster(py::module_ &m) {
       .def("valid", [](S &s, const std::string &n) { return s.sm().valid(n); })
       .def("freq_ok", [](S &s, const std::string &n) { return s.sm().freq_ok(n); })
       .def("rcv_time", [](S &s, const std::string &n) { return s.sm().rcv_time(n); })
+      .def("rcv_time_s", [](S &s, const std::string &n) { return double(s.sm().rcv_time(n)) * 1e-9; })
       .def("rcv_frame", [](S &s, const std::string &n) { return s.sm().rcv_frame(n); })
       .def("logMonoTime", [](S &s, const std::string &n) { return s.sm().logMonoTime(n); })
       .def("bad_messages", [](S &s, const std::string &n) { return s.sm().bad_messages(n); })

@@ -3,8 +3,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <capnp/schema.h>
 #include <gtest/gtest.h>
@@ -111,6 +113,20 @@ TEST(MessageBuilder, PooledSegmentsAreIndependentAndClean) {
   EXPECT_EQ(big.flatBytesInPlace().size(), 0u);
 }
 
+TEST(MessageBuilder, ThreadsGiveTheirCachedSegmentBack) {
+  std::set<const void *> blocks;
+  for (int i = 0; i < 4; ++i) {
+    std::thread([&] {
+      MessageBuilder m;
+      m.initEvent().initCan(1)[0].setAddress(9);
+      blocks.insert(m.flatBytesInPlace().begin());
+    }).join();  // the thread's cached block goes back to the pool as it exits
+  }
+  EXPECT_EQ(blocks.size(), 1u);  // each thread took the block the one before gave back
+  MessageBuilder reused;
+  EXPECT_EQ(reused.getRoot<cereal::Event>().getLogMonoTime(), 0u);  // and it comes back zeroed
+}
+
 TEST_F(Messaging, RoundTrip) {
   PubMaster pm({"can"});
   SubMaster sm({"can"});
@@ -188,6 +204,139 @@ TEST_F(Messaging, BadMessagesAreDroppedAndCounted) {
 
   EXPECT_EQ(sm.bad_messages("can"), 3u);
   EXPECT_EQ(sm["can"].getCan()[0].getAddress(), 7u);  // the last good message is kept
+}
+
+// Messages that are not the one-segment shape PubMaster sends go through capnp's
+// own reader: accepted when capnp reads them, counted as bad when it cannot.
+TEST_F(Messaging, UnusualShapesAreCheckedByCapnp) {
+  PubMaster pm({"can", "modelV2"});
+  SubMaster sm({"can", "modelV2"});
+
+  MessageBuilder big;  // several segments
+  auto model = big.initEvent(false).initModelV2();
+  model.setFrameId(99);
+  model.initRawPredictions(300000);
+  ASSERT_GT(big.getSegmentsForOutput().size(), 1u);
+  uint64_t mono = big.getRoot<cereal::Event>().getLogMonoTime();
+  pm.send("modelV2", big);
+  sm.update(1000);
+  ASSERT_TRUE(sm.updated("modelV2"));
+  EXPECT_FALSE(sm.valid("modelV2"));
+  EXPECT_EQ(sm.logMonoTime("modelV2"), mono);
+  EXPECT_EQ(sm["modelV2"].getModelV2().getFrameId(), 99u);
+
+  MessageBuilder good;
+  good.initEvent().initCan(1)[0].setAddress(42);
+  auto flat = good.toBytes();
+  std::vector<capnp::word> words(flat.begin(), flat.end());
+  auto send_words = [&](const std::vector<capnp::word> &w) {
+    pm.send("can", w.data(), w.size() * sizeof(capnp::word));
+    sm.update(0);  // already in the ring
+    return sm.updated("can");
+  };
+  auto root = [](std::vector<capnp::word> &w) { return reinterpret_cast<uint64_t *>(&w[1]); };
+
+  EXPECT_TRUE(send_words(words));  // the usual shape
+  EXPECT_TRUE(sm.valid("can"));
+  EXPECT_EQ(sm.logMonoTime("can"), good.getRoot<cereal::Event>().getLogMonoTime());
+
+  auto trailing = words;  // bytes after the segment: capnp ignores them
+  trailing.push_back(capnp::word());
+  EXPECT_TRUE(send_words(trailing));
+  EXPECT_EQ(sm["can"].getCan()[0].getAddress(), 42u);
+
+  auto null_root = words;  // a default Event: initData, not can
+  *root(null_root) = 0;
+  EXPECT_FALSE(send_words(null_root));
+
+  auto list_root = words;  // a list pointer where the root struct belongs
+  *root(list_root) |= 1;
+  EXPECT_FALSE(send_words(list_root));
+
+  auto outside = words;  // the root struct reaches past the segment
+  *root(outside) += uint64_t(1000) << 2;
+  EXPECT_FALSE(send_words(outside));
+
+  auto short_table = words;  // the segment table claims more words than sent
+  reinterpret_cast<uint32_t *>(&short_table[0])[1] += 1;
+  EXPECT_FALSE(send_words(short_table));
+
+  EXPECT_EQ(sm.bad_messages("can"), 4u);
+  EXPECT_EQ(sm.bad_messages("modelV2"), 0u);
+}
+
+// SubMaster reads the header of the usual message shape itself: for any bytes,
+// it must accept exactly what capnp's reader accepts and read the same values.
+TEST_F(Messaging, AcceptsWhatCapnpAcceptsAndReadsTheSame) {
+  PubMaster pm({"can"});
+  SubMaster sm({"can"});
+  MessageBuilder good;
+  auto can = good.initEvent(false).initCan(2);
+  can[0].setAddress(5);
+  can[1].setDat(kj::heapArray<kj::byte>({1, 2, 3}));
+  auto flat = good.toBytes();
+  std::mt19937_64 rng(7);
+  size_t accepted = 0, rejected = 0;
+  for (int i = 0; i < 4000; ++i) {
+    std::vector<capnp::word> w(flat.begin(), flat.end());
+    auto *bytes = reinterpret_cast<uint8_t *>(w.data());
+    auto *root = reinterpret_cast<uint64_t *>(&w[1]);
+    switch (rng() % 6) {
+      case 0: {  // another struct pointer: offset, data and pointer section sizes
+        int32_t offset = int32_t(rng() % 24) - 4;
+        *root = (uint64_t(uint32_t(offset) << 2)) | (uint64_t(rng() % 4) << 32) | (uint64_t(rng() % 3) << 48);
+        break;
+      }
+      case 1: *root ^= uint64_t(1) << (rng() % 64); break;          // one bit of the root pointer
+      case 2: bytes[16 + rng() % 24] ^= uint8_t(1 + rng() % 255); break;  // the Event's data section
+      case 3: reinterpret_cast<uint32_t *>(bytes)[rng() % 2] += uint32_t(rng() % 3) - 1; break;  // table
+      case 4: w.push_back(capnp::word()); break;                    // a trailing word
+      case 5: w.pop_back(); break;                                  // a missing word
+    }
+    bool ok = false, valid = false;
+    uint64_t mono = 0;
+    try {
+      capnp::FlatArrayMessageReader reader(kj::arrayPtr(w.data(), w.size()));
+      auto event = reader.getRoot<cereal::Event>();
+      ok = event.which() == cereal::Event::CAN;
+      valid = event.getValid();
+      mono = event.getLogMonoTime();
+    } catch (const kj::Exception &) {
+    }
+    pm.send("can", w.data(), w.size() * sizeof(capnp::word));
+    sm.update(0);
+    ASSERT_EQ(sm.updated("can"), ok) << "case " << i;
+    if (ok) {
+      ++accepted;
+      EXPECT_EQ(sm.valid("can"), valid) << "case " << i;
+      EXPECT_EQ(sm.logMonoTime("can"), mono) << "case " << i;
+    } else {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(accepted, 400u);  // both outcomes really occur
+  EXPECT_GT(rejected, 400u);
+  EXPECT_EQ(sm.bad_messages("can"), rejected);
+}
+
+TEST_F(Messaging, UpdateInSteps) {
+  PubMaster pm({"can"});
+  SubMaster sm({"can"});
+  EXPECT_FALSE(sm.beginUpdate());  // nothing waiting
+  send_can(pm, 3);
+  sm.wait(1000);  // returns at once: a message is there
+  sm.endUpdate();
+  ASSERT_TRUE(sm.updated("can"));  // taken after the wait
+  EXPECT_EQ(sm.rcv_frame("can"), 1u);
+  EXPECT_TRUE(sm.alive("can"));
+
+  send_can(pm, 4);
+  EXPECT_TRUE(sm.beginUpdate(5 * kMs));  // taken without waiting
+  sm.endUpdate(5 * kMs);
+  EXPECT_TRUE(sm.updated("can"));
+  EXPECT_EQ(sm.rcv_time("can"), 5 * kMs);
+  EXPECT_EQ(sm.frame(), 2u);
+  EXPECT_EQ(sm["can"].getCan()[0].getAddress(), 4u);
 }
 
 TEST_F(Messaging, AliveAndFreqOkFollowTheRate) {

@@ -94,6 +94,82 @@ def test_submaster_basics():
   assert sm.all_valid([]) is True
 
 
+def test_submaster_update_arguments():
+  """update is a plain C function (no pybind11 dispatch): same arguments, same errors."""
+  pm = messaging.PubMaster(["can"])
+  sm = messaging.SubMaster(["can"])
+  pm.send("can", can_msg(1))
+  sm.update(timeout=0, now_ns=7 * MS)
+  assert sm.updated["can"] and sm.recv_time_ns["can"] == 7 * MS and sm.frame == 1
+  pm.send("can", can_msg(2))
+  sm.update(0, 9 * MS)
+  assert sm.recv_time_ns["can"] == 9 * MS and sm["can"][0].address == 2
+  sm.update(0, None)
+  sm.update()  # default timeout: 100 ms, nothing arrives
+  assert sm.frame == 4 and not sm.updated["can"]
+  for args, kwargs, error in [((1, 2, 3), {}, TypeError), ((), {"timeout_ms": 1}, TypeError),
+                              ((0,), {"timeout": 0}, TypeError), (("10",), {}, TypeError),
+                              ((1.5,), {}, TypeError), ((0, 1.5), {}, TypeError), ((0, -1), {}, OverflowError),
+                              ((2**40,), {}, OverflowError)]:
+    with pytest.raises(error):
+      sm.update(*args, **kwargs)
+  assert sm.frame == 4  # a rejected call changes nothing
+
+
+def test_submaster_update_raises_msgq_errors(conduit_prefix):
+  """C++ errors from the plain-function update() become the same Python exceptions."""
+  pm = messaging.PubMaster(["modelV2", "can"])
+  sm = messaging.SubMaster(["modelV2", "can"])  # modelV2 is taken first
+  pm.send("modelV2", messaging.new_message("modelV2", modelV2={"frameId": 1}))
+  sm.update(0)
+  assert sm["modelV2"].frameId == 1
+  pm.send("modelV2", messaging.new_message("modelV2", modelV2={"frameId": 2}))
+  pm.send("can", can_msg(1))
+  with open(f"/dev/shm/conduit_{conduit_prefix}/can", "r+b") as f:
+    f.seek(8192 + 8)  # the first message's size field, after the 8 KiB ring header and its seq
+    f.write((1 << 30).to_bytes(4, "little"))
+  with pytest.raises(messaging.MsgqError, match="corrupt message header"):
+    sm.update(0)
+  assert sm.updated["modelV2"] and sm["modelV2"].frameId == 2  # taken before the error, and shown
+  pm.send("can", can_msg(2))
+  sm.update(0)
+  assert sm.updated["can"] and sm["can"][0].address == 2
+
+
+def test_submaster_update_keeps_its_master_alive():
+  pm = messaging.PubMaster(["can"])
+  update = messaging.SubMaster(["can"]).update  # the wrapper is gone after this line
+  pm.send("can", can_msg(3))
+  update(1000)
+  update(0)
+
+
+def test_submaster_state_views_and_dicts():
+  pm = messaging.PubMaster(["can", "modelV2"])
+  sm = messaging.SubMaster(["can", "modelV2"])
+  assert dict(sm.recv_frame) == {"can": 0, "modelV2": 0}
+  assert dict(sm.recv_time) == {"can": 0.0, "modelV2": 0.0}
+  assert dict(sm.logMonoTime) == {"can": 0, "modelV2": 0}
+  msg = can_msg(4)
+  pm.send("can", msg)
+  sm.update(0, now_ns=3_500_000_000)
+  assert sm.recv_time["can"] == 3.5 and sm.recv_time_ns["can"] == 3_500_000_000
+  assert sm.logMonoTime["can"] == msg.logMonoTime and sm.recv_frame["can"] == 1
+  assert list(sm.recv_time) == ["can", "modelV2"] and len(sm.logMonoTime) == 2 and "can" in sm.recv_frame
+  assert sm.recv_frame.get("carState", -1) == -1
+  with pytest.raises(KeyError):
+    sm.recv_time["carState"]
+  sm.update(0, now_ns=4_000_000_000)
+  assert sm.recv_frame["can"] == 1 and sm.recv_time["can"] == 3.5  # the last message's, not this update's
+
+  # The dicts hold the truth after every update, even after someone wrote into them.
+  sm.updated["can"] = True
+  sm.alive["modelV2"] = True
+  sm.update(0)
+  assert sm.updated == {"can": False, "modelV2": False} and sm.alive["modelV2"] is False
+  assert all(type(v) is bool for d in (sm.updated, sm.alive, sm.valid, sm.freq_ok) for v in d.values())
+
+
 def test_submaster_alive_and_freq_ok_follow_publisher_rate():
   """A publisher driven by the test at exact rates (receive times given as now_ns)."""
   pm = messaging.PubMaster(["modelV2"])  # 20 Hz service
