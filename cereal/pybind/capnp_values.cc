@@ -293,7 +293,7 @@ py::object to_plain(const DynamicValue::Reader &value) {
       DynamicList::Reader list = value.as<DynamicList>();
       py::list out(list.size());
       for (unsigned i = 0; i < list.size(); ++i) out[i] = to_plain(list[i]);
-      return std::move(out);
+      return out;
     }
     case DynamicValue::STRUCT: {
       DynamicStruct::Reader s = value.as<DynamicStruct>();
@@ -304,7 +304,7 @@ py::object to_plain(const DynamicValue::Reader &value) {
       KJ_IF_MAYBE(active, s.which()) {
         out[active->getProto().getName().cStr()] = to_plain(s.get(*active));
       }
-      return std::move(out);
+      return out;
     }
     default: return to_py(value, nullptr);
   }

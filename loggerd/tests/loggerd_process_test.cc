@@ -440,7 +440,9 @@ TEST_F(LoggerdProcess, VideoFilesDecodeWithExactFrameCounts) {
     ASSERT_EQ(road[i].keyframe, key(i));
     send("roadEncodeData", road[i], 320, 240);
     send("qRoadEncodeData", q[i], 160, 120);
-    if (i == kFps) ASSERT_TRUE(wait_for([&] { return exists(d.segment(1) + "/rlog.zst"); })) << d.stderr_text();
+    if (i == kFps) {
+      ASSERT_TRUE(wait_for([&] { return exists(d.segment(1) + "/rlog.zst"); })) << d.stderr_text();
+    }
   }
   usleep(300000);
   EXPECT_EQ(d.stop(SIGINT), 0);
