@@ -32,9 +32,14 @@ def _loggerd_env(params):
   return env
 
 
+# encoderd runs at nice 5: where the cores are short (2 cores: encoderd alone
+# wants ~1.4 of them) it yields to modeld and loggerd. It can afford to: it reads
+# every frame in order and VisionIPC's buffers hold a few frames for it to catch
+# up, while modeld conflates and a late frame is a lost model output. camerad is
+# SCHED_FIFO and ahead of both anyway.
 PROCESSES = [
   ProcessSpec('camerad', _camerad, restart='always', watchdog=5.0),
   ProcessSpec('modeld', _modeld, enabled=lambda p: p.get('ModelEnabled'), restart='always', watchdog=10.0),
-  ProcessSpec('encoderd', _encoderd, restart='always', watchdog=10.0),
+  ProcessSpec('encoderd', _encoderd, restart='always', watchdog=10.0, nice=5),
   ProcessSpec('loggerd', ['build/bin/loggerd'], env=_loggerd_env, restart='always', watchdog=10.0),
 ]

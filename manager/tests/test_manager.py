@@ -84,6 +84,19 @@ def test_disabled_process_does_not_run():
   assert mgr.procs[0].restart_count == 0 and mgr.procs[0].pid == 0 and mgr.procs[0].exit_code is None
 
 
+def test_nice_is_applied_to_the_child_only(tmp_path):
+  def spec(name, **kw):
+    code = f'import os; open({str(tmp_path / name)!r}, "w").write(str(os.nice(0)))'
+    return ProcessSpec(name, py(code), restart='never', **kw)
+  base = os.nice(0)
+  mgr = Manager([spec('niced', nice=5), spec('plain')], publish=False, echo=False)
+  run_for(mgr, 1.0)
+  assert [p.exit_code for p in mgr.procs] == [0, 0]
+  assert (tmp_path / 'niced').read_text() == str(min(base + 5, 19))
+  assert (tmp_path / 'plain').read_text() == str(base)
+  assert os.nice(0) == base, 'the manager keeps its own nice value'
+
+
 def _start_manager(rows, *extra):
   p = subprocess.Popen([PY, os.path.join(ROOT, 'manager/tests/fake_manager.py'), json.dumps(rows), *extra],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
