@@ -62,6 +62,14 @@ def _child_setup(nice):
     os._exit(1)  # the manager is already gone
   if nice:
     os.nice(nice)
+    # Each child leads its own session, so with autogroup scheduling
+    # (kernel.sched_autogroup_enabled) its nice value only ranks its own threads;
+    # the autogroup's nice is what ranks it against the other processes.
+    try:
+      with open('/proc/self/autogroup', 'w') as f:
+        f.write(str(nice))
+    except OSError:
+      pass  # no autogroup: the nice value above is what counts
 
 
 class ManagedProcess:
