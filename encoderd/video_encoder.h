@@ -9,7 +9,11 @@
 // the AVFrame handed to it points into `frame` itself, wrapped in an AVBuffer
 // whose free callback is `release`. Codecs that only take planar yuv420p
 // (libx265) get the Y plane in place and the interleaved UV plane split into
-// U and V (a copy of 1/3 of the frame, counted in copied_bytes()). When the
+// U and V (a copy of 1/3 of the frame, counted in copied_bytes()). Calling
+// x265 directly would not avoid it: x265 3.5 declares X265_CSP_NV12 but only
+// as a future input format; x265_encoder_encode rejects any picture whose
+// colour space is not the planar internal one (i400/i420/i422/i444). A copy-free
+// libx265 path needs planar I420 VisionIPC buffers written by camerad. When the
 // output size differs (qcamera), libswscale scales into an encoder-owned frame.
 // Lending needs a codec that is done with the frame when send_frame returns
 // (libx265, libx264); any other codec (e.g. hevc_nvenc) gets a private copy
