@@ -61,10 +61,11 @@ struct EncoderConfig {
   // RD, no adaptive quantization, no deblocking filter (the synthetic road scene
   // still decodes at ~49 dB PSNR at 5 Mbps). Drop "no-deblock=1" where CPU allows.
   // frame-threads=2 (zerolatency alone means 1) lets x265 start a frame while
-  // the previous one finishes: the same CPU per frame, but ~10% more frames/s on
-  // 2 cores, and it keeps 20 fps where other processes take turns on the cores
-  // (the pipeline bench: 0 instead of 10-40 encoder drops in 30 s). The cost is
-  // one frame (50 ms) of encoder latency: packets come out a frame later.
+  // the previous one finishes: ~10% more frames/s on 2 cores, so it keeps 20 fps
+  // while modeld and camerad take turns on the cores (pipeline bench, default
+  // case: 0 encoder drops in each of 5 runs, against 4 drops in 1 of 4 runs with
+  // 1 frame thread). It costs ~2-5% more CPU per frame (paired encoder bench
+  // runs) and one frame (50 ms) of latency: packets come out a frame later.
   std::string x265_params = "ctu=32:min-cu-size=32:rd=1:psy-rd=0:aq-mode=0:no-deblock=1:frame-threads=2";
   std::string x264_params;
 };
