@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -95,10 +96,19 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
   VisionIpcClient client(server, o.vision_stream, false);
   cereal::PubMaster pm({o.data_topic, o.idx_topic});
   std::unique_ptr<encoderd::StreamEncoder> enc;
-  uint64_t push_start = 0;
+  // When each frame inside the codec was pushed, for encodeTime (with frame
+  // threads a packet comes out a frame or two after its frame went in). Keyed
+  // by codec frame index (EncodedFrame::pts): a frame push() ignores leaves its
+  // index to the next one.
+  std::map<int64_t, uint64_t> pushed_at;
   uint32_t last_segment = UINT32_MAX;
   auto sink = [&](const encoderd::EncodedFrame &f) {
-    float encode_time = float((conduit::mono_ns() - push_start) * 1e-9);
+    uint64_t now = conduit::mono_ns(), pushed = now;
+    if (auto it = pushed_at.find(f.pts); it != pushed_at.end()) {
+      pushed = it->second;
+      pushed_at.erase(pushed_at.begin(), std::next(it));
+    }
+    float encode_time = float((now - pushed) * 1e-9);
     int w = enc->encoder().width(), h = enc->encoder().height();
     {
       cereal::MessageBuilder msg;
@@ -133,6 +143,7 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
     if (enc && (int(buf->width) != enc->encoder().input_width() || int(buf->height) != enc->encoder().input_height())) {
       enc->flush();  // camerad came back with another size
       enc.reset();
+      pushed_at.clear();
     }
     if (!enc) {
       enc = std::make_unique<encoderd::StreamEncoder>(o.config, int(buf->width), int(buf->height), clock, sink);
@@ -141,7 +152,7 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
               enc->encoder().scales() ? "scaled" : "in place");
     }
     camerad::Nv12Frame frame{buf->y, buf->uv, int(buf->width), int(buf->height), int(buf->stride)};
-    push_start = conduit::mono_ns();
+    pushed_at[int64_t(enc->encoder().frames_in())] = conduit::mono_ns();
     enc->push(frame, {extra.frame_id, extra.timestamp_sof, extra.timestamp_eof}, client.server_id(),
               [&client] { client.release(); });
     frames++;

@@ -24,7 +24,7 @@ void StreamEncoder::push(const camerad::Nv12Frame &frame, const FrameMeta &meta,
   epoch_ = epoch;
   last_frame_id_ = meta.frame_id;
   segment_ = pos->segment;
-  positions_[int64_t(encoder_.frames_in())] = *pos;
+  in_flight_[int64_t(encoder_.frames_in())] = {*pos, dropped_};
   encoder_.encode(frame, meta, new_segment, std::move(release), [this](const EncodedPacket &p) { emit(p); });
 }
 
@@ -33,18 +33,19 @@ void StreamEncoder::flush() {
 }
 
 void StreamEncoder::emit(const EncodedPacket &p) {
-  SegmentPosition pos{segment_, 0};
-  auto it = positions_.find(p.index);
-  if (it != positions_.end()) {
-    pos = it->second;
-    positions_.erase(it);
+  InFlight f{{segment_, 0}, dropped_};
+  auto it = in_flight_.find(p.index);
+  if (it != in_flight_.end()) {
+    f = it->second;
+    in_flight_.erase(it);
   }
+  const SegmentPosition &pos = f.pos;
   if (encode_id_ == 0 || pos.segment != emit_segment_) {
     emit_segment_ = pos.segment;
     segment_encode_id_ = 0;
   }
   EncodedFrame out{p.meta.frame_id, encode_id_++, pos.segment, pos.index, segment_encode_id_++,
-                   p.meta.timestamp_sof, p.meta.timestamp_eof, p.keyframe, dropped_, p.index, p.data, p.size, &p.header};
+                   p.meta.timestamp_sof, p.meta.timestamp_eof, p.keyframe, f.dropped, p.index, p.data, p.size, &p.header};
   sink_(out);
 }
 

@@ -28,7 +28,7 @@ struct EncodedFrame {
   uint32_t segment_id_encode;// packet number within the segment
   uint64_t timestamp_sof, timestamp_eof;
   bool keyframe;
-  uint32_t dropped_frames;   // total dropped by this output so far
+  uint32_t dropped_frames;   // total dropped by this output up to this frame
   int64_t pts;               // frame number in the codec (VideoEncoder index)
   const uint8_t *data;       // valid only during the sink call, like header
   size_t size;
@@ -62,8 +62,14 @@ class StreamEncoder {
   uint32_t last_frame_id_ = 0;
   uint32_t dropped_ = 0, encode_id_ = 0, segment_ = 0;
   uint32_t emit_segment_ = 0, segment_encode_id_ = 0;  // of the last packet out
-  // Segment position of frames inside the codec, by VideoEncoder index.
-  std::map<int64_t, SegmentPosition> positions_;
+  // Frames inside the codec (a codec with frame threads returns packets some
+  // frames later), by VideoEncoder index: their segment position and the drop
+  // count when they came in, so each packet reports its own frame's values.
+  struct InFlight {
+    SegmentPosition pos;
+    uint32_t dropped;
+  };
+  std::map<int64_t, InFlight> in_flight_;
 };
 
 }  // namespace encoderd

@@ -9,7 +9,7 @@ import time
 from common.prefix import log_root
 from manager.manager import Manager
 from manager.params import Params
-from manager.process_config import PROCESSES
+from manager.process_config import PROCESSES, default_encoded_cameras
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CAMERA_TOPICS = {'road': 'roadCameraState', 'wide': 'wideRoadCameraState', 'driver': 'driverCameraState'}
@@ -76,6 +76,10 @@ def main(argv=None):
   params.put('SegmentSeconds', args.segment_seconds)
   params.put('LogRoot', os.environ.get('CONDUIT_LOG_ROOT', log_root()))
 
+  encoded = params.get('EncodedCameras') or default_encoded_cameras(cameras, params.get('FrameSize'), params.get('Fps'))
+  if encoded != cameras:
+    print(f'encoding {",".join(encoded)} to H.265 (not {",".join(c for c in cameras if c not in encoded)}: '
+          f'{len(os.sched_getaffinity(0))} cores are too few; Params EncodedCameras overrides)')
   status = StatusLine(cameras)
   rc = Manager(PROCESSES, params, on_tick=status).run(args.duration)
   print()

@@ -6,6 +6,7 @@ forked from the thread that lives as long as the manager. Output lines are read
 by two daemon threads per child and queued for the main thread.
 """
 import ctypes
+import functools
 import os
 import queue
 import signal
@@ -34,6 +35,7 @@ class ProcessSpec:
   restart:   'always' (also after a clean exit), 'on-failure', or 'never'
   watchdog:  seconds without a heartbeat (common/watchdog) before a restart; 0 = off
   env:       extra environment: a dict, or a callable(params) -> dict
+  nice:      added to the child's nice value (> 0: it yields the CPU to the others)
   """
   name: str
   argv: object = None
@@ -42,6 +44,7 @@ class ProcessSpec:
   restart: str = 'on-failure'
   watchdog: float = 0.0
   env: object = field(default_factory=dict)
+  nice: int = 0
 
   def command(self, params) -> List[str]:
     if self.python:
@@ -52,11 +55,21 @@ class ProcessSpec:
     return argv
 
 
-def _die_with_parent():
+def _child_setup(nice):
   # Runs in the child between fork and exec: SIGKILL us if the manager dies.
   _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
   if os.getppid() == 1:
     os._exit(1)  # the manager is already gone
+  if nice:
+    os.nice(nice)
+    # Each child leads its own session, so with autogroup scheduling
+    # (kernel.sched_autogroup_enabled) its nice value only ranks its own threads;
+    # the autogroup's nice is what ranks it against the other processes.
+    try:
+      with open('/proc/self/autogroup', 'w') as f:
+        f.write(str(nice))
+    except OSError:
+      pass  # no autogroup: the nice value above is what counts
 
 
 class ManagedProcess:
@@ -94,7 +107,7 @@ class ManagedProcess:
     extra = self.spec.env(params) if callable(self.spec.env) else self.spec.env
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''), **extra)
     self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, preexec_fn=_die_with_parent, start_new_session=True)
+                                 stderr=subprocess.PIPE, preexec_fn=functools.partial(_child_setup, self.spec.nice), start_new_session=True)
     self.start_time = time.monotonic()
     self.exit_code = None
     for stream, name in ((self.proc.stdout, 'stdout'), (self.proc.stderr, 'stderr')):

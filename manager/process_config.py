@@ -5,7 +5,29 @@ Python module (python=), when it should run (enabled), its restart policy and
 its watchdog limit. See manager/process.py for the fields. Arguments come from
 Params (manager/params.py), so ./launch options and tests configure them there.
 """
+import os
+
 from manager.process import ProcessSpec
+
+# CPU cores one libx265 stream takes at 1928x1208, 20 fps (tools/bench/run
+# encoder), and what modeld, camerad and loggerd need beside the encoders.
+HEVC_CORES_FULL_SIZE = 1.4
+OTHER_CORES = 0.6
+
+
+def default_encoded_cameras(enabled, size='1928x1208', fps=20, cpus=None):
+  """What encoderd encodes to H.265 when EncodedCameras is unset: as many of the
+  enabled cameras as the cores allow (libx265 cost scales with pixels per
+  second), road first, at least one. On 2 cores at 1928x1208 that is road only:
+  road + wide H.265 loses about half the frames there (pipeline bench,
+  road_wide_hevc). A machine whose GPU has NVENC can encode them all: set
+  EncodedCameras."""
+  cpus = cpus or len(os.sched_getaffinity(0))
+  w, h = (int(v) for v in size.split('x'))
+  per_stream = HEVC_CORES_FULL_SIZE * (w * h * fps) / (1928 * 1208 * 20)
+  fit = max(1, int((cpus - OTHER_CORES) / per_stream))
+  ordered = sorted(enabled, key=lambda c: c != 'road')
+  return [c for c in enabled if c in ordered[:fit]]
 
 
 def _camerad(params):
@@ -14,7 +36,8 @@ def _camerad(params):
 
 
 def _encoderd(params):
-  cameras = params.get('EncodedCameras') or params.get('EnabledCameras')
+  cameras = params.get('EncodedCameras') or default_encoded_cameras(params.get('EnabledCameras'), params.get('FrameSize'),
+                                                                            params.get('Fps'))
   return ['build/bin/encoderd', '--cameras', ','.join(cameras),
           '--segment-seconds', str(params.get('SegmentSeconds')), '--fps', str(params.get('Fps'))]
 
@@ -32,9 +55,14 @@ def _loggerd_env(params):
   return env
 
 
+# encoderd runs at nice 5: where the cores are short (2 cores: encoderd alone
+# wants ~1.4 of them) it yields to modeld and loggerd. It can afford to: it reads
+# every frame in order and VisionIPC's buffers hold a few frames for it to catch
+# up, while modeld conflates and a late frame is a lost model output. camerad is
+# SCHED_FIFO and ahead of both anyway.
 PROCESSES = [
   ProcessSpec('camerad', _camerad, restart='always', watchdog=5.0),
   ProcessSpec('modeld', _modeld, enabled=lambda p: p.get('ModelEnabled'), restart='always', watchdog=10.0),
-  ProcessSpec('encoderd', _encoderd, restart='always', watchdog=10.0),
+  ProcessSpec('encoderd', _encoderd, restart='always', watchdog=10.0, nice=5),
   ProcessSpec('loggerd', ['build/bin/loggerd'], env=_loggerd_env, restart='always', watchdog=10.0),
 ]

@@ -45,17 +45,25 @@ class FileSizePoller(threading.Thread):
     self.stop = False
 
   def run(self):
+    # A new file appears once a segment: listing the directories every 100 ms is
+    # enough. This poller shares the CPU with the pipeline it measures: globbing
+    # every 1 ms took 12% of a core; a stat every 2 ms takes ~2% (2 ms is small
+    # against the ~100 ms it measures).
+    paths, next_glob = [], 0
     while not self.stop:
       now = time.monotonic_ns()
-      for path in glob.glob(os.path.join(self.root, '*', 'fcamera.hevc')):
+      if now >= next_glob:
+        paths = glob.glob(os.path.join(self.root, '*', 'fcamera.hevc'))
+        next_glob = now + 100_000_000
+      for path in paths:
         try:
-          size = os.path.getsize(path)
+          size = os.stat(path).st_size
         except FileNotFoundError:
           continue
         s = self.samples.setdefault(path, [])
         if not s or s[-1][1] != size:
           s.append((now, size))
-      time.sleep(0.001)
+      time.sleep(0.002)
 
 
 def _pct(values, q):

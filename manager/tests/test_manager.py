@@ -84,6 +84,23 @@ def test_disabled_process_does_not_run():
   assert mgr.procs[0].restart_count == 0 and mgr.procs[0].pid == 0 and mgr.procs[0].exit_code is None
 
 
+def test_nice_is_applied_to_the_child_only(tmp_path):
+  def spec(name, **kw):
+    code = (f'import os; ag = open("/proc/self/autogroup").read().split()[-1] if os.path.exists("/proc/self/autogroup") '
+            f'else "none"; open({str(tmp_path / name)!r}, "w").write(f"{{os.nice(0)}} {{ag}}")')
+    return ProcessSpec(name, py(code), restart='never', **kw)
+  base = os.nice(0)
+  mgr = Manager([spec('niced', nice=5), spec('plain')], publish=False, echo=False)
+  run_for(mgr, 1.0)
+  assert [p.exit_code for p in mgr.procs] == [0, 0]
+  niced, niced_group = (tmp_path / 'niced').read_text().split()
+  plain, plain_group = (tmp_path / 'plain').read_text().split()
+  assert int(niced) == min(base + 5, 19) and int(plain) == base
+  if niced_group != 'none':  # autogroup scheduling: the child's session is ranked by its autogroup nice
+    assert (int(niced_group), int(plain_group)) == (5, 0)
+  assert os.nice(0) == base, 'the manager keeps its own nice value'
+
+
 def _start_manager(rows, *extra):
   p = subprocess.Popen([PY, os.path.join(ROOT, 'manager/tests/fake_manager.py'), json.dumps(rows), *extra],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -1,0 +1,31 @@
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
+
+from manager.params import Params  # noqa: E402
+from manager.process_config import PROCESSES, default_encoded_cameras  # noqa: E402
+
+
+def test_two_cores_encode_only_the_road_camera_at_full_size():
+  assert default_encoded_cameras(['road', 'wide'], '1928x1208', 20, cpus=2) == ['road']
+  assert default_encoded_cameras(['wide', 'road'], '1928x1208', 20, cpus=2) == ['road']
+
+
+def test_more_cores_or_smaller_frames_encode_more_cameras():
+  assert default_encoded_cameras(['road', 'wide'], '1928x1208', 20, cpus=4) == ['road', 'wide']
+  assert default_encoded_cameras(['road', 'wide'], '964x604', 20, cpus=2) == ['road', 'wide']
+  assert default_encoded_cameras(['road', 'wide', 'driver'], '1928x1208', 20, cpus=4) == ['road', 'wide']
+  assert default_encoded_cameras(['road', 'wide', 'driver'], '1928x1208', 20, cpus=8) == ['road', 'wide', 'driver']
+
+
+def test_at_least_one_camera_is_encoded():
+  assert default_encoded_cameras(['wide', 'driver'], '1928x1208', 20, cpus=1) == ['wide']
+
+
+def test_encoded_cameras_param_overrides_the_default(tmp_path):
+  params = Params(str(tmp_path))
+  encoderd = next(p for p in PROCESSES if p.name == 'encoderd')
+  params.put('EncodedCameras', ['road', 'wide'])
+  argv = encoderd.command(params)
+  assert argv[argv.index('--cameras') + 1] == 'road,wide'
