@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -22,7 +21,6 @@ extern "C" {
 #include "camerad/camera_stream.h"
 #include "common/command_line.h"
 #include "cereal/messaging.h"
-#include "common/clock.h"
 #include "common/watchdog.h"
 #include "encoderd/stream_encoder.h"
 #include "visionipc/visionipc_client.h"
@@ -96,19 +94,9 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
   VisionIpcClient client(server, o.vision_stream, false);
   cereal::PubMaster pm({o.data_topic, o.idx_topic});
   std::unique_ptr<encoderd::StreamEncoder> enc;
-  // When each frame inside the codec was pushed, for encodeTime (with frame
-  // threads a packet comes out a frame or two after its frame went in). Keyed
-  // by codec frame index (EncodedFrame::pts): a frame push() ignores leaves its
-  // index to the next one.
-  std::map<int64_t, uint64_t> pushed_at;
   uint32_t last_segment = UINT32_MAX;
   auto sink = [&](const encoderd::EncodedFrame &f) {
-    uint64_t now = conduit::mono_ns(), pushed = now;
-    if (auto it = pushed_at.find(f.pts); it != pushed_at.end()) {
-      pushed = it->second;
-      pushed_at.erase(pushed_at.begin(), std::next(it));
-    }
-    float encode_time = float((now - pushed) * 1e-9);
+    float encode_time = float(f.encode_ns * 1e-9);
     int w = enc->encoder().width(), h = enc->encoder().height();
     {
       cereal::MessageBuilder msg;
@@ -143,7 +131,6 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
     if (enc && (int(buf->width) != enc->encoder().input_width() || int(buf->height) != enc->encoder().input_height())) {
       enc->flush();  // camerad came back with another size
       enc.reset();
-      pushed_at.clear();
     }
     if (!enc) {
       enc = std::make_unique<encoderd::StreamEncoder>(o.config, int(buf->width), int(buf->height), clock, sink);
@@ -152,7 +139,6 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
               enc->encoder().scales() ? "scaled" : "in place");
     }
     camerad::Nv12Frame frame{buf->y, buf->uv, int(buf->width), int(buf->height), int(buf->stride)};
-    pushed_at[int64_t(enc->encoder().frames_in())] = conduit::mono_ns();
     enc->push(frame, {extra.frame_id, extra.timestamp_sof, extra.timestamp_eof}, client.server_id(),
               [&client] { client.release(); });
     frames++;

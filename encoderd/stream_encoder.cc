@@ -1,5 +1,7 @@
 #include "encoderd/stream_encoder.h"
 
+#include "common/clock.h"
+
 namespace encoderd {
 
 StreamEncoder::StreamEncoder(const EncoderConfig &config, int input_width, int input_height, SegmentClock &clock,
@@ -24,7 +26,7 @@ void StreamEncoder::push(const camerad::Nv12Frame &frame, const FrameMeta &meta,
   epoch_ = epoch;
   last_frame_id_ = meta.frame_id;
   segment_ = pos->segment;
-  in_flight_[int64_t(encoder_.frames_in())] = {*pos, dropped_};
+  in_flight_[int64_t(encoder_.frames_in())] = {*pos, dropped_, conduit::mono_ns()};
   encoder_.encode(frame, meta, new_segment, std::move(release), [this](const EncodedPacket &p) { emit(p); });
 }
 
@@ -33,7 +35,7 @@ void StreamEncoder::flush() {
 }
 
 void StreamEncoder::emit(const EncodedPacket &p) {
-  InFlight f{{segment_, 0}, dropped_};
+  InFlight f{{segment_, 0}, dropped_, 0};
   auto it = in_flight_.find(p.index);
   if (it != in_flight_.end()) {
     f = it->second;
@@ -45,7 +47,8 @@ void StreamEncoder::emit(const EncodedPacket &p) {
     segment_encode_id_ = 0;
   }
   EncodedFrame out{p.meta.frame_id, encode_id_++, pos.segment, pos.index, segment_encode_id_++,
-                   p.meta.timestamp_sof, p.meta.timestamp_eof, p.keyframe, f.dropped, p.index, p.data, p.size, &p.header};
+                   p.meta.timestamp_sof, p.meta.timestamp_eof, p.keyframe, f.dropped, p.index, p.data, p.size, &p.header,
+                   f.pushed_ns ? conduit::mono_ns() - f.pushed_ns : 0};
   sink_(out);
 }
 

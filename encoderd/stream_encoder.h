@@ -33,6 +33,7 @@ struct EncodedFrame {
   const uint8_t *data;       // valid only during the sink call, like header
   size_t size;
   const std::string *header; // parameter sets on keyframes, empty otherwise
+  uint64_t encode_ns;        // from push() of this frame to its packet (0 if unknown)
 };
 
 using EncodedFrameSink = std::function<void(const EncodedFrame &)>;
@@ -63,11 +64,13 @@ class StreamEncoder {
   uint32_t dropped_ = 0, encode_id_ = 0, segment_ = 0;
   uint32_t emit_segment_ = 0, segment_encode_id_ = 0;  // of the last packet out
   // Frames inside the codec (a codec with frame threads returns packets some
-  // frames later), by VideoEncoder index: their segment position and the drop
-  // count when they came in, so each packet reports its own frame's values.
+  // frames later), by VideoEncoder index: their segment position, the drop
+  // count and the time when they came in, so each packet reports its own
+  // frame's values.
   struct InFlight {
     SegmentPosition pos;
     uint32_t dropped;
+    uint64_t pushed_ns;
   };
   std::map<int64_t, InFlight> in_flight_;
 };
