@@ -9,7 +9,7 @@ import time
 from common.prefix import log_root
 from manager.manager import Manager
 from manager.params import Params
-from manager.process_config import PROCESSES, default_encoded_cameras
+from manager.process_config import PROCESSES, encoded_cameras
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CAMERA_TOPICS = {'road': 'roadCameraState', 'wide': 'wideRoadCameraState', 'driver': 'driverCameraState'}
@@ -76,7 +76,7 @@ def main(argv=None):
   params.put('SegmentSeconds', args.segment_seconds)
   params.put('LogRoot', os.environ.get('CONDUIT_LOG_ROOT', log_root()))
 
-  encoded = params.get('EncodedCameras') or default_encoded_cameras(cameras, params.get('FrameSize'), params.get('Fps'))
+  encoded = encoded_cameras(params)
   if encoded != cameras:
     print(f'encoding {",".join(encoded)} to H.265 (not {",".join(c for c in cameras if c not in encoded)}: '
           f'{len(os.sched_getaffinity(0))} cores are too few; Params EncodedCameras overrides)')

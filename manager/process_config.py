@@ -30,15 +30,19 @@ def default_encoded_cameras(enabled, size='1928x1208', fps=20, cpus=None):
   return [c for c in enabled if c in ordered[:fit]]
 
 
+def encoded_cameras(params):
+  """The cameras encoderd encodes to H.265: Params EncodedCameras, else the default above."""
+  return params.get('EncodedCameras') or default_encoded_cameras(params.get('EnabledCameras'), params.get('FrameSize'),
+                                                                 params.get('Fps'))
+
+
 def _camerad(params):
   return ['build/bin/camerad', '--source', params.get('CameraSource'), '--cameras', ','.join(params.get('EnabledCameras')),
           '--fps', str(params.get('Fps')), '--size', params.get('FrameSize'), '--rt-priority', '50']
 
 
 def _encoderd(params):
-  cameras = params.get('EncodedCameras') or default_encoded_cameras(params.get('EnabledCameras'), params.get('FrameSize'),
-                                                                            params.get('Fps'))
-  return ['build/bin/encoderd', '--cameras', ','.join(cameras),
+  return ['build/bin/encoderd', '--cameras', ','.join(encoded_cameras(params)),
           '--segment-seconds', str(params.get('SegmentSeconds')), '--fps', str(params.get('Fps'))]
 
 
