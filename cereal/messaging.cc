@@ -44,8 +44,10 @@ Event::Which event_which(std::string_view name) {
 
 }  // namespace
 
+namespace {
+
 // Where the root Event keeps what SubMaster reads on every message, from the schema.
-struct detail::EventLayout {
+struct EventLayout {
   size_t which_byte;     // union discriminant (uint16) in the data section
   size_t mono_byte;      // logMonoTime (uint64)
   size_t valid_bit;      // valid (bool)
@@ -53,10 +55,6 @@ struct detail::EventLayout {
   bool valid_default;
   size_t data_bytes;     // a data section this long holds all three
 };
-
-namespace {
-
-using detail::EventLayout;
 
 const EventLayout &event_layout() {
   static const EventLayout layout = [] {
@@ -217,13 +215,9 @@ PooledSegment::~PooledSegment() {
 
 MessageBuilder::~MessageBuilder() noexcept(false) {
   if (gave_first_) {
-    // capnp takes the first segment as zeroed memory: give it back that way.
-    auto segments = getSegmentsForOutput();
-    if (segments.size() > 0 && segments[0].begin() == segment_.begin()) {
-      std::memset(segment_.begin(), 0, segments[0].size() * sizeof(capnp::word));
-    } else {
-      std::memset(segment_.begin(), 0, segment_.size() * sizeof(capnp::word));
-    }
+    // capnp takes the first segment as zeroed memory: give it back that way. It
+    // is segment 0 (allocateSegment hands it out first); only its used part is dirty.
+    std::memset(segment_.begin(), 0, getSegmentsForOutput()[0].size() * sizeof(capnp::word));
   }
   for (capnp::word *segment : more_) std::free(segment);
 }
@@ -324,7 +318,7 @@ void SubMaster::RateWindow::add(uint64_t t) {
 
 SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector<std::string> &poll,
                      const std::vector<std::string> &ignore_alive, bool conflate)
-    : names_(services), states_(services.size()), layout_(&event_layout()) {
+    : names_(services), states_(services.size()) {
   for (size_t i = 0; i < services.size(); ++i) {
     State &s = states_[i];
     s.name = services[i];
@@ -420,7 +414,7 @@ bool SubMaster::receive(State &s, uint64_t now_ns) {
   m.reader.reset();
   std::swap(m.bytes, scratch_);
 
-  const EventLayout &layout = *layout_;
+  const EventLayout &layout = event_layout();
   Event::Which which;
   bool valid;
   uint64_t log_mono_time;

@@ -47,8 +47,6 @@ const Service &service(std::string_view name);
 size_t serialize(capnp::MessageBuilder &msg, std::vector<uint64_t> &out);
 
 namespace detail {
-struct EventLayout;  // messaging.cc
-
 // The first segment of a MessageBuilder: a zeroed 8 KiB buffer taken from a
 // process-wide pool (behind a one-block cache per thread) and given back
 // zeroed afterwards, so building a small message allocates nothing. One spare
@@ -218,7 +216,6 @@ class SubMaster {
   std::unique_ptr<msgq::Poller> poller_;
   msgq::Message scratch_;
   uint64_t frame_ = 0;
-  const detail::EventLayout *layout_;  // where Event keeps its tag, valid and logMonoTime
   uint64_t update_time_ = 0;  // receive time of this update's first pass
   bool waited_ = false;
 };
