@@ -8,4 +8,23 @@ void bind_capnp(pybind11::module_ &m);      // schemas, readers, builders: capnp
 void bind_msgq(pybind11::module_ &m);       // sockets and poller: msgq_bind.cc
 void bind_submaster(pybind11::module_ &m);  // the C++ SubMaster: submaster_bind.cc
 
+// Runs f() (a PyObject* result) for a function CPython calls directly, outside
+// pybind11's dispatcher: a C++ exception becomes the Python error pybind11's
+// translators give it (MsgqError, CapnpError, ValueError, ...), and nullptr.
+template <class F>
+PyObject *guarded(F &&f) {
+  try {
+    return f();
+  } catch (pybind11::error_already_set &e) {
+    e.restore();
+  } catch (...) {
+    namespace d = pybind11::detail;
+    if (!d::apply_exception_translators(d::get_local_internals().registered_exception_translators) &&
+        !d::apply_exception_translators(d::get_internals().registered_exception_translators)) {
+      PyErr_SetString(PyExc_SystemError, "cereal: unknown C++ exception");
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace cereal_py

@@ -209,20 +209,6 @@ size_t list_index(size_t size, Py_ssize_t i) {
 // Field access is the hot path of every reader and builder, so it gets the type
 // slots directly: a name that is not a method or property is looked up as a
 // field, without pybind11's dispatcher or a failed generic lookup first.
-template <class F>
-PyObject *guarded(F &&f) {
-  try {
-    return f();
-  } catch (py::error_already_set &e) {
-    e.restore();
-  } catch (...) {
-    if (!py::detail::apply_exception_translators(py::detail::get_local_internals().registered_exception_translators) &&
-        !py::detail::apply_exception_translators(py::detail::get_internals().registered_exception_translators)) {
-      PyErr_SetString(PyExc_SystemError, "cereal: unknown C++ exception");
-    }
-  }
-  return nullptr;
-}
 
 // The field named `name`, or nullopt when `name` is a class attribute (method, property).
 std::optional<capnp::StructSchema::Field> field_for(PyObject *self, PyObject *name, capnp::StructSchema schema) {

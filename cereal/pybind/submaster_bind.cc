@@ -118,20 +118,6 @@ class SubMasterPy {
 
 constexpr const char *kCapsuleName = "cereal._cereal.SubMaster";
 
-// Sets the Python error for the C++ exception being handled, through the same
-// translators pybind11 applies (MsgqError, CapnpError, ValueError, ...).
-void set_error_from_current_exception() {
-  try {
-    throw;
-  } catch (py::error_already_set &e) {
-    e.restore();
-  } catch (...) {
-    if (py::detail::apply_exception_translators(py::detail::get_local_internals().registered_exception_translators)) return;
-    if (py::detail::apply_exception_translators(py::detail::get_internals().registered_exception_translators)) return;
-    PyErr_SetString(PyExc_SystemError, "SubMaster.update: unknown C++ exception");
-  }
-}
-
 PyObject *fast_update(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
   auto *sm = static_cast<SubMasterPy *>(PyCapsule_GetPointer(capsule, kCapsuleName));
   if (sm == nullptr) return nullptr;
@@ -174,13 +160,10 @@ PyObject *fast_update(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs
     if (v == (unsigned long long)-1 && PyErr_Occurred()) return nullptr;
     now_ns = v;
   }
-  try {
+  return guarded([&]() -> PyObject * {
     sm->update(timeout_ms, now_ns);
-  } catch (...) {
-    set_error_from_current_exception();
-    return nullptr;
-  }
-  Py_RETURN_NONE;
+    Py_RETURN_NONE;
+  });
 }
 
 PyMethodDef fast_update_def = {
