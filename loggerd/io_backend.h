@@ -5,11 +5,12 @@
 //   io_uring  one ring per process (liburing). queue() only fills SQEs; submit()
 //             is the single io_uring_enter of a loop turn; completions are read
 //             from the CQ ring without a syscall. Writes come from buffers
-//             registered once (write_fixed); ops of one chain are linked
-//             (IOSQE_IO_LINK) so a failed or short write cancels the rest.
+//             registered once (write_fixed). A chain ending in an fsync is
+//             linked (IOSQE_IO_LINK) so a failed or short write cancels the
+//             rest; other chains' writes are not, since each link step would
+//             wait for the next io_uring_enter (deferred task work).
 //   pwrite    the fallback: submit() runs every queued chain with pwrite/fsync,
-//             stopping a chain at its first failed or short op, exactly as the
-//             linked SQEs would.
+//             stopping a chain at its first failed or short op.
 //
 // create_backend() picks io_uring unless LOGGERD_IO=pwrite, and falls back to
 // pwrite with one log line on stderr saying why when the kernel refuses io_uring
@@ -48,12 +49,16 @@ class IoBackend {
   virtual const char *name() const = 0;
   // Longest chain queue() accepts.
   virtual size_t max_chain() const = 0;
-  // Queues one chain: op i+1 runs only after op i fully succeeded.
+  // Queues one chain. If it ends in an fsync, op i+1 runs only after op i
+  // fully succeeded (else completes with -ECANCELED). Otherwise its writes are
+  // independent: after a failed one the others may or may not run.
   virtual void queue(const IoOp *ops, size_t n) = 0;
   // Hands everything queued to the kernel. With sleep_until_ns (CLOCK_MONOTONIC)
   // in the future it also waits until then, so a loop turn's pacing costs no
   // extra syscall: io_uring submits and sleeps in one io_uring_enter.
-  virtual void submit(uint64_t sleep_until_ns = 0) = 0;
+  // io_uring hands over finished ops only inside an io_uring_enter; one that
+  // queues nothing makes none unless `collect` asks for the finished ops anyway.
+  virtual void submit(uint64_t sleep_until_ns = 0, bool collect = false) = 0;
   // Appends finished ops to `out`. wait=true blocks until at least one finished
   // (returns at once when nothing is in flight).
   virtual void reap(std::vector<IoCompletion> &out, bool wait) = 0;

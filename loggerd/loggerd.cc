@@ -5,8 +5,9 @@
 // socket, write (rlog/qlog through zstd, video packets as they come), end log
 // frames due before the next turn, then submit all writes and sleep until the
 // next turn in one io_uring_enter (Writer::submit). A turn lasts one flush
-// window; after a backlog, turns follow each other without a pause. Once a
-// second: rotation timer, loggerdState; every 5 s (or 64 MB) the deleter.
+// window; after a backlog, turns follow each other without a pause and submit
+// every few turns. Once a second: rotation timer, loggerdState; every 5 s (or
+// 64 MB) the deleter.
 //
 // Rotation follows the encoders: a packet whose segmentNum differs from the one
 // its encoder had in this segment is held back; when every running encoder (a
@@ -51,6 +52,9 @@ constexpr uint64_t kSecond = 1'000'000'000ull;
 constexpr uint64_t kEncoderAliveNs = 2 * kSecond;
 constexpr uint64_t kDeleterPeriodNs = 5 * kSecond;
 constexpr int kMaxPerSocketPerTurn = 4096;
+// Flat out, a ring refills within microseconds of loggerd catching up: look
+// this long before sleeping on the futex, a syscall and a wake-up each time.
+constexpr uint64_t kFlatOutSpinNs = 50'000;
 
 struct EncoderStream {
   const char *data_service, *idx_service, *file;
@@ -119,7 +123,7 @@ class Loggerd {
 
   std::string root_;
   loggerd::InitInfo info_;
-  uint64_t segment_ns_, turn_ns_;
+  uint64_t segment_ns_, turn_ns_, batch_ns_;
   std::unique_ptr<loggerd::Writer> writer_;
   std::unique_ptr<loggerd::RouteLogger> logger_;
   std::unique_ptr<loggerd::Deleter> deleter_;
@@ -129,6 +133,7 @@ class Loggerd {
   Encoder encoders_[4];
   uint64_t segment_start_ns_ = 0, next_second_ns_ = 0, next_deleter_ns_ = 0, deleter_bytes_ = 0;
   uint64_t flat_out_until_ns_ = 0;  // no pause between turns before this (after a backlog)
+  uint64_t next_submit_ns_ = 0;     // flat out: the turn that hands the batch to the kernel
   uint64_t bad_messages_ = 0;
   std::vector<uint64_t> scratch_;
   std::vector<uint8_t> packet_;
@@ -149,6 +154,8 @@ Loggerd::Loggerd(int argc, char **argv) {
   // disk within the window. Long turns make big batches: one io_uring_enter per
   // turn carries every file's data of that window.
   turn_ns_ = uint64_t(env_num("LOGGERD_TURN_MS", lo.flush_interval_ns / 1e6) * 1e6);
+  // Flat out (below), the turns of half a window go to the kernel together.
+  batch_ns_ = turn_ns_ / 2;
   lo.level = int(env_num("LOGGERD_ZSTD_LEVEL", 3));
   writer_ = std::make_unique<loggerd::Writer>();
   fprintf(stderr, "loggerd: route %s under %s, io %s\n", info_.route.c_str(), root_.c_str(), writer_->backend_name());
@@ -338,6 +345,10 @@ int Loggerd::run() {
   msgq::Message msg;
   while (!g_signal) {
     // Idle: sleep until a message, or the once-a-second work is due.
+    if (conduit::mono_ns() < flat_out_until_ns_) {
+      uint64_t spin_end = conduit::mono_ns() + kFlatOutSpinNs;
+      while (poller_->poll(0).empty() && conduit::mono_ns() < spin_end) {}
+    }
     poller_->poll(int(std::clamp<int64_t>((int64_t(next_second_ns_) - int64_t(conduit::mono_ns())) / 1000000 + 1, 1, 1000)));
     conduit::watchdog_kick();
     uint64_t turn_start = conduit::mono_ns();
@@ -354,7 +365,6 @@ int Loggerd::run() {
     }
     now = conduit::mono_ns();
     maybe_rotate(now);
-    logger_->maybe_flush(now + turn_ns_);  // a frame due before the next turn ends now
     if (now >= next_second_ns_) {
       once_a_second(now);
       next_second_ns_ = now + kSecond;
@@ -362,10 +372,14 @@ int Loggerd::run() {
     // After a turn with messages, let more gather until the next one: each wake-up
     // and io_uring_enter then carries a batch (io_uring sleeps inside the submit).
     // After a backlog there is no pause for a second: loggerd runs flat out, since
-    // one pause would let the rings lap it again.
+    // one pause would let the rings lap it again, and hands the writes of its turns
+    // to the kernel together every batch_ns_ (sooner when buffers run low).
     if (backlog) flat_out_until_ns_ = now + kSecond;
-    bool pause = handled > 0 && now >= flat_out_until_ns_ && !g_signal;
-    writer_->submit(pause ? turn_start + turn_ns_ : 0);
+    bool flat_out = now < flat_out_until_ns_ && !g_signal;
+    if (flat_out && now < next_submit_ns_ && !writer_->low_on_buffers()) continue;
+    logger_->maybe_flush(flat_out ? now + batch_ns_ : turn_start + turn_ns_);  // frames due before the next submit end now
+    writer_->submit(handled > 0 && !flat_out && !g_signal ? turn_start + turn_ns_ : 0);
+    next_submit_ns_ = now + batch_ns_;
   }
   // Drain what arrived before the signal, then close the route.
   now = conduit::mono_ns();

@@ -20,7 +20,7 @@ class PwriteBackend : public IoBackend {
     queued_ += n;
   }
 
-  void submit(uint64_t sleep_until_ns) override {
+  void submit(uint64_t sleep_until_ns, bool) override {
     for (auto &chain : chains_) {
       bool broken = false;
       for (const IoOp &op : chain) {

@@ -53,7 +53,8 @@ class UringBackend : public IoBackend {
   void queue(const IoOp *ops, size_t n) override {
     if (n > kQueueDepth) throw std::invalid_argument("io_uring chain of " + std::to_string(n) + " ops, at most " + std::to_string(kQueueDepth));
     // A chain must not straddle two io_uring_enter calls: the kernel ends a link at a submission boundary.
-    if (io_uring_sq_space_left(&ring_) < n) submit(0);
+    if (io_uring_sq_space_left(&ring_) < n) submit(0, false);
+    bool linked = ops[n - 1].kind == IoOp::kFsync;
     for (size_t i = 0; i < n; ++i) {
       const IoOp &op = ops[i];
       io_uring_sqe *sqe = io_uring_get_sqe(&ring_);
@@ -64,12 +65,12 @@ class UringBackend : public IoBackend {
         io_uring_prep_fsync(sqe, op.fd, 0);
       }
       io_uring_sqe_set_data64(sqe, op.tag);
-      if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
+      if (linked && i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
     }
     queued_ += n;
   }
 
-  void submit(uint64_t sleep_until_ns) override {
+  void submit(uint64_t sleep_until_ns, bool collect) override {
     uint64_t now = sleep_until_ns ? conduit::mono_ns() : 0;
     if (sleep_until_ns > now && (ring_.features & IORING_FEAT_EXT_ARG)) {
       // Ask for more completions than can come, so the call returns at the deadline.
@@ -82,7 +83,7 @@ class UringBackend : public IoBackend {
       queued_ = 0;
       return;
     }
-    if (queued_ > 0) {
+    if (queued_ > 0 || (collect && in_flight_ > 0)) {
       int r;
       // Also runs deferred completions (see init), so reap() finds them.
       do r = io_uring_submit_and_get_events(&ring_); while (r == -EINTR);

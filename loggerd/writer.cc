@@ -14,13 +14,16 @@
 namespace loggerd {
 namespace {
 
-// Completion tags: file id (20 bits) | buffer index + 1 (12 bits, 0 = fsync) | op length (32 bits).
-constexpr uint32_t kIdBits = 20;
+// Completion tags: file id (16 bits) | chain seq (4 bits) | buffer index + 1
+// (12 bits, 0 = fsync) | op length (32 bits).
+constexpr uint32_t kIdBits = 16;
 constexpr uint32_t kIdMask = (1u << kIdBits) - 1;
+constexpr uint32_t kSeqMask = 15;
+constexpr size_t kMaxChains = 8;  // in flight per file; fewer than kSeqMask + 1 keeps seqs unique
 constexpr size_t kMaxBuffers = 4095;
 
-uint64_t make_tag(uint32_t id, int buf, uint32_t len) {
-  return (uint64_t(id) << 44) | (uint64_t(buf + 1) << 32) | len;
+uint64_t make_tag(uint32_t id, uint32_t seq, int buf, uint32_t len) {
+  return (uint64_t(id) << 48) | (uint64_t(seq & kSeqMask) << 44) | (uint64_t(buf + 1) << 32) | len;
 }
 
 int64_t env_int(const char *name, int64_t fallback) {
@@ -158,45 +161,50 @@ int Writer::acquire_buffer(AppendFile *f) {
   return idx;
 }
 
-void Writer::queue_chain(AppendFile *f) {
+bool Writer::queue_chain(AppendFile *f) {
+  // After a failed chain nothing is queued until the file is cut back (retire_chains);
+  // a closing file's last chain (with the fsync) waits until the others are back.
+  bool last = f->closing_;  // close() ended or dropped the open unit
+  bool held = f->discarding_ || f->chains_.size() >= kMaxChains || (last && !f->chains_.empty()) ||
+              std::any_of(f->chains_.begin(), f->chains_.end(), [](const AppendFile::Chain &c) { return c.failed; });
+  if (held) return f->unit_end_ > f->submitted_ || last;
+  uint32_t seq = f->next_seq_;
   ops_.clear();
-  uint64_t off = f->disk_end_, bytes = 0;
+  uint64_t off = f->queued_end_, bytes = 0;
   for (auto &b : f->bufs_) {
     uint64_t s = std::max(f->submitted_, b.base), e = std::min(f->unit_end_, b.base + b.filled);
     if (e <= s) continue;
     uint32_t len = uint32_t(e - s);
     ops_.push_back({IoOp::kWrite, f->fd_, b.index, static_cast<const char *>(iov_[b.index].iov_base) + (s - b.base),
-                    len, off, make_tag(f->id_, b.index, len)});
+                    len, off, make_tag(f->id_, seq, b.index, len)});
     b.in_flight++;
     off += len;
     bytes += len;
   }
   f->submitted_ = std::max(f->submitted_, f->unit_end_);
-  bool fsync = f->closing_ && !f->fsynced_ && f->submitted_ == f->appended_;
-  if (fsync) ops_.push_back({IoOp::kFsync, f->fd_, -1, nullptr, 0, 0, make_tag(f->id_, -1, 0)});
-  if (ops_.empty()) return;
-  f->chain_ops_ = int(ops_.size());
-  f->chain_bytes_ = bytes;
-  f->chain_failed_ = false;
-  f->chain_errno_ = 0;
-  f->chain_has_fsync_ = fsync;
+  if (last && !f->fsynced_) ops_.push_back({IoOp::kFsync, f->fd_, -1, nullptr, 0, 0, make_tag(f->id_, seq, -1, 0)});
+  if (ops_.empty()) return false;
+  f->chains_.push_back({seq, int(ops_.size()), bytes, false, 0});
+  f->next_seq_ = (seq + 1) & kSeqMask;
+  f->queued_end_ = off;
   in_flight_bytes_ += bytes;
   stats_.chains++;
   int64_t limit = opts_.inject_enospc_after;
   if (limit >= 0 && bytes > 0 && disk_bytes_ + in_flight_bytes_ > uint64_t(limit)) {
     for (size_t i = 0; i < ops_.size(); ++i) synthetic_.push_back({ops_[i].tag, i == 0 ? -ENOSPC : -ECANCELED});
-    return;
+    return false;
   }
   backend_->queue(ops_.data(), ops_.size());
+  return false;
 }
 
 bool Writer::submit(uint64_t sleep_until_ns) {
   size_t before = stats_.chains;
-  for (auto &[id, f] : files_)
-    if (f->chain_ops_ == 0) queue_chain(f.get());
+  bool waiting = false;  // units held back behind chains in flight: collect those now
+  for (auto &[id, f] : files_) waiting |= queue_chain(f.get());
   bool queued = stats_.chains != before;
   if (queued) stats_.submits++;
-  backend_->submit(sleep_until_ns);
+  backend_->submit(sleep_until_ns, waiting);
   reap(false);
   return queued;
 }
@@ -214,9 +222,10 @@ void Writer::reap(bool wait) {
 void Writer::process(const std::vector<IoCompletion> &done) {
   completions_ += done.size();
   for (const IoCompletion &c : done) {
-    auto it = files_.find(uint32_t(c.tag >> 44) & kIdMask);
+    auto it = files_.find(uint32_t(c.tag >> 48) & kIdMask);
     if (it == files_.end()) continue;
     AppendFile *f = it->second.get();
+    uint32_t seq = uint32_t(c.tag >> 44) & kSeqMask;
     int buf = int((c.tag >> 32) & 0xfff) - 1;
     uint32_t len = uint32_t(c.tag);
     bool ok;
@@ -234,35 +243,51 @@ void Writer::process(const std::vector<IoCompletion> &done) {
         if (!ok) fprintf(stderr, "loggerd: fsync of %s failed: %s\n", f->path_.c_str(), strerror(int(-c.result)));
       }
     }
-    if (!ok && !f->chain_failed_) {
-      f->chain_failed_ = true;
-      f->chain_errno_ = c.result < 0 ? int(-c.result) : ENOSPC;  // a short write to a file means no space
+    auto chain = std::find_if(f->chains_.begin(), f->chains_.end(), [&](const AppendFile::Chain &ch) { return ch.seq == seq; });
+    if (chain == f->chains_.end()) continue;
+    if (!ok && !chain->failed) {
+      chain->failed = true;
+      chain->error = c.result < 0 ? int(-c.result) : ENOSPC;  // a short write to a file means no space
     }
-    if (--f->chain_ops_ == 0) finish_chain(f);
+    chain->ops_left--;
+    retire_chains(f);
   }
 }
 
-void Writer::finish_chain(AppendFile *f) {
-  in_flight_bytes_ -= f->chain_bytes_;
-  if (!f->chain_failed_) {
-    f->disk_end_ += f->chain_bytes_;
-    disk_bytes_ += f->chain_bytes_;
-    stats_.bytes_written += f->chain_bytes_;
-  } else if (f->chain_bytes_ > 0) {
+// Retires the file's finished chains in queue order: their bytes are on disk,
+// or dropped from the first failed chain on. Once a failure's chains are all
+// back, the file is cut to the end of the last good one.
+void Writer::retire_chains(AppendFile *f) {
+  while (!f->chains_.empty() && f->chains_.front().ops_left == 0) {
+    AppendFile::Chain c = f->chains_.front();
+    f->chains_.pop_front();
+    in_flight_bytes_ -= c.bytes;
+    if (!c.failed && !f->discarding_) {
+      f->disk_end_ += c.bytes;
+      disk_bytes_ += c.bytes;
+      stats_.bytes_written += c.bytes;
+      continue;
+    }
+    if (c.bytes == 0) continue;  // a failed fsync-only chain: nothing to cut
+    stats_.bytes_dropped += c.bytes;
+    f->discarding_ = true;
+    if (!c.failed) continue;
     stats_.write_errors++;
-    stats_.bytes_dropped += f->chain_bytes_;
-    stats_.last_errno = f->chain_errno_;
-    // Cut whatever part of the failed chain landed, so the file ends with a whole unit.
-    if (ftruncate(f->fd_, off_t(f->disk_end_)) != 0)
-      fprintf(stderr, "loggerd: ftruncate %s to %llu failed: %s\n", f->path_.c_str(), (unsigned long long)f->disk_end_, strerror(errno));
+    stats_.last_errno = c.error;
     if (stats_.write_errors == 1 || stats_.write_errors % 100 == 0)
       fprintf(stderr, "loggerd: write to %s failed (%s): dropped %llu bytes, file kept at %llu bytes (%llu failed writes so far)\n",
-              f->path_.c_str(), strerror(f->chain_errno_), (unsigned long long)f->chain_bytes_,
-              (unsigned long long)f->disk_end_, (unsigned long long)stats_.write_errors);
+              f->path_.c_str(), strerror(c.error), (unsigned long long)c.bytes, (unsigned long long)f->disk_end_,
+              (unsigned long long)stats_.write_errors);
   }
-  f->chain_bytes_ = 0;
+  if (f->discarding_ && f->chains_.empty()) {
+    // Cut whatever part of the failed chains landed, so the file ends with a whole unit.
+    if (ftruncate(f->fd_, off_t(f->disk_end_)) != 0)
+      fprintf(stderr, "loggerd: ftruncate %s to %llu failed: %s\n", f->path_.c_str(), (unsigned long long)f->disk_end_, strerror(errno));
+    f->queued_end_ = f->disk_end_;
+    f->discarding_ = false;
+  }
   release_buffers(f);
-  if (f->closing_ && f->fsynced_ && f->submitted_ == f->appended_) finalize(f);
+  if (f->closing_ && f->fsynced_ && f->submitted_ == f->appended_ && f->chains_.empty()) finalize(f);
 }
 
 void Writer::release_buffers(AppendFile *f) {

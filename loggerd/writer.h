@@ -10,13 +10,17 @@
 //   w.close(f);                                   // last writes + linked fsync; lock removed when durable
 //
 // Units: only whole units reach the disk. Bytes of an open unit wait in the
-// buffers; at submit() each file's complete units go out as one linked chain
-// of write_fixed ops at explicit offsets (at most one chain in flight per
-// file, so offsets stay exact). If any write of a chain fails or is short
-// (ENOSPC, EIO), the chain's bytes are counted as dropped and the file is
-// truncated back to the end of the last good chain: what was on disk before is
-// never damaged and no half unit is ever counted as written. The Writer keeps
-// going; later units are tried again.
+// buffers; at submit() each file's complete units go out as one chain of
+// write_fixed ops at explicit offsets, after the chains still in flight
+// (several per file: a submit need not wait for the last one's completions,
+// which io_uring hands over only in the next io_uring_enter). If any write
+// fails or is short (ENOSPC, EIO), its chain and every later one of the file
+// count as dropped, nothing more is queued for the file until they are all
+// back, and the file is truncated to the end of the last good chain: what was
+// on disk before is never damaged and no half unit is ever counted as written.
+// The Writer keeps going; later units are tried again. A closing file's last
+// chain waits for the others and ends in a linked fsync, so it covers every
+// write.
 //
 // When every buffer is in use, append() submits and waits for the disk; if the
 // buffers are all held by open units, the current unit of the file asking is
@@ -81,6 +85,13 @@ class AppendFile {
     uint32_t filled;
     int in_flight;
   };
+  struct Chain {
+    uint32_t seq;      // tells its completions apart from other chains of the file
+    int ops_left;
+    uint64_t bytes;
+    bool failed;
+    int error;
+  };
   AppendFile(Writer *w, uint32_t id, int fd, std::string path, std::string lock_path)
       : w_(w), id_(id), fd_(fd), path_(std::move(path)), lock_path_(std::move(lock_path)) {}
   void drop_open_unit();
@@ -93,12 +104,11 @@ class AppendFile {
   std::deque<Buf> bufs_;
   uint64_t appended_ = 0, unit_end_ = 0, submitted_ = 0;
   bool dropping_unit_ = false;
-  uint64_t disk_end_ = 0;
-  // The chain in flight.
-  int chain_ops_ = 0;
-  uint64_t chain_bytes_ = 0;
-  bool chain_failed_ = false, chain_has_fsync_ = false;
-  int chain_errno_ = 0;
+  uint64_t disk_end_ = 0;   // end of the last chain that completed, in order, without error
+  uint64_t queued_end_ = 0; // where the next chain starts: disk_end_ + the chains in flight
+  std::deque<Chain> chains_;  // in flight, oldest first
+  uint32_t next_seq_ = 0;
+  bool discarding_ = false;  // a chain failed: later chains are dropped until the file is cut back
   bool closing_ = false, fsynced_ = false;
 };
 
@@ -125,15 +135,18 @@ class Writer {
   const char *backend_name() const { return backend_->name(); }
   size_t open_files() const { return files_.size(); }
   size_t free_buffers() const { return free_.size(); }
+  // Under a quarter of the pool is free: a caller batching turns should submit now.
+  bool low_on_buffers() const { return free_.size() * 4 < opts_.buffer_count; }
   // Bytes appended but not yet completed on disk (open units, queued, in flight).
   uint64_t pending_bytes() const;
 
  private:
   friend class AppendFile;
   int acquire_buffer(AppendFile *f);
-  void queue_chain(AppendFile *f);
+  // Queues the file's complete units; returns true when they must wait for its chains in flight.
+  bool queue_chain(AppendFile *f);
   void process(const std::vector<IoCompletion> &done);
-  void finish_chain(AppendFile *f);
+  void retire_chains(AppendFile *f);
   void release_buffers(AppendFile *f);
   void finalize(AppendFile *f);
   void reap(bool wait);

@@ -154,6 +154,38 @@ TEST_P(WriterTest, InjectedEnospcDropsWholeUnitsAndKeepsEarlierData) {
   EXPECT_FALSE(exists(path + ".lock"));
 }
 
+// Every submit sends its complete units at once, behind the chains still in
+// flight; a failure drops that chain and the ones behind it, cuts the file back
+// to whole units, and later units are written again.
+TEST_P(WriterTest, ChainsInFlightStayInOrderAndFailTogether) {
+  std::string path = dir.path + "/e.bin";
+  std::mt19937 rng(5);
+  WriterOptions o = opts(64, 16384);
+  o.inject_enospc_after = 150000;
+  Writer w(o);
+  AppendFile *f = w.open(path);
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < 120; ++i) {
+    std::string u = make_unit(i, 500 + rng() % 8000, rng);
+    f->append(u.data(), u.size());
+    f->end_unit();
+    total += u.size();
+    w.submit();  // never waits for the disk: several chains of the file are in flight
+  }
+  w.close(f);
+  w.drain();
+  std::string data = slurp(path);
+  auto seqs = parse_units(data);
+  ASSERT_GT(seqs.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(seqs[i], i);
+  for (size_t i = 1; i < seqs.size(); ++i) EXPECT_LT(seqs[i - 1], seqs[i]);
+  EXPECT_LE(data.size(), 150000u);
+  EXPECT_GT(w.stats().write_errors, 0u);
+  EXPECT_EQ(w.stats().bytes_written, data.size());
+  EXPECT_EQ(w.stats().bytes_written + w.stats().bytes_dropped, total);
+  EXPECT_FALSE(exists(path + ".lock"));
+}
+
 TEST_P(WriterTest, RealEnospcOnTmpfsNeverLeavesHalfUnits) {
   std::string mnt = dir.path + "/mnt";
   mkdir(mnt.c_str(), 0700);
