@@ -4,11 +4,11 @@
 
 namespace encoderd {
 
-StreamEncoder::StreamEncoder(const EncoderConfig &config, int input_width, int input_height, SegmentClock &clock,
-                             EncodedFrameSink sink)
-    : encoder_(config, input_width, input_height), clock_(clock), sink_(std::move(sink)) {}
+StreamEncoder::StreamEncoder(const EncoderConfig &config, int input_width, int input_height,
+                             conduit::PixelFormat input_format, SegmentClock &clock, EncodedFrameSink sink)
+    : encoder_(config, input_width, input_height, input_format), clock_(clock), sink_(std::move(sink)) {}
 
-void StreamEncoder::push(const camerad::Nv12Frame &frame, const FrameMeta &meta, uint64_t epoch,
+void StreamEncoder::push(const conduit::Yuv420Frame &frame, const FrameMeta &meta, uint64_t epoch,
                          std::function<void()> release) {
   bool same_run = started_ && epoch == epoch_;
   if (same_run && meta.frame_id <= last_frame_id_) {

@@ -40,12 +40,12 @@ using EncodedFrameSink = std::function<void(const EncodedFrame &)>;
 
 class StreamEncoder {
  public:
-  StreamEncoder(const EncoderConfig &config, int input_width, int input_height, SegmentClock &clock,
-                EncodedFrameSink sink);
+  StreamEncoder(const EncoderConfig &config, int input_width, int input_height, conduit::PixelFormat input_format,
+                SegmentClock &clock, EncodedFrameSink sink);
 
   // Encodes a frame of camerad run `epoch`. Frames of a run must come in
   // increasing frame id order; an older or repeated frame is released and ignored.
-  void push(const camerad::Nv12Frame &frame, const FrameMeta &meta, uint64_t epoch, std::function<void()> release);
+  void push(const conduit::Yuv420Frame &frame, const FrameMeta &meta, uint64_t epoch, std::function<void()> release);
   void flush();
 
   const VideoEncoder &encoder() const { return encoder_; }

@@ -34,7 +34,7 @@ class CudaTransform : public FrameTransform {
   }
 
  protected:
-  void warp_host(const Nv12Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
+  void warp_host(const Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
     launch(device_pointer(f), m, dst, g);
   }
   void warp_device(const DeviceBuffer &src, const WarpParams &m, const DeviceBuffer &dst,
@@ -49,7 +49,7 @@ class CudaTransform : public FrameTransform {
     const uint8_t *device;
   };
 
-  const uint8_t *device_pointer(const Nv12Frame &f) {
+  const uint8_t *device_pointer(const Frame &f) {
     size_t size = f.size();
     auto it = std::find_if(registered_.begin(), registered_.end(),
                            [&](const Registered &r) { return r.data == f.data && r.size == size; });

@@ -31,7 +31,7 @@ class OpenClTransform : public FrameTransform {
   }
 
  protected:
-  void warp_host(const Nv12Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
+  void warp_host(const Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
     enqueue(wrap(f), m, dst, g);
   }
   void warp_device(const DeviceBuffer &src, const WarpParams &m, const DeviceBuffer &dst,
@@ -46,7 +46,7 @@ class OpenClTransform : public FrameTransform {
     cl_mem mem;
   };
 
-  cl_mem wrap(const Nv12Frame &f) {
+  cl_mem wrap(const Frame &f) {
     size_t size = f.size();
     auto it = std::find_if(wrapped_.begin(), wrapped_.end(),
                            [&](const Wrapped &w) { return w.data == f.data && w.size == size; });

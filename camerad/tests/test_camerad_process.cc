@@ -8,6 +8,7 @@
 #include "camerad/synthetic_scene.h"
 #include "camerad/v4l2_camera.h"
 #include "common/prefix.h"
+#include "common/yuv420_psnr.h"
 #include "camerad/tests/clip_util.h"
 #include "encoderd/tests/decode_util.h"
 #include "encoderd/tests/process_util.h"
@@ -29,20 +30,16 @@ TEST(CameradProcess, ServesTheSyntheticSceneWithSteadyTimestamps) {
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!client.connect(false) && std::chrono::steady_clock::now() < until) usleep(50'000);
   ASSERT_TRUE(client.connected);
-  testutil::Nv12Image ref(320, 192);
+  testutil::Image ref(320, 192);
   int checked = 0;
   while (checked < 5 && std::chrono::steady_clock::now() < until) {
     VisionIpcBufExtra extra;
     VisionBuf *buf = client.recv(&extra, 100);
     if (!buf) continue;
     ASSERT_EQ(buf->width, 320u);
+    ASSERT_EQ(buf->layout.format(), conduit::PixelFormat::kNv12);  // the default
     camerad::render_synthetic(camerad::CameraStream::Driver, extra.frame_id, ref.frame);
-    for (int r = 0; r < 192; r++) {
-      ASSERT_EQ(memcmp(buf->y + r * buf->stride, ref.frame.y + r * ref.frame.stride, 320), 0) << "row " << r;
-    }
-    for (int r = 0; r < 96; r++) {
-      ASSERT_EQ(memcmp(buf->uv + r * buf->stride, ref.frame.uv + r * ref.frame.stride, 320), 0) << "uv row " << r;
-    }
+    ASSERT_EQ(conduit::psnr(buf->frame(), ref.frame), 99.0) << "frame " << extra.frame_id << " differs from the scene";
     EXPECT_GE(extra.timestamp_eof, extra.timestamp_sof);
     checked++;
   }
@@ -71,6 +68,34 @@ TEST(CameradProcess, ServesTheSyntheticSceneWithSteadyTimestamps) {
     // Start-of-frame times are the pacing deadlines: exactly 50 ms per frame id, no drift.
     EXPECT_EQ(fds[i].sof - fds[i - 1].sof, uint64_t(fds[i].id - fds[i - 1].id) * 50'000'000u);
   }
+  camerad.signal(SIGTERM);
+  EXPECT_EQ(camerad.wait(20), 0);
+}
+
+// --pixel-format yuv420p: I420 buffers (U plane, then V plane) holding exactly
+// the synthetic scene, as a consumer that reads the layout from VisionIPC sees them.
+TEST(CameradProcess, ServesI420Buffers) {
+  PrefixScope scope("cami420");
+  testutil::Child camerad({"build/bin/camerad", "--cameras", "road", "--size", "320x192", "--pixel-format", "yuv420p"});
+  VisionIpcClient client("camerad", VISION_STREAM_ROAD, false);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!client.connect(false) && std::chrono::steady_clock::now() < until) usleep(50'000);
+  ASSERT_TRUE(client.connected);
+  testutil::Image ref(320, 192);
+  int checked = 0;
+  while (checked < 5 && std::chrono::steady_clock::now() < until) {
+    VisionIpcBufExtra extra;
+    VisionBuf *buf = client.recv(&extra, 100);
+    if (!buf) continue;
+    const conduit::Yuv420Layout &l = buf->layout;
+    ASSERT_EQ(l.format(), conduit::PixelFormat::kI420);
+    EXPECT_EQ(l.uv_stride, l.stride / 2);
+    EXPECT_EQ(l.v_offset, l.u_offset + size_t(l.uv_stride) * 96);  // 192 rows: no row padding
+    camerad::render_synthetic(camerad::CameraStream::Road, extra.frame_id, ref.frame);
+    ASSERT_EQ(conduit::psnr(buf->frame(), ref.frame), 99.0) << "frame " << extra.frame_id << " differs from the scene";
+    checked++;
+  }
+  EXPECT_EQ(checked, 5);
   camerad.signal(SIGTERM);
   EXPECT_EQ(camerad.wait(20), 0);
 }

@@ -146,7 +146,7 @@ TEST(EncoderdProcess, SegmentsKeyframesDropsAndCameradRestart) {
   }
   for (auto &pic : dec.decode(nullptr, 0)) pics.push_back(std::move(pic));
   ASSERT_EQ(pics.size(), seg.size());
-  testutil::Nv12Image ref(kW, kH);
+  testutil::Image ref(kW, kH);
   for (size_t i = 0; i < pics.size(); i++) {
     ASSERT_EQ(pics[i].width, kW);
     auto stamp = camerad::read_stamp(pics[i].y.data(), kW, kW, kH);

@@ -477,7 +477,7 @@ TEST_F(VisionIpc, BadArgumentsThrowClearErrors) {
   EXPECT_THROW(server.create_buffers(VISION_STREAM_ROAD, 2, 640, 480), Error);
   EXPECT_THROW(server.send(nullptr, nullptr), Error);
   VisionBuf foreign;
-  foreign.allocate(visionipc::nv12_layout(640, 480), "foreign");
+  foreign.allocate(visionipc::buffer_layout(conduit::PixelFormat::kNv12, 640, 480), "foreign");
   EXPECT_THROW(server.send(&foreign, nullptr), Error);
   VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD);
   ASSERT_NE(b, nullptr);
