@@ -129,20 +129,16 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
     VisionBuf *buf = client.recv(&extra, 100);
     if (!buf) continue;
     conduit::Yuv420Frame frame = buf->frame();
-    if (enc && (frame.width != enc->encoder().input_width() || frame.height != enc->encoder().input_height() ||
-                frame.format() != enc->encoder().input_format())) {
-      enc->flush();  // camerad came back with another size or pixel format
-      enc.reset();
-    }
-    if (!enc) {
-      enc = std::make_unique<encoderd::StreamEncoder>(o.config, frame.width, frame.height, frame.format(), clock, sink);
+    bool opens = !enc || !enc->accepts(frame);  // the first frame, or camerad came back with another size or layout
+    if (!enc) enc = std::make_unique<encoderd::StreamEncoder>(o.config, frame.width, frame.height, frame.format(), clock, sink);
+    enc->push(frame, {extra.frame_id, extra.timestamp_sof, extra.timestamp_eof}, client.server_id(),
+              [&client] { client.release(); });
+    if (opens) {
       fprintf(stderr, "encoderd: %s: %s %dx%d (%s frames, %s codec input, %s)\n", o.name.c_str(),
               enc->encoder().codec_name().c_str(), enc->encoder().width(), enc->encoder().height(),
               conduit::pixel_format_name(frame.format()), enc->encoder().input_pixel_format(),
               enc->encoder().scales() ? "scaled" : "in place");
     }
-    enc->push(frame, {extra.frame_id, extra.timestamp_sof, extra.timestamp_eof}, client.server_id(),
-              [&client] { client.release(); });
     frames++;
   }
   if (enc) {

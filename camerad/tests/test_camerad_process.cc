@@ -19,6 +19,28 @@ struct PrefixScope {
   explicit PrefixScope(const std::string &name) { setenv("CONDUIT_PREFIX", (name + std::to_string(getpid())).c_str(), 1); }
   ~PrefixScope() { std::filesystem::remove_all(conduit::shm_dir()); }
 };
+// Connects `client` to a 320x192 camerad and checks 5 frames of `stream`, pixel
+// for pixel, against the synthetic scene in the layout they come in, which must
+// be `format`. Returns how many frames were checked.
+int check_scene_frames(VisionIpcClient &client, camerad::CameraStream stream, conduit::PixelFormat format) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!client.connect(false) && std::chrono::steady_clock::now() < until) usleep(50'000);
+  testutil::Image ref(320, 192);
+  int checked = 0;
+  while (client.connected && checked < 5 && std::chrono::steady_clock::now() < until) {
+    VisionIpcBufExtra extra;
+    VisionBuf *buf = client.recv(&extra, 100);
+    if (!buf) continue;
+    EXPECT_EQ(buf->width, 320u);
+    EXPECT_EQ(buf->layout.format(), format);
+    camerad::render_synthetic(stream, extra.frame_id, ref.frame);
+    EXPECT_EQ(conduit::psnr(buf->frame(), ref.frame), 99.0) << "frame " << extra.frame_id << " differs from the scene";
+    EXPECT_GE(extra.timestamp_eof, extra.timestamp_sof);
+    checked++;
+  }
+  return checked;
+}
+
 }  // namespace
 
 TEST(CameradProcess, ServesTheSyntheticSceneWithSteadyTimestamps) {
@@ -27,23 +49,7 @@ TEST(CameradProcess, ServesTheSyntheticSceneWithSteadyTimestamps) {
   testutil::Child camerad({"build/bin/camerad", "--cameras", "road,driver", "--size", "320x192"});
 
   VisionIpcClient client("camerad", VISION_STREAM_DRIVER, false);
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!client.connect(false) && std::chrono::steady_clock::now() < until) usleep(50'000);
-  ASSERT_TRUE(client.connected);
-  testutil::Image ref(320, 192);
-  int checked = 0;
-  while (checked < 5 && std::chrono::steady_clock::now() < until) {
-    VisionIpcBufExtra extra;
-    VisionBuf *buf = client.recv(&extra, 100);
-    if (!buf) continue;
-    ASSERT_EQ(buf->width, 320u);
-    ASSERT_EQ(buf->layout.format(), conduit::PixelFormat::kNv12);  // the default
-    camerad::render_synthetic(camerad::CameraStream::Driver, extra.frame_id, ref.frame);
-    ASSERT_EQ(conduit::psnr(buf->frame(), ref.frame), 99.0) << "frame " << extra.frame_id << " differs from the scene";
-    EXPECT_GE(extra.timestamp_eof, extra.timestamp_sof);
-    checked++;
-  }
-  EXPECT_EQ(checked, 5);
+  EXPECT_EQ(check_scene_frames(client, camerad::CameraStream::Driver, conduit::PixelFormat::kNv12), 5);  // the default
 
   struct Fd {
     uint32_t id;
@@ -78,24 +84,11 @@ TEST(CameradProcess, ServesI420Buffers) {
   PrefixScope scope("cami420");
   testutil::Child camerad({"build/bin/camerad", "--cameras", "road", "--size", "320x192", "--pixel-format", "yuv420p"});
   VisionIpcClient client("camerad", VISION_STREAM_ROAD, false);
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!client.connect(false) && std::chrono::steady_clock::now() < until) usleep(50'000);
+  EXPECT_EQ(check_scene_frames(client, camerad::CameraStream::Road, conduit::PixelFormat::kI420), 5);
   ASSERT_TRUE(client.connected);
-  testutil::Image ref(320, 192);
-  int checked = 0;
-  while (checked < 5 && std::chrono::steady_clock::now() < until) {
-    VisionIpcBufExtra extra;
-    VisionBuf *buf = client.recv(&extra, 100);
-    if (!buf) continue;
-    const conduit::Yuv420Layout &l = buf->layout;
-    ASSERT_EQ(l.format(), conduit::PixelFormat::kI420);
-    EXPECT_EQ(l.uv_stride, l.stride / 2);
-    EXPECT_EQ(l.v_offset, l.u_offset + size_t(l.uv_stride) * 96);  // 192 rows: no row padding
-    camerad::render_synthetic(camerad::CameraStream::Road, extra.frame_id, ref.frame);
-    ASSERT_EQ(conduit::psnr(buf->frame(), ref.frame), 99.0) << "frame " << extra.frame_id << " differs from the scene";
-    checked++;
-  }
-  EXPECT_EQ(checked, 5);
+  const conduit::Yuv420Layout &l = client.buffers[0].layout;
+  EXPECT_EQ(l.uv_stride, l.stride / 2);
+  EXPECT_EQ(l.v_offset, l.u_offset + size_t(l.uv_stride) * 96);  // 192 rows: no row padding
   camerad.signal(SIGTERM);
   EXPECT_EQ(camerad.wait(20), 0);
 }

@@ -303,6 +303,28 @@ TEST(StreamEncoder, DropsAreCountedAndRestartsStartANewSegment) {
   EXPECT_EQ(got[10].encode_id, 10u);
 }
 
+// camerad back with I420 buffers instead of NV12: the codec is reopened for
+// them, the first frame is a keyframe, and packet numbering runs on.
+TEST(StreamEncoder, ReopensForANewLayoutAndNumberingRunsOn) {
+  const int w = 320, h = 192;
+  encoderd::SegmentClock clock(100);
+  std::vector<EncodedFrame> got;
+  encoderd::StreamEncoder se(small_hevc(), w, h, conduit::PixelFormat::kNv12, clock,
+                             [&](const EncodedFrame &f) { got.push_back(f); });
+  Image nv12(w, h), i420(w, h, conduit::PixelFormat::kI420);
+  for (uint32_t id = 0; id < 3; id++) se.push(nv12.frame, {id, 0, 0}, 1, nullptr);
+  EXPECT_FALSE(se.accepts(i420.frame));
+  for (uint32_t id = 0; id < 3; id++) se.push(i420.frame, {id, 0, 0}, 2, nullptr);
+  EXPECT_TRUE(se.accepts(i420.frame));
+  EXPECT_EQ(se.encoder().input_format(), conduit::PixelFormat::kI420);
+  EXPECT_EQ(se.encoder().copied_bytes(), 0u) << "I420 reaches libx265 without a copy";
+  se.flush();
+  ASSERT_EQ(got.size(), 6u);
+  for (uint32_t i = 0; i < 6; i++) EXPECT_EQ(got[i].encode_id, i);
+  EXPECT_TRUE(got[3].keyframe);
+  EXPECT_EQ(got[3].frame_id, 0u);
+}
+
 TEST(SegmentClock, StreamsOfOneRunShareBoundaries) {
   encoderd::SegmentClock clock(5);
   auto a = clock.locate(100, 1);
