@@ -192,7 +192,8 @@ int main(int argc, char **argv) {
   cl.option("pixel-format", "FMT", "nv12",
             "layout of the frame buffers: nv12 (Y plane + interleaved UV plane, what camera ISPs write)\n"
             "                            or yuv420p (I420: Y, U and V planes, what libx265 encodes without a copy).\n"
-            "                            Every source writes it directly; v4l2 asks the device for it");
+            "                            synthetic and file write it directly; v4l2 asks the device for it (else\n"
+            "                            for NV12) and converts what the device delivers");
   cl.option("buffers", "N", "8", "VisionIPC buffers per camera (clients may hold some; when all are held a frame is dropped)");
   cl.option("server", "NAME", "camerad", "VisionIPC server name");
   cl.option("frames", "N", "0", "stop after N frames per camera (0 = run until SIGINT/SIGTERM)");

@@ -118,14 +118,21 @@ V4l2Camera::V4l2Camera(const std::string &device, int width, int height, int fps
 }
 
 void V4l2Camera::negotiate(int width, int height, int fps, conduit::PixelFormat format) {
-  v4l2_format f{};
-  f.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-  f.fmt.pix.width = uint32_t(width);
-  f.fmt.pix.height = uint32_t(height);
-  f.fmt.pix.pixelformat = format == conduit::PixelFormat::kNv12 ? V4L2_PIX_FMT_NV12 : V4L2_PIX_FMT_YUV420;
-  f.fmt.pix.field = V4L2_FIELD_NONE;
-  xioctl(VIDIOC_S_FMT, &f, "VIDIOC_S_FMT");
-  fmt_ = f.fmt.pix;
+  // The buffers' own layout first; a device without it is asked for NV12 (what
+  // most capture hardware writes), which copy_frame() converts while copying.
+  // The device may still answer with something else: libswscale converts that.
+  const uint32_t wanted = format == conduit::PixelFormat::kNv12 ? V4L2_PIX_FMT_NV12 : V4L2_PIX_FMT_YUV420;
+  for (uint32_t pixelformat : {wanted, uint32_t(V4L2_PIX_FMT_NV12)}) {
+    v4l2_format f{};
+    f.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+    f.fmt.pix.width = uint32_t(width);
+    f.fmt.pix.height = uint32_t(height);
+    f.fmt.pix.pixelformat = pixelformat;
+    f.fmt.pix.field = V4L2_FIELD_NONE;
+    xioctl(VIDIOC_S_FMT, &f, "VIDIOC_S_FMT");
+    fmt_ = f.fmt.pix;
+    if (fmt_.pixelformat == pixelformat) break;
+  }
   if (av_format(fmt_.pixelformat) == AV_PIX_FMT_NONE) {
     throw V4l2Error("v4l2: " + device_ + " delivers " + fourcc(fmt_.pixelformat) +
                     "; expected one of NV12, YUYV, UYVY, YU12, RGB3, BGR3");

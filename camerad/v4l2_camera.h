@@ -10,7 +10,7 @@
 //           device gives the buffer's pixel format at its size, converted with
 //           libswscale otherwise (NV12, YUYV, UYVY, I420, RGB24, BGR24).
 // The device is asked for the pixel format the caller's buffers have (NV12 or
-// I420); it may answer with another one, which mmap mode then converts.
+// I420), then for NV12; it may answer with another one, which mmap mode converts.
 //
 // Errors: V4l2Error naming the device, the ioctl and what was expected vs found;
 // without any device, the message names the paths that were looked for.

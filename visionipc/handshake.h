@@ -40,7 +40,7 @@ struct Reply {
   uint64_t next_seq;  // seq of the next announcement on this stream
   int32_t slot;       // holder bit of this client
   uint32_t num_buffers;
-  uint32_t width, height, stride, uv_stride, uv_step, pad;
+  uint32_t width, height, stride, uv_stride, uv_step, reserved;
   uint64_t u_offset, v_offset, len;  // buffer layout (visionipc::buffer_layout)
   uint32_t num_streams;
   int32_t streams[VISION_STREAM_MAX];
