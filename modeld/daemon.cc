@@ -72,8 +72,9 @@ int Daemon::run() {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (stop_) return 0;
-  fprintf(stderr, "modeld: connected to %s stream %d: %zu buffers of %zux%zu\n", options_.server.c_str(),
-          options_.stream, client.num_buffers, client.buffers[0].width, client.buffers[0].height);
+  fprintf(stderr, "modeld: connected to %s stream %d: %zu buffers of %zux%zu %s\n", options_.server.c_str(),
+          options_.stream, client.num_buffers, client.buffers[0].width, client.buffers[0].height,
+          conduit::pixel_format_name(client.buffers[0].layout.format()));
 
   Mat3 warp{};
   bool calibrated = false;

@@ -75,8 +75,8 @@ class CudaTransform : public FrameTransform {
     dim3 block(32, 8);
     dim3 grid((g.out_w2 + block.x - 1) / block.x, (g.out_h2 + block.y - 1) / block.y);
     float *out = static_cast<float *>(dst.handle);
-    warp_nv12<<<grid, block, 0, cuda_.stream()>>>(src, g, m, out, out);
-    cuda_check(cudaGetLastError(), "warp_nv12 launch");
+    warp_yuv420<<<grid, block, 0, cuda_.stream()>>>(src, g, m, out, out);
+    cuda_check(cudaGetLastError(), "warp_yuv420 launch");
   }
 
   CudaDevice &cuda_;

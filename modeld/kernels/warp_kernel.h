@@ -38,7 +38,7 @@ DEVICE_FN void warp_point(const float *m, float x, float y, float *sx, float *sy
 }
 
 // `history` is the same buffer as `out`: the planes moved there never overlap the ones written.
-KERNEL warp_nv12(const GMEM uchar *RESTRICT frame, WarpGeometry g, WarpParams m, GMEM float *RESTRICT out,
+KERNEL warp_yuv420(const GMEM uchar *RESTRICT frame, WarpGeometry g, WarpParams m, GMEM float *RESTRICT out,
                  GMEM float *RESTRICT history) {
   int x = GID(0), y = GID(1);
   if (x >= g.out_w2 || y >= g.out_h2) return;
