@@ -13,12 +13,11 @@ class SyntheticSource : public FrameSource {
  public:
   // Builds the scene's texture tables now rather than inside the first frame time.
   SyntheticSource() {
-    std::vector<uint8_t> mem(128 * 128 * 3 / 2);
-    for (int s = 0; s < kCameraStreamCount; s++) {
-      render_synthetic(CameraStream(s), 0, {mem.data(), mem.data() + 128 * 128, 128, 128, 128});
-    }
+    conduit::Yuv420Layout l = conduit::yuv420_layout(conduit::PixelFormat::kNv12, 128, 128);
+    std::vector<uint8_t> mem(l.size());
+    for (int s = 0; s < kCameraStreamCount; s++) render_synthetic(CameraStream(s), 0, conduit::Yuv420Frame::at(mem.data(), l));
   }
-  bool fill(CameraStream stream, uint32_t frame_id, uint64_t, const Nv12Frame &dst) override {
+  bool fill(CameraStream stream, uint32_t frame_id, uint64_t, const conduit::Yuv420Frame &dst) override {
     render_synthetic(stream, frame_id, dst);
     return true;
   }
@@ -30,7 +29,7 @@ class FileSource : public FrameSource {
  public:
   FileSource(const std::string &path, int width, int height, bool loop, int fps)
       : path_(path), file_(path, width, height, loop, fps) {}
-  bool fill(CameraStream, uint32_t, uint64_t t_ns, const Nv12Frame &dst) override { return file_.frame(t_ns, dst); }
+  bool fill(CameraStream, uint32_t, uint64_t t_ns, const conduit::Yuv420Frame &dst) override { return file_.frame(t_ns, dst); }
   const char *name() const override { return "file"; }
   std::string sensor() const override { return "file:" + path_; }
 

@@ -8,16 +8,17 @@
 #include <string>
 
 #include "camerad/camera_stream.h"
-#include "camerad/nv12.h"
+#include "common/yuv420.h"
 
 namespace camerad {
 
 class FrameSource {
  public:
   virtual ~FrameSource() = default;
-  // Writes `stream`'s frame `frame_id`, due t_ns after the start, into dst.
+  // Writes `stream`'s frame `frame_id`, due t_ns after the start, into dst
+  // (any 4:2:0 layout: NV12 or I420).
   // Returns false when the source has ended (a file played without loop).
-  virtual bool fill(CameraStream stream, uint32_t frame_id, uint64_t t_ns, const Nv12Frame &dst) = 0;
+  virtual bool fill(CameraStream stream, uint32_t frame_id, uint64_t t_ns, const conduit::Yuv420Frame &dst) = 0;
   virtual const char *name() const = 0;    // FrameData.source
   virtual std::string sensor() const = 0;  // FrameData.sensor
 };

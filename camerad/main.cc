@@ -42,12 +42,9 @@ struct Camera {
 
 struct Settings {
   int width, height, fps;
+  conduit::PixelFormat format;
   uint64_t max_frames;
 };
-
-camerad::Nv12Frame view(VisionBuf *buf, const Settings &s) {
-  return {buf->y, buf->uv, s.width, s.height, int(buf->stride)};
-}
 
 void publish_frame_data(cereal::PubMaster &pm, const Camera &cam, const VisionBuf *buf, const VisionIpcBufExtra &extra,
                         uint64_t dropped, const Settings &s, const char *source, const std::string &sensor) {
@@ -84,7 +81,7 @@ int run_paced(VisionIpcServer &server, cereal::PubMaster &pm, std::vector<Camera
     for (Camera &cam : cams) {
       VisionBuf *buf = server.get_buffer(cam.info->vision_stream);
       if (!buf) continue;  // every buffer held by a client: dropped, counted by the server
-      if (!source.fill(cam.stream, uint32_t(tick.index), tick.deadline - start, view(buf, s))) {
+      if (!source.fill(cam.stream, uint32_t(tick.index), tick.deadline - start, buf->frame())) {
         ended = true;
         break;
       }
@@ -112,12 +109,12 @@ int run_paced(VisionIpcServer &server, cereal::PubMaster &pm, std::vector<Camera
 // DMA-BUFs in the device's layout, else mmap + one write per frame.
 int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, const std::string &device, size_t nbuf,
              const Settings &s) {
-  camerad::V4l2Camera dev(device, s.width, s.height, s.fps);
+  camerad::V4l2Camera dev(device, s.width, s.height, s.fps, s.format);
   std::string sensor = "v4l2:" + dev.card();
   VisionStreamType type = cam.info->vision_stream;
   VisionBuf *first = server.get_buffer(type);
   bool dmabuf = first && first->memory_kind == visionipc::MemoryKind::kDmaHeap &&
-                dev.matches_layout(s.width, s.height, int(first->stride), first->uv_offset);
+                dev.matches_layout(first->layout);
   if (dmabuf) {
     try {
       dev.start_dmabuf(int(nbuf));
@@ -163,15 +160,15 @@ int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, const 
     return 0;
   }
   dev.start_mmap(4);
-  std::vector<uint8_t> scratch(size_t(s.width) * s.height * 3 / 2);
-  camerad::Nv12Frame scratch_frame{scratch.data(), scratch.data() + size_t(s.width) * s.height, s.width, s.height,
-                                   s.width};
+  conduit::Yuv420Layout scratch_layout = conduit::yuv420_layout(s.format, s.width, s.height);
+  std::vector<uint8_t> scratch(scratch_layout.size());
+  conduit::Yuv420Frame scratch_frame = conduit::Yuv420Frame::at(scratch.data(), scratch_layout);
   VisionBuf *buf = first;
   while (!g_stop) {
     conduit::watchdog_kick();
     if (!buf) buf = server.get_buffer(type);
     // With every buffer held the device frame still has to be taken (and dropped).
-    if (!dev.capture(buf ? view(buf, s) : scratch_frame, 100, c) || !buf) continue;
+    if (!dev.capture(buf ? buf->frame() : scratch_frame, 100, c) || !buf) continue;
     publish(buf, c);
     buf = nullptr;
     if (s.max_frames && cam.sent >= s.max_frames) break;
@@ -183,7 +180,7 @@ int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, const 
 
 int main(int argc, char **argv) {
   conduit::CommandLine cl("camerad",
-                          "Camera process: serves NV12 frames on VisionIPC (one stream per camera) and publishes\n"
+                          "Camera process: serves 4:2:0 frames (NV12 or I420) on VisionIPC (one stream per camera) and publishes\n"
                           "FrameData on roadCameraState / wideRoadCameraState / driverCameraState. Frame pacing\n"
                           "uses absolute CLOCK_MONOTONIC deadlines (no drift); SIGINT/SIGTERM stop it cleanly.");
   cl.option("source", "SRC", "synthetic",
@@ -192,6 +189,11 @@ int main(int argc, char **argv) {
   cl.option("cameras", "LIST", "road,wide", "cameras to serve, a comma-separated subset of road,wide,driver");
   cl.option("fps", "N", "20", "frames per second (synthetic and file; a V4L2 device is asked for it)");
   cl.option("size", "WxH", "1928x1208", "frame size (file and V4L2 frames are scaled to it)");
+  cl.option("pixel-format", "FMT", "nv12",
+            "layout of the frame buffers: nv12 (Y plane + interleaved UV plane, what camera ISPs write)\n"
+            "                            or yuv420p (I420: Y, U and V planes, what libx265 encodes without a copy).\n"
+            "                            synthetic and file write it directly; v4l2 asks the device for it (else\n"
+            "                            for NV12) and converts what the device delivers");
   cl.option("buffers", "N", "8", "VisionIPC buffers per camera (clients may hold some; when all are held a frame is dropped)");
   cl.option("server", "NAME", "camerad", "VisionIPC server name");
   cl.option("frames", "N", "0", "stop after N frames per camera (0 = run until SIGINT/SIGTERM)");
@@ -211,6 +213,7 @@ int main(int argc, char **argv) {
     }
     cl.size("size", s.width, s.height);
     s.fps = int(cl.integer("fps", 1, 1000));
+    s.format = conduit::parse_pixel_format(cl.str("pixel-format"));
     s.max_frames = uint64_t(cl.integer("frames", 0, INT64_MAX));
     nbuf = size_t(cl.integer("buffers", 2, visionipc::kMaxBuffersPerStream));
     rt_priority = int(cl.integer("rt-priority", 0, 99));
@@ -246,7 +249,7 @@ int main(int argc, char **argv) {
     VisionIpcServer server(cl.str("server"));
     std::vector<std::string> topics;
     for (const Camera &c : cams) {
-      server.create_buffers(c.info->vision_stream, nbuf, size_t(s.width), size_t(s.height));
+      server.create_buffers(c.info->vision_stream, nbuf, size_t(s.width), size_t(s.height), s.format);
       topics.push_back(c.info->state_topic);
     }
     server.start_listener();
@@ -255,8 +258,8 @@ int main(int argc, char **argv) {
       std::string err = camerad::set_realtime_priority(rt_priority);
       if (!err.empty()) fprintf(stderr, "camerad: warning: %s; pacing with normal scheduling\n", err.c_str());
     }
-    fprintf(stderr, "camerad: serving %s at %dx%d %d fps from %s on VisionIPC '%s'\n", cl.str("cameras").c_str(),
-            s.width, s.height, s.fps, source_spec.c_str(), cl.str("server").c_str());
+    fprintf(stderr, "camerad: serving %s at %dx%d %s %d fps from %s on VisionIPC '%s'\n", cl.str("cameras").c_str(),
+            s.width, s.height, conduit::pixel_format_name(s.format), s.fps, source_spec.c_str(), cl.str("server").c_str());
     if (source) return run_paced(server, pm, cams, *source, s);
     std::string device = source_spec.size() > 5 ? source_spec.substr(5) : "";
     return run_v4l2(server, pm, cams[0], device, nbuf, s);

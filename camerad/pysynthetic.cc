@@ -16,12 +16,13 @@ camerad::CameraStream stream_of(const std::string &name) {
   throw py::value_error("unknown camera '" + name + "': expected road, wide or driver");
 }
 
-// Compact NV12 (height * 3/2 rows of width bytes), or written into `out` — any
-// writable uint8 array of that shape, e.g. a VisionIPC buffer view.
-py::array_t<uint8_t> render(const std::string &camera, uint32_t frame_id, int width, int height) {
+// A compact frame (height * 3/2 rows of width bytes): Y, then NV12's interleaved
+// UV rows or I420's U plane and V plane.
+py::array_t<uint8_t> render(const std::string &camera, uint32_t frame_id, int width, int height,
+                            const std::string &pixel_format) {
+  conduit::Yuv420Layout l = conduit::yuv420_layout(conduit::parse_pixel_format(pixel_format), width, height);
   py::array_t<uint8_t> out({py::ssize_t(height) * 3 / 2, py::ssize_t(width)});
-  uint8_t *p = out.mutable_data();
-  camerad::render_synthetic(stream_of(camera), frame_id, {p, p + size_t(width) * height, width, height, width});
+  camerad::render_synthetic(stream_of(camera), frame_id, conduit::Yuv420Frame::at(out.mutable_data(), l));
   return out;
 }
 
@@ -37,7 +38,9 @@ py::object read_stamp(py::array_t<uint8_t, py::array::c_style> y) {
 PYBIND11_MODULE(_synthetic, m) {
   m.doc() = "camerad's synthetic road scene";
   m.def("render", &render, py::arg("camera"), py::arg("frame_id"), py::arg("width") = 1928, py::arg("height") = 1208,
-        "NV12 frame of `camera` ('road', 'wide', 'driver') at `frame_id`: a (height*3/2, width) uint8 array.");
+        py::arg("pixel_format") = "nv12",
+        "Compact frame of `camera` ('road', 'wide', 'driver') at `frame_id` in pixel_format 'nv12' or 'yuv420p':\n"
+        "a (height*3/2, width) uint8 array (Y rows, then the chroma bytes).");
   m.def("read_stamp", &read_stamp, py::arg("y"),
         "(frame_id, camera) from the stamp in a Y plane (any scale), or None when it does not check out.");
 }

@@ -104,10 +104,17 @@ struct Uv {
 constexpr Uv kSkyUv{148, 116}, kGrassUv{100, 118}, kRoadUv{127, 129}, kWhiteUv{128, 128},
     kYellowUv{92, 148}, kCarUv{128, 128}, kTailUv{106, 196};
 
-void fill_uv(uint8_t *uv_row, int x0, int x1, Uv c) {
+// One chroma row of the destination, whatever its layout.
+struct ChromaRow {
+  uint8_t *u, *v;
+  int step;
+};
+
+// Chroma of luma columns [x0, x1) (even bounds).
+void fill_uv(const ChromaRow *row, int x0, int x1, Uv c) {
   for (int x = x0 / 2; x < x1 / 2; x++) {
-    uv_row[2 * x] = c.u;
-    uv_row[2 * x + 1] = c.v;
+    row->u[x * row->step] = c.u;
+    row->v[x * row->step] = c.v;
   }
 }
 
@@ -152,14 +159,14 @@ void texture_span(uint8_t *row, int x0, int x1, int base, const int8_t *tex, uin
   for (int x = x0; x < x1; x++, u += du) row[x] = uint8_t(base + (tex[(u >> 16) & mask] >> shift));
 }
 
-void sky_row(const FrameState &f, const Textures &tx, int y, uint8_t *row, uint8_t *uv_row) {
+void sky_row(const FrameState &f, const Textures &tx, int y, uint8_t *row, const ChromaRow *uv_row) {
   int base = 195 + int(40.0 * y / std::max(f.horizon, 1.0));
   const int8_t *clouds = &tx.clouds[size_t(y * kCloudRows / std::max(int(f.horizon), 1) % kCloudRows) * kCloudCols];
   for (int x = 0; x < f.w; x++) row[x] = uint8_t(base + clouds[(x + f.cloud_drift) & (kCloudCols - 1)]);
   if (uv_row) fill_uv(uv_row, 0, f.w, kSkyUv);
 }
 
-void ground_row(const FrameState &f, const Textures &tx, double dy, uint8_t *row, uint8_t *uv_row) {
+void ground_row(const FrameState &f, const Textures &tx, double dy, uint8_t *row, const ChromaRow *uv_row) {
   double z = f.focal * kCameraHeight / dy;
   double scale = z / f.focal;  // meters per pixel across the row
   double c = f.sway + 0.5 * f.curv * z * z;
@@ -207,7 +214,7 @@ void ground_row(const FrameState &f, const Textures &tx, double dy, uint8_t *row
   }
 }
 
-void car_row(const FrameState &f, int y, uint8_t *row, uint8_t *uv_row) {
+void car_row(const FrameState &f, int y, uint8_t *row, const ChromaRow *uv_row) {
   if (y < f.car_y0 || y >= f.car_y1 || f.car_x1 <= f.car_x0) return;
   double h = double(y - f.car_y0) / std::max(f.car_y1 - f.car_y0, 1);
   int width = f.car_x1 - f.car_x0, light = width * 18 / 100;
@@ -227,6 +234,10 @@ void car_row(const FrameState &f, int y, uint8_t *row, uint8_t *uv_row) {
   }
 }
 
+ChromaRow chroma_row(const conduit::Yuv420Frame &f, int r) {
+  return {f.u + size_t(r) * f.uv_stride, f.v + size_t(r) * f.uv_stride, f.uv_step};
+}
+
 uint32_t stamp_word_check(uint32_t frame_id, int stream) {
   uint32_t c = 0xA ^ uint32_t(stream);
   for (int i = 0; i < 8; i++) c ^= (frame_id >> (4 * i)) & 0xF;
@@ -237,7 +248,7 @@ uint32_t stamp_word_check(uint32_t frame_id, int stream) {
 int stamp_block_x(int b, int width) { return b * width / kStampPerWidth; }
 int stamp_height(int width) { return std::max(2, (width / kStampPerWidth) & ~1); }
 
-void draw_stamp(CameraStream stream, uint32_t frame_id, const Nv12Frame &dst) {
+void draw_stamp(CameraStream stream, uint32_t frame_id, const conduit::Yuv420Frame &dst) {
   uint64_t bits = uint64_t(frame_id) | (uint64_t(int(stream)) << 32) |
                   (uint64_t(stamp_word_check(frame_id, int(stream))) << 36);
   int bh = std::min(stamp_height(dst.width), dst.height);
@@ -247,14 +258,17 @@ void draw_stamp(CameraStream stream, uint32_t frame_id, const Nv12Frame &dst) {
       std::fill(row + stamp_block_x(b, dst.width), row + stamp_block_x(b + 1, dst.width),
                 uint8_t((bits >> b) & 1 ? 235 : 16));
     }
-    if (y % 2 == 0) fill_uv(dst.uv + size_t(y / 2) * dst.stride, 0, stamp_block_x(kStampBits, dst.width) + 1, kWhiteUv);
+    if (y % 2 == 0) {
+      ChromaRow c = chroma_row(dst, y / 2);
+      fill_uv(&c, 0, stamp_block_x(kStampBits, dst.width) + 1, kWhiteUv);
+    }
   }
 }
 
 }  // namespace
 
-void render_synthetic(CameraStream stream, uint32_t frame_id, const Nv12Frame &dst) {
-  check_nv12(dst, "render_synthetic");
+void render_synthetic(CameraStream stream, uint32_t frame_id, const conduit::Yuv420Frame &dst) {
+  dst.validate("render_synthetic");
   if (dst.width < 128) {
     throw std::invalid_argument("render_synthetic: frame " + std::to_string(dst.width) +
                                 " pixels wide; expected at least 128");
@@ -263,7 +277,8 @@ void render_synthetic(CameraStream stream, uint32_t frame_id, const Nv12Frame &d
   FrameState f = frame_state(stream, frame_id, dst.width, dst.height);
   for (int y = 0; y < dst.height; y++) {
     uint8_t *row = dst.y + size_t(y) * dst.stride;
-    uint8_t *uv_row = y % 2 == 0 ? dst.uv + size_t(y / 2) * dst.stride : nullptr;
+    ChromaRow c = chroma_row(dst, y / 2);
+    const ChromaRow *uv_row = y % 2 == 0 ? &c : nullptr;
     double dy = y + 0.5 - f.horizon;
     if (dy < 0.5) {
       sky_row(f, tx, y, row, uv_row);

@@ -1,7 +1,8 @@
 #pragma once
 // The synthetic camera: a road scene seen from a moving car, drawn straight
-// into a caller's NV12 buffer. Pixels are a pure function of (stream, frame id,
-// size), so any consumer can re-render a frame and compare it with what it got.
+// into a caller's 4:2:0 buffer (NV12 or I420: the same samples either way).
+// Pixels are a pure function of (stream, frame id, size), so any consumer can
+// re-render a frame and compare it with what it got.
 //
 // Scene time is frame_id / kSceneFps seconds whatever rate camerad runs at.
 // The road (asphalt texture, dashed lane lines, edge lines, grass) is drawn in
@@ -14,19 +15,19 @@
 //
 // Cost: row-wise, with precomputed mip-mapped texture tables; no per-pixel
 // trigonometry. Thread-safe (tables are built once, then read only).
-// Errors: std::invalid_argument for a bad destination (see check_nv12) or a
+// Errors: std::invalid_argument for a bad destination (Yuv420Frame::validate) or a
 // frame narrower than 128 pixels.
 #include <cstdint>
 #include <optional>
 
 #include "camerad/camera_stream.h"
-#include "camerad/nv12.h"
+#include "common/yuv420.h"
 
 namespace camerad {
 
 constexpr int kSceneFps = 20;
 
-void render_synthetic(CameraStream stream, uint32_t frame_id, const Nv12Frame &dst);
+void render_synthetic(CameraStream stream, uint32_t frame_id, const conduit::Yuv420Frame &dst);
 
 struct FrameStamp {
   uint32_t frame_id;

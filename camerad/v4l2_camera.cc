@@ -13,10 +13,13 @@ extern "C" {
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "common/clock.h"
+#include "common/yuv420_copy.h"
+#include "common/yuv420_av.h"
 
 namespace camerad {
 
@@ -82,7 +85,8 @@ std::vector<std::string> v4l2_device_paths(const std::string &dev_dir) {
   return out;
 }
 
-V4l2Camera::V4l2Camera(const std::string &device, int width, int height, int fps, const std::string &dev_dir) {
+V4l2Camera::V4l2Camera(const std::string &device, int width, int height, int fps, conduit::PixelFormat format,
+                       const std::string &dev_dir) {
   std::string why;
   if (device.empty()) {
     std::vector<std::string> paths = v4l2_device_paths(dev_dir);
@@ -106,22 +110,29 @@ V4l2Camera::V4l2Camera(const std::string &device, int width, int height, int fps
   fd_ = ::open(device_.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd_ < 0) throw V4l2Error("v4l2: cannot open " + device_ + ": " + strerror(errno));
   try {
-    negotiate(width, height, fps);
+    negotiate(width, height, fps, format);
   } catch (...) {
     ::close(fd_);
     throw;
   }
 }
 
-void V4l2Camera::negotiate(int width, int height, int fps) {
-  v4l2_format f{};
-  f.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-  f.fmt.pix.width = uint32_t(width);
-  f.fmt.pix.height = uint32_t(height);
-  f.fmt.pix.pixelformat = V4L2_PIX_FMT_NV12;
-  f.fmt.pix.field = V4L2_FIELD_NONE;
-  xioctl(VIDIOC_S_FMT, &f, "VIDIOC_S_FMT");
-  fmt_ = f.fmt.pix;
+void V4l2Camera::negotiate(int width, int height, int fps, conduit::PixelFormat format) {
+  // The buffers' own layout first; a device without it is asked for NV12 (what
+  // most capture hardware writes), which copy_frame() converts while copying.
+  // The device may still answer with something else: libswscale converts that.
+  const uint32_t wanted = format == conduit::PixelFormat::kNv12 ? V4L2_PIX_FMT_NV12 : V4L2_PIX_FMT_YUV420;
+  for (uint32_t pixelformat : {wanted, uint32_t(V4L2_PIX_FMT_NV12)}) {
+    v4l2_format f{};
+    f.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+    f.fmt.pix.width = uint32_t(width);
+    f.fmt.pix.height = uint32_t(height);
+    f.fmt.pix.pixelformat = pixelformat;
+    f.fmt.pix.field = V4L2_FIELD_NONE;
+    xioctl(VIDIOC_S_FMT, &f, "VIDIOC_S_FMT");
+    fmt_ = f.fmt.pix;
+    if (fmt_.pixelformat == pixelformat) break;
+  }
   if (av_format(fmt_.pixelformat) == AV_PIX_FMT_NONE) {
     throw V4l2Error("v4l2: " + device_ + " delivers " + fourcc(fmt_.pixelformat) +
                     "; expected one of NV12, YUYV, UYVY, YU12, RGB3, BGR3");
@@ -155,9 +166,24 @@ std::string V4l2Camera::format() const {
   return fourcc(fmt_.pixelformat) + " " + std::to_string(fmt_.width) + "x" + std::to_string(fmt_.height);
 }
 
-bool V4l2Camera::matches_layout(int width, int height, int stride, size_t uv_offset) const {
-  return fmt_.pixelformat == V4L2_PIX_FMT_NV12 && int(fmt_.width) == width && int(fmt_.height) == height &&
-         int(fmt_.bytesperline) == stride && size_t(fmt_.bytesperline) * fmt_.height == uv_offset;
+std::optional<conduit::Yuv420Layout> V4l2Camera::device_layout() const {
+  bool nv12 = fmt_.pixelformat == V4L2_PIX_FMT_NV12;
+  if (!nv12 && fmt_.pixelformat != V4L2_PIX_FMT_YUV420) return std::nullopt;
+  // Single-planar V4L2: chroma right after the luma rows; I420 chroma rows are half as long.
+  conduit::Yuv420Layout l;
+  l.width = int(fmt_.width);
+  l.height = int(fmt_.height);
+  l.stride = int(fmt_.bytesperline);
+  l.u_offset = size_t(l.stride) * size_t(l.height);
+  l.uv_step = nv12 ? 2 : 1;
+  l.uv_stride = nv12 ? l.stride : l.stride / 2;
+  l.v_offset = nv12 ? l.u_offset + 1 : l.u_offset + size_t(l.uv_stride) * size_t(l.height / 2);
+  return l;
+}
+
+bool V4l2Camera::matches_layout(const conduit::Yuv420Layout &layout) const {
+  std::optional<conduit::Yuv420Layout> l = device_layout();
+  return l && *l == layout;
 }
 
 void V4l2Camera::stream_on() {
@@ -214,8 +240,8 @@ V4l2Capture V4l2Camera::capture_info(const v4l2_buffer &b) const {
   return {int(b.index), b.sequence, ts};
 }
 
-bool V4l2Camera::capture(const Nv12Frame &dst, int timeout_ms, V4l2Capture &info) {
-  check_nv12(dst, "v4l2 " + device_);
+bool V4l2Camera::capture(const conduit::Yuv420Frame &dst, int timeout_ms, V4l2Capture &info) {
+  dst.validate("v4l2 " + device_);
   if (!wait_readable(timeout_ms)) return false;
   v4l2_buffer b{};
   b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
@@ -229,28 +255,23 @@ bool V4l2Camera::capture(const Nv12Frame &dst, int timeout_ms, V4l2Capture &info
   dma_buf_sync sync{DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ};
   ioctl(m.dmabuf_fd, DMA_BUF_IOCTL_SYNC, &sync);
   int w = int(fmt_.width), h = int(fmt_.height), bpl = int(fmt_.bytesperline);
-  if (fmt_.pixelformat == V4L2_PIX_FMT_NV12 && w == dst.width && h == dst.height) {
-    for (int y = 0; y < h; y++) memcpy(dst.y + size_t(y) * dst.stride, m.addr + size_t(y) * bpl, size_t(w));
-    const uint8_t *uv = m.addr + size_t(bpl) * h;
-    for (int y = 0; y < h / 2; y++) memcpy(dst.uv + size_t(y) * dst.stride, uv + size_t(y) * bpl, size_t(w));
-    bytes_copied_ += size_t(w) * h * 3 / 2;
+  std::optional<conduit::Yuv420Layout> src_layout = device_layout();
+  if (src_layout && w == dst.width && h == dst.height) {
+    // The device's 4:2:0 frame at the right size: one copy, converting the chroma arrangement if it differs.
+    bytes_copied_ += conduit::copy_frame(conduit::Yuv420Frame::at(m.addr, *src_layout), dst);
   } else {
+    conduit::AvPlanes out = conduit::av_planes(dst);
     AVPixelFormat src_fmt = av_format(fmt_.pixelformat);
-    sws_ = sws_getCachedContext(sws_, w, h, src_fmt, dst.width, dst.height, AV_PIX_FMT_NV12, SWS_BILINEAR, nullptr,
+    sws_ = sws_getCachedContext(sws_, w, h, src_fmt, dst.width, dst.height, out.format, SWS_BILINEAR, nullptr,
                                 nullptr, nullptr);
-    const uint8_t *src[3] = {m.addr, nullptr, nullptr};
-    int src_stride[3] = {bpl, 0, 0};
-    if (src_fmt == AV_PIX_FMT_NV12) {
-      src[1] = m.addr + size_t(bpl) * h;
-      src_stride[1] = bpl;
-    } else if (src_fmt == AV_PIX_FMT_YUV420P) {
-      src[1] = m.addr + size_t(bpl) * h;
-      src[2] = src[1] + size_t(bpl / 2) * (h / 2);
-      src_stride[1] = src_stride[2] = bpl / 2;
+    const uint8_t *src[4] = {m.addr, nullptr, nullptr, nullptr};
+    int src_stride[4] = {bpl, 0, 0, 0};
+    if (src_layout) {
+      conduit::AvPlanes in = conduit::av_planes(conduit::Yuv420Frame::at(m.addr, *src_layout));
+      std::copy(in.data, in.data + 4, src);
+      std::copy(in.linesize, in.linesize + 4, src_stride);
     }
-    uint8_t *dst_planes[2] = {dst.y, dst.uv};
-    int dst_stride[2] = {dst.stride, dst.stride};
-    sws_scale(sws_, src, src_stride, 0, h, dst_planes, dst_stride);
+    sws_scale(sws_, src, src_stride, 0, h, out.data, out.linesize);
   }
   sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
   ioctl(m.dmabuf_fd, DMA_BUF_IOCTL_SYNC, &sync);

@@ -3,12 +3,14 @@
 // at run time:
 //   dmabuf  the device writes frames straight into the caller's DMA-BUFs
 //           (VisionIPC buffers from a DMA-BUF heap): V4L2_MEMORY_DMABUF, no copy.
-//           Needs NV12 from the device in exactly the buffers' layout.
+//           Needs the buffers' layout (NV12 or I420) from the device, exactly.
 //   mmap    the device's own buffers (V4L2_MEMORY_MMAP), exported as DMA-BUFs
 //           with VIDIOC_EXPBUF and read through that mapping (with DMA_BUF
 //           sync), then written once into the caller's buffer: copied when the
-//           device gives NV12 at the right size, converted with libswscale
-//           otherwise (YUYV, UYVY, I420, RGB24, BGR24).
+//           device gives the buffer's pixel format at its size, converted with
+//           libswscale otherwise (NV12, YUYV, UYVY, I420, RGB24, BGR24).
+// The device is asked for the pixel format the caller's buffers have (NV12 or
+// I420), then for NV12; it may answer with another one, which mmap mode converts.
 //
 // Errors: V4l2Error naming the device, the ioctl and what was expected vs found;
 // without any device, the message names the paths that were looked for.
@@ -16,11 +18,12 @@
 #include <linux/videodev2.h>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "camerad/nv12.h"
+#include "common/yuv420.h"
 
 struct SwsContext;
 
@@ -42,9 +45,10 @@ struct V4l2Capture {
 class V4l2Camera {
  public:
   // device "" = the first device that can capture video (see v4l2_device_paths).
-  // Negotiates width x height at fps (the device may pick another size: then mmap
-  // mode scales).
-  V4l2Camera(const std::string &device, int width, int height, int fps, const std::string &dev_dir = "/dev");
+  // Negotiates width x height at fps in `format` (the device may pick another
+  // size or format: then mmap mode converts).
+  V4l2Camera(const std::string &device, int width, int height, int fps, conduit::PixelFormat format,
+             const std::string &dev_dir = "/dev");
   ~V4l2Camera();
   V4l2Camera(const V4l2Camera &) = delete;
   V4l2Camera &operator=(const V4l2Camera &) = delete;
@@ -53,13 +57,13 @@ class V4l2Camera {
   const std::string &card() const { return card_; }
   std::string format() const;  // fourcc and size the device delivers, e.g. "NV12 1928x1208"
 
-  // True when the device delivers NV12 in exactly this layout (dmabuf mode possible).
-  bool matches_layout(int width, int height, int stride, size_t uv_offset) const;
+  // True when the device delivers exactly this layout (dmabuf mode possible).
+  bool matches_layout(const conduit::Yuv420Layout &layout) const;
 
   // mmap mode: allocates, exports and queues `count` device buffers, starts streaming.
   void start_mmap(int count);
   // Waits up to timeout_ms for a frame, writes it into dst. False on timeout.
-  bool capture(const Nv12Frame &dst, int timeout_ms, V4l2Capture &info);
+  bool capture(const conduit::Yuv420Frame &dst, int timeout_ms, V4l2Capture &info);
 
   // dmabuf mode: `slots` slots, then queue(slot, fd, length) the caller's buffers.
   // Throws V4l2Error when the driver refuses DMABUF import.
@@ -73,7 +77,9 @@ class V4l2Camera {
   uint64_t bytes_copied() const { return bytes_copied_; }
 
  private:
-  void negotiate(int width, int height, int fps);
+  void negotiate(int width, int height, int fps, conduit::PixelFormat format);
+  // The device's frame layout when it delivers NV12 or I420 (YU12); nullopt otherwise.
+  std::optional<conduit::Yuv420Layout> device_layout() const;
   void xioctl(unsigned long req, void *arg, const char *what);
   bool wait_readable(int timeout_ms);
   void stream_on();

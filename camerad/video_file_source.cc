@@ -1,5 +1,6 @@
 #include "camerad/video_file_source.h"
 #include "common/av_error.h"
+#include "common/yuv420_av.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -118,8 +119,8 @@ bool VideoFileSource::decode_next() {
   return true;
 }
 
-bool VideoFileSource::frame(uint64_t t_ns, const Nv12Frame &dst) {
-  check_nv12(dst, "file source " + path_);
+bool VideoFileSource::frame(uint64_t t_ns, const conduit::Yuv420Frame &dst) {
+  dst.validate("file source " + path_);
   if (dst.width != width_ || dst.height != height_) {
     throw std::invalid_argument("file source " + path_ + ": buffer is " + std::to_string(dst.width) + "x" +
                                 std::to_string(dst.height) + ", expected " + std::to_string(width_) + "x" +
@@ -151,18 +152,18 @@ bool VideoFileSource::frame(uint64_t t_ns, const Nv12Frame &dst) {
     open();
   }
   if (!have_current_) return false;
+  conduit::AvPlanes out = conduit::av_planes(dst);
   sws_ = sws_getCachedContext(sws_, current_->width, current_->height, AVPixelFormat(current_->format), width_, height_,
-                              AV_PIX_FMT_NV12, SWS_BILINEAR, nullptr, nullptr, nullptr);
+                              out.format, SWS_BILINEAR, nullptr, nullptr, nullptr);
   if (!sws_) {
     throw std::runtime_error("file source '" + path_ + "': libswscale cannot convert " +
                              av_get_pix_fmt_name(AVPixelFormat(current_->format)) + " " +
-                             std::to_string(current_->width) + "x" + std::to_string(current_->height) + " to nv12");
+                             std::to_string(current_->width) + "x" + std::to_string(current_->height) + " to " +
+                             av_get_pix_fmt_name(out.format));
   }
   source_width_ = current_->width;
   source_height_ = current_->height;
-  uint8_t *planes[2] = {dst.y, dst.uv};
-  int strides[2] = {dst.stride, dst.stride};
-  sws_scale(sws_, current_->data, current_->linesize, 0, current_->height, planes, strides);
+  sws_scale(sws_, current_->data, current_->linesize, 0, current_->height, out.data, out.linesize);
   return true;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Plays a video file as a camera: any container and codec libavformat and
-// libavcodec read (H.265, H.264, ...), converted and scaled to NV12 at the
-// camera's size with libswscale, written straight into the caller's buffer.
+// libavcodec read (H.265, H.264, ...), converted and scaled with libswscale to
+// the caller's buffer layout (NV12 or I420) at the camera's size, written
+// straight into that buffer.
 //
 // Real-time: frame(t) gives the frame on screen t nanoseconds after playback
 // started, from the file's timestamps (so a 30 fps file plays at its own speed
@@ -14,7 +15,7 @@
 #include <cstdint>
 #include <string>
 
-#include "camerad/nv12.h"
+#include "common/yuv420.h"
 
 struct AVFormatContext;
 struct AVCodecContext;
@@ -33,7 +34,7 @@ class VideoFileSource {
 
   // Writes the frame showing at playback time t_ns (non-decreasing across calls)
   // into dst. Returns false once a non-looping file has ended.
-  bool frame(uint64_t t_ns, const Nv12Frame &dst);
+  bool frame(uint64_t t_ns, const conduit::Yuv420Frame &dst);
 
   int source_width() const { return source_width_; }
   int source_height() const { return source_height_; }

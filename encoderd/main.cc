@@ -128,19 +128,17 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
     VisionIpcBufExtra extra;
     VisionBuf *buf = client.recv(&extra, 100);
     if (!buf) continue;
-    if (enc && (int(buf->width) != enc->encoder().input_width() || int(buf->height) != enc->encoder().input_height())) {
-      enc->flush();  // camerad came back with another size
-      enc.reset();
-    }
-    if (!enc) {
-      enc = std::make_unique<encoderd::StreamEncoder>(o.config, int(buf->width), int(buf->height), clock, sink);
-      fprintf(stderr, "encoderd: %s: %s %dx%d (%s input, %s)\n", o.name.c_str(), enc->encoder().codec_name().c_str(),
-              enc->encoder().width(), enc->encoder().height(), enc->encoder().input_pixel_format(),
-              enc->encoder().scales() ? "scaled" : "in place");
-    }
-    camerad::Nv12Frame frame{buf->y, buf->uv, int(buf->width), int(buf->height), int(buf->stride)};
+    conduit::Yuv420Frame frame = buf->frame();
+    bool opens = !enc || !enc->accepts(frame);  // the first frame, or camerad came back with another size or layout
+    if (!enc) enc = std::make_unique<encoderd::StreamEncoder>(o.config, frame.width, frame.height, frame.format(), clock, sink);
     enc->push(frame, {extra.frame_id, extra.timestamp_sof, extra.timestamp_eof}, client.server_id(),
               [&client] { client.release(); });
+    if (opens) {
+      fprintf(stderr, "encoderd: %s: %s %dx%d (%s frames, %s codec input, %s)\n", o.name.c_str(),
+              enc->encoder().codec_name().c_str(), enc->encoder().width(), enc->encoder().height(),
+              conduit::pixel_format_name(frame.format()), enc->encoder().input_pixel_format(),
+              enc->encoder().scales() ? "scaled" : "in place");
+    }
     frames++;
   }
   if (enc) {
@@ -160,7 +158,9 @@ int main(int argc, char **argv) {
   conduit::CommandLine cl("encoderd",
                           "Encoder process: encodes camerad's VisionIPC streams with libavcodec (full-resolution\n"
                           "H.265 per camera, H.264 qcamera from the road camera) and publishes <cam>EncodeData and\n"
-                          "<cam>EncodeIdx. Segments are counted in frames (fps x segment seconds) and each starts\n"
+                          "<cam>EncodeIdx. Reads the layout camerad serves: I420 (camerad --pixel-format yuv420p)\n"
+                          "reaches libx265 with no copy, NV12 costs a U/V split per frame (libx265 takes planar\n"
+                          "input only). Segments are counted in frames (fps x segment seconds) and each starts\n"
                           "with a keyframe. Frames it cannot keep up with are dropped and counted (droppedFrames),\n"
                           "camerad is never blocked. Reconnects when camerad restarts; SIGINT/SIGTERM flush and stop.");
   cl.option("cameras", "LIST", "road,wide", "cameras to encode, a comma-separated subset of road,wide,driver");

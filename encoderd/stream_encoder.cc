@@ -4,11 +4,17 @@
 
 namespace encoderd {
 
-StreamEncoder::StreamEncoder(const EncoderConfig &config, int input_width, int input_height, SegmentClock &clock,
-                             EncodedFrameSink sink)
-    : encoder_(config, input_width, input_height), clock_(clock), sink_(std::move(sink)) {}
+StreamEncoder::StreamEncoder(const EncoderConfig &config, int input_width, int input_height,
+                             conduit::PixelFormat input_format, SegmentClock &clock, EncodedFrameSink sink)
+    : config_(config), encoder_(std::make_unique<VideoEncoder>(config, input_width, input_height, input_format)),
+      clock_(clock), sink_(std::move(sink)) {}
 
-void StreamEncoder::push(const camerad::Nv12Frame &frame, const FrameMeta &meta, uint64_t epoch,
+bool StreamEncoder::accepts(const conduit::Yuv420Frame &frame) const {
+  return frame.width == encoder_->input_width() && frame.height == encoder_->input_height() &&
+         frame.format() == encoder_->input_format();
+}
+
+void StreamEncoder::push(const conduit::Yuv420Frame &frame, const FrameMeta &meta, uint64_t epoch,
                          std::function<void()> release) {
   bool same_run = started_ && epoch == epoch_;
   if (same_run && meta.frame_id <= last_frame_id_) {
@@ -21,17 +27,22 @@ void StreamEncoder::push(const camerad::Nv12Frame &frame, const FrameMeta &meta,
     return;
   }
   if (same_run) dropped_ += meta.frame_id - last_frame_id_ - 1;
-  bool new_segment = !started_ || pos->segment != segment_;
+  bool reopened = !accepts(frame);
+  if (reopened) {
+    flush();
+    encoder_ = std::make_unique<VideoEncoder>(config_, frame.width, frame.height, frame.format());
+  }
+  bool new_segment = !started_ || pos->segment != segment_ || reopened;
   started_ = true;
   epoch_ = epoch;
   last_frame_id_ = meta.frame_id;
   segment_ = pos->segment;
-  in_flight_[int64_t(encoder_.frames_in())] = {*pos, dropped_, conduit::mono_ns()};
-  encoder_.encode(frame, meta, new_segment, std::move(release), [this](const EncodedPacket &p) { emit(p); });
+  in_flight_[int64_t(encoder_->frames_in())] = {*pos, dropped_, conduit::mono_ns()};
+  encoder_->encode(frame, meta, new_segment, std::move(release), [this](const EncodedPacket &p) { emit(p); });
 }
 
 void StreamEncoder::flush() {
-  encoder_.flush([this](const EncodedPacket &p) { emit(p); });
+  encoder_->flush([this](const EncodedPacket &p) { emit(p); });
 }
 
 void StreamEncoder::emit(const EncodedPacket &p) {

@@ -6,13 +6,16 @@
 // first frame of every segment, and counts dropped frames: the holes in the
 // frame ids of a camerad run (frames VisionIPC could not deliver because
 // encoderd was behind, or camerad itself dropped). Packet numbering
-// (encode_id) runs on across segments and camerad restarts.
+// (encode_id) runs on across segments and camerad restarts, also when camerad
+// comes back with another frame size or layout: the codec is then flushed and
+// reopened for the new input, and the next frame is a keyframe.
 //
 // Ownership: a frame's `release` runs once the codec no longer reads it (see
 // VideoEncoder). Threads: one thread per StreamEncoder; the SegmentClock is shared.
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "encoderd/segment_clock.h"
@@ -40,22 +43,26 @@ using EncodedFrameSink = std::function<void(const EncodedFrame &)>;
 
 class StreamEncoder {
  public:
-  StreamEncoder(const EncoderConfig &config, int input_width, int input_height, SegmentClock &clock,
-                EncodedFrameSink sink);
+  StreamEncoder(const EncoderConfig &config, int input_width, int input_height, conduit::PixelFormat input_format,
+                SegmentClock &clock, EncodedFrameSink sink);
 
   // Encodes a frame of camerad run `epoch`. Frames of a run must come in
   // increasing frame id order; an older or repeated frame is released and ignored.
-  void push(const camerad::Nv12Frame &frame, const FrameMeta &meta, uint64_t epoch, std::function<void()> release);
+  void push(const conduit::Yuv420Frame &frame, const FrameMeta &meta, uint64_t epoch, std::function<void()> release);
   void flush();
 
-  const VideoEncoder &encoder() const { return encoder_; }
+  // True when `frame` has the size and layout the codec is open for (push()
+  // reopens it otherwise).
+  bool accepts(const conduit::Yuv420Frame &frame) const;
+  const VideoEncoder &encoder() const { return *encoder_; }
   uint32_t dropped() const { return dropped_; }
   uint32_t packets() const { return encode_id_; }
 
  private:
   void emit(const EncodedPacket &p);
 
-  VideoEncoder encoder_;
+  EncoderConfig config_;
+  std::unique_ptr<VideoEncoder> encoder_;
   SegmentClock &clock_;
   EncodedFrameSink sink_;
   bool started_ = false;

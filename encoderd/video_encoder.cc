@@ -1,5 +1,7 @@
 #include "encoderd/video_encoder.h"
 #include "common/av_error.h"
+#include "common/yuv420_av.h"
+#include "common/yuv420_copy.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -8,15 +10,12 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
-
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 namespace encoderd {
 
@@ -31,24 +30,11 @@ bool accepts(const AVCodec *codec, AVPixelFormat fmt) {
   return false;
 }
 
-// Splits `n` interleaved U,V pairs into two planes.
-void split_uv(const uint8_t *uv, uint8_t *u, uint8_t *v, int n) {
-  int i = 0;
-#ifdef __SSE2__
-  const __m128i lo = _mm_set1_epi16(0x00ff);
-  for (; i + 16 <= n; i += 16) {
-    __m128i a = _mm_loadu_si128((const __m128i *)(uv + 2 * i));
-    __m128i b = _mm_loadu_si128((const __m128i *)(uv + 2 * i + 16));
-    __m128i us = _mm_packus_epi16(_mm_and_si128(a, lo), _mm_and_si128(b, lo));
-    __m128i vs = _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8));
-    _mm_storeu_si128((__m128i *)(u + i), us);
-    _mm_storeu_si128((__m128i *)(v + i), vs);
-  }
-#endif
-  for (; i < n; i++) {
-    u[i] = uv[2 * i];
-    v[i] = uv[2 * i + 1];
-  }
+// The planes of an NV12 or yuv420p AVFrame as a Yuv420Frame.
+conduit::Yuv420Frame frame_view(const AVFrame *f) {
+  bool nv12 = f->format == AV_PIX_FMT_NV12;
+  return {f->data[0], f->data[1], nv12 ? f->data[1] + 1 : f->data[2], f->width, f->height, f->linesize[0],
+          f->linesize[1], nv12 ? 2 : 1};
 }
 
 // libx265 and libx264 only log a warning for an option they do not know; the
@@ -112,9 +98,11 @@ std::string parameter_sets(const uint8_t *data, size_t size, bool hevc) {
   return out;
 }
 
-VideoEncoder::VideoEncoder(const EncoderConfig &config, int input_width, int input_height)
+VideoEncoder::VideoEncoder(const EncoderConfig &config, int input_width, int input_height,
+                           conduit::PixelFormat input_format)
     : input_width_(input_width), input_height_(input_height),
-      width_(config.width ? config.width : input_width), height_(config.height ? config.height : input_height) {
+      width_(config.width ? config.width : input_width), height_(config.height ? config.height : input_height),
+      input_format_(input_format) {
   if (input_width <= 0 || input_height <= 0 || input_width % 2 || input_height % 2 || width_ <= 0 ||
       height_ <= 0 || width_ % 2 || height_ % 2) {
     throw std::invalid_argument("encoder: input " + std::to_string(input_width) + "x" + std::to_string(input_height) +
@@ -159,11 +147,14 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
   if (!codec) throw std::runtime_error("encoder: libavcodec has no encoder named '" + name + "'");
   if (codec->type != AVMEDIA_TYPE_VIDEO) throw std::runtime_error("encoder: '" + name + "' is not a video encoder");
   bool same_size = width_ == input_width_ && height_ == input_height_;
+  // The input's own format lends the frame as it is; the other one costs a chroma conversion.
+  const AVPixelFormat own = conduit::av_pixel_format(input_format_);
+  const AVPixelFormat other = own == AV_PIX_FMT_NV12 ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_NV12;
   AVPixelFormat fmt;
-  if (accepts(codec, AV_PIX_FMT_NV12)) {
-    fmt = AV_PIX_FMT_NV12;
-  } else if (accepts(codec, AV_PIX_FMT_YUV420P)) {
-    fmt = AV_PIX_FMT_YUV420P;
+  if (accepts(codec, own)) {
+    fmt = own;
+  } else if (accepts(codec, other)) {
+    fmt = other;
   } else {
     throw std::runtime_error("encoder '" + name + "' accepts neither nv12 nor yuv420p input");
   }
@@ -233,10 +224,12 @@ void VideoEncoder::open(const std::string &name, const EncoderConfig &config) {
   borrow_ = name == "libx265" || name == "libx264";
   pix_fmt_ = fmt;
   if (!same_size) {
-    sws_ = sws_getContext(input_width_, input_height_, AV_PIX_FMT_NV12, width_, height_, fmt, SWS_BILINEAR, nullptr,
-                          nullptr, nullptr);
-    if (!sws_) throw std::runtime_error("encoder '" + name + "': libswscale cannot scale nv12 to this size");
-  } else if (fmt == AV_PIX_FMT_YUV420P) {
+    sws_ = sws_getContext(input_width_, input_height_, own, width_, height_, fmt, SWS_BILINEAR, nullptr, nullptr, nullptr);
+    if (!sws_) {
+      throw std::runtime_error("encoder '" + name + "': libswscale cannot scale " + av_get_pix_fmt_name(own) +
+                               " to this size");
+    }
+  } else if (fmt != own) {
     chroma_pool_ = av_buffer_pool_init(size_t(width_ / 2) * (height_ / 2) * 2, nullptr);
   }
 }
@@ -245,15 +238,16 @@ VideoEncoder::~VideoEncoder() { free_all(); }
 
 const char *VideoEncoder::input_pixel_format() const { return av_get_pix_fmt_name(AVPixelFormat(pix_fmt_)); }
 
-void VideoEncoder::encode(const camerad::Nv12Frame &in, const FrameMeta &meta, bool force_keyframe,
+void VideoEncoder::encode(const conduit::Yuv420Frame &in, const FrameMeta &meta, bool force_keyframe,
                           std::function<void()> release, const PacketSink &sink) {
   Release *rel = new Release{std::move(release)};
-  if (flushed_ || in.width != input_width_ || in.height != input_height_) {
+  if (flushed_ || in.width != input_width_ || in.height != input_height_ || in.format() != input_format_) {
     release_buffer(rel, nullptr);
     if (flushed_) throw std::logic_error("encoder " + codec_name_ + ": encode() after flush()");
     throw std::invalid_argument("encoder " + codec_name_ + ": frame is " + std::to_string(in.width) + "x" +
-                                std::to_string(in.height) + ", expected " + std::to_string(input_width_) + "x" +
-                                std::to_string(input_height_));
+                                std::to_string(in.height) + " " + conduit::pixel_format_name(in.format()) +
+                                ", expected " + std::to_string(input_width_) + "x" + std::to_string(input_height_) +
+                                " " + conduit::pixel_format_name(input_format_));
   }
   AVFrame *f = frame_;
   f->width = width_;
@@ -266,9 +260,8 @@ void VideoEncoder::encode(const camerad::Nv12Frame &in, const FrameMeta &meta, b
       release_buffer(rel, nullptr);
       throw std::runtime_error("encoder " + codec_name_ + ": frame allocation failed: " + av_error(err));
     }
-    const uint8_t *src[2] = {in.y, in.uv};
-    const int src_stride[2] = {in.stride, in.stride};
-    sws_scale(sws_, src, src_stride, 0, in.height, f->data, f->linesize);
+    conduit::AvPlanes src = conduit::av_planes(in);
+    sws_scale(sws_, src.data, src.linesize, 0, in.height, f->data, f->linesize);
     release_buffer(rel, nullptr);
   } else if (!borrow_) {
     // This codec may keep the frame after encode() returns: give it a private copy.
@@ -277,16 +270,7 @@ void VideoEncoder::encode(const camerad::Nv12Frame &in, const FrameMeta &meta, b
       release_buffer(rel, nullptr);
       throw std::runtime_error("encoder " + codec_name_ + ": frame allocation failed: " + av_error(err));
     }
-    for (int y = 0; y < height_; y++) memcpy(f->data[0] + size_t(y) * f->linesize[0], in.y + size_t(y) * in.stride, width_);
-    for (int y = 0; y < height_ / 2; y++) {
-      const uint8_t *uv = in.uv + size_t(y) * in.stride;
-      if (pix_fmt_ == AV_PIX_FMT_NV12) {
-        memcpy(f->data[1] + size_t(y) * f->linesize[1], uv, width_);
-      } else {
-        split_uv(uv, f->data[1] + size_t(y) * f->linesize[1], f->data[2] + size_t(y) * f->linesize[2], width_ / 2);
-      }
-    }
-    copied_bytes_ += size_t(width_) * height_ * 3 / 2;
+    copied_bytes_ += conduit::copy_frame(in, frame_view(f));
     release_buffer(rel, nullptr);
   } else {
     borrow_frame(in, f, rel);
@@ -304,34 +288,38 @@ void VideoEncoder::encode(const camerad::Nv12Frame &in, const FrameMeta &meta, b
   drain(sink);
 }
 
-void VideoEncoder::borrow_frame(const camerad::Nv12Frame &in, AVFrame *f, void *release) {
+void VideoEncoder::borrow_frame(const conduit::Yuv420Frame &in, AVFrame *f, void *release) {
   Release *rel = static_cast<Release *>(release);
-  size_t span = size_t(in.uv - in.y) + in.uv_bytes();
-  f->buf[0] = av_buffer_create(in.y, span, release_buffer, rel, AV_BUFFER_FLAG_READONLY);
+  // The AVBuffer only carries `release`: the planes below point into the caller's frame.
+  f->buf[0] = av_buffer_create(in.y, size_t(in.end() - in.y), release_buffer, rel, AV_BUFFER_FLAG_READONLY);
   if (!f->buf[0]) {
     release_buffer(rel, nullptr);
     throw std::runtime_error("encoder " + codec_name_ + ": av_buffer_create failed");
   }
+  conduit::AvPlanes planes = conduit::av_planes(in);
+  if (planes.format == pix_fmt_) {
+    std::copy(planes.data, planes.data + 4, f->data);
+    std::copy(planes.linesize, planes.linesize + 4, f->linesize);
+    return;
+  }
+  // The codec takes the other chroma arrangement: Y in place, chroma converted
+  // into a pooled buffer that the AVFrame owns.
+  int cw = width_ / 2, ch = height_ / 2;
+  f->buf[1] = av_buffer_pool_get(chroma_pool_);
+  if (!f->buf[1]) {
+    av_frame_unref(f);
+    throw std::runtime_error("encoder " + codec_name_ + ": chroma buffer allocation failed");
+  }
   f->data[0] = in.y;
   f->linesize[0] = in.stride;
+  f->data[1] = f->buf[1]->data;
   if (pix_fmt_ == AV_PIX_FMT_NV12) {
-    f->data[1] = in.uv;
-    f->linesize[1] = in.stride;
+    f->linesize[1] = 2 * cw;
   } else {
-    int cw = width_ / 2, ch = height_ / 2;
-    f->buf[1] = av_buffer_pool_get(chroma_pool_);
-    if (!f->buf[1]) {
-      av_frame_unref(f);
-      throw std::runtime_error("encoder " + codec_name_ + ": chroma buffer allocation failed");
-    }
-    f->data[1] = f->buf[1]->data;
     f->data[2] = f->buf[1]->data + size_t(cw) * ch;
     f->linesize[1] = f->linesize[2] = cw;
-    for (int y = 0; y < ch; y++) {
-      split_uv(in.uv + size_t(y) * in.stride, f->data[1] + size_t(y) * cw, f->data[2] + size_t(y) * cw, cw);
-    }
-    copied_bytes_ += size_t(cw) * ch * 2;
   }
+  copied_bytes_ += conduit::copy_chroma(in, frame_view(f));
 }
 
 void VideoEncoder::flush(const PacketSink &sink) {

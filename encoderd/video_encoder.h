@@ -1,19 +1,20 @@
 #pragma once
-// One video encoder over libavcodec: NV12 frames in, H.265 / H.264 packets out.
+// One video encoder over libavcodec: 4:2:0 frames in (NV12 or I420, see
+// common/yuv420.h), H.265 / H.264 packets out.
 //
-//   VideoEncoder enc(config, 1928, 1208);
-//   enc.encode(frame, meta, force_keyframe, [&]{ release(buf); }, [&](const EncodedPacket &p) {...});
+//   VideoEncoder enc(config, 1928, 1208, conduit::PixelFormat::kI420);
+//   enc.encode(buf->frame(), meta, force_keyframe, [&]{ release(buf); }, [&](const EncodedPacket &p) {...});
 //   enc.flush(sink);
 //
-// Zero copy: when the codec accepts NV12 at the input size (libx264, *_nvenc),
-// the AVFrame handed to it points into `frame` itself, wrapped in an AVBuffer
-// whose free callback is `release`. Codecs that only take planar yuv420p
-// (libx265) get the Y plane in place and the interleaved UV plane split into
-// U and V (a copy of 1/3 of the frame, counted in copied_bytes()). Calling
-// x265 directly would not avoid it: x265 3.5 declares X265_CSP_NV12 but only
-// as a future input format; x265_encoder_encode rejects any picture whose
-// colour space is not the planar internal one (i400/i420/i422/i444). A copy-free
-// libx265 path needs planar I420 VisionIPC buffers written by camerad. When the
+// Zero copy: the codec is opened with the input's own pixel format when it
+// accepts it (libx265: yuv420p only; libx264 and *_nvenc: both), and the
+// AVFrame handed to it then points into `frame` itself (data pointers and line
+// sizes of its planes), wrapped in an AVBuffer whose free callback is `release`.
+// NV12 into libx265 cannot go that way: x265 3.5 declares X265_CSP_NV12 only
+// as a future input format, and x265_encoder_encode rejects any picture whose
+// colour space is not a planar one (i400/i420/i422/i444). There the Y plane is
+// lent in place and the interleaved UV plane split into U and V (a copy of 1/3
+// of the frame, counted in copied_bytes()); I420 input avoids it. When the
 // output size differs (qcamera), libswscale scales into an encoder-owned frame.
 // Lending needs a codec that is done with the frame when send_frame returns
 // (libx265, libx264); any other codec (e.g. hevc_nvenc) gets a private copy
@@ -33,7 +34,7 @@
 #include <string>
 #include <vector>
 
-#include "camerad/nv12.h"
+#include "common/yuv420.h"
 
 struct AVCodecContext;
 struct AVBufferPool;
@@ -88,20 +89,22 @@ using PacketSink = std::function<void(const EncodedPacket &)>;
 
 class VideoEncoder {
  public:
-  VideoEncoder(const EncoderConfig &config, int input_width, int input_height);
+  VideoEncoder(const EncoderConfig &config, int input_width, int input_height,
+               conduit::PixelFormat input_format = conduit::PixelFormat::kNv12);
   ~VideoEncoder();
   VideoEncoder(const VideoEncoder &) = delete;
   VideoEncoder &operator=(const VideoEncoder &) = delete;
 
-  // Encodes one frame (input size, any stride). Throws std::invalid_argument on
-  // a frame of another size; release is still called then.
-  void encode(const camerad::Nv12Frame &frame, const FrameMeta &meta, bool force_keyframe,
+  // Encodes one frame (input size and format, any strides). Throws
+  // std::invalid_argument on a frame of another size or format; release is still called then.
+  void encode(const conduit::Yuv420Frame &frame, const FrameMeta &meta, bool force_keyframe,
               std::function<void()> release, const PacketSink &sink);
   // Drains every frame still inside the codec. The encoder accepts no frame after.
   void flush(const PacketSink &sink);
 
   const std::string &codec_name() const { return codec_name_; }
-  const char *input_pixel_format() const;   // "nv12" or "yuv420p"
+  const char *input_pixel_format() const;   // what the codec takes: "nv12" or "yuv420p"
+  conduit::PixelFormat input_format() const { return input_format_; }  // what encode() takes
   int input_width() const { return input_width_; }
   int input_height() const { return input_height_; }
   int width() const { return width_; }
@@ -114,7 +117,7 @@ class VideoEncoder {
   void open(const std::string &name, const EncoderConfig &config);
   void free_all();
   void drain(const PacketSink &sink);
-  void borrow_frame(const camerad::Nv12Frame &in, AVFrame *f, void *release);
+  void borrow_frame(const conduit::Yuv420Frame &in, AVFrame *f, void *release);
 
   std::string codec_name_;
   AVCodecContext *ctx_ = nullptr;
@@ -123,6 +126,7 @@ class VideoEncoder {
   AVFrame *frame_ = nullptr;
   AVPacket *packet_ = nullptr;
   int input_width_, input_height_, width_, height_;
+  conduit::PixelFormat input_format_;
   int pix_fmt_ = -1;
   bool flushed_ = false;
   bool borrow_ = false;  // the codec is done with a frame when send_frame returns

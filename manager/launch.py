@@ -55,6 +55,8 @@ def main(argv=None):
   ap.add_argument('--duration', type=float, help='run this many seconds, then stop cleanly')
   ap.add_argument('--camera', default='synthetic', help='camera source: synthetic (default), file:PATH, v4l2[:DEVICE]')
   ap.add_argument('--cameras', default='road,wide', help='streams to serve (default road,wide)')
+  ap.add_argument('--pixel-format', default='yuv420p', choices=['yuv420p', 'nv12'],
+                  help='camera buffer layout (default yuv420p: libx265 encodes it without a copy)')
   ap.add_argument('--no-model', action='store_true', help='do not run modeld')
   ap.add_argument('--segment-seconds', type=int, default=60, help='segment length (default 60)')
   ap.add_argument('--prefix', help='CONDUIT_PREFIX: isolate this pipeline from others on the machine')
@@ -72,6 +74,7 @@ def main(argv=None):
   params = Params()
   params.put('CameraSource', args.camera)
   params.put('EnabledCameras', cameras)
+  params.put('CameraPixelFormat', args.pixel_format)
   params.put('ModelEnabled', not args.no_model)
   params.put('SegmentSeconds', args.segment_seconds)
   params.put('LogRoot', os.environ.get('CONDUIT_LOG_ROOT', log_root()))

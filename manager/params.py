@@ -17,6 +17,8 @@ KEYS = {
   'SegmentSeconds': (int, 60, 'length of a route segment (encoderd, loggerd)'),
   'CameraSource': (str, 'synthetic', "camerad source: synthetic, file:PATH or v4l2[:DEVICE]"),
   'EnabledCameras': (list, ['road', 'wide'], 'camera streams camerad serves'),
+  'CameraPixelFormat': (str, 'yuv420p', 'layout of camerad\'s frame buffers: yuv420p (I420, what libx265 encodes '
+                        'without a copy) or nv12 (see manager/process_config.py)'),
   'EncodedCameras': (list, [], 'camera streams encoderd encodes to H.265 (empty: every enabled one where the cores '
                     'allow, else road only; see process_config.default_encoded_cameras)'),
   'ModelBackend': (str, 'auto', 'modeld backend: auto, opencl, cuda or cpu'),

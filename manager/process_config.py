@@ -4,6 +4,20 @@ To add your own process, append a ProcessSpec: a native binary (argv) or a
 Python module (python=), when it should run (enabled), its restart policy and
 its watchdog limit. See manager/process.py for the fields. Arguments come from
 Params (manager/params.py), so ./launch options and tests configure them there.
+
+Frame layout: the pipeline runs camerad with I420 buffers (Param CameraPixelFormat
+= yuv420p), not the NV12 that DESIGN.md names and camerad defaults to. The design
+asks for frames to reach the encoder "without a copy where the encoder allows",
+and libx265, the road encoder on every machine without NVENC, accepts only planar
+input: x265 3.5 rejects NV12 pictures at x265_encoder_encode. From NV12 buffers
+encoderd has to split U and V out of every frame (1/3 of the frame copied, 1.2 MB
+per frame, 23 MB/s per stream at 1928x1208 and 20 fps); from I420 buffers it lends the planes as they
+are (tools/bench/run encoder: frame_copies 0). The other consumers do not care:
+modeld's kernels read chroma through (offset, row stride, pixel step) at the same
+cost for both, qcamera's libswscale reads either, and the synthetic and file
+sources write either directly. Only a v4l2 camera that delivers NV12 costs a
+conversion in camerad then (its mmap path copies once anyway); set
+CameraPixelFormat=nv12 for such a camera when it can DMA straight into the buffers.
 """
 import os
 
@@ -38,7 +52,8 @@ def encoded_cameras(params):
 
 def _camerad(params):
   return ['build/bin/camerad', '--source', params.get('CameraSource'), '--cameras', ','.join(params.get('EnabledCameras')),
-          '--fps', str(params.get('Fps')), '--size', params.get('FrameSize'), '--rt-priority', '50']
+          '--fps', str(params.get('Fps')), '--size', params.get('FrameSize'), '--pixel-format',
+          params.get('CameraPixelFormat'), '--rt-priority', '50']
 
 
 def _encoderd(params):

@@ -58,7 +58,7 @@ int Daemon::run() {
   // compile kernels at their first launch, which would otherwise delay frame 1.
   {
     std::vector<uint8_t> blank(64 * 32 * 3 / 2, 0);
-    Nv12Frame f{blank.data(), 64, 32, 64, 64 * 32};
+    Frame f{blank.data(), conduit::yuv420_layout(conduit::PixelFormat::kNv12, 64, 32)};
     pipeline_->process(f, default_warp(64, 32, pipeline_->model_width(), pipeline_->model_height()));
     pipeline_->transform().release_frame_buffers();
     pipeline_->reset_history();
@@ -72,8 +72,9 @@ int Daemon::run() {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (stop_) return 0;
-  fprintf(stderr, "modeld: connected to %s stream %d: %zu buffers of %zux%zu\n", options_.server.c_str(),
-          options_.stream, client.num_buffers, client.buffers[0].width, client.buffers[0].height);
+  fprintf(stderr, "modeld: connected to %s stream %d: %zu buffers of %zux%zu %s\n", options_.server.c_str(),
+          options_.stream, client.num_buffers, client.buffers[0].width, client.buffers[0].height,
+          conduit::pixel_format_name(client.buffers[0].layout.format()));
 
   Mat3 warp{};
   bool calibrated = false;
@@ -102,7 +103,7 @@ int Daemon::run() {
       warp_h = buf->height;
     }
 
-    Nv12Frame frame{buf->addr, int(buf->width), int(buf->height), int(buf->stride), buf->uv_offset};
+    Frame frame{buf->addr, buf->layout};
     buf->sync_start(false);
     FrameTimings t = pipeline_->process(frame, warp);
     buf->sync_end(false);

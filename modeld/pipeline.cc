@@ -21,7 +21,7 @@ ModelPipeline::ModelPipeline(std::shared_ptr<Device> device, Model model, bool c
   transform_ = FrameTransform::create(device, 2 * s[3], 2 * s[2]);
 }
 
-FrameTimings ModelPipeline::process(const Nv12Frame &frame, const Mat3 &warp) {
+FrameTimings ModelPipeline::process(const Frame &frame, const Mat3 &warp) {
   FrameTimings t;
   const DeviceBuffer &input = runner_->input_buffer(0);
   const size_t frame_floats = transform_->output_floats();

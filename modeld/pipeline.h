@@ -28,7 +28,7 @@ class ModelPipeline {
  public:
   ModelPipeline(std::shared_ptr<Device> device, Model model, bool copy_frame = false);
 
-  FrameTimings process(const Nv12Frame &frame, const Mat3 &warp);
+  FrameTimings process(const Frame &frame, const Mat3 &warp);
   // The next frame starts a new history (both halves become that frame).
   void reset_history() { have_history_ = false; }
 

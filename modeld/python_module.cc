@@ -14,18 +14,29 @@ using namespace modeld;
 
 namespace {
 
-Nv12Frame frame_view(const py::buffer &buf, int width, int height, int stride, size_t uv_offset) {
+// The chroma arguments of run()/process(): NV12 by default (v_offset = u_offset + 1,
+// uv_stride = stride); uv_step=1 is I420 (uv_stride defaults to stride / 2, the V
+// plane to right after the U plane). A VisionBuf has all of them as attributes.
+struct Chroma {
+  int64_t v_offset, uv_stride;
+  int uv_step;
+};
+
+Frame frame_view(const py::buffer &buf, int width, int height, int stride, size_t u_offset, const Chroma &c) {
   py::buffer_info info = buf.request();
   if (info.ndim < 1 || info.itemsize != 1) throw std::invalid_argument("frame: expected a buffer of bytes (uint8)");
   if (!PyBuffer_IsContiguous(info.view(), 'C')) {
-    throw std::invalid_argument("frame: expected a C-contiguous buffer (the whole NV12 frame, e.g. VisionBuf.data)");
+    throw std::invalid_argument("frame: expected a C-contiguous buffer (the whole frame, e.g. VisionBuf.data)");
   }
-  Nv12Frame f{static_cast<const uint8_t *>(info.ptr), width, height, stride, uv_offset};
+  conduit::Yuv420Layout l{width, height, stride, u_offset, 0, 0, c.uv_step};
+  l.uv_stride = c.uv_stride >= 0 ? int(c.uv_stride) : c.uv_step == 2 ? stride : stride / 2;
+  l.v_offset = c.v_offset >= 0 ? size_t(c.v_offset) : c.uv_step == 2 ? u_offset + 1 : u_offset + size_t(l.uv_stride) * (height / 2);
+  Frame f{static_cast<const uint8_t *>(info.ptr), l};
   f.validate();
   size_t have = size_t(info.size);
   if (have < f.size()) {
-    throw std::invalid_argument("frame buffer holds " + std::to_string(have) + " bytes, the NV12 layout needs " +
-                                std::to_string(f.size()));
+    throw std::invalid_argument("frame buffer holds " + std::to_string(have) + " bytes, the " +
+                                conduit::pixel_format_name(l.format()) + " layout needs " + std::to_string(f.size()));
   }
   return f;
 }
@@ -57,9 +68,10 @@ struct PyTransform {
     device->download(out, 0, a.mutable_data(), transform->output_floats() * sizeof(float));
     return a;
   }
-  py::array_t<float> run(const py::buffer &buf, int width, int height, int stride, size_t uv_offset,
-                         const py::array_t<double, py::array::c_style | py::array::forcecast> &m, bool copy_frame) {
-    Nv12Frame f = frame_view(buf, width, height, stride, uv_offset);
+  py::array_t<float> run(const py::buffer &buf, int width, int height, int stride, size_t u_offset,
+                         const py::array_t<double, py::array::c_style | py::array::forcecast> &m, bool copy_frame,
+                         int64_t v_offset, int64_t uv_stride, int uv_step) {
+    Frame f = frame_view(buf, width, height, stride, u_offset, {v_offset, uv_stride, uv_step});
     Mat3 warp = to_mat3(m);
     {
       py::gil_scoped_release release;
@@ -117,9 +129,10 @@ struct PyPipeline {
   PyPipeline(const std::string &backend, const std::string &path, bool copy_frame) {
     pipeline = std::make_unique<ModelPipeline>(Device::open(parse_backend(backend)), load_model(path), copy_frame);
   }
-  py::dict process(const py::buffer &buf, int width, int height, int stride, size_t uv_offset,
-                   const py::array_t<double, py::array::c_style | py::array::forcecast> &m) {
-    Nv12Frame f = frame_view(buf, width, height, stride, uv_offset);
+  py::dict process(const py::buffer &buf, int width, int height, int stride, size_t u_offset,
+                   const py::array_t<double, py::array::c_style | py::array::forcecast> &m, int64_t v_offset,
+                   int64_t uv_stride, int uv_step) {
+    Frame f = frame_view(buf, width, height, stride, u_offset, {v_offset, uv_stride, uv_step});
     Mat3 warp = to_mat3(m);
     FrameTimings t;
     {
@@ -175,8 +188,10 @@ PYBIND11_MODULE(_modeld, m) {
   py::class_<PyTransform>(m, "Transform")
       .def(py::init<const std::string &, int, int>(), py::arg("backend"), py::arg("out_width"), py::arg("out_height"))
       .def("run", &PyTransform::run, py::arg("frame"), py::arg("width"), py::arg("height"), py::arg("stride"),
-           py::arg("uv_offset"), py::arg("matrix"), py::arg("copy_frame") = false,
-           "warps an NV12 frame; returns the six planes (6, out_h/2, out_w/2)");
+           py::arg("u_offset"), py::arg("matrix"), py::arg("copy_frame") = false, py::kw_only(),
+           py::arg("v_offset") = -1, py::arg("uv_stride") = -1, py::arg("uv_step") = 2,
+           "warps a 4:2:0 frame (NV12 by default; uv_step=1 for I420, with v_offset and uv_stride\n"
+           "where they differ from a packed I420 layout); returns the six planes (6, out_h/2, out_w/2)");
 
   py::class_<PyRunner>(m, "Runner")
       .def(py::init<const std::string &, const std::string &>(), py::arg("backend"), py::arg("model_path"))
@@ -202,7 +217,8 @@ PYBIND11_MODULE(_modeld, m) {
       .def(py::init<const std::string &, const std::string &, bool>(), py::arg("backend"), py::arg("model_path"),
            py::arg("copy_frame") = false)
       .def("process", &PyPipeline::process, py::arg("frame"), py::arg("width"), py::arg("height"), py::arg("stride"),
-           py::arg("uv_offset"), py::arg("matrix"), "transform + inference of one frame; returns timings in ms")
+           py::arg("u_offset"), py::arg("matrix"), py::kw_only(), py::arg("v_offset") = -1, py::arg("uv_stride") = -1,
+           py::arg("uv_step") = 2, "transform + inference of one frame (chroma arguments as Transform.run); timings in ms")
       .def("outputs", &PyPipeline::outputs)
       .def("model_input", &PyPipeline::model_input)
       .def_property_readonly("model_width", [](PyPipeline &p) { return p.pipeline->model_width(); })

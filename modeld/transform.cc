@@ -38,21 +38,23 @@ void FrameTransform::check_destination(const DeviceBuffer &dst, size_t dst_offse
   }
 }
 
-WarpGeometry FrameTransform::geometry(const Nv12Frame &frame, size_t dst_offset, size_t history_offset) const {
-  return {frame.width, frame.height, frame.stride, int(frame.uv_offset), out_w_ / 2, out_h_ / 2, int(dst_offset),
-          history_offset == kNoHistory ? -1 : int(history_offset)};
+WarpGeometry FrameTransform::geometry(const Frame &frame, size_t dst_offset, size_t history_offset) const {
+  const conduit::Yuv420Layout &l = frame.layout;
+  if (frame.size() > size_t(INT32_MAX)) throw std::invalid_argument("frame transform: frame larger than 2 GiB");
+  return {l.width, l.height, l.stride, int(l.u_offset), int(l.v_offset), l.uv_stride, l.uv_step, out_w_ / 2, out_h_ / 2,
+          int(dst_offset), history_offset == kNoHistory ? -1 : int(history_offset)};
 }
 
-void FrameTransform::run(const Nv12Frame &frame, const Mat3 &warp, const DeviceBuffer &dst, size_t dst_offset,
+void FrameTransform::run(const Frame &frame, const Mat3 &warp, const DeviceBuffer &dst, size_t dst_offset,
                          size_t history_offset) {
   frame.validate();
   check_destination(dst, dst_offset, history_offset);
   warp_host(frame, warp_params(warp), dst, geometry(frame, dst_offset, history_offset));
 }
 
-void FrameTransform::run_from_device(const DeviceBuffer &src, const Nv12Frame &layout, const Mat3 &warp,
+void FrameTransform::run_from_device(const DeviceBuffer &src, const Frame &layout, const Mat3 &warp,
                                      const DeviceBuffer &dst, size_t dst_offset, size_t history_offset) {
-  Nv12Frame checked = layout;
+  Frame checked = layout;
   checked.data = reinterpret_cast<const uint8_t *>(src.handle);
   checked.validate();
   if (src.bytes < layout.size()) {

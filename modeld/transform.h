@@ -1,5 +1,6 @@
 #pragma once
-// The frame transform: warps an NV12 camera frame into the model frame, the
+// The frame transform: warps a 4:2:0 camera frame (NV12 or I420, read through
+// its layout's chroma offsets, row stride and pixel step) into the model frame, the
 // planar input the model reads. Output for a model frame of out_w x out_h luma
 // pixels: six planes of (out_h/2) x (out_w/2) floats, whole numbers 0..255:
 // luma at (even row, even col), (even, odd), (odd, even), (odd, odd), then U, V.
@@ -16,7 +17,7 @@
 #include <memory>
 
 #include "modeld/device.h"
-#include "modeld/nv12_frame.h"
+#include "modeld/frame.h"
 #include "modeld/warp.h"
 
 namespace modeld {
@@ -36,11 +37,11 @@ class FrameTransform {
   // With a `history_offset`, the floats found at dst_offset are first moved
   // there in the same pass (the previous frame of a two-frame model input).
   static constexpr size_t kNoHistory = size_t(-1);
-  void run(const Nv12Frame &frame, const Mat3 &warp, const DeviceBuffer &dst, size_t dst_offset,
+  void run(const Frame &frame, const Mat3 &warp, const DeviceBuffer &dst, size_t dst_offset,
            size_t history_offset = kNoHistory);
   // Same, reading the frame from `src` (device memory of this transform's device)
   // laid out as `layout` describes (layout.data is not read).
-  void run_from_device(const DeviceBuffer &src, const Nv12Frame &layout, const Mat3 &warp, const DeviceBuffer &dst,
+  void run_from_device(const DeviceBuffer &src, const Frame &layout, const Mat3 &warp, const DeviceBuffer &dst,
                        size_t dst_offset, size_t history_offset = kNoHistory);
 
   // Forgets every frame buffer wrapped for in-place access (call when the
@@ -49,8 +50,8 @@ class FrameTransform {
 
  protected:
   FrameTransform(std::shared_ptr<Device> device, int out_w, int out_h);
-  WarpGeometry geometry(const Nv12Frame &frame, size_t dst_offset, size_t history_offset) const;
-  virtual void warp_host(const Nv12Frame &frame, const WarpParams &m, const DeviceBuffer &dst,
+  WarpGeometry geometry(const Frame &frame, size_t dst_offset, size_t history_offset) const;
+  virtual void warp_host(const Frame &frame, const WarpParams &m, const DeviceBuffer &dst,
                          const WarpGeometry &g) = 0;
   virtual void warp_device(const DeviceBuffer &src, const WarpParams &m, const DeviceBuffer &dst,
                            const WarpGeometry &g) = 0;

@@ -39,7 +39,7 @@ class CpuTransform : public FrameTransform {
       : FrameTransform(std::move(device), out_w, out_h) {}
 
  protected:
-  void warp_host(const Nv12Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
+  void warp_host(const Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
     warp(f.data, g, m, static_cast<float *>(dst.handle));
   }
   void warp_device(const DeviceBuffer &src, const WarpParams &m, const DeviceBuffer &dst,
@@ -52,7 +52,7 @@ class CpuTransform : public FrameTransform {
     const size_t plane = size_t(g.out_w2) * g.out_h2;
     float *out = dst + g.out_offset;
     if (g.history_offset >= 0) std::copy(out, out + 6 * plane, dst + g.history_offset);
-    const uint8_t *uv = data + g.uv_offset;
+    const uint8_t *u = data + g.u_offset, *v = data + g.v_offset;
     for (int y = 0; y < g.out_h2; y++) {
       for (int x = 0; x < g.out_w2; x++) {
         float *o = out + size_t(y) * g.out_w2 + x;
@@ -64,8 +64,8 @@ class CpuTransform : public FrameTransform {
           }
         }
         project(m.uv, float(x), float(y), sx, sy);
-        o[4 * plane] = round_pixel(sample(uv, g.stride, 2, g.width / 2, g.height / 2, sx, sy));
-        o[5 * plane] = round_pixel(sample(uv + 1, g.stride, 2, g.width / 2, g.height / 2, sx, sy));
+        o[4 * plane] = round_pixel(sample(u, g.uv_stride, g.uv_step, g.width / 2, g.height / 2, sx, sy));
+        o[5 * plane] = round_pixel(sample(v, g.uv_stride, g.uv_step, g.width / 2, g.height / 2, sx, sy));
       }
     }
   }

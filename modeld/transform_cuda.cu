@@ -34,7 +34,7 @@ class CudaTransform : public FrameTransform {
   }
 
  protected:
-  void warp_host(const Nv12Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
+  void warp_host(const Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
     launch(device_pointer(f), m, dst, g);
   }
   void warp_device(const DeviceBuffer &src, const WarpParams &m, const DeviceBuffer &dst,
@@ -49,7 +49,7 @@ class CudaTransform : public FrameTransform {
     const uint8_t *device;
   };
 
-  const uint8_t *device_pointer(const Nv12Frame &f) {
+  const uint8_t *device_pointer(const Frame &f) {
     size_t size = f.size();
     auto it = std::find_if(registered_.begin(), registered_.end(),
                            [&](const Registered &r) { return r.data == f.data && r.size == size; });
@@ -75,8 +75,8 @@ class CudaTransform : public FrameTransform {
     dim3 block(32, 8);
     dim3 grid((g.out_w2 + block.x - 1) / block.x, (g.out_h2 + block.y - 1) / block.y);
     float *out = static_cast<float *>(dst.handle);
-    warp_nv12<<<grid, block, 0, cuda_.stream()>>>(src, g, m, out, out);
-    cuda_check(cudaGetLastError(), "warp_nv12 launch");
+    warp_yuv420<<<grid, block, 0, cuda_.stream()>>>(src, g, m, out, out);
+    cuda_check(cudaGetLastError(), "warp_yuv420 launch");
   }
 
   CudaDevice &cuda_;

@@ -17,7 +17,7 @@ class OpenClTransform : public FrameTransform {
  public:
   OpenClTransform(std::shared_ptr<Device> device, int out_w, int out_h)
       : FrameTransform(std::move(device), out_w, out_h), cl_(static_cast<OpenClDevice &>(*device_)) {
-    kernel_ = cl_.kernel("warp_nv12");
+    kernel_ = cl_.kernel("warp_yuv420");
   }
   ~OpenClTransform() override {
     cl_.finish();
@@ -31,7 +31,7 @@ class OpenClTransform : public FrameTransform {
   }
 
  protected:
-  void warp_host(const Nv12Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
+  void warp_host(const Frame &f, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) override {
     enqueue(wrap(f), m, dst, g);
   }
   void warp_device(const DeviceBuffer &src, const WarpParams &m, const DeviceBuffer &dst,
@@ -46,7 +46,7 @@ class OpenClTransform : public FrameTransform {
     cl_mem mem;
   };
 
-  cl_mem wrap(const Nv12Frame &f) {
+  cl_mem wrap(const Frame &f) {
     size_t size = f.size();
     auto it = std::find_if(wrapped_.begin(), wrapped_.end(),
                            [&](const Wrapped &w) { return w.data == f.data && w.size == size; });
@@ -66,15 +66,15 @@ class OpenClTransform : public FrameTransform {
 
   void enqueue(cl_mem src, const WarpParams &m, const DeviceBuffer &dst, const WarpGeometry &g) {
     cl_mem out = cl_mem(dst.handle);
-    cl_check(clSetKernelArg(kernel_, 0, sizeof(cl_mem), &src), "clSetKernelArg(warp_nv12 frame)");
-    cl_check(clSetKernelArg(kernel_, 1, sizeof(g), &g), "clSetKernelArg(warp_nv12 geometry)");
-    cl_check(clSetKernelArg(kernel_, 2, sizeof(m), &m), "clSetKernelArg(warp_nv12 matrices)");
-    cl_check(clSetKernelArg(kernel_, 3, sizeof(cl_mem), &out), "clSetKernelArg(warp_nv12 output)");
-    cl_check(clSetKernelArg(kernel_, 4, sizeof(cl_mem), &out), "clSetKernelArg(warp_nv12 history)");
+    cl_check(clSetKernelArg(kernel_, 0, sizeof(cl_mem), &src), "clSetKernelArg(warp_yuv420 frame)");
+    cl_check(clSetKernelArg(kernel_, 1, sizeof(g), &g), "clSetKernelArg(warp_yuv420 geometry)");
+    cl_check(clSetKernelArg(kernel_, 2, sizeof(m), &m), "clSetKernelArg(warp_yuv420 matrices)");
+    cl_check(clSetKernelArg(kernel_, 3, sizeof(cl_mem), &out), "clSetKernelArg(warp_yuv420 output)");
+    cl_check(clSetKernelArg(kernel_, 4, sizeof(cl_mem), &out), "clSetKernelArg(warp_yuv420 history)");
     size_t range[3] = {size_t(g.out_w2), size_t(g.out_h2), 1}, local[3], global[3];
     cl_.work_group(kernel_, range, 2, local, global);
     cl_check(clEnqueueNDRangeKernel(cl_.queue(), kernel_, 2, nullptr, global, local, 0, nullptr, nullptr),
-             "clEnqueueNDRangeKernel(warp_nv12)");
+             "clEnqueueNDRangeKernel(warp_yuv420)");
   }
 
   OpenClDevice &cl_;

@@ -1,13 +1,13 @@
-"""VisionIPC: zero-copy sharing of NV12 camera frames between processes.
+"""VisionIPC: zero-copy sharing of 4:2:0 camera frames (NV12 or I420) between processes.
 
   server = VisionIpcServer("camerad")
-  server.create_buffers(VISION_STREAM_ROAD, 4, 1928, 1208)
+  server.create_buffers(VISION_STREAM_ROAD, 4, 1928, 1208)   # pixel_format="nv12" or "yuv420p"
   server.start_listener()
   server.send(VISION_STREAM_ROAD, nv12_bytes, frame_id=1)
 
   client = VisionIpcClient("camerad", VISION_STREAM_ROAD, conflate=True)
   client.connect(True)
-  buf = client.recv(100)          # buf.y / buf.uv are numpy views of shared memory
+  buf = client.recv(100)          # buf.y / buf.u / buf.v are numpy views of shared memory
 """
 from visionipc._visionipc import (  # noqa: F401
   VISION_STREAM_DRIVER,

@@ -20,7 +20,7 @@
 namespace visionipc {
 
 constexpr uint32_t kHandshakeMagic = 0x43504956;  // "VIPC"
-constexpr uint32_t kHandshakeVersion = 1;
+constexpr uint32_t kHandshakeVersion = 2;  // 2: 4:2:0 layout (U/V offsets, chroma stride and step)
 
 enum class RequestKind : uint32_t { kConnect = 1, kListStreams = 2 };
 
@@ -40,8 +40,8 @@ struct Reply {
   uint64_t next_seq;  // seq of the next announcement on this stream
   int32_t slot;       // holder bit of this client
   uint32_t num_buffers;
-  uint32_t width, height, stride, uv_offset;
-  uint64_t len;
+  uint32_t width, height, stride, uv_stride, uv_step, reserved;
+  uint64_t u_offset, v_offset, len;  // buffer layout (visionipc::buffer_layout)
   uint32_t num_streams;
   int32_t streams[VISION_STREAM_MAX];
   char error[256];

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "common/yuv420_copy.h"
 #include "visionipc/visionipc_client.h"
 #include "visionipc/visionipc_server.h"
 
@@ -33,25 +34,29 @@ py::object capsule_for(const std::shared_ptr<void> &mapping) {
   return py::capsule(keep, [](void *p) { delete static_cast<std::shared_ptr<void> *>(p); });
 }
 
-// Copies a frame given as compact NV12 (width*height*3/2 bytes) or as the full
-// padded buffer (len bytes) into `buf`.
+// Copies a frame given compact in the buffer's format (NV12 or I420,
+// width*height*3/2 bytes) or as the full padded buffer (len bytes) into `buf`.
 void fill(VisionBuf *buf, py::buffer data) {
   py::buffer_info info = data.request();
   if (!PyBuffer_IsContiguous(info.view(), 'C')) throw visionipc::Error("frame data must be C-contiguous");
   size_t n = size_t(info.size) * size_t(info.itemsize);
-  const uint8_t *src = static_cast<const uint8_t *>(info.ptr);
-  size_t compact = buf->width * buf->height * 3 / 2;
+  uint8_t *src = static_cast<uint8_t *>(info.ptr);
+  conduit::Yuv420Layout compact = conduit::yuv420_layout(buf->layout.format(), buf->layout.width, buf->layout.height);
   if (n == buf->len) {
     memcpy(buf->addr, src, n);
-  } else if (n == compact) {
-    for (size_t r = 0; r < buf->height; r++) memcpy(buf->y + r * buf->stride, src + r * buf->width, buf->width);
-    const uint8_t *uv = src + buf->width * buf->height;
-    for (size_t r = 0; r < buf->height / 2; r++) memcpy(buf->uv + r * buf->stride, uv + r * buf->width, buf->width);
+  } else if (n == compact.size()) {
+    conduit::copy_frame(conduit::Yuv420Frame::at(src, compact), buf->frame());
   } else {
-    throw visionipc::Error("frame of " + std::to_string(n) + " bytes: expected " + std::to_string(compact) +
-                           " (compact NV12 " + std::to_string(buf->width) + "x" + std::to_string(buf->height) + ") or " +
+    throw visionipc::Error("frame of " + std::to_string(n) + " bytes: expected " + std::to_string(compact.size()) +
+                           " (compact " + conduit::pixel_format_name(buf->layout.format()) + " " +
+                           std::to_string(buf->width) + "x" + std::to_string(buf->height) + ") or " +
                            std::to_string(buf->len) + " (padded buffer)");
   }
+}
+
+py::array chroma_view(const PyVisionBuf &b, size_t offset) {
+  const conduit::Yuv420Layout &l = b.buf->layout;
+  return b.view(offset, {py::ssize_t(l.height / 2), py::ssize_t(l.width / 2)}, {py::ssize_t(l.uv_stride), py::ssize_t(l.uv_step)});
 }
 
 // The client plus the metadata of its last frame.
@@ -64,7 +69,7 @@ struct PyClient {
 }  // namespace
 
 PYBIND11_MODULE(_visionipc, m) {
-  m.doc() = "VisionIPC: zero-copy NV12 frame sharing between processes";
+  m.doc() = "VisionIPC: zero-copy NV12 / I420 frame sharing between processes";
   py::register_exception<visionipc::Error>(m, "VisionIpcError", PyExc_RuntimeError);
 
   py::enum_<VisionStreamType>(m, "VisionStreamType", py::arithmetic())
@@ -78,7 +83,12 @@ PYBIND11_MODULE(_visionipc, m) {
       .def_property_readonly("width", [](const PyVisionBuf &b) { return b.buf->width; })
       .def_property_readonly("height", [](const PyVisionBuf &b) { return b.buf->height; })
       .def_property_readonly("stride", [](const PyVisionBuf &b) { return b.buf->stride; })
-      .def_property_readonly("uv_offset", [](const PyVisionBuf &b) { return b.buf->uv_offset; })
+      .def_property_readonly("pixel_format", [](const PyVisionBuf &b) { return conduit::pixel_format_name(b.buf->layout.format()); },
+                             "'nv12' (U,V interleaved) or 'yuv420p' (I420: U plane, V plane).")
+      .def_property_readonly("u_offset", [](const PyVisionBuf &b) { return b.buf->layout.u_offset; })
+      .def_property_readonly("v_offset", [](const PyVisionBuf &b) { return b.buf->layout.v_offset; })
+      .def_property_readonly("uv_stride", [](const PyVisionBuf &b) { return b.buf->layout.uv_stride; })
+      .def_property_readonly("uv_step", [](const PyVisionBuf &b) { return b.buf->layout.uv_step; })
       .def_property_readonly("len", [](const PyVisionBuf &b) { return b.buf->len; })
       .def_property_readonly("idx", [](const PyVisionBuf &b) { return b.buf->idx; })
       .def_property_readonly("memory_kind", [](const PyVisionBuf &b) { return visionipc::memory_kind_name(b.buf->memory_kind); })
@@ -87,15 +97,24 @@ PYBIND11_MODULE(_visionipc, m) {
       .def_property_readonly("y", [](const PyVisionBuf &b) {
         return b.view(0, {py::ssize_t(b.buf->height), py::ssize_t(b.buf->width)}, {py::ssize_t(b.buf->stride), 1});
       }, "Y plane, (height, width) uint8 with row stride.")
+      .def_property_readonly("u", [](const PyVisionBuf &b) { return chroma_view(b, b.buf->layout.u_offset); },
+                             "U plane, (height/2, width/2) uint8 with the chroma row stride and pixel step (any layout).")
+      .def_property_readonly("v", [](const PyVisionBuf &b) { return chroma_view(b, b.buf->layout.v_offset); },
+                             "V plane, (height/2, width/2) uint8 with the chroma row stride and pixel step (any layout).")
       .def_property_readonly("uv", [](const PyVisionBuf &b) {
-        return b.view(b.buf->uv_offset, {py::ssize_t(b.buf->height / 2), py::ssize_t(b.buf->width)},
-                      {py::ssize_t(b.buf->stride), 1});
-      }, "Interleaved UV plane, (height/2, width) uint8 with row stride.");
+        if (b.buf->layout.format() != conduit::PixelFormat::kNv12) {
+          throw visionipc::Error("uv: the buffer is yuv420p (planar); use u and v");
+        }
+        return b.view(b.buf->layout.u_offset, {py::ssize_t(b.buf->height / 2), py::ssize_t(b.buf->width)},
+                      {py::ssize_t(b.buf->layout.uv_stride), 1});
+      }, "NV12 only: the interleaved UV plane, (height/2, width) uint8 with row stride.");
 
   py::class_<VisionIpcServer>(m, "VisionIpcServer")
       .def(py::init<std::string>(), py::arg("name"))
-      .def("create_buffers", &VisionIpcServer::create_buffers, py::arg("stream"), py::arg("num_buffers"), py::arg("width"),
-           py::arg("height"))
+      .def("create_buffers", [](VisionIpcServer &s, VisionStreamType type, size_t n, size_t w, size_t h, const std::string &fmt) {
+        s.create_buffers(type, n, w, h, conduit::parse_pixel_format(fmt));
+      }, py::arg("stream"), py::arg("num_buffers"), py::arg("width"), py::arg("height"), py::arg("pixel_format") = "nv12",
+         "pixel_format: 'nv12' or 'yuv420p'.")
       .def("start_listener", &VisionIpcServer::start_listener)
       .def("get_buffer", [](py::object self, VisionStreamType type) -> py::object {
         VisionBuf *b = self.cast<VisionIpcServer &>().get_buffer(type);
@@ -115,7 +134,7 @@ PYBIND11_MODULE(_visionipc, m) {
         return true;
       }, py::arg("stream"), py::arg("data"), py::arg("frame_id") = 0, py::arg("timestamp_sof") = 0,
          py::arg("timestamp_eof") = 0, py::arg("valid") = true,
-         "Copies one frame (compact NV12 or padded) into a free buffer and announces it. False when dropped.")
+         "Copies one frame (compact in the stream's pixel format, or padded) into a free buffer and announces it. False when dropped.")
       .def_property_readonly("server_id", &VisionIpcServer::server_id)
       .def_property_readonly("refused_connections", &VisionIpcServer::refused_connections)
       .def("frames_sent", &VisionIpcServer::frames_sent)
@@ -144,7 +163,10 @@ PYBIND11_MODULE(_visionipc, m) {
       .def_property_readonly("width", [](const PyClient &c) { return c.client.connected ? c.client.buffers[0].width : 0; })
       .def_property_readonly("height", [](const PyClient &c) { return c.client.connected ? c.client.buffers[0].height : 0; })
       .def_property_readonly("stride", [](const PyClient &c) { return c.client.connected ? c.client.buffers[0].stride : 0; })
-      .def_property_readonly("uv_offset", [](const PyClient &c) { return c.client.connected ? c.client.buffers[0].uv_offset : 0; })
+      .def_property_readonly("pixel_format", [](const PyClient &c) -> py::object {
+        if (!c.client.connected) return py::none();
+        return py::str(conduit::pixel_format_name(c.client.buffers[0].layout.format()));
+      })
       .def_property_readonly("frame_id", [](const PyClient &c) { return c.extra.frame_id; })
       .def_property_readonly("timestamp_sof", [](const PyClient &c) { return c.extra.timestamp_sof; })
       .def_property_readonly("timestamp_eof", [](const PyClient &c) { return c.extra.timestamp_eof; })

@@ -16,25 +16,26 @@ void VisionBuf::release() {
   if (buf_cl) clReleaseMemObject(buf_cl);
   buf_cl = nullptr;
   if (addr) munmap(addr, len);
-  addr = y = uv = nullptr;
+  addr = y = u = v = nullptr;
   if (fd >= 0) close(fd);
   fd = -1;
 }
 
-void VisionBuf::map(const visionipc::Nv12Layout &layout) {
-  void *p = mmap(nullptr, layout.len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+void VisionBuf::map(const visionipc::BufferLayout &l) {
+  void *p = mmap(nullptr, l.len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) throw Error(std::string("mmap of frame buffer: ") + strerror(errno));
   addr = static_cast<uint8_t *>(p);
-  len = layout.len;
-  width = layout.width;
-  height = layout.height;
-  stride = layout.stride;
-  uv_offset = layout.uv_offset;
+  len = l.len;
+  layout = l.frame;
+  width = size_t(layout.width);
+  height = size_t(layout.height);
+  stride = size_t(layout.stride);
   y = addr;
-  uv = addr + uv_offset;
+  u = addr + layout.u_offset;
+  v = addr + layout.v_offset;
 }
 
-void VisionBuf::allocate(const visionipc::Nv12Layout &layout, const std::string &name) {
+void VisionBuf::allocate(const visionipc::BufferLayout &layout, const std::string &name) {
   release();
   visionipc::SharedMemory mem = visionipc::allocate_frame_memory(name, layout.len);
   memory_kind = mem.kind;
@@ -42,7 +43,7 @@ void VisionBuf::allocate(const visionipc::Nv12Layout &layout, const std::string 
   map(layout);
 }
 
-void VisionBuf::import(int new_fd, visionipc::MemoryKind kind, const visionipc::Nv12Layout &layout) {
+void VisionBuf::import(int new_fd, visionipc::MemoryKind kind, const visionipc::BufferLayout &layout) {
   release();
   fd = new_fd;
   memory_kind = kind;

@@ -1,9 +1,11 @@
 #pragma once
-// VisionBuf: one NV12 frame buffer in shared memory, mapped into this process.
+// VisionBuf: one 4:2:0 frame buffer (NV12 or I420, see common/yuv420.h) in
+// shared memory, mapped into this process.
 //
 // The server allocates buffers (allocate()); clients import the fds they receive
-// (import()). Both map the whole buffer read-write; `y` and `uv` point into the
-// mapping, rows are `stride` bytes apart and the UV plane starts `uv_offset` bytes in.
+// (import()). Both map the whole buffer read-write; `y`, `u` and `v` point into
+// the mapping where `layout` says (luma rows `stride` bytes apart; chroma rows
+// layout.uv_stride apart, samples layout.uv_step apart: 2 NV12, 1 I420).
 // Interop views share the same memory, no copy:
 //   init_cl()  -> buf_cl, an OpenCL buffer with CL_MEM_USE_HOST_PTR over `addr`
 //   visionbuf_cuda.h registers `addr` with CUDA (cudaHostRegister, mapped)
@@ -30,9 +32,9 @@ class VisionBuf {
   ~VisionBuf();
 
   // Server side: fresh frame memory for `layout` (DMA-BUF heap or memfd), mapped.
-  void allocate(const visionipc::Nv12Layout &layout, const std::string &name);
+  void allocate(const visionipc::BufferLayout &layout, const std::string &name);
   // Client side: takes ownership of `fd` (even on error), validates and maps it.
-  void import(int fd, visionipc::MemoryKind kind, const visionipc::Nv12Layout &layout);
+  void import(int fd, visionipc::MemoryKind kind, const visionipc::BufferLayout &layout);
 
   // Wraps the mapping as an OpenCL buffer (CL_MEM_USE_HOST_PTR); sets buf_cl.
   void init_cl(cl_device_id device_id, cl_context ctx);
@@ -41,11 +43,16 @@ class VisionBuf {
   void sync_start(bool write) const;
   void sync_end(bool write) const;
 
+  // The frame as pointers into the mapping (nothing copied).
+  conduit::Yuv420Frame frame() const { return conduit::Yuv420Frame::at(addr, layout); }
+
   uint8_t *addr = nullptr;  // start of the mapping
   uint8_t *y = nullptr;     // == addr
-  uint8_t *uv = nullptr;    // == addr + uv_offset
+  uint8_t *u = nullptr;     // == addr + layout.u_offset
+  uint8_t *v = nullptr;     // == addr + layout.v_offset (u + 1 for NV12)
   size_t len = 0;           // bytes in the buffer (whole pages)
-  size_t width = 0, height = 0, stride = 0, uv_offset = 0;
+  size_t width = 0, height = 0, stride = 0;  // == layout's, for brevity
+  conduit::Yuv420Layout layout;
   size_t idx = 0;  // index within its stream
   VisionStreamType type = VISION_STREAM_ROAD;
   int fd = -1;
@@ -57,6 +64,6 @@ class VisionBuf {
   void (*cuda_unregister)(VisionBuf *buf) = nullptr;
 
  private:
-  void map(const visionipc::Nv12Layout &layout);
+  void map(const visionipc::BufferLayout &layout);
   void release();
 };

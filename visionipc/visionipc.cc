@@ -6,10 +6,6 @@
 
 namespace visionipc {
 
-namespace {
-uint32_t align_up(uint32_t v, uint32_t a) { return (v + a - 1) / a * a; }
-}  // namespace
-
 std::string stream_name(VisionStreamType type) {
   switch (type) {
     case VISION_STREAM_ROAD: return "road";
@@ -34,19 +30,15 @@ std::string announce_topic(const std::string &server_name, VisionStreamType type
   return socket_name(server_name) + "_" + stream_name(type);
 }
 
-Nv12Layout nv12_layout(uint32_t width, uint32_t height) {
+BufferLayout buffer_layout(conduit::PixelFormat format, uint32_t width, uint32_t height) {
   if (width < 2 || height < 2 || width > 16384 || height > 16384 || width % 2 || height % 2) {
-    throw Error("NV12 frame " + std::to_string(width) + "x" + std::to_string(height) +
-                " is invalid: expected even width and height in 2..16384");
+    throw Error(std::string(conduit::pixel_format_name(format)) + " frame " + std::to_string(width) + "x" +
+                std::to_string(height) + " is invalid: expected even width and height in 2..16384");
   }
-  Nv12Layout l;
-  l.width = width;
-  l.height = height;
-  l.stride = align_up(width, 64);
-  uint32_t y_rows = align_up(height, 16);
-  l.uv_offset = l.stride * y_rows;
+  BufferLayout l;
+  l.frame = conduit::yuv420_layout(format, int(width), int(height), 64, 16);
   uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
-  uint64_t bytes = uint64_t(l.uv_offset) + uint64_t(l.stride) * (y_rows / 2);
+  uint64_t bytes = l.frame.u_offset + uint64_t(l.frame.stride) * uint64_t((height + 15) / 16 * 8);
   l.len = (bytes + page - 1) / page * page;
   return l;
 }

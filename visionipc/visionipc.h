@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/yuv420.h"
+
 // Streams a server can offer. Values are stable: they cross process boundaries.
 enum VisionStreamType : int32_t {
   VISION_STREAM_ROAD = 0,
@@ -47,14 +49,15 @@ std::string socket_name(const std::string &server_name);
 // msgq topic of a stream's announcements.
 std::string announce_topic(const std::string &server_name, VisionStreamType type);
 
-// NV12 geometry with padding: stride is a multiple of 64 bytes (SIMD loads, encoder
-// line alignment), the Y plane has a multiple of 16 rows (macroblocks), and len is
-// whole pages so every buffer is mmap-able on its own.
-struct Nv12Layout {
-  uint32_t width = 0, height = 0, stride = 0, uv_offset = 0;
+// The frame layout of a stream's buffers (common/yuv420.h: NV12 or I420) with
+// padding: the luma stride is a multiple of 64 bytes (SIMD loads, encoder line
+// alignment; I420 chroma rows are half of it), the Y plane has a multiple of 16
+// rows (macroblocks), and len is whole pages so every buffer is mmap-able on its own.
+struct BufferLayout {
+  conduit::Yuv420Layout frame;
   uint64_t len = 0;
 };
 // Throws Error unless width and height are even and in 2..16384.
-Nv12Layout nv12_layout(uint32_t width, uint32_t height);
+BufferLayout buffer_layout(conduit::PixelFormat format, uint32_t width, uint32_t height);
 
 }  // namespace visionipc

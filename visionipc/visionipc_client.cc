@@ -147,11 +147,19 @@ bool VisionIpcClient::handshake() {
     return fail("expected " + std::to_string(r.num_buffers + 1) + " fds, received " + std::to_string(fds.size()));
   }
   try {
-    visionipc::Nv12Layout layout = visionipc::nv12_layout(r.width, r.height);
-    if (layout.stride != r.stride || layout.uv_offset != r.uv_offset || layout.len != r.len) {
-      return fail("buffer layout mismatch: expected stride " + std::to_string(layout.stride) + " uv_offset " +
-                  std::to_string(layout.uv_offset) + " len " + std::to_string(layout.len) + ", found " +
-                  std::to_string(r.stride) + " " + std::to_string(r.uv_offset) + " " + std::to_string(r.len));
+    // The layout is recomputed, not trusted: only a buffer_layout() of the
+    // announced format and size is mapped.
+    if (r.uv_step != 1 && r.uv_step != 2) return fail("bad reply: uv_step " + std::to_string(r.uv_step) + ", expected 1 or 2");
+    conduit::PixelFormat format = r.uv_step == 2 ? conduit::PixelFormat::kNv12 : conduit::PixelFormat::kI420;
+    visionipc::BufferLayout layout = visionipc::buffer_layout(format, r.width, r.height);
+    const conduit::Yuv420Layout &f = layout.frame;
+    if (uint32_t(f.stride) != r.stride || uint32_t(f.uv_stride) != r.uv_stride || f.u_offset != r.u_offset ||
+        f.v_offset != r.v_offset || layout.len != r.len) {
+      return fail(std::string("buffer layout mismatch for ") + conduit::pixel_format_name(format) + ": expected stride " +
+                  std::to_string(f.stride) + " uv_stride " + std::to_string(f.uv_stride) + " u_offset " +
+                  std::to_string(f.u_offset) + " v_offset " + std::to_string(f.v_offset) + " len " +
+                  std::to_string(layout.len) + ", found " + std::to_string(r.stride) + " " + std::to_string(r.uv_stride) +
+                  " " + std::to_string(r.u_offset) + " " + std::to_string(r.v_offset) + " " + std::to_string(r.len));
     }
     auto m = std::make_shared<Mapping>(r.num_buffers, visionipc::ControlBlock::attach(fds[0].release(), r.server_id, r.num_buffers));
     for (uint32_t i = 0; i < r.num_buffers; i++) {

@@ -4,7 +4,7 @@
 //   VisionIpcClient client("camerad", VISION_STREAM_ROAD, /*conflate=*/true);
 //   client.connect(true);
 //   VisionIpcBufExtra extra;
-//   while (VisionBuf *buf = client.recv(&extra, 100)) use(buf->y, buf->uv, extra.frame_id);
+//   while (VisionBuf *buf = client.recv(&extra, 100)) use(buf->frame(), extra.frame_id);
 //
 // recv() waits for the next announcement (a msgq receive: same futex wake-up,
 // no extra syscall), checks it and marks the buffer as held in the shared control

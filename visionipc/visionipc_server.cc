@@ -48,10 +48,10 @@ sockaddr_un unix_address(const std::string &path) {
 }  // namespace
 
 struct VisionIpcServer::Stream {
-  Stream(VisionStreamType t, visionipc::Nv12Layout l, size_t n, visionipc::ControlBlock cb)
+  Stream(VisionStreamType t, visionipc::BufferLayout l, size_t n, visionipc::ControlBlock cb)
       : type(t), layout(l), count(n), bufs(new VisionBuf[n]), control(std::move(cb)) {}
   VisionStreamType type;
-  visionipc::Nv12Layout layout;
+  visionipc::BufferLayout layout;
   size_t count;
   std::unique_ptr<VisionBuf[]> bufs;
   visionipc::ControlBlock control;
@@ -96,7 +96,8 @@ VisionIpcServer::Stream &VisionIpcServer::stream(VisionStreamType type) const {
   return *streams_[type];
 }
 
-void VisionIpcServer::create_buffers(VisionStreamType type, size_t num_buffers, size_t width, size_t height) {
+void VisionIpcServer::create_buffers(VisionStreamType type, size_t num_buffers, size_t width, size_t height,
+                                     conduit::PixelFormat format) {
   std::string sname = visionipc::stream_name(type);
   if (listener_.joinable()) throw Error("create_buffers(" + sname + ") after start_listener(): create all streams first");
   if (streams_[type]) throw Error("stream " + sname + " of server '" + name_ + "' already has buffers");
@@ -104,7 +105,7 @@ void VisionIpcServer::create_buffers(VisionStreamType type, size_t num_buffers, 
     throw Error("buffer count " + std::to_string(num_buffers) + " is invalid: expected 1.." +
                 std::to_string(visionipc::kMaxBuffersPerStream));
   }
-  visionipc::Nv12Layout layout = visionipc::nv12_layout(uint32_t(width), uint32_t(height));
+  visionipc::BufferLayout layout = visionipc::buffer_layout(format, uint32_t(width), uint32_t(height));
   auto s = std::make_unique<Stream>(type, layout, num_buffers, visionipc::ControlBlock::create(server_id_, uint32_t(num_buffers)));
   for (size_t i = 0; i < num_buffers; i++) {
     VisionBuf &b = s->bufs[i];
@@ -349,10 +350,14 @@ bool VisionIpcServer::handle_request(Connection &c) {
   r.memory_kind = uint32_t(s.bufs[0].memory_kind);
   r.next_seq = s.sent.load(std::memory_order_acquire);
   r.num_buffers = uint32_t(s.count);
-  r.width = s.layout.width;
-  r.height = s.layout.height;
-  r.stride = s.layout.stride;
-  r.uv_offset = s.layout.uv_offset;
+  const conduit::Yuv420Layout &f = s.layout.frame;
+  r.width = uint32_t(f.width);
+  r.height = uint32_t(f.height);
+  r.stride = uint32_t(f.stride);
+  r.uv_stride = uint32_t(f.uv_stride);
+  r.uv_step = uint32_t(f.uv_step);
+  r.u_offset = f.u_offset;
+  r.v_offset = f.v_offset;
   r.len = s.layout.len;
   std::vector<int> fds = {s.control.fd()};
   for (size_t i = 0; i < s.count; i++) fds.push_back(s.bufs[i].fd);

@@ -8,7 +8,7 @@
 //   for (;;) {
 //     VisionBuf *buf = server.get_buffer(VISION_STREAM_ROAD);
 //     if (!buf) continue;                 // every buffer held: frame dropped, counted
-//     fill(buf->y, buf->uv, buf->stride);
+//     fill(buf->frame());                 // Y, U, V planes in the stream's layout
 //     server.send(buf, &extra);           // one msgq announcement, no copy
 //   }
 //
@@ -40,8 +40,10 @@ class VisionIpcServer {
   explicit VisionIpcServer(std::string name, cl_device_id device_id = nullptr, cl_context ctx = nullptr);
   ~VisionIpcServer();
 
-  // `num_buffers` NV12 buffers of width x height (layout: visionipc::nv12_layout).
-  void create_buffers(VisionStreamType type, size_t num_buffers, size_t width, size_t height);
+  // `num_buffers` buffers of width x height in `format` (NV12 or I420; layout:
+  // visionipc::buffer_layout). Clients learn the layout when they connect.
+  void create_buffers(VisionStreamType type, size_t num_buffers, size_t width, size_t height,
+                      conduit::PixelFormat format = conduit::PixelFormat::kNv12);
   // Creates the socket (0600) and starts accepting clients.
   void start_listener();
 

@@ -42,7 +42,7 @@ inline void write_clip(const std::string &path, int w, int h, int n, int fps, bo
     if (p.keyframe) pkt->flags |= AV_PKT_FLAG_KEY;
     av_interleaved_write_frame(oc, pkt);
   };
-  testutil::Nv12Image img(w, h);
+  testutil::Image img(w, h);
   for (int i = 0; i < n; i++) {
     camerad::render_synthetic(camerad::CameraStream::Road, uint32_t(i), img.frame);
     enc.encode(img.frame, {uint32_t(i), 0, 0}, i == 0, nullptr, sink);

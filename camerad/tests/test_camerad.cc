@@ -12,33 +12,16 @@
 #include "camerad/v4l2_camera.h"
 #include "camerad/video_file_source.h"
 #include "common/clock.h"
+#include "common/yuv420_psnr.h"
 #include "camerad/tests/clip_util.h"
 #include "encoderd/tests/decode_util.h"
 #include "encoderd/video_encoder.h"
 
 using camerad::CameraStream;
-using testutil::Nv12Image;
+using conduit::PixelFormat;
+using testutil::Image;
 
 namespace {
-
-// PSNR of two NV12 frames of the same size (all planes).
-double psnr_nv12(const camerad::Nv12Frame &a, const camerad::Nv12Frame &b) {
-  double se = 0;
-  size_t n = 0;
-  for (int r = 0; r < a.height; r++) {
-    for (int c = 0; c < a.width; c++, n++) {
-      double d = double(a.y[size_t(r) * a.stride + c]) - b.y[size_t(r) * b.stride + c];
-      se += d * d;
-    }
-  }
-  for (int r = 0; r < a.height / 2; r++) {
-    for (int c = 0; c < a.width; c++, n++) {
-      double d = double(a.uv[size_t(r) * a.stride + c]) - b.uv[size_t(r) * b.stride + c];
-      se += d * d;
-    }
-  }
-  return testutil::psnr(se / n);
-}
 
 struct TempDir {
   std::filesystem::path path;
@@ -52,20 +35,35 @@ struct TempDir {
 }  // namespace
 
 TEST(SyntheticScene, PixelsAreAPureFunctionOfStreamAndFrame) {
-  Nv12Image a(640, 384), b(640, 384, 128);
+  Image a(640, 384), b(640, 384, PixelFormat::kNv12, 128);
   camerad::render_synthetic(CameraStream::Road, 77, a.frame);
   camerad::render_synthetic(CameraStream::Road, 77, b.frame);
-  EXPECT_EQ(psnr_nv12(a.frame, b.frame), 99.0) << "same (stream, frame) must give identical pixels at any stride";
+  EXPECT_EQ(conduit::psnr(a.frame, b.frame), 99.0) << "same (stream, frame) must give identical pixels at any stride";
   camerad::render_synthetic(CameraStream::Road, 78, b.frame);
-  double next = psnr_nv12(a.frame, b.frame);
+  double next = conduit::psnr(a.frame, b.frame);
   EXPECT_LT(next, 40.0) << "the scene moves between frames";
   EXPECT_GT(next, 12.0) << "but only a little";
   camerad::render_synthetic(CameraStream::Wide, 77, b.frame);
-  EXPECT_LT(psnr_nv12(a.frame, b.frame), 30.0) << "streams differ";
+  EXPECT_LT(conduit::psnr(a.frame, b.frame), 30.0) << "streams differ";
+}
+
+// I420 buffers get the same samples as NV12 ones: the scene is a function of
+// (stream, frame id) only, not of the layout it is written in.
+TEST(SyntheticScene, I420HoldsTheSamePixelsAsNv12) {
+  Image nv12(640, 384), i420(640, 384, PixelFormat::kI420, 32);
+  for (uint32_t id : {0u, 77u, 4000u}) {
+    camerad::render_synthetic(CameraStream::Road, id, nv12.frame);
+    camerad::render_synthetic(CameraStream::Road, id, i420.frame);
+    ASSERT_EQ(conduit::psnr(nv12.frame, i420.frame), 99.0) << "frame " << id;
+  }
+  // The V plane really is separate: U and V of the sky differ (148 vs 116).
+  size_t sky = size_t(20) * i420.frame.uv_stride + 250;  // right of the stamp, above the horizon
+  EXPECT_EQ(i420.frame.u[sky], 148);
+  EXPECT_EQ(i420.frame.v[sky], 116);
 }
 
 TEST(SyntheticScene, WritesOnlyInsideTheImage) {
-  Nv12Image img(320, 192, 64);
+  Image img(320, 192);
   std::fill(img.mem.begin(), img.mem.end(), 0xAB);
   camerad::render_synthetic(CameraStream::Driver, 5, img.frame);
   int stride = img.frame.stride;
@@ -80,7 +78,7 @@ TEST(SyntheticScene, WritesOnlyInsideTheImage) {
 }
 
 TEST(SyntheticScene, StampRoundTripsForEveryStream) {
-  Nv12Image img(1928, 1208);
+  Image img(1928, 1208);
   for (int s = 0; s < camerad::kCameraStreamCount; s++) {
     for (uint32_t id : {0u, 1u, 1234567u, 0xFFFFFFFFu}) {
       camerad::render_synthetic(CameraStream(s), id, img.frame);
@@ -95,8 +93,8 @@ TEST(SyntheticScene, StampRoundTripsForEveryStream) {
 }
 
 TEST(SyntheticScene, BadBufferIsAClearError) {
-  Nv12Image img(640, 384);
-  camerad::Nv12Frame odd = img.frame;
+  Image img(640, 384);
+  conduit::Yuv420Frame odd = img.frame;
   odd.width = 639;
   try {
     camerad::render_synthetic(CameraStream::Road, 0, odd);
@@ -104,10 +102,10 @@ TEST(SyntheticScene, BadBufferIsAClearError) {
   } catch (const std::invalid_argument &e) {
     EXPECT_NE(std::string(e.what()).find("expected even width and height"), std::string::npos) << e.what();
   }
-  camerad::Nv12Frame narrow = img.frame;
+  conduit::Yuv420Frame narrow = img.frame;
   narrow.stride = 100;
   EXPECT_THROW(camerad::render_synthetic(CameraStream::Road, 0, narrow), std::invalid_argument);
-  camerad::Nv12Frame small = img.frame;
+  conduit::Yuv420Frame small = img.frame;
   small.width = 64;
   EXPECT_THROW(camerad::render_synthetic(CameraStream::Road, 0, small), std::invalid_argument);
 }
@@ -150,7 +148,7 @@ TEST(VideoFileSource, ReproducesAClipInRealTimeAndLoops) {
   const int w = 640, h = 384, n = 12;
   testutil::write_clip(path, w, h, n, 20, true);
   camerad::VideoFileSource src(path, w, h, /*loop=*/true);
-  Nv12Image out(w, h), ref(w, h);
+  Image out(w, h), ref(w, h);
   const uint64_t period = 50'000'000;
   for (int k = 0; k < 2 * n + 3; k++) {
     ASSERT_TRUE(src.frame(k * period + 1000, out.frame));
@@ -158,7 +156,7 @@ TEST(VideoFileSource, ReproducesAClipInRealTimeAndLoops) {
     ASSERT_TRUE(st.has_value()) << "tick " << k;
     EXPECT_EQ(st->frame_id, uint32_t(k % n)) << "tick " << k;
     camerad::render_synthetic(CameraStream::Road, st->frame_id, ref.frame);
-    EXPECT_GE(psnr_nv12(out.frame, ref.frame), 35.0) << "tick " << k;
+    EXPECT_GE(conduit::psnr(out.frame, ref.frame), 35.0) << "tick " << k;
   }
   EXPECT_EQ(src.loops(), 2u);
   EXPECT_EQ(src.source_width(), w);
@@ -171,12 +169,29 @@ TEST(VideoFileSource, ReproducesAClipInRealTimeAndLoops) {
   }
 }
 
+// The file source converts into whichever layout the buffer has.
+TEST(VideoFileSource, WritesI420Buffers) {
+  TempDir dir;
+  std::string path = (dir.path / "clip.ts").string();
+  const int w = 640, h = 384;
+  testutil::write_clip(path, w, h, 4, 20, true);
+  camerad::VideoFileSource src(path, w, h, /*loop=*/true);
+  Image out(w, h, PixelFormat::kI420), ref(w, h);
+  for (int k = 0; k < 4; k++) {
+    ASSERT_TRUE(src.frame(k * 50'000'000ull + 1000, out.frame));
+    auto st = camerad::read_stamp(out.frame.y, out.frame.stride, w, h);
+    ASSERT_TRUE(st.has_value()) << "tick " << k;
+    camerad::render_synthetic(CameraStream::Road, st->frame_id, ref.frame);
+    EXPECT_GE(conduit::psnr(out.frame, ref.frame), 35.0) << "tick " << k;
+  }
+}
+
 TEST(VideoFileSource, ScalesAndStopsAtTheEndWithoutLoop) {
   TempDir dir;
   std::string path = (dir.path / "clip.h264").string();  // raw stream: no timestamps
   testutil::write_clip(path, 640, 384, 6, 20, false);
   camerad::VideoFileSource src(path, 320, 192, /*loop=*/false, 20);
-  Nv12Image out(320, 192);
+  Image out(320, 192);
   int shown = 0;
   for (int k = 0; k < 20; k++) {
     if (!src.frame(uint64_t(k) * 50'000'000 + 1000, out.frame)) break;
@@ -205,7 +220,7 @@ TEST(VideoFileSource, BadFilesAreClearErrors) {
 TEST(V4l2Camera, WithoutADeviceTheErrorNamesWhatWasLookedFor) {
   TempDir dir;  // an empty /dev
   try {
-    camerad::V4l2Camera cam("", 1928, 1208, 20, dir.path.string());
+    camerad::V4l2Camera cam("", 1928, 1208, 20, PixelFormat::kNv12, dir.path.string());
     FAIL();
   } catch (const camerad::V4l2Error &e) {
     std::string m = e.what();
@@ -213,14 +228,14 @@ TEST(V4l2Camera, WithoutADeviceTheErrorNamesWhatWasLookedFor) {
     EXPECT_NE(m.find("found none"), std::string::npos) << m;
   }
   try {
-    camerad::V4l2Camera cam((dir.path / "video7").string(), 1928, 1208, 20);
+    camerad::V4l2Camera cam((dir.path / "video7").string(), 1928, 1208, 20, PixelFormat::kI420);
     FAIL();
   } catch (const camerad::V4l2Error &e) {
     EXPECT_NE(std::string(e.what()).find("video7: cannot open"), std::string::npos) << e.what();
   }
   // A file that is not a V4L2 device.
   std::ofstream((dir.path / "video0").string()) << "x";
-  EXPECT_THROW(camerad::V4l2Camera((dir.path / "video0").string(), 1928, 1208, 20), camerad::V4l2Error);
+  EXPECT_THROW(camerad::V4l2Camera((dir.path / "video0").string(), 1928, 1208, 20, PixelFormat::kNv12), camerad::V4l2Error);
 }
 
 TEST(CommandLine, ParsesAndRejectsWithClearMessages) {

@@ -8,6 +8,7 @@
 #include "camerad/synthetic_scene.h"
 #include "camerad/v4l2_camera.h"
 #include "common/prefix.h"
+#include "common/yuv420_psnr.h"
 #include "camerad/tests/clip_util.h"
 #include "encoderd/tests/decode_util.h"
 #include "encoderd/tests/process_util.h"
@@ -18,6 +19,28 @@ struct PrefixScope {
   explicit PrefixScope(const std::string &name) { setenv("CONDUIT_PREFIX", (name + std::to_string(getpid())).c_str(), 1); }
   ~PrefixScope() { std::filesystem::remove_all(conduit::shm_dir()); }
 };
+// Connects `client` to a 320x192 camerad and checks 5 frames of `stream`, pixel
+// for pixel, against the synthetic scene in the layout they come in, which must
+// be `format`. Returns how many frames were checked.
+int check_scene_frames(VisionIpcClient &client, camerad::CameraStream stream, conduit::PixelFormat format) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!client.connect(false) && std::chrono::steady_clock::now() < until) usleep(50'000);
+  testutil::Image ref(320, 192);
+  int checked = 0;
+  while (client.connected && checked < 5 && std::chrono::steady_clock::now() < until) {
+    VisionIpcBufExtra extra;
+    VisionBuf *buf = client.recv(&extra, 100);
+    if (!buf) continue;
+    EXPECT_EQ(buf->width, 320u);
+    EXPECT_EQ(buf->layout.format(), format);
+    camerad::render_synthetic(stream, extra.frame_id, ref.frame);
+    EXPECT_EQ(conduit::psnr(buf->frame(), ref.frame), 99.0) << "frame " << extra.frame_id << " differs from the scene";
+    EXPECT_GE(extra.timestamp_eof, extra.timestamp_sof);
+    checked++;
+  }
+  return checked;
+}
+
 }  // namespace
 
 TEST(CameradProcess, ServesTheSyntheticSceneWithSteadyTimestamps) {
@@ -26,27 +49,7 @@ TEST(CameradProcess, ServesTheSyntheticSceneWithSteadyTimestamps) {
   testutil::Child camerad({"build/bin/camerad", "--cameras", "road,driver", "--size", "320x192"});
 
   VisionIpcClient client("camerad", VISION_STREAM_DRIVER, false);
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!client.connect(false) && std::chrono::steady_clock::now() < until) usleep(50'000);
-  ASSERT_TRUE(client.connected);
-  testutil::Nv12Image ref(320, 192);
-  int checked = 0;
-  while (checked < 5 && std::chrono::steady_clock::now() < until) {
-    VisionIpcBufExtra extra;
-    VisionBuf *buf = client.recv(&extra, 100);
-    if (!buf) continue;
-    ASSERT_EQ(buf->width, 320u);
-    camerad::render_synthetic(camerad::CameraStream::Driver, extra.frame_id, ref.frame);
-    for (int r = 0; r < 192; r++) {
-      ASSERT_EQ(memcmp(buf->y + r * buf->stride, ref.frame.y + r * ref.frame.stride, 320), 0) << "row " << r;
-    }
-    for (int r = 0; r < 96; r++) {
-      ASSERT_EQ(memcmp(buf->uv + r * buf->stride, ref.frame.uv + r * ref.frame.stride, 320), 0) << "uv row " << r;
-    }
-    EXPECT_GE(extra.timestamp_eof, extra.timestamp_sof);
-    checked++;
-  }
-  EXPECT_EQ(checked, 5);
+  EXPECT_EQ(check_scene_frames(client, camerad::CameraStream::Driver, conduit::PixelFormat::kNv12), 5);  // the default
 
   struct Fd {
     uint32_t id;
@@ -71,6 +74,21 @@ TEST(CameradProcess, ServesTheSyntheticSceneWithSteadyTimestamps) {
     // Start-of-frame times are the pacing deadlines: exactly 50 ms per frame id, no drift.
     EXPECT_EQ(fds[i].sof - fds[i - 1].sof, uint64_t(fds[i].id - fds[i - 1].id) * 50'000'000u);
   }
+  camerad.signal(SIGTERM);
+  EXPECT_EQ(camerad.wait(20), 0);
+}
+
+// --pixel-format yuv420p: I420 buffers (U plane, then V plane) holding exactly
+// the synthetic scene, as a consumer that reads the layout from VisionIPC sees them.
+TEST(CameradProcess, ServesI420Buffers) {
+  PrefixScope scope("cami420");
+  testutil::Child camerad({"build/bin/camerad", "--cameras", "road", "--size", "320x192", "--pixel-format", "yuv420p"});
+  VisionIpcClient client("camerad", VISION_STREAM_ROAD, false);
+  EXPECT_EQ(check_scene_frames(client, camerad::CameraStream::Road, conduit::PixelFormat::kI420), 5);
+  ASSERT_TRUE(client.connected);
+  const conduit::Yuv420Layout &l = client.buffers[0].layout;
+  EXPECT_EQ(l.uv_stride, l.stride / 2);
+  EXPECT_EQ(l.v_offset, l.u_offset + size_t(l.uv_stride) * 96);  // 192 rows: no row padding
   camerad.signal(SIGTERM);
   EXPECT_EQ(camerad.wait(20), 0);
 }

@@ -1,24 +1,30 @@
 """Benchmark `encoder`: the camera -> encoder path of camerad/encoderd.
 
-Runs build/bin/encoder_bench (synthetic NV12 frames in a strided buffer, as in
-a VisionIPC buffer -> VideoEncoder) and reports medians of interleaved repeats:
+Runs build/bin/encoder_bench (camerad's synthetic frames rendered into a
+VisionIPC buffer -> VideoEncoder) and reports medians of interleaved repeats:
 
-  hevc_road 1928x1208  fps (unthrottled); cores = CPU seconds per frame x 20 in a
-                       run paced at 20 fps (what 20 fps costs, even when a loaded
-                       machine lets it reach fewer: paced_fps says how many);
-                       cpu_ms_per_frame; frame_copies
+  hevc_road 1928x1208  I420 buffers, the layout the pipeline runs (manager/
+                       process_config.py): fps (unthrottled); cores = CPU seconds
+                       per frame x 20 in a run paced at 20 fps (what 20 fps costs,
+                       even when a loaded machine lets it reach fewer: paced_fps
+                       says how many); cpu_ms_per_frame; frame_copies
+  hevc_road_nv12       the same encoder from NV12 buffers (camerad's own default):
+                       cores and frame_copies, for comparison
   hevc_road_copy_input the peer: the naive path that copies every frame out of
                        the shared buffer first (same encoder), cores and frame_copies
-  h264_qcam 526x330    cores at 20 fps
+  h264_qcam 526x330    cores at 20 fps (scaled from I420 buffers)
   camerad pacing       jitter_p50_us, jitter_p99_us (wake-up lateness against the
                        absolute deadline, 2 streams rendered per tick), drift_ms;
   camerad_rt           the same with camerad --rt-priority (SCHED_FIFO), if permitted
   relative_sleep       the peer: sleeping one period after the work, drift_ms
 
 CPU is getrusage of the bench process (all codec threads) minus the time spent
-rendering the synthetic frames. frame_copies counts bytes memcpy'd before the
-codec divided by the frame size (libx265 only takes planar yuv420p: the Y plane
-is lent in place, U/V are split out of NV12 = 1/3 of the bytes).
+rendering the synthetic frames. frame_copies counts the bytes of frame data
+copied between the VisionIPC buffer and the codec's input (what VideoEncoder's
+copy loops wrote, plus the peer's memcpy), divided by the frame size. libx265
+takes only planar yuv420p: I420 planes are lent as they are (0); from NV12 the Y
+plane is lent and U/V are split out (1/3 of the bytes). x265's own import of the
+picture into its internal frame is inside the encoder and not counted.
 """
 import json
 import os
@@ -48,17 +54,21 @@ def run():
     samples.setdefault(key, []).append(value)
 
   frames = '100'  # 5 s at 20 fps: five GOPs, so the codec's end-of-run flush weighs little
+  i420 = ('--pixel-format', 'yuv420p')
   for _ in range(REPEATS):
-    add('fps', _run('--frames', frames)['fps'])
-    r = _run('--frames', frames, '--fps', '20')
+    add('fps', _run(*i420, '--frames', frames)['fps'])
+    r = _run(*i420, '--frames', frames, '--fps', '20')
     add('cpu_ms', r['cpu_s_per_frame'] * 1e3)
     add('paced_fps', r['fps'])
     add('copies', r['frame_copies'])
-    r = _run('--frames', frames, '--fps', '20', '--copy-input')
+    r = _run('--pixel-format', 'nv12', '--frames', frames, '--fps', '20')
+    add('nv12_cpu_ms', r['cpu_s_per_frame'] * 1e3)
+    add('nv12_copies', r['frame_copies'])
+    r = _run(*i420, '--frames', frames, '--fps', '20', '--copy-input')
     add('copy_cpu_ms', r['cpu_s_per_frame'] * 1e3)
     add('copy_copies', r['frame_copies'])
     add('copy_ms', r['copy_ms_per_frame'])
-    r = _run('--codec', 'libx264', '--out', '526x330', '--bitrate', '256000', '--frames', '40', '--fps', '20')
+    r = _run(*i420, '--codec', 'libx264', '--out', '526x330', '--bitrate', '256000', '--frames', '40', '--fps', '20')
     add('qcam_cpu_ms', r['cpu_s_per_frame'] * 1e3)
   r = _run('--pacing', '--frames', '200', '--streams', '2')
   add('p50', r['jitter_p50_us'])
@@ -78,6 +88,8 @@ def run():
     _row('hevc_road', '1928x1208', 'cpu_ms_per_frame', m['cpu_ms'], 'ms'),
     _row('hevc_road', '1928x1208', 'paced_fps', m['paced_fps'], 'frames/s (asked 20)'),
     _row('hevc_road', '1928x1208', 'frame_copies', m['copies'], 'frames/frame'),
+    _row('hevc_road_nv12', '1928x1208', 'cores', m['nv12_cpu_ms'] * 20 / 1e3, 'cores at 20 fps'),
+    _row('hevc_road_nv12', '1928x1208', 'frame_copies', m['nv12_copies'], 'frames/frame'),
     _row('hevc_road_copy_input', '1928x1208', 'cores', m['copy_cpu_ms'] * 20 / 1e3, 'cores at 20 fps'),
     _row('hevc_road_copy_input', '1928x1208', 'frame_copies', m['copy_copies'], 'frames/frame'),
     _row('hevc_road_copy_input', '1928x1208', 'copy_ms_per_frame', m['copy_ms'], 'ms (the memcpy alone)'),

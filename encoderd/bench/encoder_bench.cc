@@ -1,10 +1,14 @@
-// Measures the encoder path the way encoderd runs it: synthetic NV12 frames in
-// a strided buffer (like a VisionIPC buffer) -> VideoEncoder. Prints one JSON
+// Measures the encoder path the way encoderd runs it: camerad's synthetic
+// frames rendered into a VisionIPC buffer (shared memory, the layout
+// visionipc::buffer_layout gives, NV12 or I420) -> VideoEncoder. Prints one JSON
 // object. CPU is the process's (getrusage: every codec thread) minus the time
 // this thread spent rendering the synthetic frames, so it counts the encoder only.
+// frame_copies: bytes of frame data copied before the codec (VideoEncoder's
+// copied_bytes(), the sum of what its copy loops wrote, plus the --copy-input
+// memcpy), per frame of width x height x 1.5 bytes.
 //
 //   encoder_bench [--codec C] [--out WxH] [--frames N] [--fps F (0 = unthrottled)]
-//                 [--bitrate B] [--preset P] [--params K=V:...]
+//                 [--bitrate B] [--preset P] [--params K=V:...] [--pixel-format nv12|yuv420p]
 //                 [--warmup N (unmeasured first frames, default 5)] [--copy-input] [--psnr]
 //   encoder_bench --pacing [--relative] [--rt] [--fps F] [--frames N] [--streams S]
 #include <sys/resource.h>
@@ -13,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -22,6 +27,7 @@
 #include "common/clock.h"
 #include "encoderd/tests/decode_util.h"
 #include "encoderd/video_encoder.h"
+#include "visionipc/visionbuf.h"
 
 namespace {
 
@@ -37,13 +43,13 @@ double process_cpu_s() {
   return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
+// A frame buffer as camerad gets it from VisionIPC.
 struct Buffer {
-  std::vector<uint8_t> mem;
-  camerad::Nv12Frame frame;
-  Buffer(int w, int h) {
-    int stride = (w + 63) & ~63;
-    mem.resize(size_t(stride) * h * 3 / 2);
-    frame = {mem.data(), mem.data() + size_t(stride) * h, w, h, stride};
+  VisionBuf buf;
+  conduit::Yuv420Frame frame;
+  Buffer(int w, int h, conduit::PixelFormat format = conduit::PixelFormat::kNv12) {
+    buf.allocate(visionipc::buffer_layout(format, uint32_t(w), uint32_t(h)), "encoder_bench");
+    frame = buf.frame();
   }
 };
 
@@ -51,7 +57,7 @@ struct Buffer {
 // how late each wake-up was, and the drift after `frames` frames. With
 // `relative` the loop sleeps one period after its work instead (the naive way).
 int run_pacing(int fps, int frames, int streams, bool relative) {
-  std::vector<Buffer> bufs;
+  std::deque<Buffer> bufs;  // VisionBufs do not move
   for (int s = 0; s < streams; s++) bufs.emplace_back(1928, 1208);
   for (int s = 0; s < streams; s++) camerad::render_synthetic(camerad::CameraStream(s), 0, bufs[s].frame);
   const uint64_t period = 1000000000ull / fps;
@@ -83,13 +89,15 @@ int run_pacing(int fps, int frames, int streams, bool relative) {
 
 }  // namespace
 
-int run_encode(const encoderd::EncoderConfig &cfg, int frames, int warmup, int fps, bool measure_psnr, bool copy_input);
+int run_encode(const encoderd::EncoderConfig &cfg, conduit::PixelFormat format, int frames, int warmup, int fps,
+               bool measure_psnr, bool copy_input);
 
 int main(int argc, char **argv) {
   encoderd::EncoderConfig cfg;
   cfg.codec = "libx265";
   int frames = 100, fps = 0, streams = 2, warmup = 5;
   bool pacing = false, relative = false, measure_psnr = false, copy_input = false;
+  conduit::PixelFormat format = conduit::PixelFormat::kNv12;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto val = [&]() -> std::string {
@@ -107,6 +115,7 @@ int main(int argc, char **argv) {
     else if (a == "--preset") cfg.preset = val();
     else if (a == "--params") cfg.x265_params = cfg.x264_params = val();
     else if (a == "--streams") streams = atoi(val().c_str());
+    else if (a == "--pixel-format") format = conduit::parse_pixel_format(val());
     else if (a == "--warmup") warmup = atoi(val().c_str());
     else if (a == "--pacing") pacing = true;
     else if (a == "--psnr") measure_psnr = true;
@@ -126,7 +135,7 @@ int main(int argc, char **argv) {
   }
   try {
     if (pacing) return run_pacing(fps ? fps : 20, frames, streams, relative);
-    return run_encode(cfg, frames, warmup, fps, measure_psnr, copy_input);
+    return run_encode(cfg, format, frames, warmup, fps, measure_psnr, copy_input);
   } catch (const std::exception &e) {
     fprintf(stderr, "encoder_bench: %s\n", e.what());
     return 1;
@@ -135,12 +144,12 @@ int main(int argc, char **argv) {
 
 // `copy_input`: the naive path, for comparison: the frame is first copied out
 // of the shared buffer into a private one, which is then encoded.
-int run_encode(const encoderd::EncoderConfig &cfg, int frames, int warmup, int fps, bool measure_psnr, bool copy_input) {
-
-  Buffer buf(1928, 1208), copy(1928, 1208);
+int run_encode(const encoderd::EncoderConfig &cfg, conduit::PixelFormat format, int frames, int warmup, int fps,
+               bool measure_psnr, bool copy_input) {
+  Buffer buf(1928, 1208, format), copy(1928, 1208, format);
   uint64_t input_copies = 0;
   double copy_cpu = 0;
-  encoderd::VideoEncoder enc(cfg, 1928, 1208);
+  encoderd::VideoEncoder enc(cfg, 1928, 1208, format);
   size_t bytes = 0, packets = 0, releases = 0;
   double render_cpu = 0;
   std::vector<std::vector<uint8_t>> kept;
@@ -152,10 +161,10 @@ int run_encode(const encoderd::EncoderConfig &cfg, int frames, int warmup, int f
     double r0 = thread_cpu_s();
     camerad::render_synthetic(camerad::CameraStream::Road, uint32_t(i), buf.frame);
     render_cpu += thread_cpu_s() - r0;
-    const camerad::Nv12Frame *in = &buf.frame;
+    const conduit::Yuv420Frame *in = &buf.frame;
     if (copy_input) {
       double c0 = thread_cpu_s();
-      memcpy(copy.mem.data(), buf.mem.data(), buf.mem.size());
+      memcpy(copy.buf.addr, buf.buf.addr, buf.buf.len);
       copy_cpu += thread_cpu_s() - c0;
       input_copies++;
       in = &copy.frame;
@@ -196,10 +205,10 @@ int run_encode(const encoderd::EncoderConfig &cfg, int frames, int warmup, int f
       min_psnr = std::min(min_psnr, testutil::psnr_vs(pic, ref.frame));
     }
   }
-  printf("{\"codec\": \"%s\", \"pix_fmt\": \"%s\", \"frames\": %d, \"packets\": %zu, \"releases\": %zu, "
+  printf("{\"codec\": \"%s\", \"buffers\": \"%s\", \"pix_fmt\": \"%s\", \"frames\": %d, \"packets\": %zu, \"releases\": %zu, "
          "\"wall_s\": %.3f, \"fps\": %.2f, \"cpu_s\": %.3f, \"cores\": %.3f, \"cpu_s_per_frame\": %.5f, "
          "\"render_cpu_s\": %.3f, \"copy_ms_per_frame\": %.3f, \"frame_copies\": %.4f, \"mbps\": %.3f, \"min_psnr\": %.2f}\n",
-         enc.codec_name().c_str(), enc.input_pixel_format(), frames, packets, releases, wall, frames / wall, cpu,
+         enc.codec_name().c_str(), conduit::pixel_format_name(format), enc.input_pixel_format(), frames, packets, releases, wall, frames / wall, cpu,
          cpu / wall, cpu / frames, render_cpu, copy_cpu * 1e3 / frames, (enc.copied_bytes() - copied0) / frame_bytes / frames + double(input_copies) / frames,
          bytes * 8.0 / (frames / double(fps ? fps : 20)) / 1e6, min_psnr);
   return 0;

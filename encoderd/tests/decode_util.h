@@ -12,6 +12,7 @@ extern "C" {
 #include <vector>
 
 #include "camerad/synthetic_scene.h"
+#include "common/yuv420_psnr.h"
 
 namespace testutil {
 
@@ -70,36 +71,23 @@ class Decoder {
   AVPacket *pkt_ = nullptr;
 };
 
-struct Nv12Image {
+// A frame with rows `pad` bytes longer than the picture (like a VisionIPC
+// buffer, so strides matter), NV12 unless asked otherwise.
+struct Image {
   std::vector<uint8_t> mem;
-  camerad::Nv12Frame frame;
-  Nv12Image(int w, int h, int pad = 64) {
-    int stride = w + pad;
-    mem.assign(size_t(stride) * h * 3 / 2, 0);
-    frame = {mem.data(), mem.data() + size_t(stride) * h, w, h, stride};
+  conduit::Yuv420Frame frame;
+  Image(int w, int h, conduit::PixelFormat format = conduit::PixelFormat::kNv12, int pad = 64) {
+    conduit::Yuv420Layout l = conduit::yuv420_layout(format, w + pad, h);
+    mem.assign(l.size(), 0);
+    l.width = w;
+    frame = conduit::Yuv420Frame::at(mem.data(), l);
   }
 };
 
-inline double psnr(double mse) { return mse <= 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / mse); }
-
-// PSNR of a decoded picture against an NV12 reference (all three planes).
-inline double psnr_vs(const Picture &p, const camerad::Nv12Frame &ref) {
-  double se = 0;
-  size_t n = 0;
-  for (int r = 0; r < p.height; r++) {
-    for (int c = 0; c < p.width; c++, n++) {
-      double d = double(p.y[size_t(r) * p.width + c]) - ref.y[size_t(r) * ref.stride + c];
-      se += d * d;
-    }
-  }
-  for (int r = 0; r < p.height / 2; r++) {
-    for (int c = 0; c < p.width / 2; c++, n += 2) {
-      double du = double(p.u[size_t(r) * (p.width / 2) + c]) - ref.uv[size_t(r) * ref.stride + 2 * c];
-      double dv = double(p.v[size_t(r) * (p.width / 2) + c]) - ref.uv[size_t(r) * ref.stride + 2 * c + 1];
-      se += du * du + dv * dv;
-    }
-  }
-  return psnr(se / n);
+// PSNR of a decoded picture against a reference frame in any layout (all three planes).
+inline double psnr_vs(Picture &p, const conduit::Yuv420Frame &ref) {
+  conduit::Yuv420Frame pic{p.y.data(), p.u.data(), p.v.data(), p.width, p.height, p.width, p.width / 2, 1};
+  return conduit::psnr(pic, ref);
 }
 
 }  // namespace testutil

@@ -15,8 +15,8 @@ def run(*argv):
 
 
 @pytest.mark.parametrize('prog,options', [
-  ('camerad', ['--source', '--cameras', '--fps', '--size', '--buffers', '--server', '--frames', '--no-loop',
-               '--rt-priority']),
+  ('camerad', ['--source', '--cameras', '--fps', '--size', '--pixel-format', '--buffers', '--server', '--frames',
+               '--no-loop', '--rt-priority']),
   ('encoderd', ['--cameras', '--server', '--fps', '--segment-seconds', '--segment-frames', '--codec', '--bitrate',
                 '--gop', '--preset', '--tune', '--x265-params', '--x264-params', '--no-qcam', '--qcam-size',
                 '--qcam-bitrate', '--qcam-codec']),
@@ -32,6 +32,7 @@ def test_help_documents_every_option(prog, options):
   (['camerad', '--fps', 'fast'], "--fps expects an integer in 1..1000, got 'fast'"),
   (['camerad', '--cameras', 'road,rear'], "unknown camera 'rear'"),
   (['camerad', '--size', '1927x1208'], 'expects WIDTHxHEIGHT with even sizes'),
+  (['camerad', '--pixel-format', 'rgb24'], "pixel format 'rgb24': expected nv12 or yuv420p"),
   (['encoderd', '--codec', 'mpeg9'], "no encoder named 'mpeg9'"),
   (['encoderd', '--x265-params', 'warp-speed=9'], 'rejected an option in x265 params'),
   (['encoderd', '--bogus'], 'unknown option --bogus'),

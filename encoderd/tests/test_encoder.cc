@@ -11,7 +11,7 @@ using camerad::CameraStream;
 using encoderd::EncodedFrame;
 using encoderd::EncodedPacket;
 using encoderd::EncoderConfig;
-using testutil::Nv12Image;
+using testutil::Image;
 
 namespace {
 
@@ -32,11 +32,15 @@ EncoderConfig small_hevc() {
 }  // namespace
 
 // The road stream at full size and default settings survives encode + decode
-// at >= 35 dB, every frame, in order, each identified by its stamp.
-TEST(VideoEncoder, HevcDefaultSettingsPsnrAbove35dB) {
+// at >= 35 dB, every frame, in order, each identified by its stamp; from NV12
+// and from I420 buffers alike.
+class HevcDefaultSettings : public ::testing::TestWithParam<conduit::PixelFormat> {};
+
+TEST_P(HevcDefaultSettings, PsnrAbove35dB) {
   const int w = 1928, h = 1208, frames = 24;
-  Nv12Image img(w, h);
-  encoderd::VideoEncoder enc(EncoderConfig{}, w, h);
+  const conduit::PixelFormat format = GetParam();
+  Image img(w, h, format);
+  encoderd::VideoEncoder enc(EncoderConfig{}, w, h, format);
   EXPECT_EQ(enc.codec_name(), "libx265");  // no NVENC GPU here
   std::vector<Packet> packets;
   int released = 0;
@@ -59,7 +63,7 @@ TEST(VideoEncoder, HevcDefaultSettingsPsnrAbove35dB) {
   }
   for (auto &pic : dec.decode(nullptr, 0)) pics.push_back(std::move(pic));
   ASSERT_EQ(pics.size(), size_t(frames));
-  Nv12Image ref(w, h);
+  Image ref(w, h);
   double worst = 99;
   for (int i = 0; i < frames; i++) {
     ASSERT_EQ(pics[i].width, w);
@@ -72,15 +76,56 @@ TEST(VideoEncoder, HevcDefaultSettingsPsnrAbove35dB) {
     worst = std::min(worst, testutil::psnr_vs(pics[i], ref.frame));
   }
   EXPECT_GE(worst, 35.0);
-  // libx265 takes planar yuv420p: Y goes in place, U/V are split (1/3 of the bytes).
+  // libx265 takes planar yuv420p: I420 goes in as it is; from NV12, Y goes in
+  // place and U/V are split (1/3 of the bytes).
   EXPECT_STREQ(enc.input_pixel_format(), "yuv420p");
-  EXPECT_EQ(enc.copied_bytes(), uint64_t(w) * h / 2 * frames);
+  EXPECT_EQ(enc.copied_bytes(), format == conduit::PixelFormat::kI420 ? 0 : uint64_t(w) * h / 2 * frames);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, HevcDefaultSettings,
+                         ::testing::Values(conduit::PixelFormat::kNv12, conduit::PixelFormat::kI420),
+                         [](const auto &info) { return std::string(conduit::pixel_format_name(info.param)); });
+
+// A frame in another layout than the encoder was opened for is refused, and released.
+TEST(VideoEncoder, RefusesAFrameOfAnotherLayout) {
+  Image nv12(320, 192);
+  encoderd::VideoEncoder enc(EncoderConfig{}, 320, 192, conduit::PixelFormat::kI420);
+  int released = 0;
+  EXPECT_THROW(enc.encode(nv12.frame, {}, false, [&] { released++; }, [](const EncodedPacket &) {}),
+               std::invalid_argument);
+  EXPECT_EQ(released, 1);
+}
+
+// qcamera from I420 buffers: scaled by libswscale straight from the three planes.
+TEST(VideoEncoder, ScalesFromI420) {
+  const int w = 640, h = 384;
+  Image img(w, h, conduit::PixelFormat::kI420);
+  EncoderConfig cfg;
+  cfg.codec = "libx264";
+  cfg.width = 320;
+  cfg.height = 192;
+  encoderd::VideoEncoder enc(cfg, w, h, conduit::PixelFormat::kI420);
+  testutil::Decoder dec(AV_CODEC_ID_H264);
+  std::vector<testutil::Picture> pics;
+  auto sink = [&](const EncodedPacket &p) {
+    for (auto &pic : dec.decode(p.data, p.size)) pics.push_back(std::move(pic));
+  };
+  for (int i = 0; i < 5; i++) {
+    camerad::render_synthetic(CameraStream::Road, i, img.frame);
+    enc.encode(img.frame, {uint32_t(i), 0, 0}, i == 0, nullptr, sink);
+  }
+  enc.flush(sink);
+  for (auto &pic : dec.decode(nullptr, 0)) pics.push_back(std::move(pic));
+  ASSERT_EQ(pics.size(), 5u);
+  auto stamp = camerad::read_stamp(pics[4].y.data(), 320, 320, 192);
+  ASSERT_TRUE(stamp.has_value());
+  EXPECT_EQ(stamp->frame_id, 4u);
 }
 
 // An encoder that takes NV12 (libx264) reads the caller's buffer in place.
 TEST(VideoEncoder, Nv12EncoderCopiesNothing) {
   const int w = 640, h = 384;
-  Nv12Image img(w, h);
+  Image img(w, h);
   EncoderConfig cfg;
   cfg.codec = "libx264";
   cfg.bitrate = 2'000'000;
@@ -100,7 +145,7 @@ TEST(VideoEncoder, Nv12EncoderCopiesNothing) {
 // qcamera: full-size NV12 in, 526x330 H.264 out, decodable at that size.
 TEST(VideoEncoder, QcameraH264DecodesAtItsSize) {
   const int w = 1928, h = 1208;
-  Nv12Image img(w, h);
+  Image img(w, h);
   EncoderConfig cfg;
   cfg.codec = "libx264";
   cfg.width = 526;
@@ -146,13 +191,13 @@ TEST(VideoEncoder, BadInputIsAClearError) {
   EXPECT_THROW(encoderd::VideoEncoder(bad_params, 640, 384), std::runtime_error);
 
   encoderd::VideoEncoder enc(small_hevc(), 640, 384);
-  Nv12Image wrong(320, 192);
+  Image wrong(320, 192);
   int released = 0;
   try {
     enc.encode(wrong.frame, {}, false, [&] { released++; }, [](const EncodedPacket &) {});
     FAIL() << "expected an error";
   } catch (const std::invalid_argument &e) {
-    EXPECT_NE(std::string(e.what()).find("frame is 320x192, expected 640x384"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("frame is 320x192 nv12, expected 640x384 nv12"), std::string::npos) << e.what();
   }
   EXPECT_EQ(released, 1) << "a rejected frame is still released";
 }
@@ -184,12 +229,12 @@ TEST(StreamEncoder, ExactFramesPerSegmentAndKeyframeAtEachStart) {
   Collected got;
   EncoderConfig cfg = small_hevc();
   cfg.gop = 1000;  // only segment starts make keyframes
-  encoderd::StreamEncoder se(cfg, w, h, clock, [&](const EncodedFrame &f) {
+  encoderd::StreamEncoder se(cfg, w, h, conduit::PixelFormat::kNv12, clock, [&](const EncodedFrame &f) {
     got.frames.push_back(f);
     got.data.emplace_back(f.data, f.data + f.size);
     got.has_header.push_back(!f.header->empty());
   });
-  Nv12Image img(w, h);
+  Image img(w, h);
   int released = 0;
   const uint32_t first = 1000;
   for (uint32_t i = 0; i < 3 * n + 3; i++) {
@@ -231,8 +276,8 @@ TEST(StreamEncoder, DropsAreCountedAndRestartsStartANewSegment) {
   const int w = 320, h = 192, n = 10;
   encoderd::SegmentClock clock(n);
   std::vector<EncodedFrame> got;
-  encoderd::StreamEncoder se(small_hevc(), w, h, clock, [&](const EncodedFrame &f) { got.push_back(f); });
-  Nv12Image img(w, h);
+  encoderd::StreamEncoder se(small_hevc(), w, h, conduit::PixelFormat::kNv12, clock, [&](const EncodedFrame &f) { got.push_back(f); });
+  Image img(w, h);
   auto push = [&](uint32_t id, uint64_t epoch) {
     camerad::render_synthetic(CameraStream::Driver, id, img.frame);
     se.push(img.frame, {id, 0, 0}, epoch, nullptr);
@@ -256,6 +301,28 @@ TEST(StreamEncoder, DropsAreCountedAndRestartsStartANewSegment) {
   EXPECT_EQ(got[8].dropped_frames, 4u) << "a new run starts no hole";
   EXPECT_EQ(got[10].segment_id, 2u);
   EXPECT_EQ(got[10].encode_id, 10u);
+}
+
+// camerad back with I420 buffers instead of NV12: the codec is reopened for
+// them, the first frame is a keyframe, and packet numbering runs on.
+TEST(StreamEncoder, ReopensForANewLayoutAndNumberingRunsOn) {
+  const int w = 320, h = 192;
+  encoderd::SegmentClock clock(100);
+  std::vector<EncodedFrame> got;
+  encoderd::StreamEncoder se(small_hevc(), w, h, conduit::PixelFormat::kNv12, clock,
+                             [&](const EncodedFrame &f) { got.push_back(f); });
+  Image nv12(w, h), i420(w, h, conduit::PixelFormat::kI420);
+  for (uint32_t id = 0; id < 3; id++) se.push(nv12.frame, {id, 0, 0}, 1, nullptr);
+  EXPECT_FALSE(se.accepts(i420.frame));
+  for (uint32_t id = 0; id < 3; id++) se.push(i420.frame, {id, 0, 0}, 2, nullptr);
+  EXPECT_TRUE(se.accepts(i420.frame));
+  EXPECT_EQ(se.encoder().input_format(), conduit::PixelFormat::kI420);
+  EXPECT_EQ(se.encoder().copied_bytes(), 0u) << "I420 reaches libx265 without a copy";
+  se.flush();
+  ASSERT_EQ(got.size(), 6u);
+  for (uint32_t i = 0; i < 6; i++) EXPECT_EQ(got[i].encode_id, i);
+  EXPECT_TRUE(got[3].keyframe);
+  EXPECT_EQ(got[3].frame_id, 0u);
 }
 
 TEST(SegmentClock, StreamsOfOneRunShareBoundaries) {

@@ -71,7 +71,9 @@ TEST(EncoderdProcess, SegmentsKeyframesDropsAndCameradRestart) {
   uint32_t max_segment_before = 0;
   for (const Packet &p : road_pkts) max_segment_before = std::max(max_segment_before, p.segment_num);
 
-  testutil::Child camerad({"build/bin/camerad", "--cameras", "road", "--size", size});
+  // camerad comes back with I420 buffers (the pipeline's layout): encoderd
+  // reopens its encoders for the new layout and lends the planes to libx265.
+  testutil::Child camerad({"build/bin/camerad", "--cameras", "road", "--size", size, "--pixel-format", "yuv420p"});
   ASSERT_TRUE(testutil::collect(*road, 90, on_road, [&] {
     return road_pkts.size() >= first_run + 2 * kSegment && road_pkts.back().segment_num > max_segment_before;
   })) << "encoderd did not resume after camerad restarted";
@@ -137,23 +139,26 @@ TEST(EncoderdProcess, SegmentsKeyframesDropsAndCameradRestart) {
   }
   EXPECT_GE(complete, 2);
 
-  // A middle segment decodes on its own and matches the synthetic frames.
-  const std::vector<const Packet *> &seg = segments[runs[0].front()->segment_num + 1];
-  testutil::Decoder dec(AV_CODEC_ID_HEVC);
-  std::vector<testutil::Picture> pics;
-  for (const Packet *p : seg) {
-    for (auto &pic : dec.decode(p->data.data(), p->data.size())) pics.push_back(std::move(pic));
-  }
-  for (auto &pic : dec.decode(nullptr, 0)) pics.push_back(std::move(pic));
-  ASSERT_EQ(pics.size(), seg.size());
-  testutil::Nv12Image ref(kW, kH);
-  for (size_t i = 0; i < pics.size(); i++) {
-    ASSERT_EQ(pics[i].width, kW);
-    auto stamp = camerad::read_stamp(pics[i].y.data(), kW, kW, kH);
-    ASSERT_TRUE(stamp.has_value());
-    EXPECT_EQ(stamp->frame_id, seg[i]->frame_id);
-    camerad::render_synthetic(camerad::CameraStream::Road, stamp->frame_id, ref.frame);
-    EXPECT_GE(testutil::psnr_vs(pics[i], ref.frame), 35.0);
+  // A segment of each run (NV12 buffers, then I420) decodes on its own and
+  // matches the synthetic frames.
+  for (uint32_t num : {runs[0].front()->segment_num + 1, runs[1].front()->segment_num}) {
+    const std::vector<const Packet *> &seg = segments[num];
+    testutil::Decoder dec(AV_CODEC_ID_HEVC);
+    std::vector<testutil::Picture> pics;
+    for (const Packet *p : seg) {
+      for (auto &pic : dec.decode(p->data.data(), p->data.size())) pics.push_back(std::move(pic));
+    }
+    for (auto &pic : dec.decode(nullptr, 0)) pics.push_back(std::move(pic));
+    ASSERT_EQ(pics.size(), seg.size()) << "segment " << num;
+    testutil::Image ref(kW, kH);
+    for (size_t i = 0; i < pics.size(); i++) {
+      ASSERT_EQ(pics[i].width, kW);
+      auto stamp = camerad::read_stamp(pics[i].y.data(), kW, kW, kH);
+      ASSERT_TRUE(stamp.has_value());
+      EXPECT_EQ(stamp->frame_id, seg[i]->frame_id);
+      camerad::render_synthetic(camerad::CameraStream::Road, stamp->frame_id, ref.frame);
+      EXPECT_GE(testutil::psnr_vs(pics[i], ref.frame), 35.0) << "segment " << num;
+    }
   }
 
   // qcamera: H.264 at 526x330, decodable.

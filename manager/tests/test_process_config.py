@@ -23,6 +23,16 @@ def test_at_least_one_camera_is_encoded():
   assert default_encoded_cameras(['wide', 'driver'], '1928x1208', 20, cpus=1) == ['wide']
 
 
+def test_camerad_serves_i420_by_default_so_libx265_needs_no_copy(tmp_path):
+  params = Params(str(tmp_path))
+  camerad = next(p for p in PROCESSES if p.name == 'camerad')
+  argv = camerad.command(params)
+  assert argv[argv.index('--pixel-format') + 1] == 'yuv420p'
+  params.put('CameraPixelFormat', 'nv12')
+  argv = camerad.command(params)
+  assert argv[argv.index('--pixel-format') + 1] == 'nv12'
+
+
 def test_encoded_cameras_param_overrides_the_default(tmp_path):
   params = Params(str(tmp_path))
   encoderd = next(p for p in PROCESSES if p.name == 'encoderd')

@@ -56,7 +56,8 @@ def run():
       buf = client.recv(1000)
       if buf is None:
         raise RuntimeError(f'bench: frame {frame_id} did not arrive')
-      t = p.process(buf.data, W, H, buf.stride, buf.uv_offset, matrix)
+      t = p.process(buf.data, W, H, buf.stride, buf.u_offset, matrix, v_offset=buf.v_offset, uv_stride=buf.uv_stride,
+                    uv_step=buf.uv_step)
       client.release()
       return t
 

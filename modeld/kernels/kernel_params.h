@@ -15,7 +15,8 @@ typedef struct {
 } WarpParams;
 
 typedef struct {
-  int width, height, stride, uv_offset;  // source NV12 frame
+  int width, height, stride;             // source frame: luma (common/yuv420.h)
+  int u_offset, v_offset, uv_stride, uv_step;  // chroma: 2 NV12 (interleaved), 1 I420 (planar)
   int out_w2, out_h2;                    // output planes: (out_h / 2) x (out_w / 2)
   int out_offset;                        // first output element
   int history_offset;                    // >= 0: first move the old output there

@@ -1,5 +1,6 @@
 // The frame transform kernel (OpenCL C and CUDA; see kernel_defs.h).
-// Reads an NV12 frame in place and writes the model frame: six planes of
+// Reads a 4:2:0 frame in place (NV12 or I420: chroma through its offsets, row
+// stride and pixel step) and writes the model frame: six planes of
 // (out_h/2 x out_w/2) floats holding whole numbers 0..255:
 //   0..3  luma at (even row, even col), (even, odd), (odd, even), (odd, odd)
 //   4, 5  U, V
@@ -37,7 +38,7 @@ DEVICE_FN void warp_point(const float *m, float x, float y, float *sx, float *sy
 }
 
 // `history` is the same buffer as `out`: the planes moved there never overlap the ones written.
-KERNEL warp_nv12(const GMEM uchar *RESTRICT frame, WarpGeometry g, WarpParams m, GMEM float *RESTRICT out,
+KERNEL warp_yuv420(const GMEM uchar *RESTRICT frame, WarpGeometry g, WarpParams m, GMEM float *RESTRICT out,
                  GMEM float *RESTRICT history) {
   int x = GID(0), y = GID(1);
   if (x >= g.out_w2 || y >= g.out_h2) return;
@@ -57,8 +58,7 @@ KERNEL warp_nv12(const GMEM uchar *RESTRICT frame, WarpGeometry g, WarpParams m,
       o[(dy * 2 + dx) * plane] = (float)(int)(v + 0.5f);
     }
   }
-  const GMEM uchar *uv = frame + g.uv_offset;
   warp_point(m.uv, (float)x, (float)y, &sx, &sy);
-  o[4 * plane] = (float)(int)(warp_bilinear(uv, g.stride, 2, g.width / 2, g.height / 2, sx, sy) + 0.5f);
-  o[5 * plane] = (float)(int)(warp_bilinear(uv + 1, g.stride, 2, g.width / 2, g.height / 2, sx, sy) + 0.5f);
+  o[4 * plane] = (float)(int)(warp_bilinear(frame + g.u_offset, g.uv_stride, g.uv_step, g.width / 2, g.height / 2, sx, sy) + 0.5f);
+  o[5 * plane] = (float)(int)(warp_bilinear(frame + g.v_offset, g.uv_stride, g.uv_step, g.width / 2, g.height / 2, sx, sy) + 0.5f);
 }

@@ -40,7 +40,7 @@ void expect_no_allocation_per_frame(Backend backend) {
   std::vector<uint8_t> frame(size_t(w) * h * 3 / 2);
   for (size_t i = 0; i < frame.size(); i++) frame[i] = uint8_t(i * 7 % 251);
   ModelPipeline pipeline(Device::open(backend), load_model(path));
-  Nv12Frame f{frame.data(), w, h, w, size_t(w) * h};
+  Frame f{frame.data(), conduit::yuv420_layout(conduit::PixelFormat::kNv12, w, h)};
   Mat3 warp = default_warp(w, h, pipeline.model_width(), pipeline.model_height());
   pipeline.process(f, warp);  // first frame: wraps the frame buffer once
   allocations = 0;

@@ -129,11 +129,33 @@ def test_copy_path_gives_the_same_planes(backend):
   np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize('backend', ['cpu', 'opencl', 'cuda'])
+def test_i420_and_nv12_give_the_same_planes(backend):
+  """The kernels read chroma through (offset, row stride, pixel step): the same
+  picture as NV12 and as I420 with padded rows warps to the same model frame."""
+  backend_or_skip(pytest, backend)
+  frame, stride, uv_offset = synthetic_nv12(W, H, stride=2048, uv_pad=4096)
+  uv = frame[uv_offset:uv_offset + stride * H // 2].reshape(H // 2, stride)[:, :W]
+  uv_stride = 1024
+  u_offset = stride * H + 512
+  v_offset = u_offset + uv_stride * H // 2 + 256
+  planar = np.zeros(v_offset + uv_stride * H // 2, np.uint8)
+  planar[:stride * H] = frame[:stride * H]
+  planar[u_offset:u_offset + uv_stride * H // 2].reshape(H // 2, uv_stride)[:, :W // 2] = uv[:, 0::2]
+  planar[v_offset:v_offset + uv_stride * H // 2].reshape(H // 2, uv_stride)[:, :W // 2] = uv[:, 1::2]
+  t = _modeld.Transform(backend, MW, MH)
+  m = MATRICES['perspective']
+  nv12 = t.run(frame, W, H, stride, uv_offset, m)
+  i420 = t.run(planar, W, H, stride, u_offset, m, v_offset=v_offset, uv_stride=uv_stride, uv_step=1)
+  np.testing.assert_array_equal(i420, nv12)
+  assert not np.array_equal(nv12[4], nv12[5]), 'U and V differ, so a mix-up would show'
+
+
 @pytest.mark.parametrize('kwargs, message', [
     (dict(width=W + 1), 'even width and height'),
     (dict(stride=W - 2), 'stride >= width'),
-    (dict(uv_offset=100), 'uv_offset >= stride'),
-    (dict(height=H * 2, uv_offset=W * H * 2), 'the NV12 layout needs'),
+    (dict(uv_offset=100), 'chroma planes after the luma rows'),
+    (dict(height=H * 2, uv_offset=W * H * 2), 'the nv12 layout needs'),
 ])
 def test_bad_frame_is_a_clear_error(kwargs, message):
   frame, stride, uv_offset = synthetic_nv12(W, H)

@@ -84,7 +84,7 @@ void CameraServer::serve(const Job &job) {
                        std::to_string(reader->height()) + ", the stream was set up as " + std::to_string(buf->width) +
                        "x" + std::to_string(buf->height));
     }
-    reader->get(job.packet, buf->y, buf->uv, int(buf->stride));
+    reader->get(job.packet, buf->frame());
   } catch (const FrameError &e) {
     ++errors_;
     if (warned_segment_ != job.seg->number) {

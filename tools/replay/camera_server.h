@@ -1,7 +1,7 @@
 #pragma once
 // CameraServer: serves one camera stream of a replay over VisionIPC, the way
 // camerad does live. The player hands it "show packet p of segment s as frame f"
-// jobs; its thread decodes (FrameReader), writes the NV12 pixels straight into a
+// jobs; its thread decodes (FrameReader), writes the pixels straight into a
 // VisionIPC buffer and announces it. After each frame it decodes the next packet
 // ahead, so at 1x the decode is done before the frame is due.
 //

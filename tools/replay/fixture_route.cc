@@ -68,8 +68,9 @@ std::vector<Packet> encode_segment(const FixtureOptions &o, uint32_t first_frame
   frame->width = o.width;
   frame->height = o.height;
   av_frame_get_buffer(frame, 64);
-  std::vector<uint8_t> nv12(size_t(o.width) * o.height * 3 / 2);
-  camerad::Nv12Frame view{nv12.data(), nv12.data() + size_t(o.width) * o.height, o.width, o.height, o.width};
+  // The synthetic scene is drawn straight into libx265's planar input.
+  conduit::Yuv420Frame view{frame->data[0], frame->data[1], frame->data[2], o.width, o.height,
+                            frame->linesize[0], frame->linesize[1], 1};
 
   std::vector<Packet> packets;
   AVPacket *pkt = av_packet_alloc();
@@ -80,17 +81,11 @@ std::vector<Packet> encode_segment(const FixtureOptions &o, uint32_t first_frame
     }
   };
   for (int k = 0; k < o.frames_per_segment; ++k) {
-    camerad::render_synthetic(camerad::CameraStream::Road, first_frame + k, view);
     av_frame_make_writable(frame);
-    for (int y = 0; y < o.height; ++y) std::memcpy(frame->data[0] + y * frame->linesize[0], view.y + y * o.width, o.width);
-    for (int y = 0; y < o.height / 2; ++y) {
-      const uint8_t *uv = view.uv + y * o.width;
-      uint8_t *u = frame->data[1] + y * frame->linesize[1], *v = frame->data[2] + y * frame->linesize[2];
-      for (int x = 0; x < o.width / 2; ++x) {
-        u[x] = uv[2 * x];
-        v[x] = uv[2 * x + 1];
-      }
-    }
+    view.y = frame->data[0];
+    view.u = frame->data[1];
+    view.v = frame->data[2];
+    camerad::render_synthetic(camerad::CameraStream::Road, first_frame + k, view);
     frame->pts = k;
     if (k % o.gop == 0) frame->pict_type = AV_PICTURE_TYPE_I;
     else frame->pict_type = AV_PICTURE_TYPE_NONE;

@@ -1,5 +1,6 @@
 #include "tools/replay/frame_reader.h"
 #include "common/av_error.h"
+#include "common/yuv420_av.h"
 
 #include <algorithm>
 
@@ -158,14 +159,20 @@ void FrameReader::prefetch(size_t i) {
   }
 }
 
-void FrameReader::get(size_t i, uint8_t *y, uint8_t *uv, int stride) {
+void FrameReader::get(size_t i, const conduit::Yuv420Frame &dst) {
+  if (dst.width != width_ || dst.height != height_) {
+    throw FrameError(path_ + " is " + std::to_string(width_) + "x" + std::to_string(height_) + ", the destination " +
+                     std::to_string(dst.width) + "x" + std::to_string(dst.height));
+  }
   AVFrame *f = decode(i);
-  sws_ = sws_getCachedContext(sws_, width_, height_, AVPixelFormat(f->format), width_, height_, AV_PIX_FMT_NV12,
+  conduit::AvPlanes out = conduit::av_planes(dst);
+  sws_ = sws_getCachedContext(sws_, width_, height_, AVPixelFormat(f->format), width_, height_, out.format,
                               SWS_BILINEAR, nullptr, nullptr, nullptr);
-  if (!sws_) throw FrameError(path_ + ": cannot convert pixel format " + av_get_pix_fmt_name(AVPixelFormat(f->format)) + " to NV12");
-  uint8_t *dst[4] = {y, uv, nullptr, nullptr};
-  int dst_stride[4] = {stride, stride, 0, 0};
-  sws_scale(sws_, f->data, f->linesize, 0, height_, dst, dst_stride);
+  if (!sws_) {
+    throw FrameError(path_ + ": cannot convert pixel format " + av_get_pix_fmt_name(AVPixelFormat(f->format)) + " to " +
+                     av_get_pix_fmt_name(out.format));
+  }
+  sws_scale(sws_, f->data, f->linesize, 0, height_, out.data, out.linesize);
 }
 
 }  // namespace replay

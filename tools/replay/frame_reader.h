@@ -3,7 +3,7 @@
 // ecamera.hevc, dcamera.hevc, qcamera.ts), decoded with libavcodec.
 //
 //   FrameReader fr("route--0/fcamera.hevc");
-//   fr.get(42, buf->y, buf->uv, buf->stride);   // packet 42 as NV12
+//   fr.get(42, buf->frame());   // packet 42 in the buffer's layout (NV12 or I420)
 //
 // Frames are addressed by packet index in the file, which is EncodeIndex's
 // segmentIdEncode. open() demuxes the whole file into memory (a segment's
@@ -18,6 +18,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "common/yuv420.h"
 
 struct AVCodecContext;
 struct AVFrame;
@@ -44,10 +46,9 @@ class FrameReader {
   bool is_keyframe(size_t i) const { return keyframes_.at(i); }
   const std::string &path() const { return path_; }
 
-  // Decodes packet i and writes it as NV12 (Y plane, then interleaved UV rows,
-  // both `stride` bytes apart). Throws FrameError if i is out of range or the
-  // packet cannot be decoded.
-  void get(size_t i, uint8_t *y, uint8_t *uv, int stride);
+  // Decodes packet i and writes it into dst (its size, in dst's layout: NV12 or
+  // I420). Throws FrameError if i is out of range or the packet cannot be decoded.
+  void get(size_t i, const conduit::Yuv420Frame &dst);
   // Decodes packet i into the cache without converting it, so a later get(i) is
   // only a copy. Cheap no-op when i is out of range or already decoded.
   void prefetch(size_t i);

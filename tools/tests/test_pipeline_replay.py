@@ -49,8 +49,9 @@ def recorded(tmp_path_factory):
                                    '--segment-frames', str(SEG_FRAMES)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     time.sleep(0.5)
-    cam = subprocess.run([os.path.join(BIN, 'camerad'), '--cameras', 'road', '--size', f'{W}x{H}',
-                          '--frames', str(FRAMES)], env=env, capture_output=True, timeout=60)
+    # I420 buffers, as the manager runs camerad: encoderd lends them to libx265 in place.
+    cam = subprocess.run([os.path.join(BIN, 'camerad'), '--cameras', 'road', '--size', f'{W}x{H}', '--pixel-format',
+                          'yuv420p', '--frames', str(FRAMES)], env=env, capture_output=True, timeout=60)
     assert cam.returncode == 0, cam.stderr
     time.sleep(1.0)
   finally:

@@ -18,15 +18,33 @@
 
 using namespace visionipc;
 
-TEST(Nv12Layout, StrideAndPlanesArePadded) {
-  Nv12Layout l = nv12_layout(1928, 1208);
-  EXPECT_EQ(l.stride, 1984u);               // multiple of 64
-  EXPECT_EQ(l.uv_offset, 1984u * 1216u);    // Y rows rounded to 16
-  EXPECT_EQ(l.len % 4096, 0u);
-  EXPECT_GE(l.len, uint64_t(l.uv_offset) + 1984u * 608u);
-  EXPECT_THROW(nv12_layout(641, 480), Error);
-  EXPECT_THROW(nv12_layout(0, 480), Error);
-  EXPECT_THROW(nv12_layout(640, 40000), Error);
+TEST(BufferLayout, Nv12StrideAndPlanesArePadded) {
+  BufferLayout b = buffer_layout(conduit::PixelFormat::kNv12, 1928, 1208);
+  const conduit::Yuv420Layout &l = b.frame;
+  EXPECT_EQ(l.stride, 1984);                // multiple of 64
+  EXPECT_EQ(l.u_offset, 1984u * 1216u);     // Y rows rounded to 16
+  EXPECT_EQ(l.v_offset, l.u_offset + 1);    // interleaved
+  EXPECT_EQ(l.uv_stride, 1984);
+  EXPECT_EQ(l.uv_step, 2);
+  EXPECT_EQ(b.len % 4096, 0u);
+  EXPECT_GE(b.len, l.u_offset + 1984u * 608u);
+  EXPECT_THROW(buffer_layout(conduit::PixelFormat::kNv12, 641, 480), Error);
+  EXPECT_THROW(buffer_layout(conduit::PixelFormat::kNv12, 0, 480), Error);
+  EXPECT_THROW(buffer_layout(conduit::PixelFormat::kI420, 640, 40000), Error);
+}
+
+TEST(BufferLayout, I420PlanesArePaddedAndApart) {
+  BufferLayout nv12 = buffer_layout(conduit::PixelFormat::kNv12, 1928, 1208);
+  BufferLayout b = buffer_layout(conduit::PixelFormat::kI420, 1928, 1208);
+  const conduit::Yuv420Layout &l = b.frame;
+  EXPECT_EQ(l.stride, 1984);
+  EXPECT_EQ(l.uv_stride, 992);               // half the luma stride: 32-byte aligned rows
+  EXPECT_EQ(l.uv_step, 1);
+  EXPECT_EQ(l.u_offset, 1984u * 1216u);
+  EXPECT_EQ(l.v_offset, l.u_offset + 992u * 608u);
+  EXPECT_EQ(b.len, nv12.len);                // same bytes, arranged differently
+  EXPECT_LE(l.size(), b.len);
+  EXPECT_NO_THROW(l.validate("test"));
 }
 
 TEST(SharedMemory, MemfdIsSealedAgainstResize) {
@@ -65,16 +83,18 @@ TEST(SharedMemory, ReceivedFdsAreValidated) {
 
 TEST(VisionBuf, ImportSharesBytesWithAllocator) {
   VisionBuf a;
-  a.allocate(nv12_layout(64, 32), "share");
-  EXPECT_EQ(a.uv, a.addr + a.uv_offset);
+  a.allocate(buffer_layout(conduit::PixelFormat::kI420, 64, 32), "share");
+  EXPECT_EQ(a.u, a.addr + a.layout.u_offset);
+  EXPECT_EQ(a.v, a.addr + a.layout.v_offset);
+  EXPECT_EQ(a.frame().v, a.v);
   memset(a.addr, 0x5a, a.len);
   VisionBuf b;
-  b.import(dup(a.fd), a.memory_kind, nv12_layout(64, 32));
+  b.import(dup(a.fd), a.memory_kind, buffer_layout(conduit::PixelFormat::kI420, 64, 32));
   EXPECT_EQ(b.addr[100], 0x5a);
   b.addr[7] = 1;
   EXPECT_EQ(a.addr[7], 1);
   VisionBuf c;
-  EXPECT_THROW(c.import(dup(a.fd), a.memory_kind, nv12_layout(1920, 1080)), Error);
+  EXPECT_THROW(c.import(dup(a.fd), a.memory_kind, buffer_layout(conduit::PixelFormat::kNv12, 1920, 1080)), Error);
 }
 
 TEST(ControlBlock, ClaimHoldRelease) {

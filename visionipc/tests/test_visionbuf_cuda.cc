@@ -10,7 +10,7 @@ TEST(VisionBufCuda, DevicePointerSeesHostBytes) {
   std::string why;
   if (!visionipc::cuda_device_present(&why)) GTEST_SKIP() << "no CUDA device at run time: " << why;
   VisionBuf buf;
-  buf.allocate(visionipc::nv12_layout(640, 480), "cuda_test");
+  buf.allocate(visionipc::buffer_layout(conduit::PixelFormat::kNv12, 640, 480), "cuda_test");
   for (size_t i = 0; i < buf.len; i++) buf.addr[i] = uint8_t(i * 7 + 3);
   visionipc::cuda_register(&buf);
   ASSERT_NE(buf.cuda_ptr, nullptr);

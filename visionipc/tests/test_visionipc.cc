@@ -242,10 +242,11 @@ TEST_F(VisionIpc, ClientReconnectsToARestartedServer) {
   exit_code(second);
 }
 
+// Two streams in two layouts: road NV12, wide I420 (each client learns its own).
 TEST_F(VisionIpc, TwoStreamsAtOnce) {
   VisionIpcServer server("two");
   server.create_buffers(VISION_STREAM_ROAD, 3, 640, 480);
-  server.create_buffers(VISION_STREAM_WIDE_ROAD, 2, 320, 240);
+  server.create_buffers(VISION_STREAM_WIDE_ROAD, 2, 320, 240, conduit::PixelFormat::kI420);
   server.start_listener();
   auto streams = VisionIpcClient::getAvailableStreams("two", false);
   EXPECT_EQ(streams, (std::set<VisionStreamType>{VISION_STREAM_ROAD, VISION_STREAM_WIDE_ROAD}));
@@ -255,6 +256,8 @@ TEST_F(VisionIpc, TwoStreamsAtOnce) {
   ASSERT_TRUE(wide.connect(false));
   EXPECT_EQ(road.num_buffers, 3u);
   EXPECT_EQ(wide.num_buffers, 2u);
+  EXPECT_EQ(road.buffers[0].layout, visionipc::buffer_layout(conduit::PixelFormat::kNv12, 640, 480).frame);
+  EXPECT_EQ(wide.buffers[0].layout, visionipc::buffer_layout(conduit::PixelFormat::kI420, 320, 240).frame);
   for (uint32_t f = 1; f <= 5; f++) {
     for (VisionStreamType t : {VISION_STREAM_ROAD, VISION_STREAM_WIDE_ROAD}) {
       VisionBuf *b = server.get_buffer(t);
@@ -477,7 +480,7 @@ TEST_F(VisionIpc, BadArgumentsThrowClearErrors) {
   EXPECT_THROW(server.create_buffers(VISION_STREAM_ROAD, 2, 640, 480), Error);
   EXPECT_THROW(server.send(nullptr, nullptr), Error);
   VisionBuf foreign;
-  foreign.allocate(visionipc::nv12_layout(640, 480), "foreign");
+  foreign.allocate(visionipc::buffer_layout(conduit::PixelFormat::kNv12, 640, 480), "foreign");
   EXPECT_THROW(server.send(&foreign, nullptr), Error);
   VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD);
   ASSERT_NE(b, nullptr);

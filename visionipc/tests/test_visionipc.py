@@ -65,7 +65,7 @@ def test_numpy_views_see_the_producers_pixels_across_processes():
       assert client.valid
       # A view, not a copy: it points into the mapping and cannot be written.
       assert np.shares_memory(buf.y, buf.data) and np.shares_memory(buf.uv, buf.data)
-      assert buf.data.ctypes.data + buf.uv_offset == buf.uv.ctypes.data
+      assert buf.data.ctypes.data + buf.u_offset == buf.uv.ctypes.data
       assert not buf.y.flags.writeable
       seen += 1
   finally:
@@ -99,6 +99,43 @@ def test_fill_in_place_and_zero_copy_receive():
   assert server.frames_sent(VISION_STREAM_ROAD) == 3
 
 
+def test_planes_are_views_in_either_layout():
+  """u and v are strided views of the shared memory for NV12 (step 2, interleaved)
+  and I420 (step 1, separate planes); the producer's compact frame lands in them."""
+  y, uv = frame(5)
+  u, v = uv[:, 0::2], uv[:, 1::2]
+  server = VisionIpcServer("layouts")
+  server.create_buffers(VISION_STREAM_ROAD, 2, W, H)
+  server.create_buffers(VISION_STREAM_WIDE_ROAD, 2, W, H, pixel_format="yuv420p")
+  server.start_listener()
+  clients = [VisionIpcClient("layouts", stream, False) for stream in (VISION_STREAM_ROAD, VISION_STREAM_WIDE_ROAD)]
+  assert all(c.connect(False) for c in clients)
+  assert server.send(VISION_STREAM_ROAD, np.concatenate([y.ravel(), uv.ravel()]), frame_id=5)
+  assert server.send(VISION_STREAM_WIDE_ROAD, np.concatenate([y.ravel(), u.ravel(), v.ravel()]), frame_id=5)
+  for client, fmt, step in [(clients[0], "nv12", 2), (clients[1], "yuv420p", 1)]:
+    assert client.pixel_format == fmt
+    buf = client.recv(5000)
+    assert buf is not None and buf.pixel_format == fmt and buf.uv_step == step
+    assert buf.u.shape == buf.v.shape == (H // 2, W // 2)
+    assert buf.u.strides == buf.v.strides == (buf.uv_stride, step)
+    np.testing.assert_array_equal(buf.y, y)
+    np.testing.assert_array_equal(buf.u, u)
+    np.testing.assert_array_equal(buf.v, v)
+    base = buf.data.ctypes.data
+    assert buf.u.ctypes.data == base + buf.u_offset and buf.v.ctypes.data == base + buf.v_offset
+    assert np.shares_memory(buf.u, buf.data) and np.shares_memory(buf.v, buf.data)
+    if fmt == "nv12":
+      assert buf.v_offset == buf.u_offset + 1 and buf.uv_stride == buf.stride
+      np.testing.assert_array_equal(buf.uv, uv)
+    else:
+      assert buf.uv_stride == buf.stride // 2
+      assert buf.v_offset >= buf.u_offset + buf.uv_stride * (H // 2), "V after the whole U plane"
+      with pytest.raises(VisionIpcError, match="use u and v"):
+        buf.uv
+  with pytest.raises(ValueError, match="expected nv12 or yuv420p"):
+    VisionIpcServer("badfmt").create_buffers(VISION_STREAM_ROAD, 2, W, H, pixel_format="rgb")
+
+
 def test_socket_permissions_and_streams(conduit_prefix):
   server = VisionIpcServer("perm")
   server.create_buffers(VISION_STREAM_ROAD, 2, W, H)
@@ -118,7 +155,7 @@ def test_bad_input_raises_clear_errors():
     server.get_buffer(VISION_STREAM_ROAD)
   server.create_buffers(VISION_STREAM_ROAD, 2, W, H)
   server.start_listener()
-  with pytest.raises(VisionIpcError, match=r"expected 115200 \(compact NV12 320x240\)"):
+  with pytest.raises(VisionIpcError, match=r"expected 115200 \(compact nv12 320x240\)"):
     server.send(VISION_STREAM_ROAD, b"\0" * 100)
   with pytest.raises(VisionIpcError, match="after start_listener"):
     server.create_buffers(VISION_STREAM_WIDE_ROAD, 2, W, H)

@@ -26,9 +26,10 @@ namespace {
 
 int decode(const std::string &path) {
   replay::FrameReader fr(path);
-  std::vector<uint8_t> img(size_t(fr.width()) * fr.height() * 3 / 2);
+  conduit::Yuv420Layout l = conduit::yuv420_layout(conduit::PixelFormat::kNv12, fr.width(), fr.height());
+  std::vector<uint8_t> img(l.size());
   uint64_t t0 = conduit::mono_ns();
-  for (size_t i = 0; i < fr.size(); ++i) fr.get(i, img.data(), img.data() + size_t(fr.width()) * fr.height(), fr.width());
+  for (size_t i = 0; i < fr.size(); ++i) fr.get(i, conduit::Yuv420Frame::at(img.data(), l));
   double s = (conduit::mono_ns() - t0) * 1e-9;
   printf("{\"frames\": %zu, \"seconds\": %.6f, \"width\": %d, \"height\": %d}\n", fr.size(), s, fr.width(), fr.height());
   return 0;

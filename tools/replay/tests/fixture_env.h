@@ -10,6 +10,7 @@
 #include <string>
 
 #include "camerad/synthetic_scene.h"
+#include "common/yuv420_psnr.h"
 #include "tools/replay/fixture_route.h"
 
 namespace replay_test {
@@ -65,26 +66,13 @@ class TestPrefix {
   std::string name_;
 };
 
-// PSNR in dB of the Y and UV planes of an NV12 image against the synthetic frame.
-inline double psnr_vs_synthetic(uint32_t frame_id, const uint8_t *y, const uint8_t *uv, int stride, int w, int h) {
-  std::vector<uint8_t> ref(size_t(w) * h * 3 / 2);
-  camerad::Nv12Frame view{ref.data(), ref.data() + size_t(w) * h, w, h, w};
+// PSNR in dB of an image (any 4:2:0 layout) against the synthetic road frame.
+inline double psnr_vs_synthetic(uint32_t frame_id, const conduit::Yuv420Frame &img) {
+  conduit::Yuv420Layout l = conduit::yuv420_layout(conduit::PixelFormat::kNv12, img.width, img.height);
+  std::vector<uint8_t> ref(l.size());
+  conduit::Yuv420Frame view = conduit::Yuv420Frame::at(ref.data(), l);
   camerad::render_synthetic(camerad::CameraStream::Road, frame_id, view);
-  double se = 0;
-  for (int r = 0; r < h; ++r) {
-    for (int c = 0; c < w; ++c) {
-      double d = double(y[r * stride + c]) - view.y[r * w + c];
-      se += d * d;
-    }
-  }
-  for (int r = 0; r < h / 2; ++r) {
-    for (int c = 0; c < w; ++c) {
-      double d = double(uv[r * stride + c]) - view.uv[r * w + c];
-      se += d * d;
-    }
-  }
-  double mse = se / (double(w) * h * 3 / 2);
-  return mse == 0 ? 99 : 10 * std::log10(255.0 * 255.0 / mse);
+  return conduit::psnr(img, view);
 }
 
 }  // namespace replay_test

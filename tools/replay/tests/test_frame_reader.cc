@@ -11,12 +11,15 @@ using namespace replay_test;
 
 namespace {
 
-struct Nv12 {
-  int w, h;
+// A compact image to decode into, NV12 unless asked otherwise.
+struct Image {
   std::vector<uint8_t> data;
-  Nv12(int w_, int h_) : w(w_), h(h_), data(size_t(w_) * h_ * 3 / 2) {}
-  uint8_t *y() { return data.data(); }
-  uint8_t *uv() { return data.data() + size_t(w) * h; }
+  conduit::Yuv420Frame frame;
+  Image(int w, int h, conduit::PixelFormat f = conduit::PixelFormat::kNv12) {
+    conduit::Yuv420Layout l = conduit::yuv420_layout(f, w, h);
+    data.resize(l.size());
+    frame = conduit::Yuv420Frame::at(data.data(), l);
+  }
 };
 
 }  // namespace
@@ -35,22 +38,25 @@ TEST(FrameReader, RandomAccessReturnsTheRightFrame) {
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), std::mt19937(7));
   order.insert(order.end(), {5, 6, 7, 39, 0});  // sequential, last, back to the start
-  Nv12 img(o.width, o.height);
+  Image img(o.width, o.height), planar(o.width, o.height, conduit::PixelFormat::kI420);
   for (size_t i : order) {
-    fr.get(i, img.y(), img.uv(), o.width);
+    fr.get(i, img.frame);
     uint32_t frame_id = uint32_t(o.frames_per_segment + i);
-    auto stamp = camerad::read_stamp(img.y(), o.width, o.width, o.height);
+    auto stamp = camerad::read_stamp(img.frame.y, o.width, o.width, o.height);
     ASSERT_TRUE(stamp.has_value()) << "packet " << i;
     EXPECT_EQ(stamp->frame_id, frame_id) << "packet " << i;
-    EXPECT_GE(psnr_vs_synthetic(frame_id, img.y(), img.uv(), o.width, o.width, o.height), 35.0) << "packet " << i;
+    EXPECT_GE(psnr_vs_synthetic(frame_id, img.frame), 35.0) << "packet " << i;
   }
+  fr.get(3, planar.frame);  // the same picture into an I420 destination
+  fr.get(3, img.frame);
+  EXPECT_EQ(conduit::psnr(planar.frame, img.frame), 99);
 }
 
 TEST(FrameReader, SequentialReadDecodesEachPacketOnce) {
   FrameReader fr(fixture().segment_dirs[0] + "/fcamera.hevc");
-  Nv12 img(fr.width(), fr.height());
+  Image img(fr.width(), fr.height());
   for (size_t i = 0; i < fr.size(); ++i) {
-    fr.get(i, img.y(), img.uv(), fr.width());
+    fr.get(i, img.frame);
     fr.prefetch(i + 1);
   }
   EXPECT_EQ(fr.packets_decoded(), fr.size());
@@ -58,8 +64,8 @@ TEST(FrameReader, SequentialReadDecodesEachPacketOnce) {
 
 TEST(FrameReader, SeekDecodesFromThePrecedingKeyframeOnly) {
   FrameReader fr(fixture().segment_dirs[0] + "/fcamera.hevc");
-  Nv12 img(fr.width(), fr.height());
-  fr.get(35, img.y(), img.uv(), fr.width());
+  Image img(fr.width(), fr.height());
+  fr.get(35, img.frame);
   // Keyframe 20 .. 35, plus what frame threading keeps in flight.
   EXPECT_GE(fr.packets_decoded(), 16u);
   EXPECT_LE(fr.packets_decoded(), 16u + 4u);
@@ -74,7 +80,7 @@ TEST(FrameReader, BadFilesAreClearErrors) {
   }
   EXPECT_THROW(FrameReader(dir + "/fixture--0/fcamera.hevc"), FrameError);
   FrameReader fr(fixture().segment_dirs[0] + "/fcamera.hevc");
-  std::vector<uint8_t> img(size_t(fr.width()) * fr.height() * 3 / 2);
-  EXPECT_THROW(fr.get(fr.size(), img.data(), img.data() + fr.width() * fr.height(), fr.width()), FrameError);
+  Image img(fr.width(), fr.height());
+  EXPECT_THROW(fr.get(fr.size(), img.frame), FrameError);
   fs::remove_all(dir);
 }

@@ -208,7 +208,7 @@ TEST(Replay, FrameServedAtStartIsTheFrameLoggedThenWithGoodPixels) {
     auto stamp = camerad::read_stamp(buf->y, int(buf->stride), int(buf->width), int(buf->height));
     ASSERT_TRUE(stamp.has_value());
     EXPECT_EQ(stamp->frame_id, f) << "pixels are not those of the announced frame";
-    EXPECT_GE(psnr_vs_synthetic(f, buf->y, buf->uv, int(buf->stride), fo.width, fo.height), 35.0);
+    EXPECT_GE(psnr_vs_synthetic(f, buf->frame()), 35.0);
   }
 }
 
