@@ -19,7 +19,7 @@ class ShmPubSocket final : public PubSocket {
  private:
   Ring ring_;
   uint64_t owner_;
-  uint64_t write_pos_, seq_, oldest_pos_;  // the writer's own copies of header fields
+  uint64_t write_pos_, seq_, oldest_pos_, declared_;  // the writer's own copies of header fields
 };
 
 class ShmSubSocket final : public SubSocket {
