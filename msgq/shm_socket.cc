@@ -253,15 +253,15 @@ void ShmPoller::add(SubSocket &sock) {
   sockets_.push_back(s);
 }
 
-std::vector<SubSocket *> ShmPoller::poll(int timeout_ms) {
-  std::vector<SubSocket *> ready;
+const std::vector<SubSocket *> &ShmPoller::poll(int timeout_ms) {
+  ready_.clear();
   auto collect = [&] {
     for (ShmSubSocket *s : sockets_) {
-      if (s->ready()) ready.push_back(s);
+      if (s->ready()) ready_.push_back(s);
     }
-    return !ready.empty();
+    return !ready_.empty();
   };
-  if (collect() || timeout_ms == 0 || sockets_.empty()) return ready;
+  if (collect() || timeout_ms == 0 || sockets_.empty()) return ready_;
 
   const uint64_t deadline = deadline_after(timeout_ms);
   std::vector<std::atomic<uint32_t> *> words;
@@ -276,7 +276,7 @@ std::vector<SubSocket *> ShmPoller::poll(int timeout_ms) {
     int wait_ms = got ? 0 : remaining_ms(deadline);
     if (wait_ms != 0) futex_wait_any(words.data(), seen.data(), words.size(), wait_ms);
     for (ShmSubSocket *s : sockets_) s->set_sleeping(false);
-    if (got || collect() || wait_ms == 0) return ready;
+    if (got || collect() || wait_ms == 0) return ready_;
   }
 }
 

@@ -50,10 +50,11 @@ class ShmSubSocket final : public SubSocket {
 class ShmPoller final : public Poller {
  public:
   void add(SubSocket &sock) override;
-  std::vector<SubSocket *> poll(int timeout_ms) override;
+  const std::vector<SubSocket *> &poll(int timeout_ms) override;
 
  private:
   std::vector<ShmSubSocket *> sockets_;
+  std::vector<SubSocket *> ready_;
 };
 
 }  // namespace msgq
