@@ -290,8 +290,9 @@ void PubMaster::send(std::string_view name, const void *data, size_t size) {
 
 // --- SubMaster ---
 
-// How long wait() looks for a message before it sleeps.
+// How long wait() looks for a message before it sleeps, and how often it reads the clock meanwhile.
 constexpr uint64_t kSpinBeforeSleepNs = 10000;
+constexpr unsigned kPollsPerClockRead = 32;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -370,11 +371,11 @@ void SubMaster::run(int timeout_ms, std::optional<uint64_t> fixed_now) {
 bool SubMaster::beginUpdate(std::optional<uint64_t> now_ns) {
   ++frame_;
   waited_ = false;
+  set_pass_time(now_ns);
   // Take what is already there first: a service that streams costs no poll.
-  update_time_ = now_ns ? *now_ns : conduit::mono_ns();
   bool got_polled = false;
   for (State &s : states_) {
-    s.updated = receive(s, update_time_);
+    s.updated = receive(s);
     got_polled = got_polled || (s.updated && s.polled);
   }
   return got_polled;
@@ -384,35 +385,41 @@ void SubMaster::wait(int timeout_ms) {
   waited_ = true;
   // A publisher that streams sends again within a microsecond or two. Asleep,
   // this side would pay a futex wait and a wake-up for it, and the publisher a
-  // FUTEX_WAKE: look for a moment first (bounded CPU per wait).
-  const uint64_t spin_until = conduit::mono_ns() + kSpinBeforeSleepNs;
-  do {
+  // FUTEX_WAKE: look for a moment first (bounded CPU per wait). The clock is
+  // read once per kPollsPerClockRead looks, so a message that comes soon is
+  // taken without one.
+  uint64_t spin_until = 0;
+  for (unsigned polls = 1;; ++polls) {
     if (!poller_->poll(0).empty()) return;
     cpu_relax();
-  } while (conduit::mono_ns() < spin_until);
+    if (polls % kPollsPerClockRead == 0) {
+      const uint64_t now = conduit::mono_ns();
+      if (spin_until == 0) spin_until = now + kSpinBeforeSleepNs;
+      else if (now >= spin_until) break;
+    }
+  }
   poller_->poll(timeout_ms);
 }
 
 void SubMaster::endUpdate(std::optional<uint64_t> now_ns) {
   if (waited_) {
-    update_time_ = now_ns ? *now_ns : conduit::mono_ns();
+    set_pass_time(now_ns);  // what arrived during the wait was received after it
     for (State &s : states_) {
-      if (!s.updated) s.updated = receive(s, update_time_);
+      if (!s.updated) s.updated = receive(s);
     }
     waited_ = false;
   }
-  for (State &s : states_) refresh(s, update_time_);
+  const uint64_t now = pass_time();
+  for (State &s : states_) refresh(s, now);
 }
 
-bool SubMaster::receive(State &s, uint64_t now_ns) {
-  if (!s.socket->receive(scratch_, 0)) return false;
-
-  // Keep the bytes in the spare holder (the message before last, reused unless
+bool SubMaster::receive(State &s) {
+  // Receive into the spare holder (the message before last, reused unless
   // someone still holds it), so a bad message leaves the current one in place.
   if (!s.spare || s.spare.use_count() > 1) s.spare = std::make_shared<ReceivedEvent>();
   ReceivedEvent &m = *s.spare;
+  if (!s.socket->receive(m.bytes, 0)) return false;
   m.reader.reset();
-  std::swap(m.bytes, scratch_);
 
   const EventLayout &layout = event_layout();
   Event::Which which;
@@ -445,9 +452,9 @@ bool SubMaster::receive(State &s, uint64_t now_ns) {
   s.seen = true;
   s.valid = valid;
   s.log_mono_time = log_mono_time;
-  s.rcv_time = now_ns;
+  s.rcv_time = pass_time();
   s.rcv_frame = frame_;
-  s.rate.add(now_ns);
+  s.rate.add(s.rcv_time);
   return true;
 }
 

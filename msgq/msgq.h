@@ -108,8 +108,10 @@ class Poller {
   virtual ~Poller() = default;
   // The socket must outlive the poller and come from the same backend.
   virtual void add(SubSocket &sock) = 0;
-  // Sockets that have a message ready (possibly empty on timeout). timeout_ms as in receive().
-  virtual std::vector<SubSocket *> poll(int timeout_ms) = 0;
+  // Sockets that have a message ready (possibly empty on timeout). timeout_ms as
+  // in receive(). The list is the poller's own, valid until its next poll(): a
+  // caller that polls in a loop allocates nothing.
+  virtual const std::vector<SubSocket *> &poll(int timeout_ms) = 0;
 };
 
 }  // namespace msgq

@@ -111,6 +111,8 @@ Ring::Ring(const std::string &topic, size_t ring_bytes) : topic_(topic) {
   if (p == MAP_FAILED) throw Error(errno_text("msgq: cannot map", path));
   header_ = static_cast<RingHeader *>(p);
   data_ = static_cast<char *>(p) + kHeaderBytes;
+  bytes_ = probe.ring_bytes;
+  mask_ = (bytes_ & (bytes_ - 1)) == 0 ? bytes_ - 1 : 0;
 }
 
 Ring::~Ring() {

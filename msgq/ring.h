@@ -70,7 +70,11 @@ class Ring {
 
   RingHeader *header() const { return header_; }
   char *data() const { return data_; }
-  uint64_t size() const { return header_->ring_bytes; }
+  uint64_t size() const { return bytes_; }
+  // Where virtual position `pos` lies in the data. A mask for the usual
+  // power-of-two ring: a 64-bit division per message costs more than the
+  // rest of the bookkeeping.
+  uint64_t offset(uint64_t pos) const { return mask_ != 0 ? pos & mask_ : pos % bytes_; }
   const std::string &topic() const { return topic_; }
 
  private:
@@ -78,6 +82,7 @@ class Ring {
   RingHeader *header_ = nullptr;
   char *data_ = nullptr;
   size_t mapped_bytes_ = 0;
+  uint64_t bytes_ = 0, mask_ = 0;  // ring_bytes, and ring_bytes - 1 when it is a power of two
 };
 
 inline uint64_t padded_size(uint64_t payload) { return (sizeof(MessageHeader) + payload + 15) & ~uint64_t(15); }

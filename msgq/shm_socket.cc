@@ -1,5 +1,6 @@
 #include "msgq/shm_socket.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/clock.h"
@@ -8,6 +9,9 @@
 namespace msgq {
 
 // ---------------------------------------------------------------- publisher
+
+// How far ahead of the bytes it overwrites the publisher declares them.
+static uint64_t declare_step(uint64_t ring_bytes) { return std::min<uint64_t>(4096, ring_bytes / 16); }
 
 ShmPubSocket::ShmPubSocket(const std::string &topic, size_t ring_size)
     : ring_(topic, ring_size), owner_(owner_word_of_self()) {
@@ -24,6 +28,7 @@ ShmPubSocket::ShmPubSocket(const std::string &topic, size_t ring_size)
   write_pos_ = h->write_pos.load(std::memory_order_acquire);
   seq_ = h->write_seq.load();
   oldest_pos_ = h->oldest_pos.load();
+  declared_ = h->overwritten_upto.load();
 }
 
 ShmPubSocket::~ShmPubSocket() {
@@ -49,26 +54,34 @@ void ShmPubSocket::send(const void *data, size_t size) {
                 std::to_string(h->publisher.load() >> 32));
   }
   const uint64_t need = padded_size(size);
-  const uint64_t off = write_pos_ % R;
+  const uint64_t off = ring_.offset(write_pos_);
   const uint64_t pad = off + need > R ? R - off : 0;
   const uint64_t start = write_pos_ + pad, end = start + need;
 
   // Declare the bytes about to be overwritten, and move `oldest` past them,
-  // before touching them.
+  // before touching them. The declaration runs a step ahead, so most sends
+  // leave these two header words alone: a subscriber reading them (it does on
+  // every message) then costs this side no cache-line transfer until the
+  // final stores below.
   const uint64_t limit = end > R ? end - R : 0;
-  while (oldest_pos_ < limit) {
-    auto *m = reinterpret_cast<const MessageHeader *>(ring_.data() + oldest_pos_ % R);
-    oldest_pos_ += m->size == kWrapMarker ? R - oldest_pos_ % R : padded_size(m->size);
+  if (limit > declared_) {
+    // Never past the messages written so far: beyond them lies an older lap.
+    declared_ = std::min(limit + declare_step(R), write_pos_);
+    while (oldest_pos_ < declared_) {
+      const uint64_t oldest_off = ring_.offset(oldest_pos_);
+      auto *m = reinterpret_cast<const MessageHeader *>(ring_.data() + oldest_off);
+      oldest_pos_ += m->size == kWrapMarker ? R - oldest_off : padded_size(m->size);
+    }
+    h->overwritten_upto.store(declared_, std::memory_order_relaxed);
+    h->oldest_pos.store(oldest_pos_, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
   }
-  h->overwritten_upto.store(limit, std::memory_order_relaxed);
-  h->oldest_pos.store(oldest_pos_, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
 
   if (pad) {
     auto *wrap = reinterpret_cast<MessageHeader *>(ring_.data() + off);
     *wrap = {seq_, kWrapMarker, 0};
   }
-  auto *m = reinterpret_cast<MessageHeader *>(ring_.data() + start % R);
+  auto *m = reinterpret_cast<MessageHeader *>(ring_.data() + (pad ? 0 : off));
   *m = {seq_, uint32_t(size), 0};
   memcpy(m + 1, data, size);
 
@@ -161,19 +174,20 @@ bool ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
   };
   while (true) {
     if (h->overwritten_upto.load(std::memory_order_acquire) > pos) return false;
-    MessageHeader mh = *reinterpret_cast<const MessageHeader *>(ring_.data() + pos % R);
+    const uint64_t off = ring_.offset(pos);
+    MessageHeader mh = *reinterpret_cast<const MessageHeader *>(ring_.data() + off);
     if (mh.size == kWrapMarker) {
       if (!intact()) return false;
-      pos += R - pos % R;
+      pos += R - off;
       continue;
     }
-    if (mh.size > max_message_size(R) || pos % R + padded_size(mh.size) > R) {
+    if (mh.size > max_message_size(R) || off + padded_size(mh.size) > R) {
       if (!intact()) return false;
       skip_to_newest();
-      throw Error("msgq topic '" + topic() + "': corrupt message header at offset " + std::to_string(pos % R) +
+      throw Error("msgq topic '" + topic() + "': corrupt message header at offset " + std::to_string(off) +
                   " (size " + std::to_string(mh.size) + "); skipped to the newest message");
     }
-    memcpy(msg.resize(mh.size), ring_.data() + pos % R + sizeof(MessageHeader), mh.size);
+    memcpy(msg.resize(mh.size), ring_.data() + off + sizeof(MessageHeader), mh.size);
     if (!intact()) return false;
     msg.set_seq(mh.seq);
     *next_pos = pos + padded_size(mh.size);
@@ -239,15 +253,15 @@ void ShmPoller::add(SubSocket &sock) {
   sockets_.push_back(s);
 }
 
-std::vector<SubSocket *> ShmPoller::poll(int timeout_ms) {
-  std::vector<SubSocket *> ready;
+const std::vector<SubSocket *> &ShmPoller::poll(int timeout_ms) {
+  ready_.clear();
   auto collect = [&] {
     for (ShmSubSocket *s : sockets_) {
-      if (s->ready()) ready.push_back(s);
+      if (s->ready()) ready_.push_back(s);
     }
-    return !ready.empty();
+    return !ready_.empty();
   };
-  if (collect() || timeout_ms == 0 || sockets_.empty()) return ready;
+  if (collect() || timeout_ms == 0 || sockets_.empty()) return ready_;
 
   const uint64_t deadline = deadline_after(timeout_ms);
   std::vector<std::atomic<uint32_t> *> words;
@@ -262,7 +276,7 @@ std::vector<SubSocket *> ShmPoller::poll(int timeout_ms) {
     int wait_ms = got ? 0 : remaining_ms(deadline);
     if (wait_ms != 0) futex_wait_any(words.data(), seen.data(), words.size(), wait_ms);
     for (ShmSubSocket *s : sockets_) s->set_sleeping(false);
-    if (got || collect() || wait_ms == 0) return ready;
+    if (got || collect() || wait_ms == 0) return ready_;
   }
 }
 

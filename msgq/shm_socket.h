@@ -19,7 +19,7 @@ class ShmPubSocket final : public PubSocket {
  private:
   Ring ring_;
   uint64_t owner_;
-  uint64_t write_pos_, seq_, oldest_pos_;  // the writer's own copies of header fields
+  uint64_t write_pos_, seq_, oldest_pos_, declared_;  // the writer's own copies of header fields
 };
 
 class ShmSubSocket final : public SubSocket {
@@ -50,10 +50,11 @@ class ShmSubSocket final : public SubSocket {
 class ShmPoller final : public Poller {
  public:
   void add(SubSocket &sock) override;
-  std::vector<SubSocket *> poll(int timeout_ms) override;
+  const std::vector<SubSocket *> &poll(int timeout_ms) override;
 
  private:
   std::vector<ShmSubSocket *> sockets_;
+  std::vector<SubSocket *> ready_;
 };
 
 }  // namespace msgq

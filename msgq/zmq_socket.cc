@@ -142,16 +142,16 @@ void ZmqPoller::add(SubSocket &sock) {
   sockets_.push_back(s);
 }
 
-std::vector<SubSocket *> ZmqPoller::poll(int timeout_ms) {
+const std::vector<SubSocket *> &ZmqPoller::poll(int timeout_ms) {
   std::vector<zmq_pollitem_t> items;
   for (ZmqSubSocket *s : sockets_) items.push_back({s->zmq_socket(), 0, ZMQ_POLLIN, 0});
-  std::vector<SubSocket *> ready;
+  ready_.clear();
   if (zmq_poll(items.data(), int(items.size()), timeout_ms) > 0) {
     for (size_t i = 0; i < items.size(); i++) {
-      if (items[i].revents & ZMQ_POLLIN) ready.push_back(sockets_[i]);
+      if (items[i].revents & ZMQ_POLLIN) ready_.push_back(sockets_[i]);
     }
   }
-  return ready;
+  return ready_;
 }
 
 }  // namespace msgq

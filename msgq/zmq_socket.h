@@ -47,10 +47,11 @@ class ZmqSubSocket final : public SubSocket {
 class ZmqPoller final : public Poller {
  public:
   void add(SubSocket &sock) override;
-  std::vector<SubSocket *> poll(int timeout_ms) override;
+  const std::vector<SubSocket *> &poll(int timeout_ms) override;
 
  private:
   std::vector<ZmqSubSocket *> sockets_;
+  std::vector<SubSocket *> ready_;
 };
 
 }  // namespace msgq

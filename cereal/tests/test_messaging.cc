@@ -339,6 +339,35 @@ TEST_F(Messaging, UpdateInSteps) {
   EXPECT_EQ(sm["can"].getCan()[0].getAddress(), 4u);
 }
 
+// The clock is read once per update: when the first message is taken, so a
+// message that arrives during the wait is not dated before it was sent, and
+// at the end of an update that took nothing, so alive follows real time.
+TEST_F(Messaging, ReceiveTimeIsReadWhenTheMessageIsTaken) {
+  PubMaster pm({"can"});
+  SubMaster sm({"can"});
+  uint64_t begun = conduit::mono_ns();
+  std::thread late([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    send_can(pm, 5);
+  });
+  sm.update(1000);
+  uint64_t done = conduit::mono_ns();
+  late.join();
+  ASSERT_TRUE(sm.updated("can"));
+  EXPECT_GE(sm.logMonoTime("can"), begun + 20 * kMs);
+  EXPECT_GE(sm.rcv_time("can"), sm.logMonoTime("can"));
+  EXPECT_LE(sm.rcv_time("can"), done);
+
+  // Two updates that take nothing: alive for 10 periods (100 ms at 100 Hz), then not.
+  sm.update(0);
+  EXPECT_FALSE(sm.updated("can"));
+  EXPECT_TRUE(sm.alive("can"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  sm.update(0);
+  EXPECT_FALSE(sm.alive("can"));
+  EXPECT_LE(sm.rcv_time("can"), done);  // unchanged
+}
+
 TEST_F(Messaging, AliveAndFreqOkFollowTheRate) {
   PubMaster pm({"modelV2"});  // 20 Hz
   SubMaster sm({"modelV2"});

@@ -135,11 +135,16 @@ TEST_P(Backend, PollerReportsReadyTopics) {
   pubs[0]->send("y", 1);
   pubs[2]->send("z", 1);
   if (zmq()) usleep(50000);
-  ready = poller->poll(1000);
+  const std::vector<SubSocket *> &list = poller->poll(1000);
+  ready = list;
   std::sort(ready.begin(), ready.end());
   std::vector<SubSocket *> want = {subs[0].get(), subs[2].get()};
   std::sort(want.begin(), want.end());
   EXPECT_EQ(ready, want);
+  // The poller's own list, refilled by each poll.
+  ASSERT_TRUE(subs[0]->receive(m, 0));
+  EXPECT_EQ(&poller->poll(1000), &list);
+  EXPECT_EQ(list, std::vector<SubSocket *>{subs[2].get()});
 }
 
 TEST_P(Backend, PrefixesIsolateTopics) {

@@ -12,22 +12,66 @@
 using namespace msgq;
 using namespace msgq_test;
 
+// Ring sizes of a power of two take offsets by mask; others by division.
 TEST(MsgqShm, WrapAroundKeepsEveryMessageIntact) {
-  ScopedPrefix prefix("wrap");
-  auto pub = PubSocket::create("wrap", 4096);
-  auto sub = SubSocket::create("wrap", {.ring_size = 4096});
-  Message m;
-  // Sizes that do not divide the ring, so wrap markers land everywhere.
-  for (uint64_t i = 0; i < 5000; i++) {
-    auto p = make_payload(i, 16 + (i * 37) % 900);
-    pub->send(p.data(), p.size());
-    ASSERT_TRUE(sub->receive(m, 0)) << i;
-    uint64_t seq;
-    ASSERT_TRUE(check_payload(m.data(), m.size(), &seq)) << i;
-    ASSERT_EQ(seq, i);
-    ASSERT_EQ(m.size(), p.size());
+  for (uint64_t ring_size : {uint64_t(4096), uint64_t(3 * 4096)}) {
+    ScopedPrefix prefix("wrap");
+    auto pub = PubSocket::create("wrap", ring_size);
+    auto sub = SubSocket::create("wrap", {.ring_size = ring_size});
+    Message m;
+    // Sizes that do not divide the ring, so wrap markers land everywhere.
+    for (uint64_t i = 0; i < 5000; i++) {
+      auto p = make_payload(i, 16 + (i * 37) % (ring_size / 4));
+      pub->send(p.data(), p.size());
+      ASSERT_TRUE(sub->receive(m, 0)) << ring_size << " " << i;
+      uint64_t seq;
+      ASSERT_TRUE(check_payload(m.data(), m.size(), &seq)) << ring_size << " " << i;
+      ASSERT_EQ(seq, i);
+      ASSERT_EQ(m.size(), p.size());
+    }
+    EXPECT_EQ(sub->lost(), 0u);
   }
-  EXPECT_EQ(sub->lost(), 0u);
+}
+
+// The publisher declares overwritten bytes a step ahead of what it writes, but
+// never past its own messages: `oldest` is always a message (or wrap marker)
+// of the last lap, and everything from it to the newest stays readable.
+TEST(MsgqShm, OverwriteDeclarationStaysWithinTheLastLap) {
+  ScopedPrefix prefix("declare");
+  const uint64_t R = 4096;
+  auto pub = PubSocket::create("declare", R);
+  Ring ring("declare", R);
+  RingHeader *h = ring.header();
+  for (uint64_t i = 0; i < 3000; i++) {
+    auto p = make_payload(i, 16 + (i * 37) % 1500);
+    pub->send(p.data(), p.size());
+    const uint64_t upto = h->overwritten_upto.load(), oldest = h->oldest_pos.load();
+    const uint64_t newest = h->newest_pos.load(), end = h->write_pos.load();
+    ASSERT_LE(upto, oldest) << i;
+    ASSERT_LE(oldest, newest) << i;
+    ASSERT_LE(end - oldest, R) << i;
+    if (i > 100) {  // a step (R/16) ahead at most, plus the message that straddles it
+      ASSERT_GE(end - oldest, R - R / 16 - padded_size(16 + 1499)) << i << ": declared too far ahead";
+    }
+    // Walk from the oldest to the newest: intact messages in sequence.
+    uint64_t pos = oldest, expected = UINT64_MAX;
+    while (pos < end) {
+      const auto *mh = reinterpret_cast<const MessageHeader *>(ring.data() + pos % R);
+      if (mh->size == kWrapMarker) {
+        pos += R - pos % R;
+        continue;
+      }
+      uint64_t seq;
+      ASSERT_TRUE(check_payload(reinterpret_cast<const char *>(mh + 1), mh->size, &seq)) << i;
+      if (expected != UINT64_MAX) {
+        ASSERT_EQ(seq, expected) << i;
+      }
+      expected = seq + 1;
+      pos += padded_size(mh->size);
+    }
+    ASSERT_EQ(pos, end) << i;
+    ASSERT_EQ(expected, i + 1) << i;
+  }
 }
 
 TEST(MsgqShm, LappedSubscriberCountsExactlyAndResumesAtOldest) {
