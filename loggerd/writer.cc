@@ -23,7 +23,7 @@ constexpr size_t kMaxChains = 8;  // in flight per file; fewer than kSeqMask + 1
 constexpr size_t kMaxBuffers = 4095;
 
 uint64_t make_tag(uint32_t id, uint32_t seq, int buf, uint32_t len) {
-  return (uint64_t(id) << 48) | (uint64_t(seq & kSeqMask) << 44) | (uint64_t(buf + 1) << 32) | len;
+  return (uint64_t(id) << 48) | (uint64_t(seq) << 44) | (uint64_t(buf + 1) << 32) | len;
 }
 
 int64_t env_int(const char *name, int64_t fallback) {
@@ -166,7 +166,7 @@ bool Writer::queue_chain(AppendFile *f) {
   // a closing file's last chain (with the fsync) waits until the others are back.
   bool last = f->closing_;  // close() ended or dropped the open unit
   bool held = f->discarding_ || f->chains_.size() >= kMaxChains || (last && !f->chains_.empty()) ||
-              std::any_of(f->chains_.begin(), f->chains_.end(), [](const AppendFile::Chain &c) { return c.failed; });
+              std::any_of(f->chains_.begin(), f->chains_.end(), [](const AppendFile::Chain &c) { return c.error != 0; });
   if (held) return f->unit_end_ > f->submitted_ || last;
   uint32_t seq = f->next_seq_;
   ops_.clear();
@@ -184,7 +184,7 @@ bool Writer::queue_chain(AppendFile *f) {
   f->submitted_ = std::max(f->submitted_, f->unit_end_);
   if (last && !f->fsynced_) ops_.push_back({IoOp::kFsync, f->fd_, -1, nullptr, 0, 0, make_tag(f->id_, seq, -1, 0)});
   if (ops_.empty()) return false;
-  f->chains_.push_back({seq, int(ops_.size()), bytes, false, 0});
+  f->chains_.push_back({seq, int(ops_.size()), bytes, 0});
   f->next_seq_ = (seq + 1) & kSeqMask;
   f->queued_end_ = off;
   in_flight_bytes_ += bytes;
@@ -245,10 +245,7 @@ void Writer::process(const std::vector<IoCompletion> &done) {
     }
     auto chain = std::find_if(f->chains_.begin(), f->chains_.end(), [&](const AppendFile::Chain &ch) { return ch.seq == seq; });
     if (chain == f->chains_.end()) continue;
-    if (!ok && !chain->failed) {
-      chain->failed = true;
-      chain->error = c.result < 0 ? int(-c.result) : ENOSPC;  // a short write to a file means no space
-    }
+    if (!ok && chain->error == 0) chain->error = c.result < 0 ? int(-c.result) : ENOSPC;  // a short write to a file means no space
     chain->ops_left--;
     retire_chains(f);
   }
@@ -262,7 +259,7 @@ void Writer::retire_chains(AppendFile *f) {
     AppendFile::Chain c = f->chains_.front();
     f->chains_.pop_front();
     in_flight_bytes_ -= c.bytes;
-    if (!c.failed && !f->discarding_) {
+    if (c.error == 0 && !f->discarding_) {
       f->disk_end_ += c.bytes;
       disk_bytes_ += c.bytes;
       stats_.bytes_written += c.bytes;
@@ -271,7 +268,7 @@ void Writer::retire_chains(AppendFile *f) {
     if (c.bytes == 0) continue;  // a failed fsync-only chain: nothing to cut
     stats_.bytes_dropped += c.bytes;
     f->discarding_ = true;
-    if (!c.failed) continue;
+    if (c.error == 0) continue;
     stats_.write_errors++;
     stats_.last_errno = c.error;
     if (stats_.write_errors == 1 || stats_.write_errors % 100 == 0)

@@ -89,8 +89,7 @@ class AppendFile {
     uint32_t seq;      // tells its completions apart from other chains of the file
     int ops_left;
     uint64_t bytes;
-    bool failed;
-    int error;
+    int error;         // errno of its first failed op; 0 while all went well
   };
   AppendFile(Writer *w, uint32_t id, int fd, std::string path, std::string lock_path)
       : w_(w), id_(id), fd_(fd), path_(std::move(path)), lock_path_(std::move(lock_path)) {}
