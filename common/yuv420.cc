@@ -39,9 +39,9 @@ size_t Yuv420Layout::size() const {
   return std::max(luma, chroma);
 }
 
-void Yuv420Layout::validate(const std::string &what) const {
+void Yuv420Layout::validate(std::string_view what) const {
   auto fail = [&](const std::string &why) {
-    throw std::invalid_argument(what + ": bad 4:2:0 layout " + std::to_string(width) + "x" + std::to_string(height) +
+    throw std::invalid_argument(std::string(what) + ": bad 4:2:0 layout " + std::to_string(width) + "x" + std::to_string(height) +
                                 " stride " + std::to_string(stride) + " u_offset " + std::to_string(u_offset) +
                                 " v_offset " + std::to_string(v_offset) + " uv_stride " + std::to_string(uv_stride) +
                                 " uv_step " + std::to_string(uv_step) + ": " + why);
@@ -85,9 +85,9 @@ const uint8_t *Yuv420Frame::end() const {
   return std::max({y + size_t(stride) * size_t(height - 1) + size_t(width), u + chroma, v + chroma});
 }
 
-void Yuv420Frame::validate(const std::string &what) const {
+void Yuv420Frame::validate(std::string_view what) const {
   auto fail = [&](const std::string &why) {
-    throw std::invalid_argument(what + ": bad 4:2:0 frame " + std::to_string(width) + "x" + std::to_string(height) +
+    throw std::invalid_argument(std::string(what) + ": bad 4:2:0 frame " + std::to_string(width) + "x" + std::to_string(height) +
                                 " stride " + std::to_string(stride) + " uv_stride " + std::to_string(uv_stride) +
                                 " uv_step " + std::to_string(uv_step) + ": " + why);
   };

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace conduit {
 
@@ -39,8 +40,8 @@ struct Yuv420Layout {
   size_t size() const;
   // Throws unless: even positive size, stride >= width, an NV12 or I420 chroma
   // arrangement with rows wide enough, chroma after the luma rows, U and V apart
-  // (or interleaved for NV12).
-  void validate(const std::string &what) const;
+  // (or interleaved for NV12). Cheap enough per frame: the message is built only on failure.
+  void validate(std::string_view what) const;
   bool operator==(const Yuv420Layout &o) const {
     return width == o.width && height == o.height && stride == o.stride && u_offset == o.u_offset &&
            v_offset == o.v_offset && uv_stride == o.uv_stride && uv_step == o.uv_step;
@@ -64,7 +65,7 @@ struct Yuv420Frame {
   // One past the last byte any plane uses.
   const uint8_t *end() const;
   // Throws like Yuv420Layout::validate (planes may lie anywhere, but must not overlap).
-  void validate(const std::string &what) const;
+  void validate(std::string_view what) const;
 };
 
 }  // namespace conduit

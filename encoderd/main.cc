@@ -129,11 +129,10 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
     VisionBuf *buf = client.recv(&extra, 100);
     if (!buf) continue;
     conduit::Yuv420Frame frame = buf->frame();
-    bool opens = !enc || !enc->accepts(frame);  // the first frame, or camerad came back with another size or layout
     if (!enc) enc = std::make_unique<encoderd::StreamEncoder>(o.config, frame.width, frame.height, frame.format(), clock, sink);
-    enc->push(frame, {extra.frame_id, extra.timestamp_sof, extra.timestamp_eof}, client.server_id(),
-              [&client] { client.release(); });
-    if (opens) {
+    bool opened = enc->push(frame, {extra.frame_id, extra.timestamp_sof, extra.timestamp_eof}, client.server_id(),
+                            [&client] { client.release(); });
+    if (opened) {  // the first frame, or camerad came back with another size or layout
       fprintf(stderr, "encoderd: %s: %s %dx%d (%s frames, %s codec input, %s)\n", o.name.c_str(),
               enc->encoder().codec_name().c_str(), enc->encoder().width(), enc->encoder().height(),
               conduit::pixel_format_name(frame.format()), enc->encoder().input_pixel_format(),

@@ -14,17 +14,17 @@ bool StreamEncoder::accepts(const conduit::Yuv420Frame &frame) const {
          frame.format() == encoder_->input_format();
 }
 
-void StreamEncoder::push(const conduit::Yuv420Frame &frame, const FrameMeta &meta, uint64_t epoch,
+bool StreamEncoder::push(const conduit::Yuv420Frame &frame, const FrameMeta &meta, uint64_t epoch,
                          std::function<void()> release) {
   bool same_run = started_ && epoch == epoch_;
   if (same_run && meta.frame_id <= last_frame_id_) {
     if (release) release();
-    return;
+    return false;
   }
   std::optional<SegmentPosition> pos = clock_.locate(meta.frame_id, epoch);
   if (!pos) {
     if (release) release();
-    return;
+    return false;
   }
   if (same_run) dropped_ += meta.frame_id - last_frame_id_ - 1;
   bool reopened = !accepts(frame);
@@ -32,13 +32,15 @@ void StreamEncoder::push(const conduit::Yuv420Frame &frame, const FrameMeta &met
     flush();
     encoder_ = std::make_unique<VideoEncoder>(config_, frame.width, frame.height, frame.format());
   }
-  bool new_segment = !started_ || pos->segment != segment_ || reopened;
+  bool opened = !started_ || reopened;
+  bool new_segment = opened || pos->segment != segment_;
   started_ = true;
   epoch_ = epoch;
   last_frame_id_ = meta.frame_id;
   segment_ = pos->segment;
   in_flight_[int64_t(encoder_->frames_in())] = {*pos, dropped_, conduit::mono_ns()};
   encoder_->encode(frame, meta, new_segment, std::move(release), [this](const EncodedPacket &p) { emit(p); });
+  return opened;
 }
 
 void StreamEncoder::flush() {

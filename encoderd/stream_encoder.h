@@ -48,7 +48,9 @@ class StreamEncoder {
 
   // Encodes a frame of camerad run `epoch`. Frames of a run must come in
   // increasing frame id order; an older or repeated frame is released and ignored.
-  void push(const conduit::Yuv420Frame &frame, const FrameMeta &meta, uint64_t epoch, std::function<void()> release);
+  // Returns true when this frame opened the codec: the first frame encoded, or
+  // one of another size or layout (the codec is then flushed and reopened).
+  bool push(const conduit::Yuv420Frame &frame, const FrameMeta &meta, uint64_t epoch, std::function<void()> release);
   void flush();
 
   // True when `frame` has the size and layout the codec is open for (push()

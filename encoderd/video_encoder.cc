@@ -30,13 +30,6 @@ bool accepts(const AVCodec *codec, AVPixelFormat fmt) {
   return false;
 }
 
-// The planes of an NV12 or yuv420p AVFrame as a Yuv420Frame.
-conduit::Yuv420Frame frame_view(const AVFrame *f) {
-  bool nv12 = f->format == AV_PIX_FMT_NV12;
-  return {f->data[0], f->data[1], nv12 ? f->data[1] + 1 : f->data[2], f->width, f->height, f->linesize[0],
-          f->linesize[1], nv12 ? 2 : 1};
-}
-
 // libx265 and libx264 only log a warning for an option they do not know; the
 // warning is caught here (while one encoder opens) and turned into an error.
 // The log callback is swapped only during avcodec_open2; messages of other
@@ -270,7 +263,7 @@ void VideoEncoder::encode(const conduit::Yuv420Frame &in, const FrameMeta &meta,
       release_buffer(rel, nullptr);
       throw std::runtime_error("encoder " + codec_name_ + ": frame allocation failed: " + av_error(err));
     }
-    copied_bytes_ += conduit::copy_frame(in, frame_view(f));
+    copied_bytes_ += conduit::copy_frame(in, conduit::av_frame_view(f));
     release_buffer(rel, nullptr);
   } else {
     borrow_frame(in, f, rel);
@@ -319,7 +312,7 @@ void VideoEncoder::borrow_frame(const conduit::Yuv420Frame &in, AVFrame *f, void
     f->data[2] = f->buf[1]->data + size_t(cw) * ch;
     f->linesize[1] = f->linesize[2] = cw;
   }
-  copied_bytes_ += conduit::copy_chroma(in, frame_view(f));
+  copied_bytes_ += conduit::copy_chroma(in, conduit::av_frame_view(f));
 }
 
 void VideoEncoder::flush(const PacketSink &sink) {

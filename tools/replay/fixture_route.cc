@@ -20,6 +20,7 @@ extern "C" {
 #include "camerad/synthetic_scene.h"
 #include "cereal/gen/log.capnp.h"
 #include "cereal/gen/services.h"
+#include "common/yuv420_av.h"
 #include "tools/replay/log_file.h"
 
 namespace fs = std::filesystem;
@@ -68,9 +69,6 @@ std::vector<Packet> encode_segment(const FixtureOptions &o, uint32_t first_frame
   frame->width = o.width;
   frame->height = o.height;
   av_frame_get_buffer(frame, 64);
-  // The synthetic scene is drawn straight into libx265's planar input.
-  conduit::Yuv420Frame view{frame->data[0], frame->data[1], frame->data[2], o.width, o.height,
-                            frame->linesize[0], frame->linesize[1], 1};
 
   std::vector<Packet> packets;
   AVPacket *pkt = av_packet_alloc();
@@ -82,10 +80,8 @@ std::vector<Packet> encode_segment(const FixtureOptions &o, uint32_t first_frame
   };
   for (int k = 0; k < o.frames_per_segment; ++k) {
     av_frame_make_writable(frame);
-    view.y = frame->data[0];
-    view.u = frame->data[1];
-    view.v = frame->data[2];
-    camerad::render_synthetic(camerad::CameraStream::Road, first_frame + k, view);
+    // The synthetic scene is drawn straight into libx265's planar input.
+    camerad::render_synthetic(camerad::CameraStream::Road, first_frame + k, conduit::av_frame_view(frame));
     frame->pts = k;
     if (k % o.gop == 0) frame->pict_type = AV_PICTURE_TYPE_I;
     else frame->pict_type = AV_PICTURE_TYPE_NONE;
