@@ -42,10 +42,6 @@ Event::Which event_which(std::string_view name) {
                               "' has no Event union member of that name in cereal/log.capnp");
 }
 
-}  // namespace
-
-namespace {
-
 // Where the root Event keeps what SubMaster reads on every message, from the schema.
 struct EventLayout {
   size_t which_byte;     // union discriminant (uint16) in the data section
@@ -290,17 +286,9 @@ void PubMaster::send(std::string_view name, const void *data, size_t size) {
 
 // --- SubMaster ---
 
-// How long wait() looks for a message before it sleeps, and how often it reads the clock meanwhile.
+// How long wait() looks for a message before it sleeps: a publisher that
+// streams sends again within a microsecond or two.
 constexpr uint64_t kSpinBeforeSleepNs = 10000;
-constexpr unsigned kPollsPerClockRead = 32;
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 void SubMaster::RateWindow::add(uint64_t t) {
   times[next] = t;
@@ -381,24 +369,14 @@ bool SubMaster::beginUpdate(std::optional<uint64_t> now_ns) {
   return got_polled;
 }
 
+uint64_t SubMaster::pass_time() {
+  if (!pass_time_) pass_time_ = conduit::mono_ns();
+  return *pass_time_;
+}
+
 void SubMaster::wait(int timeout_ms) {
   waited_ = true;
-  // A publisher that streams sends again within a microsecond or two. Asleep,
-  // this side would pay a futex wait and a wake-up for it, and the publisher a
-  // FUTEX_WAKE: look for a moment first (bounded CPU per wait). The clock is
-  // read once per kPollsPerClockRead looks, so a message that comes soon is
-  // taken without one.
-  uint64_t spin_until = 0;
-  for (unsigned polls = 1;; ++polls) {
-    if (!poller_->poll(0).empty()) return;
-    cpu_relax();
-    if (polls % kPollsPerClockRead == 0) {
-      const uint64_t now = conduit::mono_ns();
-      if (spin_until == 0) spin_until = now + kSpinBeforeSleepNs;
-      else if (now >= spin_until) break;
-    }
-  }
-  poller_->poll(timeout_ms);
+  poller_->spin_then_poll(timeout_ms, kSpinBeforeSleepNs);
 }
 
 void SubMaster::endUpdate(std::optional<uint64_t> now_ns) {

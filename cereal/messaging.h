@@ -35,7 +35,6 @@
 
 #include "cereal/gen/log.capnp.h"
 #include "cereal/gen/services.h"
-#include "common/clock.h"
 #include "msgq/msgq.h"
 
 namespace cereal {
@@ -119,8 +118,8 @@ class SubMaster {
 
   // Waits up to timeout_ms (0: no wait, -1: forever) for a polled service, then
   // takes at most one new message from every service. Receive times are now:
-  // the clock is read once per update, when its first message is taken (or,
-  // when none is, for alive at the end).
+  // the clock is read at most once before the wait and once after it, when the
+  // first message of that pass is taken (or, when none is, for alive at the end).
   void update(int timeout_ms);
   // Same, with every receive time of this call set to now_ns (replay, tests).
   void update(int timeout_ms, uint64_t now_ns);
@@ -210,14 +209,8 @@ class SubMaster {
   bool receive(State &s);
   // The receive time of this pass: fixed, or the clock read when first needed
   // (a pass that takes nothing and an update that waits first read it once).
-  void set_pass_time(std::optional<uint64_t> fixed) {
-    pass_time_ = fixed.value_or(0);
-    pass_time_set_ = fixed.has_value();
-  }
-  uint64_t pass_time() {
-    if (!pass_time_set_) pass_time_ = conduit::mono_ns(), pass_time_set_ = true;
-    return pass_time_;
-  }
+  void set_pass_time(std::optional<uint64_t> fixed) { pass_time_ = fixed; }
+  uint64_t pass_time();
   void refresh(State &s, uint64_t now_ns);
   // s.message with its reader set up (null before the first message).
   ReceivedEvent *parsed(const State &s) const;
@@ -228,8 +221,7 @@ class SubMaster {
   std::vector<State> states_;
   std::unique_ptr<msgq::Poller> poller_;
   uint64_t frame_ = 0;
-  uint64_t pass_time_ = 0;
-  bool pass_time_set_ = false;
+  std::optional<uint64_t> pass_time_;
   bool waited_ = false;
 };
 

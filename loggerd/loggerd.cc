@@ -345,11 +345,9 @@ int Loggerd::run() {
   msgq::Message msg;
   while (!g_signal) {
     // Idle: sleep until a message, or the once-a-second work is due.
-    if (conduit::mono_ns() < flat_out_until_ns_) {
-      uint64_t spin_end = conduit::mono_ns() + kFlatOutSpinNs;
-      while (poller_->poll(0).empty() && conduit::mono_ns() < spin_end) {}
-    }
-    poller_->poll(int(std::clamp<int64_t>((int64_t(next_second_ns_) - int64_t(conduit::mono_ns())) / 1000000 + 1, 1, 1000)));
+    uint64_t idle_start = conduit::mono_ns();
+    poller_->spin_then_poll(int(std::clamp<int64_t>((int64_t(next_second_ns_) - int64_t(idle_start)) / 1000000 + 1, 1, 1000)),
+                            idle_start < flat_out_until_ns_ ? kFlatOutSpinNs : 0);
     conduit::watchdog_kick();
     uint64_t turn_start = conduit::mono_ns();
     int handled = 0;

@@ -112,6 +112,11 @@ class Poller {
   // in receive(). The list is the poller's own, valid until its next poll(): a
   // caller that polls in a loop allocates nothing.
   virtual const std::vector<SubSocket *> &poll(int timeout_ms) = 0;
+  // poll(timeout_ms), after looking for a message for up to spin_ns without
+  // sleeping: for a consumer of a stream that refills within microseconds, a
+  // futex wait and wake-up (and the publisher's FUTEX_WAKE) cost more than the
+  // look. CPU per call is bounded by spin_ns.
+  const std::vector<SubSocket *> &spin_then_poll(int timeout_ms, uint64_t spin_ns);
 };
 
 }  // namespace msgq

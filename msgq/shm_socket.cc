@@ -60,9 +60,8 @@ void ShmPubSocket::send(const void *data, size_t size) {
 
   // Declare the bytes about to be overwritten, and move `oldest` past them,
   // before touching them. The declaration runs a step ahead, so most sends
-  // leave these two header words alone: a subscriber reading them (it does on
-  // every message) then costs this side no cache-line transfer until the
-  // final stores below.
+  // skip these two stores and their release fence (the header line itself
+  // moves to the subscribers on every send anyway, with write_pos).
   const uint64_t limit = end > R ? end - R : 0;
   if (limit > declared_) {
     // Never past the messages written so far: beyond them lies an older lap.
@@ -251,6 +250,8 @@ void ShmPoller::add(SubSocket &sock) {
     throw Error("msgq Poller: at most " + std::to_string(kMaxWaitWords) + " sockets per poller");
   }
   sockets_.push_back(s);
+  words_.push_back(s->futex_word());
+  seen_.push_back(0);
 }
 
 const std::vector<SubSocket *> &ShmPoller::poll(int timeout_ms) {
@@ -264,17 +265,14 @@ const std::vector<SubSocket *> &ShmPoller::poll(int timeout_ms) {
   if (collect() || timeout_ms == 0 || sockets_.empty()) return ready_;
 
   const uint64_t deadline = deadline_after(timeout_ms);
-  std::vector<std::atomic<uint32_t> *> words;
-  std::vector<uint32_t> seen(sockets_.size());
-  for (ShmSubSocket *s : sockets_) words.push_back(s->futex_word());
   while (true) {
     for (size_t i = 0; i < sockets_.size(); i++) {
       sockets_[i]->set_sleeping(true);
-      seen[i] = words[i]->load(std::memory_order_seq_cst);
+      seen_[i] = words_[i]->load(std::memory_order_seq_cst);
     }
     bool got = collect();
     int wait_ms = got ? 0 : remaining_ms(deadline);
-    if (wait_ms != 0) futex_wait_any(words.data(), seen.data(), words.size(), wait_ms);
+    if (wait_ms != 0) futex_wait_any(words_.data(), seen_.data(), words_.size(), wait_ms);
     for (ShmSubSocket *s : sockets_) s->set_sleeping(false);
     if (got || collect() || wait_ms == 0) return ready_;
   }

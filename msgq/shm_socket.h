@@ -54,6 +54,8 @@ class ShmPoller final : public Poller {
 
  private:
   std::vector<ShmSubSocket *> sockets_;
+  std::vector<std::atomic<uint32_t> *> words_;  // sockets_[i]'s futex word
+  std::vector<uint32_t> seen_;                  // its value before a wait
   std::vector<SubSocket *> ready_;
 };
 

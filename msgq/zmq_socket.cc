@@ -140,15 +140,14 @@ void ZmqPoller::add(SubSocket &sock) {
   auto *s = dynamic_cast<ZmqSubSocket *>(&sock);
   if (!s) throw Error("msgq Poller: socket for '" + sock.topic() + "' is not a zmq socket");
   sockets_.push_back(s);
+  items_.push_back({s->zmq_socket(), 0, ZMQ_POLLIN, 0});
 }
 
 const std::vector<SubSocket *> &ZmqPoller::poll(int timeout_ms) {
-  std::vector<zmq_pollitem_t> items;
-  for (ZmqSubSocket *s : sockets_) items.push_back({s->zmq_socket(), 0, ZMQ_POLLIN, 0});
   ready_.clear();
-  if (zmq_poll(items.data(), int(items.size()), timeout_ms) > 0) {
-    for (size_t i = 0; i < items.size(); i++) {
-      if (items[i].revents & ZMQ_POLLIN) ready_.push_back(sockets_[i]);
+  if (zmq_poll(items_.data(), int(items_.size()), timeout_ms) > 0) {
+    for (size_t i = 0; i < items_.size(); i++) {
+      if (items_[i].revents & ZMQ_POLLIN) ready_.push_back(sockets_[i]);
     }
   }
   return ready_;

@@ -3,6 +3,8 @@
 // tcp by default (port derived from prefix and topic) or ipc:// in the prefix's
 // shm directory with CONDUIT_ZMQ_TRANSPORT=ipc. Each message is one frame:
 // an 8-byte sequence number, then the payload, so lost() is exact here too.
+#include <zmq.h>
+
 #include <string>
 
 #include "msgq/msgq.h"
@@ -51,6 +53,7 @@ class ZmqPoller final : public Poller {
 
  private:
   std::vector<ZmqSubSocket *> sockets_;
+  std::vector<zmq_pollitem_t> items_;  // sockets_[i]'s poll entry
   std::vector<SubSocket *> ready_;
 };
 

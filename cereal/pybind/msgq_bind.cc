@@ -93,13 +93,13 @@ struct PollerPy {
   }
 
   py::list poll(int timeout_ms) {
-    std::vector<msgq::SubSocket *> ready;
+    const std::vector<msgq::SubSocket *> *ready;  // the poller's own list, valid until its next poll
     {
       py::gil_scoped_release release;
-      ready = poller->poll(timeout_ms);
+      ready = &poller->poll(timeout_ms);
     }
     py::list out;
-    for (msgq::SubSocket *s : ready) out.append(sockets.at(s));
+    for (msgq::SubSocket *s : *ready) out.append(sockets.at(s));
     return out;
   }
 };
