@@ -115,7 +115,7 @@ ShmSubSocket::ShmSubSocket(const std::string &topic, SubOptions opts) : ring_(to
                 " subscriber slots are held by live processes");
   }
   h->sleepers.fetch_and(~(uint64_t(1) << slot_));
-  read_pos_ = h->write_pos.load(std::memory_order_acquire);
+  read_pos_ = write_pos_seen_ = h->write_pos.load(std::memory_order_acquire);
   next_seq_ = h->write_seq.load(std::memory_order_relaxed);
   h->slots[slot_].read_seq.store(next_seq_, std::memory_order_relaxed);
 }
@@ -136,7 +136,9 @@ void ShmSubSocket::set_sleeping(bool sleeping) {
 }
 
 bool ShmSubSocket::ready() const {
-  return ring_.header()->write_pos.load(std::memory_order_acquire) > read_pos_;
+  if (read_pos_ < write_pos_seen_) return true;
+  write_pos_seen_ = ring_.header()->write_pos.load(std::memory_order_acquire);
+  return read_pos_ < write_pos_seen_;
 }
 
 // Milliseconds left until deadline_ns (rounded up; 0 once past), or -1 for no deadline.
@@ -156,7 +158,7 @@ void ShmSubSocket::skip_to_newest() {
   // write_seq first: messages published after it and before read_pos_ are
   // counted as lost when the next message shows its sequence number.
   uint64_t seq = h->write_seq.load(std::memory_order_acquire);
-  read_pos_ = h->write_pos.load(std::memory_order_acquire);
+  read_pos_ = write_pos_seen_ = h->write_pos.load(std::memory_order_acquire);
   lost_ += seq - next_seq_;
   next_seq_ = seq;
 }
@@ -196,18 +198,25 @@ bool ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
 
 bool ShmSubSocket::try_read(Message &msg) {
   RingHeader *h = ring_.header();
+  bool to_newest = opts_.conflate;
   for (int laps = 0;; laps++) {
     // `>=`, not `==`: the writer stores newest_pos before write_pos, so a reader
     // that took the newest message can be ahead of write_pos for a moment. The
     // bytes there are still the previous lap's and must not be read.
-    if (read_pos_ >= h->write_pos.load(std::memory_order_acquire)) return false;
-    // Lapped twice in a row: the writer overwrites the oldest message as fast as
-    // we reach it, so chasing it cannot win. Jump to the newest instead.
-    uint64_t pos = opts_.conflate || laps >= 2 ? h->newest_pos.load(std::memory_order_relaxed) : read_pos_;
+    if (read_pos_ >= write_pos_seen_ || to_newest || laps > 0) {
+      write_pos_seen_ = h->write_pos.load(std::memory_order_acquire);
+      if (read_pos_ >= write_pos_seen_) return false;
+    }
+    uint64_t pos = to_newest ? h->newest_pos.load(std::memory_order_relaxed) : read_pos_;
     uint64_t next_pos;
     if (!read_at(pos, msg, &next_pos)) {
-      // Lapped: resume at the oldest message still intact.
-      read_pos_ = std::max(read_pos_, h->oldest_pos.load(std::memory_order_acquire));
+      // Lapped: resume at the oldest message still intact. Lapped twice in a
+      // row, or again within half a ring of the last resume, the reader does
+      // not keep up: at the oldest message it would only meet the writer
+      // overwriting it, message after message. It jumps to the newest instead.
+      const uint64_t since_resume = read_pos_ - resumed_at_;
+      to_newest = opts_.conflate || laps >= 1 || (read_pos_ >= resumed_at_ && since_resume < ring_.size() / 2);
+      read_pos_ = resumed_at_ = std::max(read_pos_, h->oldest_pos.load(std::memory_order_acquire));
       continue;
     }
     if (msg.seq() < next_seq_) {  // sequence numbers only grow: the ring is damaged

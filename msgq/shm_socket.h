@@ -44,6 +44,10 @@ class ShmSubSocket final : public SubSocket {
   SubOptions opts_;
   int slot_ = -1;
   uint64_t read_pos_, next_seq_;
+  // write_pos as last loaded: the reader loads it again only on reaching it,
+  // so a reader behind the writer leaves the writer's header line alone.
+  mutable uint64_t write_pos_seen_;
+  uint64_t resumed_at_ = UINT64_MAX;  // where it last resumed after being lapped (max: never)
   uint64_t lost_ = 0;
 };
 

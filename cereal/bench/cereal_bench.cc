@@ -106,7 +106,7 @@ int sub(const std::string &kind, int idle_ms) {
     while (true) {
       sm.update(count == 0 ? 30000 : idle_ms);
       if (!sm.updated(kTopic)) break;
-      last = conduit::mono_ns();
+      last = sm.rcv_time(kTopic);  // read off the clock by update(), as the raw loop reads it
       if (count++ == 0) first = last, cpu_first = cpu_ns();
     }
     cpu_last = cpu_ns();

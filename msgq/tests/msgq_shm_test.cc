@@ -98,6 +98,43 @@ TEST(MsgqShm, LappedSubscriberCountsExactlyAndResumesAtOldest) {
   EXPECT_GE(count, 30u);  // resumed at the oldest intact message, not at the newest
 }
 
+// A reader lapped again before it has read half a ring since it resumed does
+// not keep up: resuming at the oldest message would keep it where the writer
+// overwrites, so it jumps to the newest. Lapped after reading further, it
+// resumes at the oldest again. Every skipped message is counted.
+TEST(MsgqShm, LappedAgainSoonAfterResumingJumpsToTheNewest) {
+  ScopedPrefix prefix("chase");
+  auto pub = PubSocket::create("chase", 4096);
+  auto sub = SubSocket::create("chase", {.ring_size = 4096});
+  uint64_t sent = 0;
+  auto publish = [&](int n) {  // 128 bytes each, padded: the ring keeps the newest 32
+    for (int i = 0; i < n; i++, sent++) {
+      auto p = make_payload(sent, 112);
+      pub->send(p.data(), p.size());
+    }
+  };
+  Message m;
+  uint64_t seq = 0, received = 0;
+  auto next = [&] {
+    EXPECT_TRUE(sub->receive(m, 0));
+    EXPECT_TRUE(check_payload(m.data(), m.size(), &seq));
+    received++;
+    return seq;
+  };
+  publish(100);
+  EXPECT_LT(next(), 100u - 16);  // first lap: resumed at the oldest intact message
+  publish(40);
+  EXPECT_EQ(next(), 139u);  // lapped again right away: the newest
+  publish(100);
+  EXPECT_LT(next(), 239u - 16);  // lapped after a whole ring since resuming: the oldest
+  while (sub->receive(m, 0)) {
+    ASSERT_TRUE(check_payload(m.data(), m.size(), &seq));
+    received++;
+  }
+  EXPECT_EQ(seq, 239u);
+  EXPECT_EQ(received + sub->lost(), sent);
+}
+
 TEST(MsgqShm, SlowSubscriberSeesOnlyIntactMessagesAndExactDrops) {
   ScopedPrefix prefix("slow");
   const uint64_t N = 200000;
