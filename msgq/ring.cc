@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <new>
 
@@ -46,7 +47,10 @@ static void create_ring_file(const std::string &path, size_t ring_bytes) {
     errno = e;
     throw Error(errno_text("msgq: cannot size", tmp));
   }
-  void *p = mmap(nullptr, kHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  // No message yet where the first one will go (the file reads as zeros: a message of size 0).
+  const uint32_t none = kNoMessageYet;
+  bool marked = pwrite(fd, &none, sizeof(none), kHeaderBytes + offsetof(MessageHeader, size)) == sizeof(none);
+  void *p = marked ? mmap(nullptr, kHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
   close(fd);
   if (p == MAP_FAILED) {
     unlink(tmp.c_str());

@@ -7,6 +7,13 @@
 // a 16-byte MessageHeader + payload, padded to 16 bytes. A message that would
 // cross the end of the ring is preceded by a wrap marker filling the rest.
 //
+// Commit: the writer ends every message with an empty header (size
+// kNoMessageYet) where the next one will start, and writes a message's own
+// header last. So a reader that has caught up watches the header at its read
+// position, a line the message brings anyway, and never the writer's
+// per-send bookkeeping (write_pos & co.): one line moves between the cores per
+// message, not two.
+//
 // Torn-read protection (seqlock style): before overwriting bytes the writer
 // raises `overwritten_upto`; everything below it may be garbage. A reader copies
 // a message out and then checks that its start is still at or above that mark.
@@ -25,12 +32,14 @@ constexpr uint64_t kRingMagic = 0x3151474d54444e43ull;  // "CNDTMGQ1"
 constexpr uint32_t kRingVersion = 2;
 constexpr size_t kHeaderBytes = 8192;
 constexpr uint32_t kWrapMarker = 0xffffffffu;
+constexpr uint32_t kNoMessageYet = 0xfffffffeu;
 
 struct MessageHeader {
   uint64_t seq;
-  uint32_t size;  // payload bytes, or kWrapMarker
+  std::atomic<uint32_t> size;  // payload bytes, kWrapMarker or kNoMessageYet; stored last
   uint32_t reserved;
 };
+static_assert(sizeof(MessageHeader) == 16);
 
 struct alignas(64) SubscriberSlot {
   std::atomic<uint64_t> owner;     // pid << 32 | low 32 bits of start ticks; 0 = free

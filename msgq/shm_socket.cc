@@ -29,6 +29,28 @@ ShmPubSocket::ShmPubSocket(const std::string &topic, size_t ring_size)
   seq_ = h->write_seq.load();
   oldest_pos_ = h->oldest_pos.load();
   declared_ = h->overwritten_upto.load();
+  adopt_committed_message();
+}
+
+// A publisher that died between committing a message (its header's size) and
+// storing write_pos leaves a message readers may already have taken: count it
+// as sent rather than write over it. At write_pos lies either that message (or
+// the wrap marker pointing to it), or the empty header the send before wrote.
+void ShmPubSocket::adopt_committed_message() {
+  RingHeader *h = ring_.header();
+  const uint64_t R = ring_.size();
+  uint64_t start = write_pos_;
+  auto header_at = [&](uint64_t pos) { return reinterpret_cast<const MessageHeader *>(ring_.data() + ring_.offset(pos)); };
+  if (header_at(start)->size.load(std::memory_order_acquire) == kWrapMarker && header_at(start)->seq == seq_) {
+    start += R - ring_.offset(start);
+  }
+  const MessageHeader *m = header_at(start);
+  const uint32_t size = m->size.load(std::memory_order_acquire);
+  if (m->seq != seq_ || size > max_message_size(R) || ring_.offset(start) + padded_size(size) > R) return;
+  write_pos_ = start + padded_size(size);
+  h->newest_pos.store(start, std::memory_order_relaxed);
+  h->write_seq.store(++seq_, std::memory_order_relaxed);
+  h->write_pos.store(write_pos_, std::memory_order_release);
 }
 
 ShmPubSocket::~ShmPubSocket() {
@@ -58,31 +80,40 @@ void ShmPubSocket::send(const void *data, size_t size) {
   const uint64_t pad = off + need > R ? R - off : 0;
   const uint64_t start = write_pos_ + pad, end = start + need;
 
-  // Declare the bytes about to be overwritten, and move `oldest` past them,
-  // before touching them. The declaration runs a step ahead, so most sends
-  // skip these two stores and their release fence (the header line itself
-  // moves to the subscribers on every send anyway, with write_pos).
-  const uint64_t limit = end > R ? end - R : 0;
+  // Declare the bytes about to be overwritten (up to the empty header after
+  // this message), and move `oldest` past them, before touching them. The
+  // declaration runs a step ahead, so most sends skip these two stores and
+  // their release fence.
+  const uint64_t touched = end + sizeof(MessageHeader);
+  const uint64_t limit = touched > R ? touched - R : 0;
   if (limit > declared_) {
     // Never past the messages written so far: beyond them lies an older lap.
     declared_ = std::min(limit + declare_step(R), write_pos_);
     while (oldest_pos_ < declared_) {
       const uint64_t oldest_off = ring_.offset(oldest_pos_);
       auto *m = reinterpret_cast<const MessageHeader *>(ring_.data() + oldest_off);
-      oldest_pos_ += m->size == kWrapMarker ? R - oldest_off : padded_size(m->size);
+      const uint32_t oldest_size = m->size.load(std::memory_order_relaxed);
+      oldest_pos_ += oldest_size == kWrapMarker ? R - oldest_off : padded_size(oldest_size);
     }
     h->overwritten_upto.store(declared_, std::memory_order_relaxed);
     h->oldest_pos.store(oldest_pos_, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
   }
 
+  // The payload, then the empty header after it, then the message's header:
+  // a reader that sees the size sees the rest. A wrap marker goes last, once
+  // the message it points to is complete.
+  auto *m = reinterpret_cast<MessageHeader *>(ring_.data() + (pad ? 0 : off));
+  memcpy(static_cast<void *>(m + 1), data, size);
+  auto *next = reinterpret_cast<MessageHeader *>(ring_.data() + ring_.offset(end));
+  next->size.store(kNoMessageYet, std::memory_order_relaxed);
+  m->seq = seq_;
+  m->size.store(uint32_t(size), std::memory_order_release);
   if (pad) {
     auto *wrap = reinterpret_cast<MessageHeader *>(ring_.data() + off);
-    *wrap = {seq_, kWrapMarker, 0};
+    wrap->seq = seq_;
+    wrap->size.store(kWrapMarker, std::memory_order_release);
   }
-  auto *m = reinterpret_cast<MessageHeader *>(ring_.data() + (pad ? 0 : off));
-  *m = {seq_, uint32_t(size), 0};
-  memcpy(m + 1, data, size);
 
   write_pos_ = end;
   h->newest_pos.store(start, std::memory_order_relaxed);
@@ -115,7 +146,7 @@ ShmSubSocket::ShmSubSocket(const std::string &topic, SubOptions opts) : ring_(to
                 " subscriber slots are held by live processes");
   }
   h->sleepers.fetch_and(~(uint64_t(1) << slot_));
-  read_pos_ = write_pos_seen_ = h->write_pos.load(std::memory_order_acquire);
+  read_pos_ = h->write_pos.load(std::memory_order_acquire);
   next_seq_ = h->write_seq.load(std::memory_order_relaxed);
   h->slots[slot_].read_seq.store(next_seq_, std::memory_order_relaxed);
 }
@@ -136,9 +167,12 @@ void ShmSubSocket::set_sleeping(bool sleeping) {
 }
 
 bool ShmSubSocket::ready() const {
-  if (read_pos_ < write_pos_seen_) return true;
-  write_pos_seen_ = ring_.header()->write_pos.load(std::memory_order_acquire);
-  return read_pos_ < write_pos_seen_;
+  RingHeader *h = ring_.header();
+  if (opts_.conflate) return h->write_pos.load(std::memory_order_acquire) > read_pos_;
+  auto *m = reinterpret_cast<const MessageHeader *>(ring_.data() + ring_.offset(read_pos_));
+  // Bytes that read as no message yet may be a newer lap's: then it is lapped, and ready.
+  return m->size.load(std::memory_order_acquire) != kNoMessageYet ||
+         h->overwritten_upto.load(std::memory_order_acquire) > read_pos_;
 }
 
 // Milliseconds left until deadline_ns (rounded up; 0 once past), or -1 for no deadline.
@@ -158,14 +192,13 @@ void ShmSubSocket::skip_to_newest() {
   // write_seq first: messages published after it and before read_pos_ are
   // counted as lost when the next message shows its sequence number.
   uint64_t seq = h->write_seq.load(std::memory_order_acquire);
-  read_pos_ = write_pos_seen_ = h->write_pos.load(std::memory_order_acquire);
+  read_pos_ = h->write_pos.load(std::memory_order_acquire);
   lost_ += seq - next_seq_;
   next_seq_ = seq;
 }
 
-// Copies the message starting at `pos` into msg. Returns false when the writer
-// may have overwritten it meanwhile (the copy is then discarded).
-bool ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
+// Copies the message starting at `pos` into msg.
+ShmSubSocket::ReadResult ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
   RingHeader *h = ring_.header();
   const uint64_t R = ring_.size();
   // Seqlock check: everything read from `pos` on is valid only if this holds afterwards.
@@ -174,25 +207,28 @@ bool ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
     return h->overwritten_upto.load(std::memory_order_relaxed) <= pos;
   };
   while (true) {
-    if (h->overwritten_upto.load(std::memory_order_acquire) > pos) return false;
+    if (h->overwritten_upto.load(std::memory_order_acquire) > pos) return kLapped;
     const uint64_t off = ring_.offset(pos);
-    MessageHeader mh = *reinterpret_cast<const MessageHeader *>(ring_.data() + off);
-    if (mh.size == kWrapMarker) {
-      if (!intact()) return false;
+    auto *m = reinterpret_cast<const MessageHeader *>(ring_.data() + off);
+    const uint32_t size = m->size.load(std::memory_order_acquire);
+    if (size == kNoMessageYet) return intact() ? kNothingYet : kLapped;
+    if (size == kWrapMarker) {
+      if (!intact()) return kLapped;
       pos += R - off;
       continue;
     }
-    if (mh.size > max_message_size(R) || off + padded_size(mh.size) > R) {
-      if (!intact()) return false;
+    if (size > max_message_size(R) || off + padded_size(size) > R) {
+      if (!intact()) return kLapped;
       skip_to_newest();
       throw Error("msgq topic '" + topic() + "': corrupt message header at offset " + std::to_string(off) +
-                  " (size " + std::to_string(mh.size) + "); skipped to the newest message");
+                  " (size " + std::to_string(size) + "); skipped to the newest message");
     }
-    memcpy(msg.resize(mh.size), ring_.data() + off + sizeof(MessageHeader), mh.size);
-    if (!intact()) return false;
-    msg.set_seq(mh.seq);
-    *next_pos = pos + padded_size(mh.size);
-    return true;
+    const uint64_t seq = m->seq;
+    memcpy(msg.resize(size), m + 1, size);
+    if (!intact()) return kLapped;
+    msg.set_seq(seq);
+    *next_pos = pos + padded_size(size);
+    return kRead;
   }
 }
 
@@ -200,20 +236,20 @@ bool ShmSubSocket::try_read(Message &msg) {
   RingHeader *h = ring_.header();
   bool to_newest = opts_.conflate;
   for (int laps = 0;; laps++) {
-    // `>=`, not `==`: the writer stores newest_pos before write_pos, so a reader
-    // that took the newest message can be ahead of write_pos for a moment. The
-    // bytes there are still the previous lap's and must not be read.
-    if (read_pos_ >= write_pos_seen_ || to_newest || laps > 0) {
-      write_pos_seen_ = h->write_pos.load(std::memory_order_acquire);
-      if (read_pos_ >= write_pos_seen_) return false;
-    }
+    // Only the newest message needs write_pos: `>=`, not `==`, as the writer
+    // stores newest_pos before write_pos, so a reader that took the newest
+    // message can be ahead of write_pos for a moment, where the bytes are
+    // still the previous lap's.
+    if (to_newest && read_pos_ >= h->write_pos.load(std::memory_order_acquire)) return false;
     uint64_t pos = to_newest ? h->newest_pos.load(std::memory_order_relaxed) : read_pos_;
     uint64_t next_pos;
-    if (!read_at(pos, msg, &next_pos)) {
-      // Lapped: resume at the oldest message still intact. Lapped twice in a
-      // row, or again within half a ring of the last resume, the reader does
-      // not keep up: at the oldest message it would only meet the writer
-      // overwriting it, message after message. It jumps to the newest instead.
+    const ReadResult r = read_at(pos, msg, &next_pos);
+    if (r == kNothingYet) return false;
+    if (r == kLapped) {
+      // Resume at the oldest message still intact. Lapped twice in a row, or
+      // again within half a ring of the last resume, the reader does not keep
+      // up: at the oldest message it would only meet the writer overwriting
+      // it, message after message. It jumps to the newest instead.
       const uint64_t since_resume = read_pos_ - resumed_at_;
       to_newest = opts_.conflate || laps >= 1 || (read_pos_ >= resumed_at_ && since_resume < ring_.size() / 2);
       read_pos_ = resumed_at_ = std::max(read_pos_, h->oldest_pos.load(std::memory_order_acquire));

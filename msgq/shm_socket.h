@@ -17,6 +17,8 @@ class ShmPubSocket final : public PubSocket {
   int subscriber_count() const override;
 
  private:
+  void adopt_committed_message();
+
   Ring ring_;
   uint64_t owner_;
   uint64_t write_pos_, seq_, oldest_pos_, declared_;  // the writer's own copies of header fields
@@ -36,17 +38,15 @@ class ShmSubSocket final : public SubSocket {
   void set_sleeping(bool sleeping);
 
  private:
+  enum ReadResult { kRead, kNothingYet, kLapped };
   bool try_read(Message &msg);
-  bool read_at(uint64_t pos, Message &msg, uint64_t *next_pos);
+  ReadResult read_at(uint64_t pos, Message &msg, uint64_t *next_pos);
   void skip_to_newest();
 
   Ring ring_;
   SubOptions opts_;
   int slot_ = -1;
   uint64_t read_pos_, next_seq_;
-  // write_pos as last loaded: the reader loads it again only on reaching it,
-  // so a reader behind the writer leaves the writer's header line alone.
-  mutable uint64_t write_pos_seen_;
   uint64_t resumed_at_ = UINT64_MAX;  // where it last resumed after being lapped (max: never)
   uint64_t lost_ = 0;
 };

@@ -228,6 +228,47 @@ TEST(MsgqShm, DeadPublisherIsReplacedAndSequenceContinues) {
   EXPECT_EQ(sub->lost(), 0u);
 }
 
+// Killed after its message committed but before write_pos moved past it: the
+// subscriber may already hold that message, so the next publisher continues
+// after it instead of writing a different message under the same number.
+TEST(MsgqShm, PublisherKilledAfterCommitIsContinuedAfterItsMessage) {
+  ScopedPrefix prefix("commitkill");
+  auto sub = SubSocket::create("commitkill", {.ring_size = 4096});
+  Ring ring("commitkill", 4096);
+  RingHeader *h = ring.header();
+  Message m;
+  for (int wrap = 0; wrap < 2; wrap++) {  // a plain message, then one behind a wrap marker
+    if (wrap) {  // fill up to near the ring's end, so the next 500 bytes cross it
+      auto filler = PubSocket::create("commitkill", 4096);
+      while (h->write_pos.load() % 4096 < 4096 - 400) filler->send("filler", 6);
+      while (sub->receive(m, 0)) {
+      }
+    }
+    Child first([&] {
+      auto pub = PubSocket::create("commitkill", 4096);
+      const uint64_t pos = h->write_pos.load(), newest = h->newest_pos.load(), seq = h->write_seq.load();
+      std::string text(wrap ? 500 : 3, 'a');
+      pub->send(text.data(), text.size());
+      h->write_pos.store(pos);  // undo the stores after the commit, then die
+      h->newest_pos.store(newest);
+      h->write_seq.store(seq);
+      raise(SIGKILL);
+      return 0;
+    });
+    first.wait();
+    ASSERT_TRUE(sub->receive(m, 0));
+    const uint64_t killed_seq = m.seq();
+    auto pub = PubSocket::create("commitkill", 4096);
+    pub->send("next", 4);
+    ASSERT_TRUE(sub->receive(m, 0));
+    EXPECT_EQ(std::string(m.data(), m.size()), "next");
+    EXPECT_EQ(m.seq(), killed_seq + 1);
+    EXPECT_EQ(h->write_seq.load(), killed_seq + 2);
+  }
+  EXPECT_EQ(sub->lost(), 0u);
+  EXPECT_FALSE(sub->receive(m, 0));
+}
+
 TEST(MsgqShm, FilesAreOwnerOnly) {
   ScopedPrefix prefix("perm");
   auto pub = PubSocket::create("perm");
@@ -322,6 +363,40 @@ TEST(MsgqShm, ReaderAheadOfAPublishInProgressWaits) {
   ASSERT_TRUE(sub->receive(m, 0));
   ASSERT_TRUE(check_payload(m.data(), m.size(), &seq));
   EXPECT_EQ(seq, 101u);
+}
+
+// A message commits when its header's size is stored, after its payload:
+// until then the slot reads as no message yet, to receive() and to a Poller,
+// even with a lap of stale messages around it and write_pos already past it.
+TEST(MsgqShm, MessageIsInvisibleUntilItsHeaderCommits) {
+  ScopedPrefix prefix("commit");
+  auto pub = PubSocket::create("commit", 4096);
+  auto sub = SubSocket::create("commit", {.ring_size = 4096});
+  auto poller = Poller::create();
+  poller->add(*sub);
+  Ring ring("commit", 4096);
+  Message m;
+  uint64_t seq;
+  for (uint64_t i = 0; i < 100; i++) {  // several laps: stale messages everywhere
+    auto p = make_payload(i, 112);
+    pub->send(p.data(), p.size());
+    ASSERT_TRUE(sub->receive(m, 0));
+  }
+  EXPECT_TRUE(poller->poll(0).empty());
+  const uint64_t pos = ring.header()->write_pos.load();
+  auto p = make_payload(100, 112);
+  pub->send(p.data(), p.size());
+  auto *mh = reinterpret_cast<MessageHeader *>(ring.data() + pos % 4096);
+  ASSERT_EQ(mh->size.load(), 112u);
+  mh->size.store(kNoMessageYet);  // as the publisher holds it before its last store
+  EXPECT_TRUE(poller->poll(0).empty());
+  EXPECT_FALSE(sub->receive(m, 0));
+  mh->size.store(112);
+  EXPECT_EQ(poller->poll(0).size(), 1u);
+  ASSERT_TRUE(sub->receive(m, 0));
+  ASSERT_TRUE(check_payload(m.data(), m.size(), &seq));
+  EXPECT_EQ(seq, 100u);
+  EXPECT_EQ(sub->lost(), 0u);
 }
 
 TEST(MsgqShm, InvalidRingSizeIsRefused) {
