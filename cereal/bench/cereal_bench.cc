@@ -6,8 +6,14 @@
 //   cereal_bench pub zmq SECONDS ENDPOINT        libzmq PUB with the same bytes
 //   cereal_bench sub raw|master IDLE_MS          prints "ready", then after IDLE_MS without a
 //                                                message: "<count> <ns first..last> <lost> <cpu ns>"
+//   cereal_bench handoff SECONDS                 one cache line passed back and forth between two
+//                                                threads: "<handoffs> <ns>", the floor under a
+//                                                subscriber that keeps up with its publisher
 #include <time.h>
 #include <zmq.h>
+
+#include <atomic>
+#include <thread>
 
 #include <cstdio>
 #include <cstdlib>
@@ -90,10 +96,15 @@ int sub(const std::string &kind, int idle_ms) {
     msgq::SubOptions opts;
     opts.ring_size = cereal::service(kTopic).ring_size;
     auto sock = msgq::SubSocket::create(kTopic, opts);
+    // Waits as SubMaster does: a look for 10 us before sleeping, so the two
+    // subscribers differ only in what cereal adds.
+    auto poller = msgq::Poller::create();
+    poller->add(*sock);
     msgq::Message msg;
     printf("ready\n");
     fflush(stdout);
-    while (sock->receive(msg, count == 0 ? 30000 : idle_ms)) {
+    while (sock->receive(msg, 0) ||
+           (!poller->spin_then_poll(count == 0 ? 30000 : idle_ms, 10000).empty() && sock->receive(msg, 0))) {
       last = conduit::mono_ns();
       if (count++ == 0) first = last, cpu_first = cpu_ns();
     }
@@ -119,11 +130,47 @@ int sub(const std::string &kind, int idle_ms) {
   return 0;
 }
 
+// Each handoff is one cache line moving to the other core: what a subscriber
+// that has caught up pays per message at least, to see the publisher's store.
+int handoff(double seconds) {
+  struct alignas(64) Line {
+    std::atomic<uint64_t> turn{0};
+  };
+  static Line line;
+  constexpr uint64_t kStop = ~uint64_t(0);
+  std::thread other([] {
+    for (uint64_t seen = 1;; seen += 2) {
+      uint64_t v;
+      while ((v = line.turn.load(std::memory_order_acquire)) != seen && v != kStop) {
+      }
+      if (v == kStop) return;
+      line.turn.store(seen + 1, std::memory_order_release);
+    }
+  });
+  const uint64_t start = conduit::mono_ns(), end = start + uint64_t(seconds * 1e9);
+  uint64_t n = 0, now = start;
+  while (now < end) {
+    for (int i = 0; i < 1024; ++i, n += 2) {
+      line.turn.store(n + 1, std::memory_order_release);
+      while (line.turn.load(std::memory_order_acquire) != n + 2) {
+      }
+    }
+    now = conduit::mono_ns();
+  }
+  line.turn.store(kStop, std::memory_order_release);
+  other.join();
+  printf("%llu %llu\n", (unsigned long long)n, (unsigned long long)(now - start));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "pub") == 0) return pub(argv[2], atof(argv[3]), argc >= 5 ? argv[4] : nullptr);
   if (argc >= 4 && strcmp(argv[1], "sub") == 0) return sub(argv[2], atoi(argv[3]));
-  fprintf(stderr, "usage: cereal_bench pub raw|master|zmq SECONDS [ENDPOINT] | cereal_bench sub raw|master IDLE_MS\n");
+  if (argc >= 3 && strcmp(argv[1], "handoff") == 0) return handoff(atof(argv[2]));
+  fprintf(stderr,
+          "usage: cereal_bench pub raw|master|zmq SECONDS [ENDPOINT] | cereal_bench sub raw|master IDLE_MS | "
+          "cereal_bench handoff SECONDS\n");
   return 2;
 }
