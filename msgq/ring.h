@@ -1,6 +1,6 @@
 #pragma once
 // The shared-memory ring of one topic: the layout in the shm file and the two
-// roles that touch it. One RingWriter per topic; many RingReaders.
+// roles that touch it: one writer (ShmPubSocket) per topic, many readers (ShmSubSocket).
 //
 // Layout: an 8 KiB header, then `ring_bytes` of data. Positions are virtual
 // (monotonic byte counters); the ring offset is pos % ring_bytes. A message is
@@ -8,11 +8,12 @@
 // cross the end of the ring is preceded by a wrap marker filling the rest.
 //
 // Commit: the writer ends every message with an empty header (size
-// kNoMessageYet) where the next one will start, and writes a message's own
-// header last. So a reader that has caught up watches the header at its read
+// kNoMessageYet) where the next one will start, and stores a message's own
+// size last. So a reader that has caught up watches the header at its read
 // position, a line the message brings anyway, and never the writer's
 // per-send bookkeeping (write_pos & co.): one line moves between the cores per
-// message, not two.
+// message, not two. A publisher killed between its commit and write_pos leaves
+// a message that the next publisher adopts.
 //
 // Torn-read protection (seqlock style): before overwriting bytes the writer
 // raises `overwritten_upto`; everything below it may be garbage. A reader copies
@@ -53,7 +54,7 @@ struct RingHeader {
   uint64_t ring_bytes;
   std::atomic<uint64_t> publisher;  // owner word of the live publisher, 0 = none
 
-  // Written on every send.
+  // Written on every send; read to attach, to conflate, to skip ahead.
   alignas(64) std::atomic<uint64_t> write_pos;  // end of the newest message
   std::atomic<uint64_t> write_seq;              // messages published so far
   std::atomic<uint64_t> newest_pos;             // start of the newest message
