@@ -24,7 +24,8 @@ up, and each message then costs at least one cache line crossing between the
 cores, which line_handoff measures. The second metric, cpu_ns_per_msg, is the
 receiving (for python_send: sending) process's CPU time per message, all its
 threads included: the cost, less sensitive to load, but it counts a caught-up
-subscriber's look for the next message."""
+subscriber's look for the next message. lost_pct: the share of the messages
+sent that a C++ subscriber never saw (lapped)."""
 import os
 import shutil
 import statistics
@@ -34,8 +35,8 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BENCH = os.path.join(ROOT, "build", "bin", "cereal_bench")
-SECONDS = float(os.environ.get("CEREAL_BENCH_SECONDS", "1.0"))
-REPEATS = int(os.environ.get("CEREAL_BENCH_REPEATS", "3"))
+SECONDS = float(os.environ.get("CEREAL_BENCH_SECONDS", "0.6"))
+REPEATS = int(os.environ.get("CEREAL_BENCH_REPEATS", "5"))
 IDLE_MS = 300
 
 
@@ -52,10 +53,10 @@ def _run_pub(kind, *extra):
 
 
 def _sub_result(proc):
-  """(msgs/s, CPU ns per message) of a cereal_bench subscriber."""
+  """(msgs/s, CPU ns per message, % of messages lost) of a cereal_bench subscriber."""
   out, _ = proc.communicate(timeout=60)
-  count, ns, _lost, cpu = (int(x) for x in out.split())
-  return (count / (ns * 1e-9), cpu / count) if ns and count else (0.0, 0.0)
+  count, ns, lost, cpu = (int(x) for x in out.split())
+  return (count / (ns * 1e-9), cpu / count, 100.0 * lost / (count + lost)) if ns and count else (0.0, 0.0, 0.0)
 
 
 def cpp_rate(pub_kind, sub_kind):
@@ -72,7 +73,7 @@ def cpp_rate(pub_kind, sub_kind):
 def line_handoff_rate():
   out = subprocess.run([BENCH, "handoff", str(SECONDS)], check=True, capture_output=True, text=True).stdout
   handoffs, ns = (int(x) for x in out.split())
-  return (handoffs / (ns * 1e-9), None)
+  return (handoffs / (ns * 1e-9), None, None)
 
 
 def python_receive_rate():
@@ -91,7 +92,7 @@ def python_receive_rate():
         first, cpu_first = last, time.process_time()
       count += 1
     cpu = time.process_time() - cpu_first
-    return (count / (last - first), cpu * 1e9 / count) if last > first else (0.0, 0.0)
+    return (count / (last - first), cpu * 1e9 / count, None) if last > first else (0.0, 0.0, None)
   finally:
     pub.wait()
 
@@ -118,7 +119,7 @@ def python_send_rate():
       now = time.monotonic()
       if now >= end:
         break
-    result = (n / (now - start), (time.process_time() - cpu_start) * 1e9 / n)
+    result = (n / (now - start), (time.process_time() - cpu_start) * 1e9 / n, None)
     _sub_result(sub)
     return result
   finally:
@@ -155,7 +156,7 @@ def pyzmq_rate():
         sock.setsockopt(zmq.RCVTIMEO, IDLE_MS)
       count += 1
     cpu = time.process_time() - cpu_first  # includes libzmq's I/O thread
-    return (count / (last - first), cpu * 1e9 / count) if last > first else (0.0, 0.0)
+    return (count / (last - first), cpu * 1e9 / count, None) if last > first else (0.0, 0.0, None)
   finally:
     pub.wait()
     sock.close(linger=0)
@@ -189,7 +190,7 @@ def run():
     else:
       os.environ["CONDUIT_PREFIX"] = old_prefix
   rows = []
-  for metric, unit, k in (("msgs_per_s", "msgs/s", 0), ("cpu_ns_per_msg", "ns", 1)):
+  for metric, unit, k in (("msgs_per_s", "msgs/s", 0), ("cpu_ns_per_msg", "ns", 1), ("lost_pct", "%", 2)):
     for name, values in samples.items():
       if values[0][k] is None:
         continue
