@@ -332,6 +332,57 @@ TEST(MsgqShm, CorruptMessageHeaderIsAnErrorAndTheSubscriberRecovers) {
   EXPECT_EQ(sub->lost(), 1u);
 }
 
+// Readers that keep up meet the writer at the header it is about to commit:
+// one waiting in a Poller's look, one asleep in receive(), one conflating. Each
+// sees every message whole and in order, and counts exactly what it missed.
+TEST(MsgqShm, ReadersAtTheWritersHeelsSeeWholeMessagesInOrder) {
+  ScopedPrefix prefix("heels");
+  const uint64_t N = 200000;
+  enum Way { kPoller, kReceive, kConflate };
+  auto reader = [&](Way way, Signal &ready) {
+    return [&, way] {
+      auto sub = SubSocket::create("heels", {.conflate = way == kConflate, .ring_size = 16384});
+      auto poller = Poller::create();
+      poller->add(*sub);
+      ready.post();
+      Message m;
+      uint64_t received = 0, expected = 0, seq;
+      while (true) {
+        if (way == kPoller) {
+          while (!sub->receive(m, 0)) {
+            if (poller->spin_then_poll(10000, 20000).empty()) return 4;
+          }
+        } else if (!sub->receive(m, 10000)) {
+          return 4;
+        }
+        if (m.size() == 0) break;  // the end
+        if (!check_payload(m.data(), m.size(), &seq)) return 1;
+        if (seq < expected || m.seq() != seq) return 2;
+        expected = seq + 1;
+        received++;
+      }
+      if (m.seq() != N || received + sub->lost() != N) return 3;
+      return way == kConflate || received > 0 ? 0 : 5;
+    };
+  };
+  Signal ready_poller, ready_receive, ready_conflate;
+  Child by_poller(reader(kPoller, ready_poller));
+  Child by_receive(reader(kReceive, ready_receive));
+  Child by_conflate(reader(kConflate, ready_conflate));
+  ready_poller.wait();
+  ready_receive.wait();
+  ready_conflate.wait();
+  auto pub = PubSocket::create("heels", 16384);
+  for (uint64_t i = 0; i < N; i++) {
+    auto p = make_payload(i, 16 + (i * 7919) % 700);
+    pub->send(p.data(), p.size());
+  }
+  pub->send("", 0);
+  EXPECT_EQ(by_poller.wait(), 0) << "1 torn, 2 out of order, 3 miscounted, 4 timed out";
+  EXPECT_EQ(by_receive.wait(), 0);
+  EXPECT_EQ(by_conflate.wait(), 0);
+}
+
 // A publisher between its newest_pos and write_pos stores: a conflating reader
 // takes the newest message and is then ahead of write_pos. What lies there is
 // the previous lap; the reader must wait for the writer, not read it.
