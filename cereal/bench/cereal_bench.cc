@@ -36,12 +36,12 @@ uint64_t cpu_ns() {
 
 // The benchmark's small message: one CAN frame with 8 data bytes (96 bytes serialized).
 void fill(cereal::MessageBuilder &msg, uint32_t i) {
-  auto can = msg.initEvent().initCan(1);
-  can[0].setAddress(0x123 + (i & 0xff));
-  can[0].setBusTime(uint16_t(i));
-  can[0].setSrc(1);
+  auto frame = msg.initEvent().initCan(1)[0];  // as the Python row: frame = msg.can[0]
+  frame.setAddress(0x123 + (i & 0xff));
+  frame.setBusTime(uint16_t(i));
+  frame.setSrc(1);
   uint8_t dat[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-  can[0].setDat(kj::arrayPtr(dat, sizeof(dat)));
+  frame.setDat(kj::arrayPtr(dat, sizeof(dat)));
 }
 
 std::vector<uint64_t> small_message() {
