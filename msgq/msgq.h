@@ -21,9 +21,9 @@
 // found — bad topic names, a second live publisher, an oversized message, a shm
 // file with the wrong magic/version/size, no free subscriber slot.
 // Loss: a subscriber lapped by the publisher never sees a torn message; it resumes
-// at the oldest intact message (at the newest when it is lapped again before it
-// has read half the ring: it does not keep up) and lost() says exactly how many
-// it missed.
+// at the oldest intact message (about half a ring behind the publisher when it
+// is lapped again before it has read half the ring: it does not keep up) and
+// lost() says exactly how many it missed.
 #include <cstddef>
 #include <cstdint>
 #include <memory>

@@ -64,6 +64,11 @@ struct RingHeader {
   alignas(64) std::atomic<uint64_t> overwritten_upto;  // bytes below may be overwritten
   std::atomic<uint64_t> oldest_pos;                    // start of the oldest intact message
 
+  // The start of the first message in each eighth of the ring, as of its last
+  // lap: a lapped reader that does not keep up resumes about half a ring
+  // behind the writer, at one of these. Written once per eighth.
+  alignas(64) std::atomic<uint64_t> marks[8];
+
   alignas(64) std::atomic<uint32_t> futex_word;
   std::atomic<uint64_t> sleepers;  // bit i: subscriber slot i is (about to be) asleep
 

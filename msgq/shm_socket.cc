@@ -119,6 +119,11 @@ void ShmPubSocket::send(const void *data, size_t size) {
   h->newest_pos.store(start, std::memory_order_relaxed);
   h->write_seq.store(++seq_, std::memory_order_relaxed);
   h->write_pos.store(end, std::memory_order_release);
+  if (start >= next_mark_) {  // the first message in this eighth of the ring
+    const uint64_t eighth = R / 8;
+    h->marks[(start / eighth) % 8].store(start, std::memory_order_release);
+    next_mark_ = (start / eighth + 1) * eighth;
+  }
   h->futex_word.fetch_add(1, std::memory_order_seq_cst);
   // Clearing the bits makes this the only wake for those sleepers: a woken
   // subscriber that is slow to run would otherwise cost a FUTEX_WAKE per send.
@@ -232,6 +237,20 @@ ShmSubSocket::ReadResult ShmSubSocket::read_at(uint64_t pos, Message &msg, uint6
   }
 }
 
+// The earliest message the writer marked within the last half ring, or
+// kNoMark. Marks further back are a lap old (or about to be).
+uint64_t ShmSubSocket::half_a_ring_back() const {
+  RingHeader *h = ring_.header();
+  const uint64_t end = h->write_pos.load(std::memory_order_acquire);
+  const uint64_t from = end > ring_.size() / 2 ? end - ring_.size() / 2 : 0;
+  uint64_t best = kNoMark;
+  for (const auto &mark : h->marks) {
+    const uint64_t pos = mark.load(std::memory_order_acquire);
+    if (pos >= from && pos <= end) best = std::min(best, pos);
+  }
+  return best;
+}
+
 bool ShmSubSocket::try_read(Message &msg) {
   RingHeader *h = ring_.header();
   bool to_newest = opts_.conflate;
@@ -246,13 +265,17 @@ bool ShmSubSocket::try_read(Message &msg) {
     const ReadResult r = read_at(pos, msg, &next_pos);
     if (r == kNothingYet) return false;
     if (r == kLapped) {
-      // Resume at the oldest message still intact. Lapped twice in a row, or
-      // again within half a ring of the last resume, the reader does not keep
-      // up: at the oldest message it would only meet the writer overwriting
-      // it, message after message. It jumps to the newest instead.
-      const uint64_t since_resume = read_pos_ - resumed_at_;
-      to_newest = opts_.conflate || laps >= 1 || (read_pos_ >= resumed_at_ && since_resume < ring_.size() / 2);
-      read_pos_ = resumed_at_ = std::max(read_pos_, h->oldest_pos.load(std::memory_order_acquire));
+      // Resume at the oldest message still intact. Lapped again within half a
+      // ring of the last resume, the reader does not keep up: at the oldest
+      // message it would only meet the writer overwriting it, message after
+      // message. It resumes about half a ring behind the writer instead, in
+      // bytes the writer has left and will not reach for a while; failing
+      // that (or lapped three times in a row), at the newest message.
+      const bool chasing = read_pos_ >= resumed_at_ && read_pos_ - resumed_at_ < ring_.size() / 2;
+      uint64_t resume = std::max(read_pos_, h->oldest_pos.load(std::memory_order_acquire));
+      if (laps == 1 || (laps == 0 && chasing)) resume = std::max(resume, half_a_ring_back());
+      to_newest = opts_.conflate || laps >= 2 || resume == kNoMark;
+      if (!to_newest) read_pos_ = resumed_at_ = resume;
       continue;
     }
     if (msg.seq() < next_seq_) {  // sequence numbers only grow: the ring is damaged

@@ -22,6 +22,7 @@ class ShmPubSocket final : public PubSocket {
   Ring ring_;
   uint64_t owner_;
   uint64_t write_pos_, seq_, oldest_pos_, declared_;  // the writer's own copies of header fields
+  uint64_t next_mark_ = 0;                             // where the next eighth of the ring begins
 };
 
 class ShmSubSocket final : public SubSocket {
@@ -42,6 +43,8 @@ class ShmSubSocket final : public SubSocket {
   bool try_read(Message &msg);
   ReadResult read_at(uint64_t pos, Message &msg, uint64_t *next_pos);
   void skip_to_newest();
+  static constexpr uint64_t kNoMark = UINT64_MAX;
+  uint64_t half_a_ring_back() const;
 
   Ring ring_;
   SubOptions opts_;
