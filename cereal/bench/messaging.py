@@ -17,11 +17,12 @@ a receive rate is the slower of sender and receiver, and on a loaded machine it
 also follows each process's share of the CPUs. Both C++ subscribers wait alike
 (a 10 us look, then a futex sleep), so they differ only in what cereal adds.
 
-Two regimes: a publisher faster than its subscriber (msgq_raw, cpp_sub, python)
-stays ahead and the subscriber reads lines the writer has left (lapped, it skips
-ahead and counts the loss); a subscriber faster than its publisher (cpp) keeps
-up, and each message then costs at least one cache line crossing between the
-cores, which line_handoff measures. The second metric, cpu_ns_per_msg, is the
+Two regimes: a publisher much faster than its subscriber (msgq_raw, cpp_sub,
+python) stays ahead and the subscriber reads lines the writer has left (lapped,
+it skips ahead and counts the loss); a subscriber about as fast as its publisher
+(cpp) follows it closely, and each message then costs at least one cache line
+crossing between the cores, which line_handoff measures (slowed by that, it may
+fall a lap behind as well). The second metric, cpu_ns_per_msg, is the
 receiving (for python_send: sending) process's CPU time per message, all its
 threads included: the cost, less sensitive to load, but it counts a caught-up
 subscriber's look for the next message. lost_pct: the share of the messages
