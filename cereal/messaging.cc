@@ -286,10 +286,6 @@ void PubMaster::send(std::string_view name, const void *data, size_t size) {
 
 // --- SubMaster ---
 
-// How long wait() looks for a message before it sleeps: a publisher that
-// streams sends again within a microsecond or two.
-constexpr uint64_t kSpinBeforeSleepNs = 10000;
-
 void SubMaster::RateWindow::add(uint64_t t) {
   times[next] = t;
   if (++next == times.size()) next = 0;
@@ -376,7 +372,7 @@ uint64_t SubMaster::pass_time() {
 
 void SubMaster::wait(int timeout_ms) {
   waited_ = true;
-  poller_->spin_then_poll(timeout_ms, kSpinBeforeSleepNs);
+  poller_->spin_then_poll(timeout_ms, kLookBeforeSleepNs);
 }
 
 void SubMaster::endUpdate(std::optional<uint64_t> now_ns) {

@@ -137,6 +137,9 @@ class SubMaster {
   bool beginUpdate(std::optional<uint64_t> now_ns = std::nullopt);
   void wait(int timeout_ms);
   void endUpdate(std::optional<uint64_t> now_ns = std::nullopt);
+  // How long wait() looks for a message before it sleeps: a publisher that
+  // streams sends again within a microsecond or two.
+  static constexpr uint64_t kLookBeforeSleepNs = 10000;
 
   // Number of update() calls so far.
   uint64_t frame() const { return frame_; }

@@ -40,17 +40,17 @@ static void create_ring_file(const std::string &path, size_t ring_bytes) {
   int fd = open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) throw Error(errno_text("msgq: cannot create", tmp));
   size_t total = kHeaderBytes + ring_bytes;
-  if (ftruncate(fd, total) != 0) {
+  // The first header says no message yet (zeros would read as an empty message).
+  const uint32_t none = kNoMessageYet;
+  if (ftruncate(fd, total) != 0 ||
+      pwrite(fd, &none, sizeof(none), kHeaderBytes + offsetof(MessageHeader, size)) != ssize_t(sizeof(none))) {
     int e = errno;
     close(fd);
     unlink(tmp.c_str());
     errno = e;
     throw Error(errno_text("msgq: cannot size", tmp));
   }
-  // No message yet where the first one will go (the file reads as zeros: a message of size 0).
-  const uint32_t none = kNoMessageYet;
-  bool marked = pwrite(fd, &none, sizeof(none), kHeaderBytes + offsetof(MessageHeader, size)) == sizeof(none);
-  void *p = marked ? mmap(nullptr, kHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+  void *p = mmap(nullptr, kHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
   if (p == MAP_FAILED) {
     unlink(tmp.c_str());

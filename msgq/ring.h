@@ -94,6 +94,8 @@ class Ring {
   // power-of-two ring: a 64-bit division per message costs more than the
   // rest of the bookkeeping.
   uint64_t offset(uint64_t pos) const { return mask_ != 0 ? pos & mask_ : pos % bytes_; }
+  // The header (of a message, a wrap marker or no message yet) at virtual position `pos`.
+  MessageHeader *message_at(uint64_t pos) const { return reinterpret_cast<MessageHeader *>(data_ + offset(pos)); }
   const std::string &topic() const { return topic_; }
 
  private:

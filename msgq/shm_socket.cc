@@ -37,20 +37,29 @@ ShmPubSocket::ShmPubSocket(const std::string &topic, size_t ring_size)
 // as sent rather than write over it. At write_pos lies either that message (or
 // the wrap marker pointing to it), or the empty header the send before wrote.
 void ShmPubSocket::adopt_committed_message() {
-  RingHeader *h = ring_.header();
   const uint64_t R = ring_.size();
   uint64_t start = write_pos_;
-  auto header_at = [&](uint64_t pos) { return reinterpret_cast<const MessageHeader *>(ring_.data() + ring_.offset(pos)); };
-  if (header_at(start)->size.load(std::memory_order_acquire) == kWrapMarker && header_at(start)->seq == seq_) {
-    start += R - ring_.offset(start);
-  }
-  const MessageHeader *m = header_at(start);
+  const MessageHeader *wrap = ring_.message_at(start);
+  if (wrap->size.load(std::memory_order_acquire) == kWrapMarker && wrap->seq == seq_) start += R - ring_.offset(start);
+  const MessageHeader *m = ring_.message_at(start);
   const uint32_t size = m->size.load(std::memory_order_acquire);
   if (m->seq != seq_ || size > max_message_size(R) || ring_.offset(start) + padded_size(size) > R) return;
-  write_pos_ = start + padded_size(size);
+  make_newest(start, start + padded_size(size));
+}
+
+// The bookkeeping after a commit, for readers that attach, conflate or skip
+// ahead, and for lapped readers (the marks).
+void ShmPubSocket::make_newest(uint64_t start, uint64_t end) {
+  RingHeader *h = ring_.header();
+  write_pos_ = end;
   h->newest_pos.store(start, std::memory_order_relaxed);
   h->write_seq.store(++seq_, std::memory_order_relaxed);
-  h->write_pos.store(write_pos_, std::memory_order_release);
+  h->write_pos.store(end, std::memory_order_release);
+  if (start >= next_mark_) {  // the first message in this eighth of the ring
+    const uint64_t eighth = ring_.size() / 8;
+    h->marks[(start / eighth) % 8].store(start, std::memory_order_release);
+    next_mark_ = (start / eighth + 1) * eighth;
+  }
 }
 
 ShmPubSocket::~ShmPubSocket() {
@@ -90,10 +99,8 @@ void ShmPubSocket::send(const void *data, size_t size) {
     // Never past the messages written so far: beyond them lies an older lap.
     declared_ = std::min(limit + declare_step(R), write_pos_);
     while (oldest_pos_ < declared_) {
-      const uint64_t oldest_off = ring_.offset(oldest_pos_);
-      auto *m = reinterpret_cast<const MessageHeader *>(ring_.data() + oldest_off);
-      const uint32_t oldest_size = m->size.load(std::memory_order_relaxed);
-      oldest_pos_ += oldest_size == kWrapMarker ? R - oldest_off : padded_size(oldest_size);
+      const uint32_t oldest_size = ring_.message_at(oldest_pos_)->size.load(std::memory_order_relaxed);
+      oldest_pos_ += oldest_size == kWrapMarker ? R - ring_.offset(oldest_pos_) : padded_size(oldest_size);
     }
     h->overwritten_upto.store(declared_, std::memory_order_relaxed);
     h->oldest_pos.store(oldest_pos_, std::memory_order_relaxed);
@@ -103,27 +110,18 @@ void ShmPubSocket::send(const void *data, size_t size) {
   // The payload, then the empty header after it, then the message's header:
   // a reader that sees the size sees the rest. A wrap marker goes last, once
   // the message it points to is complete.
-  auto *m = reinterpret_cast<MessageHeader *>(ring_.data() + (pad ? 0 : off));
+  MessageHeader *m = ring_.message_at(start);
   memcpy(static_cast<void *>(m + 1), data, size);
-  auto *next = reinterpret_cast<MessageHeader *>(ring_.data() + ring_.offset(end));
-  next->size.store(kNoMessageYet, std::memory_order_relaxed);
+  ring_.message_at(end)->size.store(kNoMessageYet, std::memory_order_relaxed);
   m->seq = seq_;
   m->size.store(uint32_t(size), std::memory_order_release);
   if (pad) {
-    auto *wrap = reinterpret_cast<MessageHeader *>(ring_.data() + off);
+    MessageHeader *wrap = ring_.message_at(write_pos_);
     wrap->seq = seq_;
     wrap->size.store(kWrapMarker, std::memory_order_release);
   }
+  make_newest(start, end);
 
-  write_pos_ = end;
-  h->newest_pos.store(start, std::memory_order_relaxed);
-  h->write_seq.store(++seq_, std::memory_order_relaxed);
-  h->write_pos.store(end, std::memory_order_release);
-  if (start >= next_mark_) {  // the first message in this eighth of the ring
-    const uint64_t eighth = R / 8;
-    h->marks[(start / eighth) % 8].store(start, std::memory_order_release);
-    next_mark_ = (start / eighth + 1) * eighth;
-  }
   h->futex_word.fetch_add(1, std::memory_order_seq_cst);
   // Clearing the bits makes this the only wake for those sleepers: a woken
   // subscriber that is slow to run would otherwise cost a FUTEX_WAKE per send.
@@ -174,9 +172,8 @@ void ShmSubSocket::set_sleeping(bool sleeping) {
 bool ShmSubSocket::ready() const {
   RingHeader *h = ring_.header();
   if (opts_.conflate) return h->write_pos.load(std::memory_order_acquire) > read_pos_;
-  auto *m = reinterpret_cast<const MessageHeader *>(ring_.data() + ring_.offset(read_pos_));
   // Bytes that read as no message yet may be a newer lap's: then it is lapped, and ready.
-  return m->size.load(std::memory_order_acquire) != kNoMessageYet ||
+  return ring_.message_at(read_pos_)->size.load(std::memory_order_acquire) != kNoMessageYet ||
          h->overwritten_upto.load(std::memory_order_acquire) > read_pos_;
 }
 
@@ -214,7 +211,7 @@ ShmSubSocket::ReadResult ShmSubSocket::read_at(uint64_t pos, Message &msg, uint6
   while (true) {
     if (h->overwritten_upto.load(std::memory_order_acquire) > pos) return kLapped;
     const uint64_t off = ring_.offset(pos);
-    auto *m = reinterpret_cast<const MessageHeader *>(ring_.data() + off);
+    const MessageHeader *m = ring_.message_at(pos);
     const uint32_t size = m->size.load(std::memory_order_acquire);
     if (size == kNoMessageYet) return intact() ? kNothingYet : kLapped;
     if (size == kWrapMarker) {

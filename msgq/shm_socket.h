@@ -18,6 +18,7 @@ class ShmPubSocket final : public PubSocket {
 
  private:
   void adopt_committed_message();
+  void make_newest(uint64_t start, uint64_t end);
 
   Ring ring_;
   uint64_t owner_;

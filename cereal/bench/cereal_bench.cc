@@ -96,7 +96,7 @@ int sub(const std::string &kind, int idle_ms) {
     msgq::SubOptions opts;
     opts.ring_size = cereal::service(kTopic).ring_size;
     auto sock = msgq::SubSocket::create(kTopic, opts);
-    // Waits as SubMaster does: a look for 10 us before sleeping, so the two
+    // Waits as SubMaster does, looking before it sleeps, so the two
     // subscribers differ only in what cereal adds.
     auto poller = msgq::Poller::create();
     poller->add(*sock);
@@ -104,7 +104,7 @@ int sub(const std::string &kind, int idle_ms) {
     printf("ready\n");
     fflush(stdout);
     while (sock->receive(msg, 0) ||
-           (!poller->spin_then_poll(count == 0 ? 30000 : idle_ms, 10000).empty() && sock->receive(msg, 0))) {
+           (!poller->spin_then_poll(count == 0 ? 30000 : idle_ms, cereal::SubMaster::kLookBeforeSleepNs).empty() && sock->receive(msg, 0))) {
       last = conduit::mono_ns();
       if (count++ == 0) first = last, cpu_first = cpu_ns();
     }

@@ -445,7 +445,7 @@ TEST(MsgqShm, MessageIsInvisibleUntilItsHeaderCommits) {
   const uint64_t pos = ring.header()->write_pos.load();
   auto p = make_payload(100, 112);
   pub->send(p.data(), p.size());
-  auto *mh = reinterpret_cast<MessageHeader *>(ring.data() + pos % 4096);
+  MessageHeader *mh = ring.message_at(pos);
   ASSERT_EQ(mh->size.load(), 112u);
   mh->size.store(kNoMessageYet);  // as the publisher holds it before its last store
   EXPECT_TRUE(poller->poll(0).empty());
