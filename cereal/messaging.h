@@ -209,10 +209,15 @@ class SubMaster {
   size_t index_of(std::string_view name) const;
   const State &state(std::string_view name) const { return states_[index_of(name)]; }
   void run(int timeout_ms, std::optional<uint64_t> fixed_now);
+  // Steps of an update: a new pass takes the messages already waiting (true
+  // when a polled service got one); after a wait, the pass takes what
+  // arrived; at the end, alive and freq_ok are brought up to date.
+  bool take_waiting(std::optional<uint64_t> fixed_now);
+  void take_arrived(std::optional<uint64_t> fixed_now);
+  void refresh_all();
   bool receive(State &s);
   // The receive time of this pass: fixed, or the clock read when first needed
   // (a pass that takes nothing and an update that waits first read it once).
-  void set_pass_time(std::optional<uint64_t> fixed) { pass_time_ = fixed; }
   uint64_t pass_time();
   void refresh(State &s, uint64_t now_ns);
   // s.message with its reader set up (null before the first message).

@@ -1,9 +1,11 @@
 // The C++ side of cereal/bench/messaging.py: publishers and subscribers of one
 // small `can` Event on topic "can", timed from the first to the last message.
 //
-//   cereal_bench pub raw|master SECONDS          msgq PubSocket with fixed bytes, or
-//                                                PubMaster building each message
-//   cereal_bench pub zmq SECONDS ENDPOINT        libzmq PUB with the same bytes
+//   cereal_bench pub KIND SECONDS [ENDPOINT]    sends flat out, then prints "<sent> <ns> <cpu ns>"
+//     raw      msgq PubSocket, the serialized message's bytes
+//     master   PubMaster::send of the same bytes
+//     build    MessageBuilder + PubMaster::send, building every message
+//     zmq      libzmq PUB bound at ENDPOINT, the same bytes
 //   cereal_bench sub raw|master IDLE_MS          prints "ready", then after IDLE_MS without a
 //                                                message: "<count> <ns first..last> <lost> <cpu ns>"
 //   cereal_bench handoff SECONDS                 one cache line passed back and forth between two
@@ -52,41 +54,48 @@ std::vector<uint64_t> small_message() {
   return out;
 }
 
+// Calls send_one(i) flat out for `seconds`; prints "<sent> <ns> <cpu ns>".
+template <class SendOne>
+void send_for(double seconds, SendOne send_one) {
+  const uint64_t start = conduit::mono_ns(), end = start + uint64_t(seconds * 1e9), cpu_start = cpu_ns();
+  uint64_t sent = 0, now = start;
+  while (now < end) {
+    for (int i = 0; i < 64; ++i, ++sent) send_one(uint32_t(sent));
+    now = conduit::mono_ns();
+  }
+  const uint64_t cpu = cpu_ns() - cpu_start;
+  printf("%llu %llu %llu\n", (unsigned long long)sent, (unsigned long long)(now - start), (unsigned long long)cpu);
+}
+
 int pub(const std::string &kind, double seconds, const char *endpoint) {
-  uint64_t end = conduit::mono_ns() + uint64_t(seconds * 1e9);
-  uint64_t sent = 0;
+  const auto bytes = small_message();
+  const size_t size = bytes.size() * sizeof(bytes[0]);
   if (kind == "raw") {
-    auto bytes = small_message();
     auto sock = msgq::PubSocket::create(kTopic, cereal::service(kTopic).ring_size);
-    while (conduit::mono_ns() < end) {
-      for (int i = 0; i < 64; ++i, ++sent) sock->send(bytes.data(), bytes.size() * 8);
-    }
+    send_for(seconds, [&](uint32_t) { sock->send(bytes.data(), size); });
   } else if (kind == "master") {
     cereal::PubMaster pm({kTopic});
-    while (conduit::mono_ns() < end) {
-      for (int i = 0; i < 64; ++i, ++sent) {
-        cereal::MessageBuilder msg;
-        fill(msg, uint32_t(sent));
-        pm.send(kTopic, msg);
-      }
-    }
+    send_for(seconds, [&](uint32_t) { pm.send(kTopic, bytes.data(), size); });
+  } else if (kind == "build") {
+    cereal::PubMaster pm({kTopic});
+    send_for(seconds, [&](uint32_t i) {
+      cereal::MessageBuilder msg;
+      fill(msg, i);
+      pm.send(kTopic, msg);
+    });
   } else if (kind == "zmq" && endpoint != nullptr) {
-    auto bytes = small_message();
     void *ctx = zmq_ctx_new();
     void *sock = zmq_socket(ctx, ZMQ_PUB);
     if (zmq_bind(sock, endpoint) != 0) {
       fprintf(stderr, "cereal_bench: zmq_bind %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
       return 1;
     }
-    while (conduit::mono_ns() < end) {
-      for (int i = 0; i < 64; ++i, ++sent) zmq_send(sock, bytes.data(), bytes.size() * 8, 0);
-    }
+    send_for(seconds, [&](uint32_t) { zmq_send(sock, bytes.data(), size, 0); });
     zmq_close(sock);
     zmq_ctx_term(ctx);
   } else {
     return 2;
   }
-  printf("%llu\n", (unsigned long long)sent);
   return 0;
 }
 
@@ -170,7 +179,7 @@ int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "sub") == 0) return sub(argv[2], atoi(argv[3]));
   if (argc >= 3 && strcmp(argv[1], "handoff") == 0) return handoff(atof(argv[2]));
   fprintf(stderr,
-          "usage: cereal_bench pub raw|master|zmq SECONDS [ENDPOINT] | cereal_bench sub raw|master IDLE_MS | "
+          "usage: cereal_bench pub raw|master|build|zmq SECONDS [ENDPOINT] | cereal_bench sub raw|master IDLE_MS | "
           "cereal_bench handoff SECONDS\n");
   return 2;
 }

@@ -3,30 +3,32 @@
 subscriber in separate processes, every transport in the same run.
 
   python       cereal.messaging.SubMaster.update() receive rate (C++ raw publisher)
-  python_send  new_message + field set + PubMaster.send rate (C++ subscriber draining)
+  python_send  new_message + field set + PubMaster.send rate (C++ SubMaster draining)
   pyzmq        pyzmq SUB recv() rate of the same bytes (libzmq PUB over ipc://)
-  cpp          C++ SubMaster receive rate from a C++ PubMaster building each message
-  cpp_sub      C++ SubMaster receive rate from the raw publisher (the receive path
-               alone, as the python row measures it; cpp also pays for building)
-  msgq_raw     msgq SubSocket receive rate from a PubSocket sending fixed bytes
+  cpp          C++ SubMaster receive rate from a C++ PubMaster sending the same
+               bytes: the C++ messaging path, end to end
+  cpp_send     MessageBuilder + fill + PubMaster::send rate (C++ SubMaster draining):
+               what building each message adds, as python_send measures it for Python
+  msgq_raw     msgq SubSocket receive rate from a PubSocket sending the same bytes
   line_handoff one cache line passed between two threads, per second: no
                transport, the hardware's floor under a subscriber that keeps up
+
+`cpp` and `msgq_raw` differ only in what cereal adds around msgq: the service
+lookup on send; on receive, checking the Event, the receive time and the
+alive/freq bookkeeping. Building a Cap'n Proto message is the same work for any
+transport and is measured apart, in the *_send rows.
 
 Each runs REPEATS times for SECONDS; rows are medians. Publishers send flat out, so
 a receive rate is the slower of sender and receiver, and on a loaded machine it
 also follows each process's share of the CPUs. Both C++ subscribers wait alike
-(a 10 us look, then a futex sleep), so they differ only in what cereal adds.
-
-Two regimes: a publisher much faster than its subscriber (msgq_raw, cpp_sub,
-python) stays ahead and the subscriber reads lines the writer has left (lapped,
-it skips ahead and counts the loss); a subscriber about as fast as its publisher
-(cpp) follows it closely, and each message then costs at least one cache line
-crossing between the cores, which line_handoff measures (slowed by that, it may
-fall a lap behind as well). The second metric, cpu_ns_per_msg, is the
-receiving (for python_send: sending) process's CPU time per message, all its
-threads included: the cost, less sensitive to load, but it counts a caught-up
-subscriber's look for the next message. lost_pct: the share of the messages
-sent that a C++ subscriber never saw (lapped)."""
+(a 10 us look, then a futex sleep). A subscriber much slower than its publisher
+reads lines the writer has left (lapped, it skips ahead and counts the loss); one
+about as fast follows it closely and then pays at least one cache line crossing
+between the cores per message, which line_handoff measures. The second metric,
+cpu_ns_per_msg, is the receiving (for *_send: sending) process's CPU time per
+message, all its threads included: the cost, less sensitive to load, but it
+counts a caught-up subscriber's look for the next message. lost_pct: the share of
+the messages sent that a C++ subscriber never saw (lapped)."""
 import os
 import shutil
 import statistics
@@ -50,7 +52,10 @@ def _start_sub(kind):
 
 
 def _run_pub(kind, *extra):
-  return subprocess.run([BENCH, "pub", kind, str(SECONDS), *extra], check=True, capture_output=True, text=True)
+  """(msgs/s, CPU ns per message) of a cereal_bench publisher."""
+  out = subprocess.run([BENCH, "pub", kind, str(SECONDS), *extra], check=True, capture_output=True, text=True).stdout
+  sent, ns, cpu = (int(x) for x in out.split())
+  return sent / (ns * 1e-9), cpu / sent
 
 
 def _sub_result(proc):
@@ -65,6 +70,17 @@ def cpp_rate(pub_kind, sub_kind):
   try:
     _run_pub(pub_kind)
     return _sub_result(sub)
+  finally:
+    if sub.poll() is None:
+      sub.kill()
+      sub.wait()
+
+
+def cpp_send_rate():
+  sub = _start_sub("master")
+  try:
+    rate, cpu = _run_pub("build")
+    return rate, cpu, _sub_result(sub)[2]
   finally:
     if sub.poll() is None:
       sub.kill()
@@ -100,7 +116,7 @@ def python_receive_rate():
 
 def python_send_rate():
   import cereal.messaging as messaging
-  sub = _start_sub("raw")
+  sub = _start_sub("master")
   try:
     pm = messaging.PubMaster(["can"])
     dat = bytes(range(1, 9))
@@ -175,7 +191,7 @@ def run():
     "python_send": python_send_rate,
     "pyzmq": pyzmq_rate,
     "cpp": lambda: cpp_rate("master", "master"),
-    "cpp_sub": lambda: cpp_rate("raw", "master"),
+    "cpp_send": cpp_send_rate,
     "msgq_raw": lambda: cpp_rate("raw", "raw"),
     "line_handoff": line_handoff_rate,
   }
