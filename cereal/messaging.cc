@@ -262,15 +262,11 @@ PubMaster::PubMaster(const std::vector<std::string> &services) {
   }
 }
 
-msgq::PubSocket &PubMaster::socket(std::string_view name) {
-  for (auto &[n, sock] : sockets_) {
-    if (n == name) return *sock;
-  }
+void PubMaster::not_published(std::string_view name) {
   throw std::invalid_argument("PubMaster does not publish '" + std::string(name) + "'");
 }
 
-void PubMaster::send(std::string_view name, MessageBuilder &msg) {
-  msgq::PubSocket &sock = socket(name);
+void PubMaster::send_on(msgq::PubSocket &sock, MessageBuilder &msg) {
   auto flat = msg.flatBytesInPlace();
   if (flat.size() > 0) {
     sock.send(flat.begin(), flat.size());
@@ -278,10 +274,6 @@ void PubMaster::send(std::string_view name, MessageBuilder &msg) {
     size_t size = serialize(msg, buffer_);
     sock.send(buffer_.data(), size);
   }
-}
-
-void PubMaster::send(std::string_view name, const void *data, size_t size) {
-  socket(name).send(data, size);
 }
 
 // --- SubMaster ---
@@ -335,11 +327,7 @@ SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector
   }
 }
 
-size_t SubMaster::index_of(std::string_view name) const {
-  // A scan: few services per master, and most names differ in length.
-  for (size_t i = 0; i < names_.size(); ++i) {
-    if (names_[i] == name) return i;
-  }
+void SubMaster::not_subscribed(std::string_view name) {
   throw std::invalid_argument("SubMaster is not subscribed to '" + std::string(name) + "'");
 }
 

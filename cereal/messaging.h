@@ -23,6 +23,7 @@
 // (malformed bytes, wrong union member) is dropped and counted in bad_messages();
 // it never reaches operator[].
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,13 @@ const Service &service(std::string_view name);
 size_t serialize(capnp::MessageBuilder &msg, std::vector<uint64_t> &out);
 
 namespace detail {
+// a == b for a service name. Inline with the lookups that use it, so a literal
+// name's length is a constant and the compare is a few instructions, not a
+// call to memcmp: a hot loop looks its services up by name on every message.
+inline bool same_name(const std::string &a, std::string_view b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), b.size()) == 0;
+}
+
 // The first segment of a MessageBuilder: a zeroed 8 KiB buffer taken from a
 // process-wide pool (behind a one-block cache per thread) and given back
 // zeroed afterwards, so building a small message allocates nothing. One spare
@@ -89,12 +97,19 @@ class PubMaster {
  public:
   // Publishes on each of `services`, with the ring size from the services table.
   explicit PubMaster(const std::vector<std::string> &services);
-  void send(std::string_view name, MessageBuilder &msg);
-  void send(std::string_view name, const void *data, size_t size);
+  void send(std::string_view name, MessageBuilder &msg) { send_on(socket(name), msg); }
+  void send(std::string_view name, const void *data, size_t size) { socket(name).send(data, size); }
 
  private:
-  msgq::PubSocket &socket(std::string_view name);
   // A handful of services per master: a scan beats a tree.
+  msgq::PubSocket &socket(std::string_view name) {
+    for (auto &[n, sock] : sockets_) {
+      if (detail::same_name(n, name)) return *sock;
+    }
+    not_published(name);
+  }
+  [[noreturn]] static void not_published(std::string_view name);
+  void send_on(msgq::PubSocket &sock, MessageBuilder &msg);
   std::vector<std::pair<std::string, std::unique_ptr<msgq::PubSocket>>> sockets_;
   std::vector<uint64_t> buffer_;
 };
@@ -206,7 +221,14 @@ class SubMaster {
     RateWindow rate;
   };
 
-  size_t index_of(std::string_view name) const;
+  // A scan: few services per master, and most names differ in length.
+  size_t index_of(std::string_view name) const {
+    for (size_t i = 0; i < names_.size(); ++i) {
+      if (detail::same_name(names_[i], name)) return i;
+    }
+    not_subscribed(name);
+  }
+  [[noreturn]] static void not_subscribed(std::string_view name);
   const State &state(std::string_view name) const { return states_[index_of(name)]; }
   void run(int timeout_ms, std::optional<uint64_t> fixed_now);
   // Steps of an update: a new pass takes the messages already waiting (true
