@@ -386,45 +386,59 @@ inline uint64_t SubMaster::pass_time() {
   return *pass_time_;
 }
 
+// What SubMaster reads off every Event it receives.
+struct EventHead {
+  Event::Which which;
+  bool valid;
+  uint64_t log_mono_time;
+};
+
+// EventHead of a message that event_data() does not take: capnp's reader
+// checks it (set up in m.reader). False when it is not a readable Event. Out
+// of line, so the usual path carries no exception handling.
+[[gnu::noinline]] static bool read_unusual_head(ReceivedEvent &m, EventHead &head) {
+  try {
+    if (m.bytes.size() % sizeof(capnp::word) != 0) throw std::runtime_error("size is not a multiple of 8");
+    m.reader.emplace(words_of(m.bytes));
+    m.event = m.reader->getRoot<Event>();
+    head = {m.event.which(), m.event.getValid(), m.event.getLogMonoTime()};
+    return true;
+  } catch (...) {
+    return false;  // kj::Exception or ours: the message is unusable either way
+  }
+}
+
+static bool read_head(ReceivedEvent &m, EventHead &head) {
+  const EventLayout &layout = event_layout();
+  const kj::byte *data = event_data(m.bytes, layout);
+  if (data == nullptr) return read_unusual_head(m, head);
+  head.which = static_cast<Event::Which>(load<uint16_t>(data + layout.which_byte));
+  head.valid = (((data[layout.valid_bit / 8] >> (layout.valid_bit % 8)) & 1) != 0) != layout.valid_default;
+  head.log_mono_time = load<uint64_t>(data + layout.mono_byte) ^ layout.mono_default;
+  return true;
+}
+
+// A spare holder of its own: the old one is still held by a message() handle.
+[[gnu::noinline]] static void renew(std::shared_ptr<ReceivedEvent> &spare) { spare = std::make_shared<ReceivedEvent>(); }
+
 inline bool SubMaster::receive(State &s) {
   // Receive into the spare holder (the message before last, reused unless
   // someone still holds it), so a bad message leaves the current one in place.
-  if (!s.spare || s.spare.use_count() > 1) s.spare = std::make_shared<ReceivedEvent>();
+  if (!s.spare || s.spare.use_count() > 1) renew(s.spare);
   ReceivedEvent &m = *s.spare;
   if (!s.socket->receive(m.bytes, 0)) return false;
   m.reader.reset();
 
-  const EventLayout &layout = event_layout();
-  Event::Which which;
-  bool valid;
-  uint64_t log_mono_time;
-  if (const kj::byte *data = event_data(m.bytes, layout)) {
-    which = static_cast<Event::Which>(load<uint16_t>(data + layout.which_byte));
-    valid = (((data[layout.valid_bit / 8] >> (layout.valid_bit % 8)) & 1) != 0) != layout.valid_default;
-    log_mono_time = load<uint64_t>(data + layout.mono_byte) ^ layout.mono_default;
-  } else {
-    try {  // an unusual shape: capnp's reader checks it
-      if (m.bytes.size() % sizeof(capnp::word) != 0) throw std::runtime_error("size is not a multiple of 8");
-      m.reader.emplace(words_of(m.bytes));
-      m.event = m.reader->getRoot<Event>();
-      which = m.event.which();
-      valid = m.event.getValid();
-      log_mono_time = m.event.getLogMonoTime();
-    } catch (...) {
-      // kj::Exception or ours: the message is unusable either way.
-      ++s.bad_messages;
-      return false;
-    }
-  }
-  if (which != s.which) {
+  EventHead head;
+  if (!read_head(m, head) || head.which != s.which) {
     ++s.bad_messages;
     return false;
   }
   std::swap(s.message, s.spare);
 
   s.seen = true;
-  s.valid = valid;
-  s.log_mono_time = log_mono_time;
+  s.valid = head.valid;
+  s.log_mono_time = head.log_mono_time;
   s.rcv_time = pass_time();
   s.rcv_frame = frame_;
   s.rate.add(s.rcv_time);
