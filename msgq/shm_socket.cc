@@ -291,7 +291,11 @@ bool ShmSubSocket::try_read(Message &msg) {
 
 bool ShmSubSocket::receive(Message &msg, int timeout_ms) {
   if (try_read(msg)) return true;
-  if (timeout_ms == 0) return false;
+  return timeout_ms != 0 && wait_and_read(msg, timeout_ms);
+}
+
+// Out of line: a subscriber that polls or streams never comes here.
+bool ShmSubSocket::wait_and_read(Message &msg, int timeout_ms) {
   RingHeader *h = ring_.header();
   const uint64_t deadline = deadline_after(timeout_ms);
   while (true) {

@@ -42,6 +42,7 @@ class ShmSubSocket final : public SubSocket {
  private:
   enum ReadResult { kRead, kNothingYet, kLapped };
   bool try_read(Message &msg);
+  [[gnu::noinline]] bool wait_and_read(Message &msg, int timeout_ms);
   ReadResult read_at(uint64_t pos, Message &msg, uint64_t *next_pos);
   void skip_to_newest();
   static constexpr uint64_t kNoMark = UINT64_MAX;
