@@ -14,9 +14,10 @@ subscriber in separate processes, every transport in the same run.
                transport, the hardware's floor under a subscriber that keeps up
 
 `cpp` and `msgq_raw` differ only in what cereal adds around msgq: the service
-lookup on send; on receive, checking the Event, the receive time and the
-alive/freq bookkeeping. Building a Cap'n Proto message is the same work for any
-transport and is measured apart, in the *_send rows.
+lookup on send; on receive, checking the Event, keeping its holder, the rate
+and alive bookkeeping, and the loop's lookups by name (both loops read the
+clock once per message). Building a Cap'n Proto message is the same work for
+any transport and is measured apart, in the *_send rows.
 
 Each runs REPEATS times for SECONDS; rows are medians. Publishers send flat out, so
 a receive rate is the slower of sender and receiver, and on a loaded machine it
