@@ -30,6 +30,7 @@ cpu_ns_per_msg, is the receiving (for *_send: sending) process's CPU time per
 message, all its threads included: the cost, less sensitive to load, but it
 counts a caught-up subscriber's look for the next message. lost_pct: the share of
 the messages sent that a C++ subscriber never saw (lapped)."""
+import contextlib
 import os
 import shutil
 import statistics
@@ -44,12 +45,18 @@ REPEATS = int(os.environ.get("CEREAL_BENCH_REPEATS", "5"))
 IDLE_MS = 300
 
 
-def _start_sub(kind):
+@contextlib.contextmanager
+def _subscriber(kind):
+  """A cereal_bench subscriber, ready to receive; killed on the way out if still running."""
   proc = subprocess.Popen([BENCH, "sub", kind, str(IDLE_MS)], stdout=subprocess.PIPE, text=True)
-  if proc.stdout.readline() != "ready\n":
-    proc.kill()
-    raise RuntimeError(f"cereal_bench sub {kind} did not start")
-  return proc
+  try:
+    if proc.stdout.readline() != "ready\n":
+      raise RuntimeError(f"cereal_bench sub {kind} did not start")
+    yield proc
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+      proc.wait()
 
 
 def _run_pub(kind, *extra):
@@ -67,25 +74,15 @@ def _sub_result(proc):
 
 
 def cpp_rate(pub_kind, sub_kind):
-  sub = _start_sub(sub_kind)
-  try:
+  with _subscriber(sub_kind) as sub:
     _run_pub(pub_kind)
     return _sub_result(sub)
-  finally:
-    if sub.poll() is None:
-      sub.kill()
-      sub.wait()
 
 
 def cpp_send_rate():
-  sub = _start_sub("master")
-  try:
+  with _subscriber("master") as sub:
     rate, cpu = _run_pub("build")
     return rate, cpu, _sub_result(sub)[2]
-  finally:
-    if sub.poll() is None:
-      sub.kill()
-      sub.wait()
 
 
 def line_handoff_rate():
@@ -117,8 +114,7 @@ def python_receive_rate():
 
 def python_send_rate():
   import cereal.messaging as messaging
-  sub = _start_sub("master")
-  try:
+  with _subscriber("master") as sub:
     pm = messaging.PubMaster(["can"])
     dat = bytes(range(1, 9))
     n = 0
@@ -140,10 +136,6 @@ def python_send_rate():
     result = (n / (now - start), (time.process_time() - cpu_start) * 1e9 / n, None)
     _sub_result(sub)
     return result
-  finally:
-    if sub.poll() is None:
-      sub.kill()
-      sub.wait()
 
 
 def pyzmq_rate():
