@@ -46,7 +46,8 @@ Event::Which event_which(std::string_view name) {
 struct EventLayout {
   size_t which_byte;     // union discriminant (uint16) in the data section
   size_t mono_byte;      // logMonoTime (uint64)
-  size_t valid_bit;      // valid (bool)
+  size_t valid_byte;     // valid (bool): the byte, and its bit as a mask
+  uint8_t valid_mask;
   uint64_t mono_default;
   bool valid_default;
   size_t data_bytes;     // a data section this long holds all three
@@ -60,10 +61,11 @@ const EventLayout &event_layout() {
     EventLayout l{};
     l.which_byte = schema.getProto().getStruct().getDiscriminantOffset() * sizeof(uint16_t);
     l.mono_byte = mono.getOffset() * sizeof(uint64_t);
-    l.valid_bit = valid.getOffset();
+    l.valid_byte = valid.getOffset() / 8;
+    l.valid_mask = uint8_t(1u << (valid.getOffset() % 8));
     l.mono_default = mono.getDefaultValue().getUint64();
     l.valid_default = valid.getDefaultValue().getBool();
-    l.data_bytes = std::max({l.which_byte + sizeof(uint16_t), l.mono_byte + sizeof(uint64_t), l.valid_bit / 8 + 1});
+    l.data_bytes = std::max({l.which_byte + sizeof(uint16_t), l.mono_byte + sizeof(uint64_t), l.valid_byte + 1});
     return l;
   }();
   return layout;
@@ -79,16 +81,17 @@ const EventLayout &event_layout() {
 const kj::byte *event_data(const msgq::Message &bytes, const EventLayout &layout) {
   const size_t size = bytes.size();
   if (size < 3 * sizeof(capnp::word) || size % sizeof(capnp::word) != 0) return nullptr;
-  uint32_t table[2];
-  uint64_t root;
-  std::memcpy(table, bytes.data(), sizeof(table));
+  uint64_t table, root;
+  std::memcpy(&table, bytes.data(), sizeof(table));
   std::memcpy(&root, bytes.data() + sizeof(table), sizeof(root));
   const uint64_t segment_words = size / sizeof(capnp::word) - 1;
-  if (table[0] != 0 || table[1] != segment_words) return nullptr;  // one segment, all of it
-  if ((root & 3) != 0) return nullptr;                              // not a struct pointer
-  const int64_t start = 1 + (int64_t(int32_t(uint32_t(root))) >> 2);  // words from segment start
+  // The table's two uint32s: segment count - 1 (zero), then the segment's words (all of them).
+  if (table != segment_words << 32) return nullptr;
+  // A struct pointer (low bits 0) with an offset >= 0 (bit 31 clear), in words after the pointer.
+  if ((root & 0x80000003u) != 0) return nullptr;
+  const uint64_t start = 1 + (uint32_t(root) >> 2);  // words from segment start
   const uint64_t data_words = uint16_t(root >> 32), pointer_words = uint16_t(root >> 48);
-  if (start < 1 || uint64_t(start) + data_words + pointer_words > segment_words) return nullptr;
+  if (start + data_words + pointer_words > segment_words) return nullptr;
   if (data_words * sizeof(capnp::word) < layout.data_bytes) return nullptr;
   return reinterpret_cast<const kj::byte *>(bytes.data()) + (1 + start) * sizeof(capnp::word);
 }
@@ -413,7 +416,7 @@ static bool read_head(ReceivedEvent &m, EventHead &head) {
   const kj::byte *data = event_data(m.bytes, layout);
   if (data == nullptr) return read_unusual_head(m, head);
   head.which = static_cast<Event::Which>(load<uint16_t>(data + layout.which_byte));
-  head.valid = (((data[layout.valid_bit / 8] >> (layout.valid_bit % 8)) & 1) != 0) != layout.valid_default;
+  head.valid = ((data[layout.valid_byte] & layout.valid_mask) != 0) != layout.valid_default;
   head.log_mono_time = load<uint64_t>(data + layout.mono_byte) ^ layout.mono_default;
   return true;
 }
