@@ -76,6 +76,9 @@ struct RingHeader {
 };
 static_assert(sizeof(RingHeader) <= kHeaderBytes);
 
+// Bytes a message of `payload` bytes takes in the ring, header and padding included.
+inline uint64_t padded_size(uint64_t payload) { return (sizeof(MessageHeader) + payload + 15) & ~uint64_t(15); }
+
 uint64_t owner_word_of_self();
 bool owner_alive(uint64_t owner);
 
@@ -96,6 +99,13 @@ class Ring {
   uint64_t offset(uint64_t pos) const { return mask_ != 0 ? pos & mask_ : pos % bytes_; }
   // The header (of a message, a wrap marker or no message yet) at virtual position `pos`.
   MessageHeader *message_at(uint64_t pos) const { return reinterpret_cast<MessageHeader *>(data_ + offset(pos)); }
+  // Where the ring's next lap begins after `pos`: past a wrap marker at `pos`.
+  uint64_t next_lap(uint64_t pos) const { return pos + bytes_ - offset(pos); }
+  // Whether a header's size can describe a message at `pos`: within the
+  // largest message this ring allows, and not past the ring's end.
+  bool fits(uint64_t pos, uint32_t size) const {
+    return size <= max_message_size(bytes_) && offset(pos) + padded_size(size) <= bytes_;
+  }
   const std::string &topic() const { return topic_; }
 
  private:
@@ -105,7 +115,5 @@ class Ring {
   size_t mapped_bytes_ = 0;
   uint64_t bytes_ = 0, mask_ = 0;  // ring_bytes, and ring_bytes - 1 when it is a power of two
 };
-
-inline uint64_t padded_size(uint64_t payload) { return (sizeof(MessageHeader) + payload + 15) & ~uint64_t(15); }
 
 }  // namespace msgq

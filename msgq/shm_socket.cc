@@ -37,13 +37,12 @@ ShmPubSocket::ShmPubSocket(const std::string &topic, size_t ring_size)
 // as sent rather than write over it. At write_pos lies either that message (or
 // the wrap marker pointing to it), or the empty header the send before wrote.
 void ShmPubSocket::adopt_committed_message() {
-  const uint64_t R = ring_.size();
   uint64_t start = write_pos_;
   const MessageHeader *wrap = ring_.message_at(start);
-  if (wrap->size.load(std::memory_order_acquire) == kWrapMarker && wrap->seq == seq_) start += R - ring_.offset(start);
+  if (wrap->size.load(std::memory_order_acquire) == kWrapMarker && wrap->seq == seq_) start = ring_.next_lap(start);
   const MessageHeader *m = ring_.message_at(start);
   const uint32_t size = m->size.load(std::memory_order_acquire);
-  if (m->seq != seq_ || size > max_message_size(R) || ring_.offset(start) + padded_size(size) > R) return;
+  if (m->seq != seq_ || !ring_.fits(start, size)) return;
   make_newest(start, start + padded_size(size));
 }
 
@@ -100,7 +99,7 @@ void ShmPubSocket::send(const void *data, size_t size) {
     declared_ = std::min(limit + declare_step(R), write_pos_);
     while (oldest_pos_ < declared_) {
       const uint32_t oldest_size = ring_.message_at(oldest_pos_)->size.load(std::memory_order_relaxed);
-      oldest_pos_ += oldest_size == kWrapMarker ? R - ring_.offset(oldest_pos_) : padded_size(oldest_size);
+      oldest_pos_ = oldest_size == kWrapMarker ? ring_.next_lap(oldest_pos_) : oldest_pos_ + padded_size(oldest_size);
     }
     h->overwritten_upto.store(declared_, std::memory_order_relaxed);
     h->oldest_pos.store(oldest_pos_, std::memory_order_relaxed);
@@ -202,7 +201,6 @@ void ShmSubSocket::skip_to_newest() {
 // Copies the message starting at `pos` into msg.
 ShmSubSocket::ReadResult ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
   RingHeader *h = ring_.header();
-  const uint64_t R = ring_.size();
   // Seqlock check: everything read from `pos` on is valid only if this holds afterwards.
   auto intact = [&] {
     std::atomic_thread_fence(std::memory_order_acquire);
@@ -210,19 +208,18 @@ ShmSubSocket::ReadResult ShmSubSocket::read_at(uint64_t pos, Message &msg, uint6
   };
   while (true) {
     if (h->overwritten_upto.load(std::memory_order_acquire) > pos) return kLapped;
-    const uint64_t off = ring_.offset(pos);
     const MessageHeader *m = ring_.message_at(pos);
     const uint32_t size = m->size.load(std::memory_order_acquire);
     if (size == kNoMessageYet) return intact() ? kNothingYet : kLapped;
     if (size == kWrapMarker) {
       if (!intact()) return kLapped;
-      pos += R - off;
+      pos = ring_.next_lap(pos);
       continue;
     }
-    if (size > max_message_size(R) || off + padded_size(size) > R) {
+    if (!ring_.fits(pos, size)) {
       if (!intact()) return kLapped;
       skip_to_newest();
-      throw Error("msgq topic '" + topic() + "': corrupt message header at offset " + std::to_string(off) +
+      throw Error("msgq topic '" + topic() + "': corrupt message header at offset " + std::to_string(ring_.offset(pos)) +
                   " (size " + std::to_string(size) + "); skipped to the newest message");
     }
     const uint64_t seq = m->seq;
