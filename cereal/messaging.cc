@@ -103,8 +103,12 @@ T load(const kj::byte *p) {
   return v;
 }
 
-kj::ArrayPtr<const capnp::word> words_of(const msgq::Message &bytes) {
-  return {reinterpret_cast<const capnp::word *>(bytes.data()), bytes.size() / sizeof(capnp::word)};
+// Sets up m's capnp reader and root Event over its bytes. capnp checks the
+// segment table and the root pointer, and throws kj::Exception when they are
+// not a message.
+void open_reader(ReceivedEvent &m) {
+  m.reader.emplace(kj::arrayPtr(reinterpret_cast<const capnp::word *>(m.bytes.data()), m.bytes.size() / sizeof(capnp::word)));
+  m.event = m.reader->getRoot<Event>();
 }
 
 }  // namespace
@@ -402,8 +406,7 @@ struct EventHead {
 [[gnu::noinline]] static bool read_unusual_head(ReceivedEvent &m, EventHead &head) {
   try {
     if (m.bytes.size() % sizeof(capnp::word) != 0) throw std::runtime_error("size is not a multiple of 8");
-    m.reader.emplace(words_of(m.bytes));
-    m.event = m.reader->getRoot<Event>();
+    open_reader(m);
     head = {m.event.which(), m.event.getValid(), m.event.getLogMonoTime()};
     return true;
   } catch (...) {
@@ -465,10 +468,7 @@ inline void SubMaster::refresh(State &s, uint64_t now_ns) {
 
 ReceivedEvent *SubMaster::parsed(const State &s) const {
   ReceivedEvent *m = s.message.get();
-  if (m != nullptr && !m->reader) {
-    m->reader.emplace(words_of(m->bytes));
-    m->event = m->reader->getRoot<Event>();
-  }
+  if (m != nullptr && !m->reader) open_reader(*m);
   return m;
 }
 
