@@ -13,6 +13,7 @@
 #include "cereal/messaging.h"
 #include "cereal/pybind/bindings.h"
 #include "cereal/pybind/capnp_values.h"
+#include "cereal/pybind/fast_cast.h"
 #include "cereal/pybind/json_escapes.h"
 
 namespace cereal_py {
@@ -206,6 +207,32 @@ size_t list_index(size_t size, Py_ssize_t i) {
   return size_t(i);
 }
 
+size_t list_index(size_t size, py::handle key) {
+  if (!PyIndex_Check(key.ptr())) {
+    throw py::type_error(std::string("list indices must be integers or slices, not ") + Py_TYPE(key.ptr())->tp_name);
+  }
+  Py_ssize_t i = PyNumber_AsSsize_t(key.ptr(), PyExc_IndexError);
+  if (i == -1 && PyErr_Occurred()) throw py::error_already_set();
+  return list_index(size, i);
+}
+
+// list[key]: one element (a negative index counts from the end) or, on a
+// reader, a Python list of a slice's elements.
+py::object list_item(const ListReader &l, py::handle key) {
+  if (PySlice_Check(key.ptr())) {
+    size_t start, stop, step, n;
+    if (!py::reinterpret_borrow<py::slice>(key).compute(l.value.size(), &start, &stop, &step, &n)) throw py::error_already_set();
+    py::list out;
+    for (size_t k = 0; k < n; ++k, start += step) out.append(to_py(l.value[unsigned(start)], l.keep));
+    return out;
+  }
+  return to_py(l.value[unsigned(list_index(l.value.size(), key))], l.keep);
+}
+
+py::object list_item(ListBuilder &l, py::handle key) {
+  return to_py(l.value[unsigned(list_index(l.value.size(), key))], l.keep);
+}
+
 // Field access is the hot path of every reader and builder, so it gets the type
 // slots directly: a name that is not a method or property is looked up as a
 // field, without pybind11's dispatcher or a failed generic lookup first.
@@ -214,18 +241,12 @@ size_t list_index(size_t size, Py_ssize_t i) {
 std::optional<capnp::StructSchema::Field> field_for(PyObject *self, PyObject *name, capnp::StructSchema schema) {
   if (!PyUnicode_Check(name)) throw py::type_error("attribute name must be str");
   if (_PyType_Lookup(Py_TYPE(self), name) != nullptr) return std::nullopt;
-  Py_ssize_t n = 0;
-  const char *s = PyUnicode_AsUTF8AndSize(name, &n);
-  if (s == nullptr) throw py::error_already_set();
-  KJ_IF_MAYBE(field, schema.findFieldByName(kj::StringPtr(s, size_t(n)))) {
-    return *field;
-  }
-  return field_of(schema, std::string(s, size_t(n)));  // throws AttributeError listing the fields
+  return field_of(schema, name);
 }
 
 PyObject *reader_getattro(PyObject *self, PyObject *name) {
   return guarded([&]() -> PyObject * {
-    const StructReader &r = py::handle(self).cast<const StructReader &>();
+    const StructReader &r = unwrap<StructReader>(self);
     auto field = field_for(self, name, r.value.getSchema());
     if (!field) return PyObject_GenericGetAttr(self, name);
     check_active(r.value, *field);
@@ -235,7 +256,7 @@ PyObject *reader_getattro(PyObject *self, PyObject *name) {
 
 PyObject *builder_getattro(PyObject *self, PyObject *name) {
   return guarded([&]() -> PyObject * {
-    StructBuilder &b = py::handle(self).cast<StructBuilder &>();
+    StructBuilder &b = unwrap<StructBuilder>(self);
     auto field = field_for(self, name, b.value.getSchema());
     if (!field) return PyObject_GenericGetAttr(self, name);
     check_active(b.value.asReader(), *field);
@@ -245,7 +266,7 @@ PyObject *builder_getattro(PyObject *self, PyObject *name) {
 
 int builder_setattro(PyObject *self, PyObject *name, PyObject *value) {
   PyObject *ok = guarded([&]() -> PyObject * {
-    StructBuilder &b = py::handle(self).cast<StructBuilder &>();
+    StructBuilder &b = unwrap<StructBuilder>(self);
     auto field = field_for(self, name, b.value.getSchema());
     if (!field) {
       if (PyObject_GenericSetAttr(self, name, value) != 0) throw py::error_already_set();
@@ -277,6 +298,28 @@ void install_field_slots(py::handle reader, py::handle builder) {
   PyType_Modified(b);
 }
 
+// Schemas, readers, builders and lists come only from schemas and messages.
+// Python's X.__new__(X) would make one with no C++ value behind it, which
+// pybind11's casts hand out as uninitialized memory: refused instead.
+void refuse_construction(py::handle type) {
+  reinterpret_cast<PyTypeObject *>(type.ptr())->tp_new = [](PyTypeObject *t, PyObject *, PyObject *) -> PyObject * {
+    PyErr_Format(PyExc_TypeError, "%s objects come from schemas and messages; they cannot be created directly", t->tp_name);
+    return nullptr;
+  };
+  PyType_Modified(reinterpret_cast<PyTypeObject *>(type.ptr()));
+}
+
+// Indexing a list, likewise, goes straight to list_item(); __getitem__ stays
+// for the sequence protocol (iteration).
+template <class List>
+void install_subscript_slot(py::handle list) {
+  auto *type = reinterpret_cast<PyTypeObject *>(list.ptr());
+  type->tp_as_mapping->mp_subscript = [](PyObject *self, PyObject *key) {
+    return guarded([&] { return list_item(unwrap<List>(self), key).release().ptr(); });
+  };
+  PyType_Modified(type);
+}
+
 }  // namespace
 
 void bind_capnp(py::module_ &m) {
@@ -296,7 +339,8 @@ void bind_capnp(py::module_ &m) {
   m.def("load_schema", &load_schema, py::arg("path"), py::arg("import_paths"),
         "Parses a .capnp file; returns its top-level structs, enums and constants by name.");
 
-  py::class_<StructSchemaPy>(m, "StructSchema")
+  py::class_<StructSchemaPy> struct_schema(m, "StructSchema");
+  struct_schema
       .def("new_message", &new_message)
       .def("from_bytes", &from_bytes, py::arg("data"), py::arg("traversal_limit_in_words") = py::none(),
            py::arg("nesting_limit") = py::none())
@@ -328,7 +372,8 @@ void bind_capnp(py::module_ &m) {
       .def("__eq__", [](const StructSchemaPy &a, const StructSchemaPy &b) { return a.type == b.type; })
       .def("__repr__", [](const StructSchemaPy &s) { return "<StructSchema " + std::string(s.type.getShortDisplayName().cStr()) + ">"; });
 
-  py::class_<EnumSchemaPy>(m, "EnumSchema")
+  py::class_<EnumSchemaPy> enum_schema(m, "EnumSchema");
+  enum_schema
       .def_property_readonly("enumerants", [](const EnumSchemaPy &e) {
         py::dict out;
         for (auto en : e.node.asEnum().getEnumerants()) out[en.getProto().getName().cStr()] = en.getOrdinal();
@@ -345,7 +390,7 @@ void bind_capnp(py::module_ &m) {
   py::class_<StructReader> reader(m, "StructReader");
   reader
       .def("which", [](const StructReader &r) { return which(r.value); })
-      .def("has", [](const StructReader &r, const std::string &name) {
+      .def("has", [](const StructReader &r, py::str name) {
         auto field = field_of(r.value.getSchema(), name);
         return r.value.has(field, capnp::HasMode::NON_DEFAULT);
       })
@@ -366,7 +411,7 @@ void bind_capnp(py::module_ &m) {
 
   py::class_<StructBuilder> builder(m, "StructBuilder");
   builder
-      .def("init", [](StructBuilder &b, const std::string &name, py::object size) -> py::object {
+      .def("init", [](StructBuilder &b, py::str name, py::object size) -> py::object {
         auto field = field_of(b.value.getSchema(), name);
         capnp::Type type = field.getType();
         if (type.isStruct()) {
@@ -393,27 +438,18 @@ void bind_capnp(py::module_ &m) {
       .def("__dir__", [](const StructBuilder &b) { return field_names(b.value.getSchema().getFields()); })
       .def("__repr__", [](const StructBuilder &b) { return pretty(b.value.asReader()); });
 
-  py::class_<ListReader>(m, "ListReader")
+  py::class_<ListReader> list_reader(m, "ListReader");
+  list_reader
       .def("__len__", [](const ListReader &l) { return l.value.size(); })
-      .def("__getitem__", [](const ListReader &l, Py_ssize_t i) {
-        return to_py(l.value[unsigned(list_index(l.value.size(), i))], l.keep);
-      })
-      .def("__getitem__", [](const ListReader &l, py::slice slice) {
-        size_t start, stop, step, n;
-        if (!slice.compute(l.value.size(), &start, &stop, &step, &n)) throw py::error_already_set();
-        py::list out;
-        for (size_t k = 0; k < n; ++k, start += step) out.append(to_py(l.value[unsigned(start)], l.keep));
-        return out;
-      })
+      .def("__getitem__", [](const ListReader &l, py::handle key) { return list_item(l, key); })
       .def("to_list", [](const ListReader &l) { return to_plain(l.value); })
       .def("__eq__", [](const ListReader &l, py::object other) { return to_plain(l.value).equal(other); })
       .def("__repr__", [](const ListReader &l) { return std::string(py::repr(to_plain(l.value))); });
 
-  py::class_<ListBuilder>(m, "ListBuilder")
+  py::class_<ListBuilder> list_builder(m, "ListBuilder");
+  list_builder
       .def("__len__", [](const ListBuilder &l) { return l.value.size(); })
-      .def("__getitem__", [](ListBuilder &l, Py_ssize_t i) {
-        return to_py(l.value[unsigned(list_index(l.value.size(), i))], l.keep);
-      })
+      .def("__getitem__", [](ListBuilder &l, py::handle key) { return list_item(l, key); })
       .def("__setitem__", [](ListBuilder &l, Py_ssize_t i, py::handle value) {
         unsigned index = unsigned(list_index(l.value.size(), i));
         set_element(l.value, index, value, "list[" + std::to_string(index) + "]");
@@ -427,6 +463,11 @@ void bind_capnp(py::module_ &m) {
       .def("__repr__", [](const ListBuilder &l) { return std::string(py::repr(to_plain(l.value.asReader()))); });
 
   install_field_slots(reader, builder);
+  install_subscript_slot<ListReader>(list_reader);
+  install_subscript_slot<ListBuilder>(list_builder);
+  for (py::handle type : std::initializer_list<py::handle>{struct_schema, enum_schema, reader, builder, list_reader, list_builder}) {
+    refuse_construction(type);
+  }
 }
 
 }  // namespace cereal_py

@@ -2,9 +2,11 @@
 
 #include <cstdint>
 #include <limits>
+#include <unordered_map>
 #include <vector>
 
 #include "cereal/messaging.h"
+#include "cereal/pybind/fast_cast.h"
 
 namespace cereal_py {
 
@@ -86,8 +88,7 @@ T checked_int(py::handle v, const Where &where, capnp::Type type) {
     if (overflow != 0 || x < std::numeric_limits<T>::min() || x > std::numeric_limits<T>::max()) return out_of_range();
     return T(x);
   } else {
-    if (PyObject_RichCompareBool(index.ptr(), py::int_(0).ptr(), Py_LT) == 1) return out_of_range();
-    unsigned long long x = PyLong_AsUnsignedLongLong(index.ptr());
+    unsigned long long x = PyLong_AsUnsignedLongLong(index.ptr());  // OverflowError when negative, too
     if (PyErr_Occurred()) {
       PyErr_Clear();
       return out_of_range();
@@ -185,8 +186,8 @@ class Scalar {
 // A reader of the same struct type as `type`, when `v` is one of our objects.
 std::optional<DynamicStruct::Reader> struct_of(py::handle v, capnp::StructSchema type) {
   std::optional<DynamicStruct::Reader> r;
-  if (py::isinstance<StructReader>(v)) r = v.cast<StructReader &>().value;
-  else if (py::isinstance<StructBuilder>(v)) r = v.cast<StructBuilder &>().value.asReader();
+  if (auto *reader = wrapped<StructReader>(v)) r = reader->value;
+  else if (auto *builder = wrapped<StructBuilder>(v)) r = builder->value.asReader();
   if (r && r->getSchema() != type) {
     throw py::type_error("expected a " + type_name(type) + ", found a " + type_name(r->getSchema()));
   }
@@ -195,8 +196,8 @@ std::optional<DynamicStruct::Reader> struct_of(py::handle v, capnp::StructSchema
 
 std::optional<DynamicList::Reader> list_of(py::handle v, capnp::ListSchema type) {
   std::optional<DynamicList::Reader> r;
-  if (py::isinstance<ListReader>(v)) r = v.cast<ListReader &>().value;
-  else if (py::isinstance<ListBuilder>(v)) r = v.cast<ListBuilder &>().value.asReader();
+  if (auto *reader = wrapped<ListReader>(v)) r = reader->value;
+  else if (auto *builder = wrapped<ListBuilder>(v)) r = builder->value.asReader();
   if (r && r->getSchema() != type) {
     throw py::type_error("expected a " + type_name(type) + ", found a " + type_name(r->getSchema()));
   }
@@ -236,14 +237,37 @@ std::string field_path(capnp::StructSchema::Field field) {
          field.getProto().getName().cStr();
 }
 
-capnp::StructSchema::Field field_of(capnp::StructSchema schema, const std::string &name) {
-  KJ_IF_MAYBE(field, schema.findFieldByName(name)) {
-    return *field;
+capnp::StructSchema::Field field_of(capnp::StructSchema schema, py::handle name) {
+  // Every attribute get and set looks a field up, and capnp's own lookups
+  // decode the schema each time (findFieldByName: about a thousand
+  // instructions on Event; even getFields(): a few hundred). So each struct
+  // type gets its fields decoded once, indexed by a dict {name: index}: a str
+  // keeps its hash, and a hit is one dict probe. Never freed, like the schemas.
+  struct Fields {
+    py::dict index_of;
+    std::vector<capnp::StructSchema::Field> all;
+  };
+  struct Hash {
+    size_t operator()(capnp::StructSchema s) const { return s.hashCode(); }
+  };
+  static auto &by_type = *new std::unordered_map<capnp::StructSchema, Fields, Hash>;
+  auto [it, added] = by_type.try_emplace(schema);
+  Fields &fields = it->second;
+  if (added) {
+    for (auto f : schema.getFields()) {
+      fields.index_of[py::str(f.getProto().getName().cStr())] = py::int_(fields.all.size());
+      fields.all.push_back(f);
+    }
+  }
+  if (PyObject *index = PyDict_GetItemWithError(fields.index_of.ptr(), name.ptr())) return fields.all[PyLong_AsSize_t(index)];
+  if (PyErr_Occurred()) throw py::error_already_set();
+  if (!PyUnicode_Check(name.ptr())) {
+    throw py::type_error("field names must be str, found " + std::string(py::str(py::type::handle_of(name).attr("__name__"))));
   }
   std::string names;
-  for (auto f : schema.getFields()) names += std::string(names.empty() ? "" : ", ") + f.getProto().getName().cStr();
-  throw py::attribute_error(std::string(schema.getShortDisplayName().cStr()) + " has no field '" + name +
-                            "'; fields: " + names);
+  for (auto f : fields.all) names += std::string(names.empty() ? "" : ", ") + f.getProto().getName().cStr();
+  throw py::attribute_error(std::string(schema.getShortDisplayName().cStr()) + " has no field '" +
+                            py::cast<std::string>(name) + "'; fields: " + names);
 }
 
 void check_active(DynamicStruct::Reader s, capnp::StructSchema::Field field) {
@@ -272,17 +296,17 @@ py::object to_py(const DynamicValue::Reader &value, const Keep &keep) {
       capnp::Data::Reader d = value.as<capnp::Data>();
       return py::bytes(reinterpret_cast<const char *>(d.begin()), d.size());
     }
-    case DynamicValue::LIST: return py::cast(ListReader{keep, value.as<DynamicList>()});
+    case DynamicValue::LIST: return wrap(ListReader{keep, value.as<DynamicList>()});
     case DynamicValue::ENUM: return enum_to_py(value.as<capnp::DynamicEnum>());
-    case DynamicValue::STRUCT: return py::cast(StructReader{keep, value.as<DynamicStruct>()});
+    case DynamicValue::STRUCT: return wrap(StructReader{keep, value.as<DynamicStruct>()});
     default: throw CapnpError("unsupported Cap'n Proto value type (AnyPointer or interface)");
   }
 }
 
 py::object to_py(DynamicValue::Builder value, const Keep &keep) {
   switch (value.getType()) {
-    case DynamicValue::LIST: return py::cast(ListBuilder{keep, value.as<DynamicList>()});
-    case DynamicValue::STRUCT: return py::cast(StructBuilder{keep, value.as<DynamicStruct>()});
+    case DynamicValue::LIST: return wrap(ListBuilder{keep, value.as<DynamicList>()});
+    case DynamicValue::STRUCT: return wrap(StructBuilder{keep, value.as<DynamicStruct>()});
     default: return to_py(value.asReader(), keep);
   }
 }
@@ -336,13 +360,7 @@ void set_field(DynamicStruct::Builder s, capnp::StructSchema::Field field, py::h
 }
 
 void set_fields(DynamicStruct::Builder s, py::handle fields) {
-  for (auto item : py::reinterpret_borrow<py::dict>(fields)) {
-    if (!PyUnicode_Check(item.first.ptr())) {
-      throw py::type_error("field names must be str, found " +
-                           std::string(py::str(py::type::handle_of(item.first).attr("__name__"))));
-    }
-    set_field(s, field_of(s.getSchema(), py::cast<std::string>(item.first)), item.second);
-  }
+  for (auto item : py::reinterpret_borrow<py::dict>(fields)) set_field(s, field_of(s.getSchema(), item.first), item.second);
 }
 
 void set_element(DynamicList::Builder list, unsigned index, py::handle value, const std::string &where) {

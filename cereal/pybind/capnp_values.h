@@ -75,8 +75,9 @@ struct StructSchemaPy {
   capnp::StructSchema schema() const { return type; }
 };
 
-// The field `name` of `schema`; AttributeError listing the fields when missing.
-capnp::StructSchema::Field field_of(capnp::StructSchema schema, const std::string &name);
+// The field named `name` (a str) of `schema`; AttributeError listing the fields
+// when missing, TypeError when `name` is not a str.
+capnp::StructSchema::Field field_of(capnp::StructSchema schema, py::handle name);
 // "Event.can": for error messages.
 std::string field_path(capnp::StructSchema::Field field);
 

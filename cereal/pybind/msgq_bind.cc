@@ -11,6 +11,7 @@
 #include "cereal/messaging.h"
 #include "cereal/pybind/bindings.h"
 #include "cereal/pybind/capnp_values.h"
+#include "cereal/pybind/fast_cast.h"
 #include "msgq/msgq.h"
 
 namespace cereal_py {
@@ -25,10 +26,9 @@ struct PubSocketPy {
   std::vector<uint64_t> buffer;
 
   void send(py::handle data) {
-    if (py::isinstance<StructBuilder>(data)) {
-      StructBuilder &b = data.cast<StructBuilder &>();
-      if (!b.is_root) throw py::type_error("send() takes a whole message; this builder is a field of one");
-      cereal::MessageBuilder &msg = std::static_pointer_cast<BuiltMessage>(b.keep)->message;
+    if (StructBuilder *b = wrapped<StructBuilder>(data)) {
+      if (!b->is_root) throw py::type_error("send() takes a whole message; this builder is a field of one");
+      cereal::MessageBuilder &msg = std::static_pointer_cast<BuiltMessage>(b->keep)->message;
       auto flat = msg.flatBytesInPlace();
       if (flat.size() > 0) {
         send_bytes(flat.begin(), flat.size());

@@ -61,7 +61,7 @@ class SubMasterPy {
     } else {
       auto msg = std::make_shared<BuiltMessage>();
       auto root = msg->message.initRoot<capnp::DynamicStruct>(event_);
-      auto field = field_of(event_, name);
+      auto field = field_of(event_, py::str(name));
       if (field.getType().isList()) root.init(field, 0);
       else root.init(field);
       readers_[i] = py::cast(StructReader{msg, root.asReader()});

@@ -148,6 +148,30 @@ def test_bool_and_range_checks():
   assert can.address == 7
 
 
+def test_list_keys_field_names_and_bare_objects():
+  m = log.Event.new_message()
+  can = m.init("can", 3)
+  can[-1].address = 9
+  assert [f.address for f in can] == [0, 0, 9] and can[2].address == 9
+  r = log.Event.from_bytes(m.to_bytes()).can
+  assert [f.address for f in r[1:]] == [0, 9] and r[-3].address == 0
+  for lst in (can, r):
+    with pytest.raises(TypeError, match="list indices must be integers or slices, not str"):
+      lst["0"]
+    with pytest.raises(IndexError, match="out of range for length 3"):
+      lst[-4]
+  with pytest.raises(TypeError, match="field names must be str, found int"):
+    log.Event.from_dict({1: 2})
+  with pytest.raises(TypeError):
+    m.init(5, 1)
+  # Objects come only from schemas and messages: one with nothing behind it cannot be made.
+  for obj in (m, can, r, r[0], log.Event, log.LogMessage.Level):
+    with pytest.raises(TypeError, match="cannot be created directly|is not safe"):
+      type(obj).__new__(type(obj))
+    with pytest.raises(TypeError):
+      type(obj)()
+
+
 def test_unknown_field_is_attribute_error():
   m = log.Event.new_message()
   with pytest.raises(AttributeError, match="Event has no field 'carState'; fields: logMonoTime, valid, initData"):
