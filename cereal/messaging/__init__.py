@@ -11,13 +11,13 @@ waits release the GIL. Readers read received bytes in place. Bad input raises:
 TypeError (wrong Python type for a field), ValueError/CapnpError (malformed
 message, inactive union member), KeyError/ValueError (unknown service).
 """
-import time
 from collections.abc import Mapping
 
 from cereal import log
 from cereal._cereal import (DEFAULT_RING_SIZE, CapnpError, MsgqError, Poller, PubSocket, SubSocket,
                             zmq_backend)
 from cereal._cereal import SubMaster as _SubMaster
+from cereal._cereal import new_event as _new_event
 from cereal.services import SERVICE_LIST
 
 __all__ = [
@@ -38,13 +38,9 @@ def new_message(service=None, size=None, **kwargs):
   """An Event builder stamped now (logMonoTime, CLOCK_MONOTONIC ns), valid=True unless
   given, with the union member `service` initialized (a list of `size` if given)
   unless kwargs already set it."""
-  args = {"valid": True, "logMonoTime": time.monotonic_ns(), **kwargs}
-  msg = log.Event.new_message(**args)
-  if service is not None and service not in kwargs:
-    if size is None:
-      msg.init(service)
-    else:
-      msg.init(service, size)
+  msg = _new_event(log.Event, None if service in kwargs else service, size)
+  for name, value in kwargs.items():
+    setattr(msg, name, value)
   return msg
 
 
@@ -236,9 +232,7 @@ class PubMaster:
       sock = self.sock[service]
     except KeyError:
       raise KeyError(f"PubMaster does not publish {service!r}; services: {list(self.sock)}") from None
-    if not isinstance(dat, (bytes, bytearray, memoryview)) and dat.which() != service:
-      raise ValueError(f"PubMaster.send({service!r}): the message holds {dat.which()!r}")
-    sock.send(dat)
+    sock.send(dat, service)  # a builder must hold the service's own member
 
   def subscriber_count(self, service):
     return self.sock[service].subscriber_count()

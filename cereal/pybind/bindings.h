@@ -7,6 +7,7 @@ namespace cereal_py {
 void bind_capnp(pybind11::module_ &m);      // schemas, readers, builders: capnp_bind.cc
 void bind_msgq(pybind11::module_ &m);       // sockets and poller: msgq_bind.cc
 void bind_submaster(pybind11::module_ &m);  // the C++ SubMaster: submaster_bind.cc
+void bind_event(pybind11::module_ &m);      // new_event(): event_bind.cc
 
 // Runs f() (a PyObject* result) for a function CPython calls directly, outside
 // pybind11's dispatcher: a C++ exception becomes the Python error pybind11's

@@ -411,19 +411,8 @@ void bind_capnp(py::module_ &m) {
 
   py::class_<StructBuilder> builder(m, "StructBuilder");
   builder
-      .def("init", [](StructBuilder &b, py::str name, py::object size) -> py::object {
-        auto field = field_of(b.value.getSchema(), name);
-        capnp::Type type = field.getType();
-        if (type.isStruct()) {
-          if (!size.is_none()) throw py::type_error(field_path(field) + " is a struct: init() takes no size");
-          return to_py(b.value.init(field), b.keep);
-        }
-        if (type.isList()) {
-          if (size.is_none()) throw py::type_error(field_path(field) + " is a list: init() needs a size");
-          return to_py(b.value.init(field, py::cast<uint32_t>(size)), b.keep);
-        }
-        throw py::type_error(field_path(field) + " is neither a struct nor a list: assign it instead of init()");
-      }, py::arg("name"), py::arg("size") = py::none())
+      .def("init", [](StructBuilder &b, py::str name, py::object size) { return to_py(init_field(b.value, name, size), b.keep); },
+           py::arg("name"), py::arg("size") = py::none())
       .def("which", [](const StructBuilder &b) { return which(b.value.asReader()); })
       .def("to_dict", [](const StructBuilder &b) { return to_plain(b.value.asReader()); })
       .def("to_json", [](const StructBuilder &b, bool pretty) { return to_json(b.value.asReader(), pretty); }, py::arg("pretty") = false)

@@ -270,6 +270,20 @@ capnp::StructSchema::Field field_of(capnp::StructSchema schema, py::handle name)
                             py::cast<std::string>(name) + "'; fields: " + names);
 }
 
+capnp::DynamicValue::Builder init_field(capnp::DynamicStruct::Builder s, py::handle name, py::handle size) {
+  auto field = field_of(s.getSchema(), name);
+  capnp::Type type = field.getType();
+  if (type.isStruct()) {
+    if (!size.is_none()) throw py::type_error(field_path(field) + " is a struct: init() takes no size");
+    return s.init(field);
+  }
+  if (type.isList()) {
+    if (size.is_none()) throw py::type_error(field_path(field) + " is a list: init() needs a size");
+    return s.init(field, py::cast<uint32_t>(size));
+  }
+  throw py::type_error(field_path(field) + " is neither a struct nor a list: assign it instead of init()");
+}
+
 void check_active(DynamicStruct::Reader s, capnp::StructSchema::Field field) {
   if (field.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT) return;
   KJ_IF_MAYBE(active, s.which()) {

@@ -81,6 +81,11 @@ capnp::StructSchema::Field field_of(capnp::StructSchema schema, py::handle name)
 // "Event.can": for error messages.
 std::string field_path(capnp::StructSchema::Field field);
 
+// s.init(name, size): the field `name` (a struct, or a list of `size`) made
+// anew. TypeError for a size where none belongs or none where one does, and
+// for a field that is neither struct nor list.
+capnp::DynamicValue::Builder init_field(capnp::DynamicStruct::Builder s, py::handle name, py::handle size);
+
 // Throws CapnpError unless `field` can be read from `s` (a union member must be the active one).
 void check_active(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field);
 

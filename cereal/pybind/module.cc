@@ -7,4 +7,5 @@ PYBIND11_MODULE(_cereal, m) {
   cereal_py::bind_capnp(m);
   cereal_py::bind_msgq(m);
   cereal_py::bind_submaster(m);
+  cereal_py::bind_event(m);
 }

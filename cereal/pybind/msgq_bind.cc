@@ -25,9 +25,12 @@ struct PubSocketPy {
   std::unique_ptr<msgq::PubSocket> sock;
   std::vector<uint64_t> buffer;
 
-  void send(py::handle data) {
+  // `which`, when not None, is the union member a message builder must hold
+  // (PubMaster: the service's own); ValueError otherwise.
+  void send(py::handle data, py::handle which) {
     if (StructBuilder *b = wrapped<StructBuilder>(data)) {
       if (!b->is_root) throw py::type_error("send() takes a whole message; this builder is a field of one");
+      if (!which.is_none()) check_which(b->value, which);
       cereal::MessageBuilder &msg = std::static_pointer_cast<BuiltMessage>(b->keep)->message;
       auto flat = msg.flatBytesInPlace();
       if (flat.size() > 0) {
@@ -50,6 +53,18 @@ struct PubSocketPy {
       throw;
     }
     PyBuffer_Release(&view);
+  }
+
+  static void check_which(capnp::DynamicStruct::Builder msg, py::handle which) {
+    Py_ssize_t n = 0;
+    const char *expected = PyUnicode_Check(which.ptr()) ? PyUnicode_AsUTF8AndSize(which.ptr(), &n) : nullptr;
+    if (expected == nullptr) throw py::type_error("send(): which must be a str");
+    KJ_IF_MAYBE(active, msg.which()) {
+      kj::StringPtr name = active->getProto().getName();
+      if (name.size() == size_t(n) && std::memcmp(name.begin(), expected, name.size()) == 0) return;
+      throw py::value_error("send(): the message holds '" + std::string(name.cStr()) + "', not '" + expected + "'");
+    }
+    throw py::value_error(std::string("send(): the message holds no union member, not '") + expected + "'");
   }
 
   void send_bytes(const void *data, size_t size) {
@@ -118,7 +133,8 @@ void bind_msgq(py::module_ &m) {
              return PubSocketPy{msgq::PubSocket::create(topic, ring_size), {}};
            }),
            py::arg("topic"), py::arg("ring_size") = msgq::kDefaultRingSize)
-      .def("send", &PubSocketPy::send, py::arg("data"))
+      .def("send", &PubSocketPy::send, py::arg("data"), py::arg("which") = py::none(),
+           "Publishes bytes or a message builder; a builder must hold the union member `which` when given.")
       .def_property_readonly("topic", [](const PubSocketPy &p) { return p.sock->topic(); })
       .def("subscriber_count", [](const PubSocketPy &p) { return p.sock->subscriber_count(); });
 

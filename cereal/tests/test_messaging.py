@@ -24,6 +24,12 @@ def test_new_message_stamps_time_and_valid():
   m = messaging.new_message(valid=False, logMonoTime=5)
   assert (m.logMonoTime, m.valid) == (5, False)
   assert messaging.new_message("sentinel", sentinel={"type": "endOfRoute"}).sentinel.type == "endOfRoute"
+  with pytest.raises(TypeError, match="Event.can is a list: init\\(\\) needs a size"):
+    messaging.new_message("can")
+  with pytest.raises(AttributeError, match="Event has no field 'noSuchService'"):
+    messaging.new_message("noSuchService")
+  with pytest.raises(TypeError, match="expected the Event schema of cereal/log.capnp, found FrameData"):
+    messaging._new_event(messaging.log.FrameData, None, None)
 
 
 def test_sockets_and_helpers():
@@ -226,8 +232,10 @@ def test_errors_name_the_problem():
   pm = messaging.PubMaster(["can"])
   with pytest.raises(KeyError, match="does not publish 'modelV2'"):
     pm.send("modelV2", b"")
-  with pytest.raises(ValueError, match="the message holds 'sensorEvents'"):
+  with pytest.raises(ValueError, match="the message holds 'sensorEvents', not 'can'"):
     pm.send("can", messaging.new_message("sensorEvents", 1))
+  with pytest.raises(TypeError, match="which must be a str"):
+    pm.sock["can"].send(messaging.new_message("can", 1), 5)
   with pytest.raises(TypeError, match="send\\(\\) takes bytes or a message builder, found str"):
     pm.sock["can"].send("text")
   with pytest.raises(TypeError, match="whole message"):

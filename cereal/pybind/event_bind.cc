@@ -1,0 +1,49 @@
+// new_event(): cereal.messaging.new_message's Event, made in one call. A plain
+// CPython function (no pybind11 dispatch): publishing loops call it once per
+// message, and dispatching, a dict of arguments and two dynamic field sets
+// would cost more than the message itself.
+#include "cereal/messaging.h"
+#include "cereal/pybind/bindings.h"
+#include "cereal/pybind/capnp_values.h"
+#include "cereal/pybind/fast_cast.h"
+
+namespace cereal_py {
+
+namespace {
+
+// new_event(event_schema, service, size): an Event builder stamped now
+// (logMonoTime, CLOCK_MONOTONIC ns) and valid, with the union member `service`
+// initialized (a list of `size`) unless service is None. event_schema is
+// cereal.log.Event: it is built with the compiled Event and read through the
+// parsed one, which lay it out alike.
+PyObject *new_event(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
+  return guarded([&]() -> PyObject * {
+    if (nargs != 3) throw py::type_error("new_event(event_schema, service, size) takes 3 arguments");
+    capnp::StructSchema schema = unwrap<StructSchemaPy>(args[0]).schema();
+    if (schema.getProto().getId() != capnp::typeId<cereal::Event>()) {
+      throw py::type_error("new_event: expected the Event schema of cereal/log.capnp, found " +
+                           std::string(schema.getShortDisplayName().cStr()));
+    }
+    auto msg = std::make_shared<BuiltMessage>();
+    msg->message.initEvent();
+    auto event = msg->message.getRoot<capnp::DynamicStruct>(schema);
+    if (args[1] != Py_None) init_field(event, args[1], args[2]);
+    return wrap(StructBuilder{std::move(msg), event, true}).release().ptr();
+  });
+}
+
+PyMethodDef new_event_def = {"new_event", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(new_event)),
+                             METH_FASTCALL,
+                             "new_event(event_schema, service, size)\n--\n\n"
+                             "An Event builder stamped now and valid, with `service` initialized (a list of `size`) "
+                             "unless it is None."};
+
+}  // namespace
+
+void bind_event(py::module_ &m) {
+  PyObject *fn = PyCFunction_NewEx(&new_event_def, nullptr, m.attr("__name__").ptr());
+  if (fn == nullptr) throw py::error_already_set();
+  m.add_object("new_event", py::reinterpret_steal<py::object>(fn));
+}
+
+}  // namespace cereal_py
