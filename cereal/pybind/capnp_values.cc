@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <capnp/any.h>
+
 #include "cereal/messaging.h"
 #include "cereal/pybind/fast_cast.h"
 
@@ -237,35 +239,50 @@ std::string field_path(capnp::StructSchema::Field field) {
          field.getProto().getName().cStr();
 }
 
-capnp::StructSchema::Field field_of(capnp::StructSchema schema, py::handle name) {
-  // Every attribute get and set looks a field up, and capnp's own lookups
-  // decode the schema each time (findFieldByName: about a thousand
-  // instructions on Event; even getFields(): a few hundred). So each struct
-  // type gets its fields decoded once, indexed by a dict {name: index}: a str
-  // keeps its hash, and a hit is one dict probe. Never freed, like the schemas.
-  struct Fields {
-    py::dict index_of;
-    std::vector<capnp::StructSchema::Field> all;
-  };
+namespace {
+
+// What field access needs of a struct type, decoded once: capnp's own lookups
+// decode the schema on every call (findFieldByName: about a thousand
+// instructions on Event; getFields() and which(): a few hundred), and every
+// attribute get and set looks a field up. Names are indexed by a dict
+// {name: index}: a str keeps its hash, so a hit is one dict probe.
+struct StructInfo {
+  py::dict index_of;
+  std::vector<capnp::StructSchema::Field> fields;
+  std::vector<uint16_t> discriminants;  // per field; NO_DISCRIMINANT outside the union
+  size_t discriminant_byte = 0;         // where the union's tag sits in the data section
+};
+
+// Never freed, like the schemas it describes.
+const StructInfo &struct_info(capnp::StructSchema schema) {
   struct Hash {
     size_t operator()(capnp::StructSchema s) const { return s.hashCode(); }
   };
-  static auto &by_type = *new std::unordered_map<capnp::StructSchema, Fields, Hash>;
+  static auto &by_type = *new std::unordered_map<capnp::StructSchema, StructInfo, Hash>;
   auto [it, added] = by_type.try_emplace(schema);
-  Fields &fields = it->second;
+  StructInfo &info = it->second;
   if (added) {
+    info.discriminant_byte = schema.getProto().getStruct().getDiscriminantOffset() * sizeof(uint16_t);
     for (auto f : schema.getFields()) {
-      fields.index_of[py::str(f.getProto().getName().cStr())] = py::int_(fields.all.size());
-      fields.all.push_back(f);
+      info.index_of[py::str(f.getProto().getName().cStr())] = py::int_(info.fields.size());
+      info.fields.push_back(f);
+      info.discriminants.push_back(f.getProto().getDiscriminantValue());
     }
   }
-  if (PyObject *index = PyDict_GetItemWithError(fields.index_of.ptr(), name.ptr())) return fields.all[PyLong_AsSize_t(index)];
+  return info;
+}
+
+}  // namespace
+
+capnp::StructSchema::Field field_of(capnp::StructSchema schema, py::handle name) {
+  const StructInfo &info = struct_info(schema);
+  if (PyObject *index = PyDict_GetItemWithError(info.index_of.ptr(), name.ptr())) return info.fields[PyLong_AsSize_t(index)];
   if (PyErr_Occurred()) throw py::error_already_set();
   if (!PyUnicode_Check(name.ptr())) {
     throw py::type_error("field names must be str, found " + std::string(py::str(py::type::handle_of(name).attr("__name__"))));
   }
   std::string names;
-  for (auto f : fields.all) names += std::string(names.empty() ? "" : ", ") + f.getProto().getName().cStr();
+  for (auto f : info.fields) names += std::string(names.empty() ? "" : ", ") + f.getProto().getName().cStr();
   throw py::attribute_error(std::string(schema.getShortDisplayName().cStr()) + " has no field '" +
                             py::cast<std::string>(name) + "'; fields: " + names);
 }
@@ -285,9 +302,17 @@ capnp::DynamicValue::Builder init_field(capnp::DynamicStruct::Builder s, py::han
 }
 
 void check_active(DynamicStruct::Reader s, capnp::StructSchema::Field field) {
-  if (field.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT) return;
+  const StructInfo &info = struct_info(s.getSchema());
+  const uint16_t wanted = info.discriminants[field.getIndex()];
+  if (wanted == capnp::schema::Field::NO_DISCRIMINANT) return;
+  // The tag as capnp reads it: little-endian, zero past a short data section.
+  auto data = capnp::AnyStruct::Reader(s).getDataSection();
+  uint16_t tag = 0;
+  if (info.discriminant_byte + sizeof(tag) <= data.size()) {
+    tag = uint16_t(data[info.discriminant_byte] | data[info.discriminant_byte + 1] << 8);
+  }
+  if (tag == wanted) return;
   KJ_IF_MAYBE(active, s.which()) {
-    if (*active == field) return;
     throw CapnpError(field_path(field) + " is not set: the active union member is '" +
                      active->getProto().getName().cStr() + "'");
   }
