@@ -170,6 +170,7 @@ class SubMaster:
     self.alive = sm.alive_dict
     self.valid = sm.valid_dict
     self.freq_ok = sm.freq_ok_dict
+    self._members = sm.members_dict  # sm[name], cached until name's next message
     # Per message and rarely read: looked up when indexed rather than stored by every update.
     self.recv_time = _View(sm.rcv_time_s, self.services)
     self.recv_time_ns = _View(sm.rcv_time, self.services)
@@ -188,7 +189,12 @@ class SubMaster:
   def __getitem__(self, service):
     """The newest message's `service` member (sm['can'] is the list of frames),
     or a default one before the first message, as in openpilot."""
-    return getattr(self.event(service), service)
+    try:
+      return self._members[service]
+    except KeyError:
+      pass
+    member = self._members[service] = getattr(self.event(service), service)
+    return member
 
   def event(self, service):
     """The whole newest Event of `service` (logMonoTime, valid, which(), ...)."""

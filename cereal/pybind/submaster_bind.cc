@@ -45,6 +45,9 @@ class SubMasterPy {
   // Plain dicts {service: bool} kept current by every update(): reading them is
   // a dict lookup, as in openpilot. Only entries whose value changed are written.
   py::dict updated, alive, valid, freq_ok;
+  // The Python SubMaster's cache of sm[name] {service: member reader}: an
+  // update drops the entries of the services it took a message of.
+  py::dict members;
 
   // The newest Event of `name` (a default one with that member set before the
   // first message). Cached until the next message of that service.
@@ -87,7 +90,10 @@ class SubMasterPy {
       set(alive, i, st.alive);
       set(valid, i, st.valid);
       set(freq_ok, i, st.freq_ok);
-      if (st.updated) readers_[i] = py::object();
+      if (st.updated) {
+        readers_[i] = py::object();
+        if (PyDict_DelItem(members.ptr(), keys_[i].ptr()) != 0) PyErr_Clear();  // absent: nothing cached
+      }
     }
   }
 
@@ -208,6 +214,7 @@ void bind_submaster(py::module_ &m) {
       .def_readonly("alive_dict", &S::alive)
       .def_readonly("valid_dict", &S::valid)
       .def_readonly("freq_ok_dict", &S::freq_ok)
+      .def_readonly("members_dict", &S::members)
       .def("get", &S::get)
       .def("updated_services", &S::updated_services)
       .def("updated", [](S &s, const std::string &n) { return s.sm().updated(n); })

@@ -99,6 +99,14 @@ def test_submaster_basics():
   assert not sm.all_valid() and sm.all_valid(["modelV2"]) is False
   assert sm.all_valid([]) is True
 
+  # sm[name] is the same reader until name's next message, whatever else arrives.
+  model, can = sm["modelV2"], sm["can"]
+  pm.send("modelV2", messaging.new_message("modelV2", modelV2={"frameId": 3}))
+  sm.update(1000)
+  assert sm["can"] is can and sm["modelV2"] is not model and sm["modelV2"].frameId == 3
+  sm.update(0)
+  assert sm["can"] is can and sm["modelV2"] is sm["modelV2"]
+
 
 def test_submaster_update_arguments():
   """update is a plain C function (no pybind11 dispatch): same arguments, same errors."""
