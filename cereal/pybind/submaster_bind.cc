@@ -92,7 +92,10 @@ class SubMasterPy {
       set(freq_ok, i, st.freq_ok);
       if (st.updated) {
         readers_[i] = py::object();
-        if (PyDict_DelItem(members.ptr(), keys_[i].ptr()) != 0) PyErr_Clear();  // absent: nothing cached
+        // Looked up first: deleting an absent key would raise (and clear) a KeyError per message.
+        if (PyDict_GetItem(members.ptr(), keys_[i].ptr()) != nullptr && PyDict_DelItem(members.ptr(), keys_[i].ptr()) != 0) {
+          throw py::error_already_set();
+        }
       }
     }
   }
