@@ -6,14 +6,18 @@
 //     master   PubMaster::send of the same bytes
 //     build    MessageBuilder + PubMaster::send, building every message
 //     zmq      libzmq PUB bound at ENDPOINT, the same bytes
-//   cereal_bench sub raw|master IDLE_MS          prints "ready", then after IDLE_MS without a
-//                                                message: "<count> <ns first..last> <lost> <cpu ns>"
+//   cereal_bench fill KIND COUNT                 sends COUNT messages as pub does, then prints the same
+//   cereal_bench sub raw|master IDLE_MS [gated]  prints "ready", then after IDLE_MS without a
+//                                                message: "<count> <ns first..last> <lost> <cpu ns>".
+//                                                gated: reads only once a line arrives on stdin (a
+//                                                backlog that fill wrote meanwhile)
 //   cereal_bench handoff SECONDS                 one cache line passed back and forth between two
 //                                                threads: "<handoffs> <ns>", the floor under a
 //                                                subscriber that keeps up with its publisher
 #include <time.h>
 #include <zmq.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -54,31 +58,37 @@ std::vector<uint64_t> small_message() {
   return out;
 }
 
-// Calls send_one(i) flat out for `seconds`; prints "<sent> <ns> <cpu ns>".
+// What a publisher sends: flat out for `seconds`, or `count` messages.
+struct Run {
+  double seconds;
+  uint64_t count;
+};
+
+// Calls send_one(i) flat out for the run; prints "<sent> <ns> <cpu ns>".
 template <class SendOne>
-void send_for(double seconds, SendOne send_one) {
-  const uint64_t start = conduit::mono_ns(), end = start + uint64_t(seconds * 1e9), cpu_start = cpu_ns();
+void send_for(Run run, SendOne send_one) {
+  const uint64_t start = conduit::mono_ns(), end = start + uint64_t(run.seconds * 1e9), cpu_start = cpu_ns();
   uint64_t sent = 0, now = start;
-  while (now < end) {
-    for (int i = 0; i < 64; ++i, ++sent) send_one(uint32_t(sent));
+  while (now < end && sent < run.count) {
+    for (uint64_t batch = std::min<uint64_t>(64, run.count - sent); batch > 0; --batch, ++sent) send_one(uint32_t(sent));
     now = conduit::mono_ns();
   }
   const uint64_t cpu = cpu_ns() - cpu_start;
   printf("%llu %llu %llu\n", (unsigned long long)sent, (unsigned long long)(now - start), (unsigned long long)cpu);
 }
 
-int pub(const std::string &kind, double seconds, const char *endpoint) {
+int pub(const std::string &kind, Run run, const char *endpoint) {
   const auto bytes = small_message();
   const size_t size = bytes.size() * sizeof(bytes[0]);
   if (kind == "raw") {
     auto sock = msgq::PubSocket::create(kTopic, cereal::service(kTopic).ring_size);
-    send_for(seconds, [&](uint32_t) { sock->send(bytes.data(), size); });
+    send_for(run, [&](uint32_t) { sock->send(bytes.data(), size); });
   } else if (kind == "master") {
     cereal::PubMaster pm({kTopic});
-    send_for(seconds, [&](uint32_t) { pm.send(kTopic, bytes.data(), size); });
+    send_for(run, [&](uint32_t) { pm.send(kTopic, bytes.data(), size); });
   } else if (kind == "build") {
     cereal::PubMaster pm({kTopic});
-    send_for(seconds, [&](uint32_t i) {
+    send_for(run, [&](uint32_t i) {
       cereal::MessageBuilder msg;
       fill(msg, i);
       pm.send(kTopic, msg);
@@ -90,7 +100,7 @@ int pub(const std::string &kind, double seconds, const char *endpoint) {
       fprintf(stderr, "cereal_bench: zmq_bind %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
       return 1;
     }
-    send_for(seconds, [&](uint32_t) { zmq_send(sock, bytes.data(), size, 0); });
+    send_for(run, [&](uint32_t) { zmq_send(sock, bytes.data(), size, 0); });
     zmq_close(sock);
     zmq_ctx_term(ctx);
   } else {
@@ -99,7 +109,13 @@ int pub(const std::string &kind, double seconds, const char *endpoint) {
   return 0;
 }
 
-int sub(const std::string &kind, int idle_ms) {
+// Waits for a line on stdin when gated (the backlog is written); false on EOF.
+bool open_gate(bool gated) {
+  char line[16];
+  return !gated || fgets(line, sizeof(line), stdin) != nullptr;
+}
+
+int sub(const std::string &kind, int idle_ms, bool gated) {
   uint64_t count = 0, first = 0, last = 0, lost = 0, cpu_first = 0, cpu_last = 0;
   if (kind == "raw") {
     msgq::SubOptions opts;
@@ -112,6 +128,7 @@ int sub(const std::string &kind, int idle_ms) {
     msgq::Message msg;
     printf("ready\n");
     fflush(stdout);
+    if (!open_gate(gated)) return 1;
     while (sock->receive(msg, 0) ||
            (!poller->spin_then_poll(count == 0 ? 30000 : idle_ms, cereal::SubMaster::kLookBeforeSleepNs).empty() && sock->receive(msg, 0))) {
       last = conduit::mono_ns();
@@ -123,6 +140,7 @@ int sub(const std::string &kind, int idle_ms) {
     cereal::SubMaster sm({kTopic});
     printf("ready\n");
     fflush(stdout);
+    if (!open_gate(gated)) return 1;
     while (true) {
       sm.update(count == 0 ? 30000 : idle_ms);
       if (!sm.updated(kTopic)) break;
@@ -175,11 +193,12 @@ int handoff(double seconds) {
 }  // namespace
 
 int main(int argc, char **argv) {
-  if (argc >= 4 && strcmp(argv[1], "pub") == 0) return pub(argv[2], atof(argv[3]), argc >= 5 ? argv[4] : nullptr);
-  if (argc >= 4 && strcmp(argv[1], "sub") == 0) return sub(argv[2], atoi(argv[3]));
+  if (argc >= 4 && strcmp(argv[1], "pub") == 0) return pub(argv[2], {atof(argv[3]), UINT64_MAX}, argc >= 5 ? argv[4] : nullptr);
+  if (argc >= 4 && strcmp(argv[1], "fill") == 0) return pub(argv[2], {1e9, strtoull(argv[3], nullptr, 10)}, nullptr);
+  if (argc >= 4 && strcmp(argv[1], "sub") == 0) return sub(argv[2], atoi(argv[3]), argc >= 5 && strcmp(argv[4], "gated") == 0);
   if (argc >= 3 && strcmp(argv[1], "handoff") == 0) return handoff(atof(argv[2]));
   fprintf(stderr,
-          "usage: cereal_bench pub raw|master|build|zmq SECONDS [ENDPOINT] | cereal_bench sub raw|master IDLE_MS | "
-          "cereal_bench handoff SECONDS\n");
+          "usage: cereal_bench pub raw|master|build|zmq SECONDS [ENDPOINT] | cereal_bench fill raw|master|build COUNT | "
+          "cereal_bench sub raw|master IDLE_MS [gated] | cereal_bench handoff SECONDS\n");
   return 2;
 }

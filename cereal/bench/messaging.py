@@ -19,13 +19,22 @@ and alive bookkeeping, and the loop's lookups by name (both loops read the
 clock once per message). Building a Cap'n Proto message is the same work for
 any transport and is measured apart, in the *_send rows.
 
+The backlog_msgs_per_s rows (python, cpp, msgq_raw) read BACKLOG messages that
+were all written before the subscriber read any: how fast a subscriber catches up,
+with no publisher running and nothing overwritten; the lines come from the other
+core's caches or from memory, as in a real backlog. Unlike the flat-out rows, they
+do not depend on whether the publisher laps the subscriber (below).
+
 Each runs REPEATS times for SECONDS; rows are medians. Publishers send flat out, so
 a receive rate is the slower of sender and receiver, and on a loaded machine it
 also follows each process's share of the CPUs. Both C++ subscribers wait alike
 (a 10 us look, then a futex sleep). A subscriber much slower than its publisher
 reads lines the writer has left (lapped, it skips ahead and counts the loss); one
 about as fast follows it closely and then pays at least one cache line crossing
-between the cores per message, which line_handoff measures. The second metric,
+between the cores per message, which line_handoff measures. The two regimes are
+sticky: a lapped subscriber resumes half a ring back, in colder lines, and tends
+to be lapped again, so a flat-out rate can halve from one run to the next
+depending on which regime a subscriber fell into. The second metric,
 cpu_ns_per_msg, is the receiving (for *_send: sending) process's CPU time per
 message, all its threads included: the cost, less sensitive to load, but it
 counts a caught-up subscriber's look for the next message. lost_pct: the share of
@@ -43,12 +52,18 @@ BENCH = os.path.join(ROOT, "build", "bin", "cereal_bench")
 SECONDS = float(os.environ.get("CEREAL_BENCH_SECONDS", "0.6"))
 REPEATS = int(os.environ.get("CEREAL_BENCH_REPEATS", "5"))
 IDLE_MS = 300
+# The backlog rows: messages written before the subscriber reads any, about 70% of
+# the can ring (2 MiB, 112 bytes a message), so none is overwritten.
+BACKLOG = 13000
+BACKLOG_IDLE_MS = 20
 
 
 @contextlib.contextmanager
-def _subscriber(kind):
-  """A cereal_bench subscriber, ready to receive; killed on the way out if still running."""
-  proc = subprocess.Popen([BENCH, "sub", kind, str(IDLE_MS)], stdout=subprocess.PIPE, text=True)
+def _subscriber(kind, gated=False):
+  """A cereal_bench subscriber, ready to receive (gated: once a line is written to its
+  stdin); killed on the way out if still running."""
+  args = [BENCH, "sub", kind, str(BACKLOG_IDLE_MS), "gated"] if gated else [BENCH, "sub", kind, str(IDLE_MS)]
+  proc = subprocess.Popen(args, stdin=subprocess.PIPE if gated else None, stdout=subprocess.PIPE, text=True)
   try:
     if proc.stdout.readline() != "ready\n":
       raise RuntimeError(f"cereal_bench sub {kind} did not start")
@@ -71,6 +86,39 @@ def _sub_result(proc):
   out, _ = proc.communicate(timeout=60)
   count, ns, lost, cpu = (int(x) for x in out.split())
   return (count / (ns * 1e-9), cpu / count, 100.0 * lost / (count + lost)) if ns and count else (0.0, 0.0, 0.0)
+
+
+def _backlog_result(rate, count):
+  if count != BACKLOG:
+    raise RuntimeError(f"backlog: read {count} of {BACKLOG} messages")
+  return rate
+
+
+def cpp_backlog_rate(kind):
+  with _subscriber(kind, gated=True) as sub:
+    subprocess.run([BENCH, "fill", kind, str(BACKLOG)], check=True, capture_output=True)
+    sub.stdin.write("go\n")
+    sub.stdin.flush()
+    out, _ = sub.communicate(timeout=60)
+  count, ns, _, _ = (int(x) for x in out.split())
+  return _backlog_result(count / (ns * 1e-9), count)
+
+
+def python_backlog_rate():
+  import cereal.messaging as messaging
+  sm = messaging.SubMaster(["can"])
+  subprocess.run([BENCH, "fill", "raw", str(BACKLOG)], check=True, capture_output=True)
+  count, first, last = 0, 0.0, 0.0
+  update, updated = sm.update, sm.updated
+  while True:
+    update(0)
+    if not updated["can"]:
+      break
+    last = time.monotonic()
+    if count == 0:
+      first = last
+    count += 1
+  return _backlog_result(count / (last - first), count)
 
 
 def cpp_rate(pub_kind, sub_kind):
@@ -188,11 +236,19 @@ def run():
     "msgq_raw": lambda: cpp_rate("raw", "raw"),
     "line_handoff": line_handoff_rate,
   }
+  backlog = {
+    "python": python_backlog_rate,
+    "cpp": lambda: cpp_backlog_rate("master"),
+    "msgq_raw": lambda: cpp_backlog_rate("raw"),
+  }
   samples = {name: [] for name in impls}
+  backlog_samples = {name: [] for name in backlog}
   try:
     for _ in range(REPEATS):  # interleaved, so load changes hit every impl alike
       for name, fn in impls.items():
         samples[name].append(fn())
+      for name, fn in backlog.items():
+        backlog_samples[name].append(fn())
   finally:
     shutil.rmtree(f"/dev/shm/conduit_{os.environ['CONDUIT_PREFIX']}", ignore_errors=True)
     if old_prefix is None:
@@ -206,4 +262,7 @@ def run():
         continue
       rows.append({"bench": "messaging", "impl": name, "case": "small", "metric": metric,
                    "value": statistics.median(v[k] for v in values), "unit": unit})
+  for name, values in backlog_samples.items():
+    rows.append({"bench": "messaging", "impl": name, "case": "small", "metric": "backlog_msgs_per_s",
+                 "value": statistics.median(values), "unit": "msgs/s"})
   return rows
