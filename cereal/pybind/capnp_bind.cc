@@ -125,7 +125,7 @@ std::shared_ptr<ReadMessage> hold_bytes(py::handle data, kj::ArrayPtr<const capn
   return msg;
 }
 
-StructReader from_bytes(const StructSchemaPy &s, py::handle data, py::object limit, py::object nesting) {
+py::object from_bytes(const StructSchemaPy &s, py::handle data, py::object limit, py::object nesting) {
   kj::ArrayPtr<const capnp::word> words;
   auto msg = hold_bytes(data, &words);
   StructReader r = read_struct(s.schema(), msg, words, reader_options(limit, nesting));
@@ -134,7 +134,7 @@ StructReader from_bytes(const StructSchemaPy &s, py::handle data, py::object lim
     throw CapnpError(std::to_string((words.end() - end) * sizeof(capnp::word)) +
                      " bytes follow the message; use read_multiple_bytes() for concatenated messages");
   }
-  return r;
+  return wrap(std::move(r));
 }
 
 py::list read_multiple_bytes(const StructSchemaPy &s, py::handle data, py::object limit, py::object nesting) {
@@ -146,7 +146,7 @@ py::list read_multiple_bytes(const StructSchemaPy &s, py::handle data, py::objec
     auto msg = std::make_shared<ReadMessage>();
     msg->external = whole;
     StructReader r = read_struct(s.schema(), msg, words, options);
-    out.append(py::cast(std::move(r)));
+    out.append(wrap(std::move(r)));
     words = kj::ArrayPtr<const capnp::word>(msg->reader->getEnd(), words.end());
   }
   return out;

@@ -10,6 +10,7 @@
 #include "cereal/messaging.h"
 #include "cereal/pybind/bindings.h"
 #include "cereal/pybind/capnp_values.h"
+#include "cereal/pybind/fast_cast.h"
 
 namespace cereal_py {
 
@@ -60,14 +61,14 @@ class SubMasterPy {
       msg->external = received;
       kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word *>(received->bytes.data()),
                                             received->bytes.size() / sizeof(capnp::word));
-      readers_[i] = py::cast(read_struct(event_, msg, words, capnp::ReaderOptions()));
+      readers_[i] = wrap(read_struct(event_, msg, words, capnp::ReaderOptions()));
     } else {
       auto msg = std::make_shared<BuiltMessage>();
       auto root = msg->message.initRoot<capnp::DynamicStruct>(event_);
       auto field = field_of(event_, py::str(name));
       if (field.getType().isList()) root.init(field, 0);
       else root.init(field);
-      readers_[i] = py::cast(StructReader{msg, root.asReader()});
+      readers_[i] = wrap(StructReader{msg, root.asReader()});
     }
     return readers_[i];
   }
