@@ -15,6 +15,7 @@
 #include "cereal/pybind/capnp_values.h"
 #include "cereal/pybind/fast_cast.h"
 #include "cereal/pybind/json_escapes.h"
+#include "cereal/pybind/object_guards.h"
 
 namespace cereal_py {
 
@@ -296,17 +297,6 @@ void install_field_slots(py::handle reader, py::handle builder) {
   b->tp_getattro = builder_getattro;
   b->tp_setattro = builder_setattro;
   PyType_Modified(b);
-}
-
-// Schemas, readers, builders and lists come only from schemas and messages.
-// Python's X.__new__(X) would make one with no C++ value behind it, which
-// pybind11's casts hand out as uninitialized memory: refused instead.
-void refuse_construction(py::handle type) {
-  reinterpret_cast<PyTypeObject *>(type.ptr())->tp_new = [](PyTypeObject *t, PyObject *, PyObject *) -> PyObject * {
-    PyErr_Format(PyExc_TypeError, "%s objects come from schemas and messages; they cannot be created directly", t->tp_name);
-    return nullptr;
-  };
-  PyType_Modified(reinterpret_cast<PyTypeObject *>(type.ptr()));
 }
 
 // Indexing a list, likewise, goes straight to list_item(); __getitem__ stays

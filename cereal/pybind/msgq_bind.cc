@@ -12,6 +12,7 @@
 #include "cereal/pybind/bindings.h"
 #include "cereal/pybind/capnp_values.h"
 #include "cereal/pybind/fast_cast.h"
+#include "cereal/pybind/object_guards.h"
 #include "msgq/msgq.h"
 
 namespace cereal_py {
@@ -101,7 +102,7 @@ struct PollerPy {
   std::map<msgq::SubSocket *, py::object> sockets;  // also keeps them alive
 
   void add(py::object sock) {
-    SubSocketPy &s = sock.cast<SubSocketPy &>();
+    SubSocketPy &s = unwrap<SubSocketPy>(sock);  // TypeError for anything else, or one never initialized
     if (sockets.count(s.sock.get())) return;
     poller->add(*s.sock);
     sockets.emplace(s.sock.get(), sock);
@@ -128,7 +129,8 @@ void bind_msgq(py::module_ &m) {
   m.def("max_message_size", &msgq::max_message_size, py::arg("ring_size"));
   m.attr("DEFAULT_RING_SIZE") = msgq::kDefaultRingSize;
 
-  py::class_<PubSocketPy>(m, "PubSocket")
+  py::class_<PubSocketPy> pub_socket(m, "PubSocket");
+  pub_socket
       .def(py::init([](const std::string &topic, size_t ring_size) {
              return PubSocketPy{msgq::PubSocket::create(topic, ring_size), {}};
            }),
@@ -138,7 +140,8 @@ void bind_msgq(py::module_ &m) {
       .def_property_readonly("topic", [](const PubSocketPy &p) { return p.sock->topic(); })
       .def("subscriber_count", [](const PubSocketPy &p) { return p.sock->subscriber_count(); });
 
-  py::class_<SubSocketPy>(m, "SubSocket")
+  py::class_<SubSocketPy> sub_socket(m, "SubSocket");
+  sub_socket
       .def(py::init([](const std::string &topic, bool conflate, size_t ring_size, int timeout_ms) {
              msgq::SubOptions opts;
              opts.conflate = conflate;
@@ -154,11 +157,14 @@ void bind_msgq(py::module_ &m) {
       .def_property_readonly("topic", [](const SubSocketPy &s) { return s.sock->topic(); })
       .def("lost", [](const SubSocketPy &s) { return s.sock->lost(); });
 
-  py::class_<PollerPy>(m, "Poller")
+  py::class_<PollerPy> poller(m, "Poller");
+  poller
       .def(py::init<>())
       .def("register", &PollerPy::add)
       .def("registerSocket", &PollerPy::add)
       .def("poll", &PollerPy::poll, py::arg("timeout_ms"), "Sockets with a message ready (empty on timeout).");
+
+  for (py::handle type : std::initializer_list<py::handle>{pub_socket, sub_socket, poller}) require_init(type);
 }
 
 }  // namespace cereal_py

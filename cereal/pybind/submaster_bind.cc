@@ -11,6 +11,7 @@
 #include "cereal/pybind/bindings.h"
 #include "cereal/pybind/capnp_values.h"
 #include "cereal/pybind/fast_cast.h"
+#include "cereal/pybind/object_guards.h"
 
 namespace cereal_py {
 
@@ -207,7 +208,8 @@ std::vector<std::string> names_or_all(py::object names) {
 
 void bind_submaster(py::module_ &m) {
   using S = SubMasterPy;
-  py::class_<S>(m, "SubMaster")
+  py::class_<S> sub_master(m, "SubMaster");
+  sub_master
       .def(py::init<const std::vector<std::string> &, const std::vector<std::string> &,
                     const std::vector<std::string> &, bool, StructSchemaPy>(),
            py::arg("services"), py::arg("poll"), py::arg("ignore_alive"), py::arg("conflate"), py::arg("event_schema"))
@@ -235,6 +237,7 @@ void bind_submaster(py::module_ &m) {
       .def("all_alive", [](S &s, py::object names) { return s.sm().allAlive(names_or_all(names)); }, py::arg("names") = py::none())
       .def("all_valid", [](S &s, py::object names) { return s.sm().allValid(names_or_all(names)); }, py::arg("names") = py::none())
       .def("all_freq_ok", [](S &s, py::object names) { return s.sm().allFreqOk(names_or_all(names)); }, py::arg("names") = py::none());
+  require_init(sub_master);
 }
 
 }  // namespace cereal_py

@@ -252,6 +252,20 @@ def test_errors_name_the_problem():
     messaging.pub_sock("can")  # a second live publisher
 
 
+def test_uninitialized_objects_are_refused():
+  """X.__new__(X) without __init__ has no C++ object behind it: a TypeError, never a crash."""
+  from cereal import _cereal
+  for cls in (_cereal.PubSocket, _cereal.SubSocket, _cereal.Poller, _cereal.SubMaster):
+    bare = cls.__new__(cls)
+    method = next(name for name in dir(cls) if not name.startswith("_"))
+    with pytest.raises(TypeError, match="never initialized"):
+      getattr(bare, method)
+  with pytest.raises(TypeError, match="expected a .*SubSocket"):
+    _cereal.Poller().register(_cereal.SubSocket.__new__(_cereal.SubSocket))
+  with pytest.raises(TypeError, match="expected a .*SubSocket"):
+    _cereal.Poller().register(b"not a socket")
+
+
 def test_waits_release_the_gil():
   """Another thread keeps running while SubMaster.update, receive and poll sleep."""
   counter = [0]
