@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "common/py_object_guards.h"
 #include "common/yuv420_copy.h"
 #include "visionipc/visionipc_client.h"
 #include "visionipc/visionipc_server.h"
@@ -79,7 +80,8 @@ PYBIND11_MODULE(_visionipc, m) {
       .value("VISION_STREAM_MAP", VISION_STREAM_MAP)
       .export_values();
 
-  py::class_<PyVisionBuf>(m, "VisionBuf")
+  py::class_<PyVisionBuf> vision_buf(m, "VisionBuf");
+  vision_buf
       .def_property_readonly("width", [](const PyVisionBuf &b) { return b.buf->width; })
       .def_property_readonly("height", [](const PyVisionBuf &b) { return b.buf->height; })
       .def_property_readonly("stride", [](const PyVisionBuf &b) { return b.buf->stride; })
@@ -109,7 +111,8 @@ PYBIND11_MODULE(_visionipc, m) {
                       {py::ssize_t(b.buf->layout.uv_stride), 1});
       }, "NV12 only: the interleaved UV plane, (height/2, width) uint8 with row stride.");
 
-  py::class_<VisionIpcServer>(m, "VisionIpcServer")
+  py::class_<VisionIpcServer> server(m, "VisionIpcServer");
+  server
       .def(py::init<std::string>(), py::arg("name"))
       .def("create_buffers", [](VisionIpcServer &s, VisionStreamType type, size_t n, size_t w, size_t h, const std::string &fmt) {
         s.create_buffers(type, n, w, h, conduit::parse_pixel_format(fmt));
@@ -142,7 +145,8 @@ PYBIND11_MODULE(_visionipc, m) {
       .def("num_clients", &VisionIpcServer::num_clients)
       .def("holders", &VisionIpcServer::holders);
 
-  py::class_<PyClient>(m, "VisionIpcClient")
+  py::class_<PyClient> client(m, "VisionIpcClient");
+  client
       .def(py::init<std::string, VisionStreamType, bool>(), py::arg("name"), py::arg("stream"), py::arg("conflate") = false)
       .def("connect", [](PyClient &c, bool blocking) {
         py::gil_scoped_release nogil;
@@ -179,4 +183,8 @@ PYBIND11_MODULE(_visionipc, m) {
         py::gil_scoped_release nogil;
         return VisionIpcClient::getAvailableStreams(name, block);
       }, py::arg("name"), py::arg("block") = false);
+
+  conduit_py::refuse_construction(vision_buf);  // buffers come from a server or a client
+  conduit_py::require_init(server);
+  conduit_py::require_init(client);
 }

@@ -15,7 +15,7 @@
 #include "cereal/pybind/capnp_values.h"
 #include "cereal/pybind/fast_cast.h"
 #include "cereal/pybind/json_escapes.h"
-#include "cereal/pybind/object_guards.h"
+#include "common/py_object_guards.h"
 
 namespace cereal_py {
 
@@ -445,7 +445,7 @@ void bind_capnp(py::module_ &m) {
   install_subscript_slot<ListReader>(list_reader);
   install_subscript_slot<ListBuilder>(list_builder);
   for (py::handle type : std::initializer_list<py::handle>{struct_schema, enum_schema, reader, builder, list_reader, list_builder}) {
-    refuse_construction(type);
+    conduit_py::refuse_construction(type);
   }
 }
 

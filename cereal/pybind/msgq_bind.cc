@@ -12,7 +12,7 @@
 #include "cereal/pybind/bindings.h"
 #include "cereal/pybind/capnp_values.h"
 #include "cereal/pybind/fast_cast.h"
-#include "cereal/pybind/object_guards.h"
+#include "common/py_object_guards.h"
 #include "msgq/msgq.h"
 
 namespace cereal_py {
@@ -164,7 +164,9 @@ void bind_msgq(py::module_ &m) {
       .def("registerSocket", &PollerPy::add)
       .def("poll", &PollerPy::poll, py::arg("timeout_ms"), "Sockets with a message ready (empty on timeout).");
 
-  for (py::handle type : std::initializer_list<py::handle>{pub_socket, sub_socket, poller}) require_init(type);
+  for (py::handle type : std::initializer_list<py::handle>{pub_socket, sub_socket, poller}) {
+    conduit_py::require_init(type);
+  }
 }
 
 }  // namespace cereal_py

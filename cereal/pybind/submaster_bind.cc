@@ -11,7 +11,7 @@
 #include "cereal/pybind/bindings.h"
 #include "cereal/pybind/capnp_values.h"
 #include "cereal/pybind/fast_cast.h"
-#include "cereal/pybind/object_guards.h"
+#include "common/py_object_guards.h"
 
 namespace cereal_py {
 
@@ -237,7 +237,7 @@ void bind_submaster(py::module_ &m) {
       .def("all_alive", [](S &s, py::object names) { return s.sm().allAlive(names_or_all(names)); }, py::arg("names") = py::none())
       .def("all_valid", [](S &s, py::object names) { return s.sm().allValid(names_or_all(names)); }, py::arg("names") = py::none())
       .def("all_freq_ok", [](S &s, py::object names) { return s.sm().allFreqOk(names_or_all(names)); }, py::arg("names") = py::none());
-  require_init(sub_master);
+  conduit_py::require_init(sub_master);
 }
 
 }  // namespace cereal_py

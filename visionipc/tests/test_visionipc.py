@@ -165,3 +165,11 @@ def test_bad_input_raises_clear_errors():
   assert not client.connect(False)
   assert "unknown stream 2" in client.last_error
   assert client.recv(10) is None
+  # Objects with no C++ value behind them are refused, never followed.
+  with pytest.raises(TypeError, match="never initialized"):
+    VisionIpcServer.__new__(VisionIpcServer).start_listener()
+  with pytest.raises(TypeError, match="never initialized"):
+    VisionIpcClient.__new__(VisionIpcClient).recv(10)
+  buf_type = type(server.get_buffer(VISION_STREAM_ROAD))
+  with pytest.raises(TypeError):
+    buf_type.__new__(buf_type)
