@@ -238,43 +238,37 @@ py::object list_item(ListBuilder &l, py::handle key) {
 // slots directly: a name that is not a method or property is looked up as a
 // field, without pybind11's dispatcher or a failed generic lookup first.
 
-// The field named `name`, or nullopt when `name` is a class attribute (method, property).
-std::optional<capnp::StructSchema::Field> field_for(PyObject *self, PyObject *name, capnp::StructSchema schema) {
+// Whether `name` is a method or property of self's type rather than a field.
+bool class_attribute(PyObject *self, PyObject *name) {
   if (!PyUnicode_Check(name)) throw py::type_error("attribute name must be str");
-  if (_PyType_Lookup(Py_TYPE(self), name) != nullptr) return std::nullopt;
-  return field_of(schema, name);
+  return _PyType_Lookup(Py_TYPE(self), name) != nullptr;
 }
 
 PyObject *reader_getattro(PyObject *self, PyObject *name) {
   return guarded([&]() -> PyObject * {
     const StructReader &r = unwrap<StructReader>(self);
-    auto field = field_for(self, name, r.value.getSchema());
-    if (!field) return PyObject_GenericGetAttr(self, name);
-    check_active(r.value, *field);
-    return to_py(r.value.get(*field), r.keep).release().ptr();
+    if (class_attribute(self, name)) return PyObject_GenericGetAttr(self, name);
+    return to_py(r.value.get(readable_field(r.value, name)), r.keep).release().ptr();
   });
 }
 
 PyObject *builder_getattro(PyObject *self, PyObject *name) {
   return guarded([&]() -> PyObject * {
     StructBuilder &b = unwrap<StructBuilder>(self);
-    auto field = field_for(self, name, b.value.getSchema());
-    if (!field) return PyObject_GenericGetAttr(self, name);
-    check_active(b.value.asReader(), *field);
-    return to_py(b.value.get(*field), b.keep).release().ptr();
+    if (class_attribute(self, name)) return PyObject_GenericGetAttr(self, name);
+    return to_py(b.value.get(readable_field(b.value.asReader(), name)), b.keep).release().ptr();
   });
 }
 
 int builder_setattro(PyObject *self, PyObject *name, PyObject *value) {
   PyObject *ok = guarded([&]() -> PyObject * {
     StructBuilder &b = unwrap<StructBuilder>(self);
-    auto field = field_for(self, name, b.value.getSchema());
-    if (!field) {
+    if (class_attribute(self, name)) {
       if (PyObject_GenericSetAttr(self, name, value) != 0) throw py::error_already_set();
-    } else if (value == nullptr) {
-      throw py::type_error(field_path(*field) + ": fields cannot be deleted");
+    } else if (auto field = field_of(b.value.getSchema(), name); value == nullptr) {
+      throw py::type_error(field_path(field) + ": fields cannot be deleted");
     } else {
-      set_field(b.value, *field, value);
+      set_field(b.value, field, value);
     }
     Py_RETURN_NONE;
   });

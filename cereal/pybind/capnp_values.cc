@@ -272,12 +272,27 @@ const StructInfo &struct_info(capnp::StructSchema schema) {
   return info;
 }
 
-}  // namespace
-
-capnp::StructSchema::Field field_of(capnp::StructSchema schema, py::handle name) {
-  const StructInfo &info = struct_info(schema);
-  if (PyObject *index = PyDict_GetItemWithError(info.index_of.ptr(), name.ptr())) return info.fields[PyLong_AsSize_t(index)];
+// The index of the field named `name` in info, or -1 when there is none.
+Py_ssize_t index_in(const StructInfo &info, py::handle name) {
+  if (PyObject *index = PyDict_GetItemWithError(info.index_of.ptr(), name.ptr())) return PyLong_AsSsize_t(index);
   if (PyErr_Occurred()) throw py::error_already_set();
+  return -1;
+}
+
+// Whether field `index` of info is the active member of s's union.
+bool holds(const StructInfo &info, DynamicStruct::Reader s, size_t index) {
+  const uint16_t wanted = info.discriminants[index];
+  if (wanted == capnp::schema::Field::NO_DISCRIMINANT) return false;
+  // The tag as capnp reads it: little-endian, zero past a short data section.
+  auto data = capnp::AnyStruct::Reader(s).getDataSection();
+  uint16_t tag = 0;
+  if (info.discriminant_byte + sizeof(tag) <= data.size()) {
+    tag = uint16_t(data[info.discriminant_byte] | data[info.discriminant_byte + 1] << 8);
+  }
+  return tag == wanted;
+}
+
+[[noreturn]] void no_field(const StructInfo &info, capnp::StructSchema schema, py::handle name) {
   if (!PyUnicode_Check(name.ptr())) {
     throw py::type_error("field names must be str, found " + std::string(py::str(py::type::handle_of(name).attr("__name__"))));
   }
@@ -285,6 +300,38 @@ capnp::StructSchema::Field field_of(capnp::StructSchema schema, py::handle name)
   for (auto f : info.fields) names += std::string(names.empty() ? "" : ", ") + f.getProto().getName().cStr();
   throw py::attribute_error(std::string(schema.getShortDisplayName().cStr()) + " has no field '" +
                             py::cast<std::string>(name) + "'; fields: " + names);
+}
+
+}  // namespace
+
+capnp::StructSchema::Field field_of(capnp::StructSchema schema, py::handle name) {
+  const StructInfo &info = struct_info(schema);
+  const Py_ssize_t i = index_in(info, name);
+  if (i < 0) no_field(info, schema, name);
+  return info.fields[size_t(i)];
+}
+
+const capnp::StructSchema::Field *find_field(capnp::StructSchema schema, py::handle name) {
+  const StructInfo &info = struct_info(schema);
+  const Py_ssize_t i = index_in(info, name);
+  return i < 0 ? nullptr : &info.fields[size_t(i)];
+}
+
+bool holds(DynamicStruct::Reader s, capnp::StructSchema::Field field) {
+  return holds(struct_info(s.getSchema()), s, field.getIndex());
+}
+
+capnp::StructSchema::Field readable_field(DynamicStruct::Reader s, py::handle name) {
+  const StructInfo &info = struct_info(s.getSchema());
+  const Py_ssize_t i = index_in(info, name);
+  if (i < 0) no_field(info, s.getSchema(), name);
+  const capnp::StructSchema::Field &field = info.fields[size_t(i)];
+  if (info.discriminants[size_t(i)] == capnp::schema::Field::NO_DISCRIMINANT || holds(info, s, size_t(i))) return field;
+  KJ_IF_MAYBE(active, s.which()) {
+    throw CapnpError(field_path(field) + " is not set: the active union member is '" +
+                     active->getProto().getName().cStr() + "'");
+  }
+  throw CapnpError(field_path(field) + " is not set: the active union member is unknown to this schema");
 }
 
 capnp::DynamicValue::Builder init_field(capnp::DynamicStruct::Builder s, py::handle name, py::handle size) {
@@ -299,24 +346,6 @@ capnp::DynamicValue::Builder init_field(capnp::DynamicStruct::Builder s, py::han
     return s.init(field, py::cast<uint32_t>(size));
   }
   throw py::type_error(field_path(field) + " is neither a struct nor a list: assign it instead of init()");
-}
-
-void check_active(DynamicStruct::Reader s, capnp::StructSchema::Field field) {
-  const StructInfo &info = struct_info(s.getSchema());
-  const uint16_t wanted = info.discriminants[field.getIndex()];
-  if (wanted == capnp::schema::Field::NO_DISCRIMINANT) return;
-  // The tag as capnp reads it: little-endian, zero past a short data section.
-  auto data = capnp::AnyStruct::Reader(s).getDataSection();
-  uint16_t tag = 0;
-  if (info.discriminant_byte + sizeof(tag) <= data.size()) {
-    tag = uint16_t(data[info.discriminant_byte] | data[info.discriminant_byte + 1] << 8);
-  }
-  if (tag == wanted) return;
-  KJ_IF_MAYBE(active, s.which()) {
-    throw CapnpError(field_path(field) + " is not set: the active union member is '" +
-                     active->getProto().getName().cStr() + "'");
-  }
-  throw CapnpError(field_path(field) + " is not set: the active union member is unknown to this schema");
 }
 
 py::object to_py(const DynamicValue::Reader &value, const Keep &keep) {

@@ -57,15 +57,14 @@ struct PubSocketPy {
   }
 
   static void check_which(capnp::DynamicStruct::Builder msg, py::handle which) {
-    Py_ssize_t n = 0;
-    const char *expected = PyUnicode_Check(which.ptr()) ? PyUnicode_AsUTF8AndSize(which.ptr(), &n) : nullptr;
-    if (expected == nullptr) throw py::type_error("send(): which must be a str");
+    if (!PyUnicode_Check(which.ptr())) throw py::type_error("send(): which must be a str");
+    const capnp::StructSchema::Field *field = find_field(msg.getSchema(), which);
+    if (field != nullptr && holds(msg.asReader(), *field)) return;
+    std::string holding = "no union member";
     KJ_IF_MAYBE(active, msg.which()) {
-      kj::StringPtr name = active->getProto().getName();
-      if (name.size() == size_t(n) && std::memcmp(name.begin(), expected, name.size()) == 0) return;
-      throw py::value_error("send(): the message holds '" + std::string(name.cStr()) + "', not '" + expected + "'");
+      holding = "'" + std::string(active->getProto().getName().cStr()) + "'";
     }
-    throw py::value_error(std::string("send(): the message holds no union member, not '") + expected + "'");
+    throw py::value_error("send(): the message holds " + holding + ", not '" + py::cast<std::string>(which) + "'");
   }
 
   void send_bytes(const void *data, size_t size) {
