@@ -38,10 +38,7 @@ def new_message(service=None, size=None, **kwargs):
   """An Event builder stamped now (logMonoTime, CLOCK_MONOTONIC ns), valid=True unless
   given, with the union member `service` initialized (a list of `size` if given)
   unless kwargs already set it."""
-  msg = _new_event(log.Event, None if service in kwargs else service, size)
-  for name, value in kwargs.items():
-    setattr(msg, name, value)
-  return msg
+  return _new_event(log.Event, service, size, kwargs)
 
 
 def log_from_bytes(dat, traversal_limit_in_words=None):

@@ -11,14 +11,16 @@ namespace cereal_py {
 
 namespace {
 
-// new_event(event_schema, service, size): an Event builder stamped now
+// new_event(event_schema, service, size, fields): an Event builder stamped now
 // (logMonoTime, CLOCK_MONOTONIC ns) and valid, with the union member `service`
-// initialized (a list of `size`) unless service is None. event_schema is
-// cereal.log.Event: it is built with the compiled Event and read through the
-// parsed one, which lay it out alike.
+// initialized (a list of `size`) unless service is None or among `fields`, then
+// `fields` (a dict) set. event_schema is cereal.log.Event: it is built with the
+// compiled Event and read through the parsed one, which lay it out alike.
 PyObject *new_event(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
   return guarded([&]() -> PyObject * {
-    if (nargs != 3) throw py::type_error("new_event(event_schema, service, size) takes 3 arguments");
+    if (nargs != 4 || !PyDict_Check(args[3])) {
+      throw py::type_error("new_event(event_schema, service, size, fields) takes 4 arguments, fields a dict");
+    }
     capnp::StructSchema schema = unwrap<StructSchemaPy>(args[0]).schema();
     if (schema.getProto().getId() != capnp::typeId<cereal::Event>()) {
       throw py::type_error("new_event: expected the Event schema of cereal/log.capnp, found " +
@@ -27,16 +29,19 @@ PyObject *new_event(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
     auto msg = std::make_shared<BuiltMessage>();
     msg->message.initEvent();
     auto event = msg->message.getRoot<capnp::DynamicStruct>(schema);
-    if (args[1] != Py_None) init_field(event, args[1], args[2]);
+    const int service_in_fields = args[1] == Py_None ? 0 : PyDict_Contains(args[3], args[1]);
+    if (service_in_fields < 0) throw py::error_already_set();
+    if (args[1] != Py_None && !service_in_fields) init_field(event, args[1], args[2]);
+    set_fields(event, args[3]);
     return wrap(StructBuilder{std::move(msg), event, true}).release().ptr();
   });
 }
 
 PyMethodDef new_event_def = {"new_event", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(new_event)),
                              METH_FASTCALL,
-                             "new_event(event_schema, service, size)\n--\n\n"
+                             "new_event(event_schema, service, size, fields)\n--\n\n"
                              "An Event builder stamped now and valid, with `service` initialized (a list of `size`) "
-                             "unless it is None."};
+                             "unless it is None or among `fields`, then `fields` set."};
 
 }  // namespace
 

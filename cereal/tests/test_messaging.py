@@ -29,7 +29,7 @@ def test_new_message_stamps_time_and_valid():
   with pytest.raises(AttributeError, match="Event has no field 'noSuchService'"):
     messaging.new_message("noSuchService")
   with pytest.raises(TypeError, match="expected the Event schema of cereal/log.capnp, found FrameData"):
-    messaging._new_event(messaging.log.FrameData, None, None)
+    messaging._new_event(messaging.log.FrameData, None, None, {})
 
 
 def test_sockets_and_helpers():
