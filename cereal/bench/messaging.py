@@ -81,11 +81,32 @@ def _run_pub(kind, *extra):
   return sent / (ns * 1e-9), cpu / sent
 
 
+def _sub_counts(proc):
+  """(count, ns first..last, lost, CPU ns): what a cereal_bench subscriber printed."""
+  out, _ = proc.communicate(timeout=60)
+  return tuple(int(x) for x in out.split())
+
+
 def _sub_result(proc):
   """(msgs/s, CPU ns per message, % of messages lost) of a cereal_bench subscriber."""
-  out, _ = proc.communicate(timeout=60)
-  count, ns, lost, cpu = (int(x) for x in out.split())
+  count, ns, lost, cpu = _sub_counts(proc)
   return (count / (ns * 1e-9), cpu / count, 100.0 * lost / (count + lost)) if ns and count else (0.0, 0.0, 0.0)
+
+
+def _python_receive(sm, first_timeout_ms, idle_ms):
+  """(count, seconds first..last, CPU seconds from the first) of sm.update() taking
+  'can' messages until idle_ms pass without one."""
+  count, first, last, cpu_first = 0, 0.0, 0.0, 0.0
+  update, updated = sm.update, sm.updated
+  while True:
+    update(idle_ms if count else first_timeout_ms)
+    if not updated["can"]:
+      break
+    last = time.monotonic()
+    if count == 0:
+      first, cpu_first = last, time.process_time()
+    count += 1
+  return count, last - first, time.process_time() - cpu_first
 
 
 def _backlog_result(rate, count):
@@ -99,8 +120,7 @@ def cpp_backlog_rate(kind):
     subprocess.run([BENCH, "fill", kind, str(BACKLOG)], check=True, capture_output=True)
     sub.stdin.write("go\n")
     sub.stdin.flush()
-    out, _ = sub.communicate(timeout=60)
-  count, ns, _, _ = (int(x) for x in out.split())
+    count, ns, _, _ = _sub_counts(sub)
   return _backlog_result(count / (ns * 1e-9), count)
 
 
@@ -108,17 +128,8 @@ def python_backlog_rate():
   import cereal.messaging as messaging
   sm = messaging.SubMaster(["can"])
   subprocess.run([BENCH, "fill", "raw", str(BACKLOG)], check=True, capture_output=True)
-  count, first, last = 0, 0.0, 0.0
-  update, updated = sm.update, sm.updated
-  while True:
-    update(0)
-    if not updated["can"]:
-      break
-    last = time.monotonic()
-    if count == 0:
-      first = last
-    count += 1
-  return _backlog_result(count / (last - first), count)
+  count, seconds, _ = _python_receive(sm, 0, 0)
+  return _backlog_result(count / seconds, count)
 
 
 def cpp_rate(pub_kind, sub_kind):
@@ -144,18 +155,8 @@ def python_receive_rate():
   sm = messaging.SubMaster(["can"])
   pub = subprocess.Popen([BENCH, "pub", "raw", str(SECONDS)], stdout=subprocess.DEVNULL)
   try:
-    count, first, last, cpu_first = 0, 0.0, 0.0, 0.0
-    update, updated = sm.update, sm.updated
-    while True:
-      update(IDLE_MS if count else 30000)
-      if not updated["can"]:
-        break
-      last = time.monotonic()
-      if count == 0:
-        first, cpu_first = last, time.process_time()
-      count += 1
-    cpu = time.process_time() - cpu_first
-    return (count / (last - first), cpu * 1e9 / count, None) if last > first else (0.0, 0.0, None)
+    count, seconds, cpu = _python_receive(sm, 30000, IDLE_MS)
+    return (count / seconds, cpu * 1e9 / count, None) if seconds > 0 else (0.0, 0.0, None)
   finally:
     pub.wait()
 
