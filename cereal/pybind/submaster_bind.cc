@@ -94,8 +94,10 @@ class SubMasterPy {
       set(freq_ok, i, st.freq_ok);
       if (st.updated) {
         readers_[i] = py::object();
-        // Looked up first: deleting an absent key would raise (and clear) a KeyError per message.
-        if (PyDict_GetItem(members.ptr(), keys_[i].ptr()) != nullptr && PyDict_DelItem(members.ptr(), keys_[i].ptr()) != 0) {
+        // Looked up first (deleting an absent key would raise and clear a KeyError),
+        // and only when something is cached: a loop that never reads sm[name] pays nothing.
+        if (PyDict_GET_SIZE(members.ptr()) != 0 && PyDict_GetItem(members.ptr(), keys_[i].ptr()) != nullptr &&
+            PyDict_DelItem(members.ptr(), keys_[i].ptr()) != 0) {
           throw py::error_already_set();
         }
       }
