@@ -42,33 +42,30 @@ Event::Which event_which(std::string_view name) {
                               "' has no Event union member of that name in cereal/log.capnp");
 }
 
-// Where the root Event keeps what SubMaster reads on every message, from the schema.
+// Where the root Event keeps what SubMaster reads off every message: the wire
+// layout capnp gives cereal/log.capnp, as constants so that receiving loads
+// none of them. check_event_layout() holds them against the schema before the
+// first SubMaster receives anything.
 struct EventLayout {
-  size_t which_byte;     // union discriminant (uint16) in the data section
-  size_t mono_byte;      // logMonoTime (uint64)
-  size_t valid_byte;     // valid (bool): the byte, and its bit as a mask
-  uint8_t valid_mask;
-  uint64_t mono_default;
-  bool valid_default;
-  size_t data_bytes;     // a data section this long holds all three
+  size_t mono_byte = 0;    // logMonoTime (uint64, default 0)
+  size_t valid_byte = 8;   // valid (bool, default true): the byte, and its bit as a mask
+  uint8_t valid_mask = 1;
+  size_t which_byte = 10;  // union discriminant (uint16)
+  size_t data_bytes = 12;  // a data section this long holds all three
 };
+constexpr EventLayout kEventLayout;
 
-const EventLayout &event_layout() {
-  static const EventLayout layout = [] {
-    auto schema = capnp::Schema::from<Event>();
-    auto mono = schema.getFieldByName("logMonoTime").getProto().getSlot();
-    auto valid = schema.getFieldByName("valid").getProto().getSlot();
-    EventLayout l{};
-    l.which_byte = schema.getProto().getStruct().getDiscriminantOffset() * sizeof(uint16_t);
-    l.mono_byte = mono.getOffset() * sizeof(uint64_t);
-    l.valid_byte = valid.getOffset() / 8;
-    l.valid_mask = uint8_t(1u << (valid.getOffset() % 8));
-    l.mono_default = mono.getDefaultValue().getUint64();
-    l.valid_default = valid.getDefaultValue().getBool();
-    l.data_bytes = std::max({l.which_byte + sizeof(uint16_t), l.mono_byte + sizeof(uint64_t), l.valid_byte + 1});
-    return l;
-  }();
-  return layout;
+void check_event_layout() {
+  auto schema = capnp::Schema::from<Event>();
+  auto mono = schema.getFieldByName("logMonoTime").getProto().getSlot();
+  auto valid = schema.getFieldByName("valid").getProto().getSlot();
+  const EventLayout &l = kEventLayout;
+  const bool same = l.which_byte == schema.getProto().getStruct().getDiscriminantOffset() * sizeof(uint16_t) &&
+                    l.mono_byte == mono.getOffset() * sizeof(uint64_t) && mono.getDefaultValue().getUint64() == 0 &&
+                    l.valid_byte == valid.getOffset() / 8 && l.valid_mask == 1u << (valid.getOffset() % 8) &&
+                    valid.getDefaultValue().getBool() &&
+                    l.data_bytes == std::max({l.which_byte + sizeof(uint16_t), l.mono_byte + sizeof(uint64_t), l.valid_byte + 1});
+  if (!same) throw std::logic_error("cereal/log.capnp moved Event's logMonoTime, valid or union tag: update kEventLayout in cereal/messaging.cc");
 }
 
 // The root Event's data section when `bytes` has the shape every publisher
@@ -78,7 +75,7 @@ const EventLayout &event_layout() {
 // accepted here passes capnp's own checks of the root (segment table, pointer
 // kind, bounds), so setting up a reader later cannot fail, and everything
 // below the root stays bounds-checked by capnp when it is read.
-const kj::byte *event_data(const msgq::Message &bytes, const EventLayout &layout) {
+const kj::byte *event_data(const msgq::Message &bytes) {
   const size_t size = bytes.size();
   if (size < 3 * sizeof(capnp::word) || size % sizeof(capnp::word) != 0) return nullptr;
   uint64_t table, root;
@@ -92,7 +89,7 @@ const kj::byte *event_data(const msgq::Message &bytes, const EventLayout &layout
   const uint64_t start = 1 + (uint32_t(root) >> 2);  // words from segment start
   const uint64_t data_words = uint16_t(root >> 32), pointer_words = uint16_t(root >> 48);
   if (start + data_words + pointer_words > segment_words) return nullptr;
-  if (data_words * sizeof(capnp::word) < layout.data_bytes) return nullptr;
+  if (data_words * sizeof(capnp::word) < kEventLayout.data_bytes) return nullptr;
   return reinterpret_cast<const kj::byte *>(bytes.data()) + (1 + start) * sizeof(capnp::word);
 }
 
@@ -285,24 +282,22 @@ void PubMaster::send_on(msgq::PubSocket &sock, MessageBuilder &msg) {
 
 // --- SubMaster ---
 
-inline void SubMaster::RateWindow::add(uint64_t t) {
-  times[next] = t;
-  if (++next == times.size()) next = 0;
-  if (count < times.size()) {
-    ++count;
-    // The mean rate (count-1)/span within 0.8x..1.2x of the frequency, as
-    // bounds on the span in whole ns, so judging a sample divides nothing.
-    min_span_ns = uint64_t(std::ceil(double(count - 1) * min_interval_ns));
-    max_span_ns = uint64_t(std::floor(double(count - 1) * max_interval_ns));
-  }
+bool SubMaster::RateWindow::ok() const {
+  const size_t count = std::min<uint64_t>(added, times.size());
+  if (count < 5) return false;
+  const uint64_t newest = times[next == 0 ? times.size() - 1 : next - 1];
   // Until the ring is full it has not wrapped: the oldest time is the first.
   const uint64_t oldest = times[count == times.size() ? next : 0];
-  ok = count >= 5 && t > oldest && t - oldest >= min_span_ns && t - oldest <= max_span_ns;
+  if (newest <= oldest) return false;
+  const double span_ns = double(newest - oldest), intervals = double(count - 1);
+  return span_ns >= intervals * min_interval_ns && span_ns <= intervals * max_interval_ns;
 }
 
 SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector<std::string> &poll,
                      const std::vector<std::string> &ignore_alive, bool conflate)
     : names_(services), states_(services.size()) {
+  static const bool layout_checked = (check_event_layout(), true);
+  (void)layout_checked;
   for (size_t i = 0; i < services.size(); ++i) {
     State &s = states_[i];
     s.name = services[i];
@@ -338,20 +333,20 @@ void SubMaster::not_subscribed(std::string_view name) {
   throw std::invalid_argument("SubMaster is not subscribed to '" + std::string(name) + "'");
 }
 
-void SubMaster::update(int timeout_ms) { run(timeout_ms, std::nullopt); }
-
-void SubMaster::update(int timeout_ms, uint64_t now_ns) { run(timeout_ms, now_ns); }
-
 // The hot loop of a subscriber: the steps that beginUpdate(), wait() and
 // endUpdate() take one by one, inlined into one pass (a fifth fewer
 // instructions per message than calling those three).
-void SubMaster::run(int timeout_ms, std::optional<uint64_t> fixed_now) {
+[[gnu::always_inline]] inline void SubMaster::run(int timeout_ms, std::optional<uint64_t> fixed_now) {
   if (!take_waiting(fixed_now) && timeout_ms != 0) {
     wait(timeout_ms);
     take_arrived(fixed_now);
   }
-  refresh_all();
+  update_time_ = pass_time();
 }
+
+void SubMaster::update(int timeout_ms) { run(timeout_ms, std::nullopt); }
+
+void SubMaster::update(int timeout_ms, uint64_t now_ns) { run(timeout_ms, now_ns); }
 
 bool SubMaster::beginUpdate(std::optional<uint64_t> now_ns) {
   waited_ = false;
@@ -365,7 +360,7 @@ void SubMaster::wait(int timeout_ms) {
 
 void SubMaster::endUpdate(std::optional<uint64_t> now_ns) {
   if (std::exchange(waited_, false)) take_arrived(now_ns);
-  refresh_all();
+  update_time_ = pass_time();
 }
 
 // Takes what is already there first: a service that streams costs no poll.
@@ -403,25 +398,23 @@ struct EventHead {
 // EventHead of a message that event_data() does not take: capnp's reader
 // checks it (set up in m.reader). False when it is not a readable Event. Out
 // of line, so the usual path carries no exception handling.
-[[gnu::noinline]] static bool read_unusual_head(ReceivedEvent &m, EventHead &head) {
+[[gnu::noinline]] static std::optional<EventHead> read_unusual_head(ReceivedEvent &m) {
   try {
     if (m.bytes.size() % sizeof(capnp::word) != 0) throw std::runtime_error("size is not a multiple of 8");
     open_reader(m);
-    head = {m.event.which(), m.event.getValid(), m.event.getLogMonoTime()};
-    return true;
+    return EventHead{m.event.which(), m.event.getValid(), m.event.getLogMonoTime()};
   } catch (...) {
-    return false;  // kj::Exception or ours: the message is unusable either way
+    return std::nullopt;  // kj::Exception or ours: the message is unusable either way
   }
 }
 
-static bool read_head(ReceivedEvent &m, EventHead &head) {
-  const EventLayout &layout = event_layout();
-  const kj::byte *data = event_data(m.bytes, layout);
-  if (data == nullptr) return read_unusual_head(m, head);
-  head.which = static_cast<Event::Which>(load<uint16_t>(data + layout.which_byte));
-  head.valid = ((data[layout.valid_byte] & layout.valid_mask) != 0) != layout.valid_default;
-  head.log_mono_time = load<uint64_t>(data + layout.mono_byte) ^ layout.mono_default;
-  return true;
+static std::optional<EventHead> read_head(ReceivedEvent &m) {
+  const kj::byte *data = event_data(m.bytes);
+  if (data == nullptr) return read_unusual_head(m);
+  const EventLayout &l = kEventLayout;
+  return EventHead{static_cast<Event::Which>(load<uint16_t>(data + l.which_byte)),
+                   (data[l.valid_byte] & l.valid_mask) == 0,  // stored XOR its default, true
+                   load<uint64_t>(data + l.mono_byte)};       // default 0
 }
 
 // A spare holder of its own: the old one is still held by a message() handle.
@@ -435,35 +428,25 @@ inline bool SubMaster::receive(State &s) {
   if (!s.socket->receive(m.bytes, 0)) return false;
   m.reader.reset();
 
-  EventHead head;
-  if (!read_head(m, head) || head.which != s.which) {
+  const std::optional<EventHead> head = read_head(m);
+  if (!head || head->which != s.which) {
     ++s.bad_messages;
     return false;
   }
   std::swap(s.message, s.spare);
 
   s.seen = true;
-  s.valid = head.valid;
-  s.log_mono_time = head.log_mono_time;
+  s.valid = head->valid;
+  s.log_mono_time = head->log_mono_time;
   s.rcv_time = pass_time();
   s.rcv_frame = frame_;
   s.rate.add(s.rcv_time);
   return true;
 }
 
-inline void SubMaster::refresh_all() {
-  const uint64_t now = pass_time();
-  for (State &s : states_) refresh(s, now);
-}
-
-inline void SubMaster::refresh(State &s, uint64_t now_ns) {
-  if (s.alive_window_ns == 0) {  // frequency 0: no rate to judge
-    s.alive = s.seen;
-    s.freq_ok = true;
-    return;
-  }
-  s.alive = s.seen && now_ns - s.rcv_time < s.alive_window_ns;
-  s.freq_ok = s.alive && s.rate.ok;
+SubMaster::Status SubMaster::status(size_t i) const {
+  const State &s = states_.at(i);
+  return {s.updated, is_alive(s), s.valid, is_freq_ok(s), s.rcv_time, s.rcv_frame, s.log_mono_time};
 }
 
 ReceivedEvent *SubMaster::parsed(const State &s) const {
@@ -479,7 +462,7 @@ bool SubMaster::all_of(const std::vector<std::string> &names, Pred pred) const {
 }
 
 bool SubMaster::allAlive(const std::vector<std::string> &names) const {
-  return all_of(names, [](const State &s) { return s.alive || s.ignore_alive; });
+  return all_of(names, [this](const State &s) { return s.ignore_alive || is_alive(s); });
 }
 
 bool SubMaster::allValid(const std::vector<std::string> &names) const {
@@ -487,7 +470,7 @@ bool SubMaster::allValid(const std::vector<std::string> &names) const {
 }
 
 bool SubMaster::allFreqOk(const std::vector<std::string> &names) const {
-  return all_of(names, [](const State &s) { return s.freq_ok || s.ignore_alive; });
+  return all_of(names, [this](const State &s) { return s.ignore_alive || is_freq_ok(s); });
 }
 
 bool SubMaster::allAliveAndValid(const std::vector<std::string> &names) const {

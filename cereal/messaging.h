@@ -147,8 +147,8 @@ class SubMaster {
   // polled service got one. wait() only waits on the sockets: it looks for up
   // to 10 us before it sleeps, so a streaming publisher's next message costs
   // neither side a futex call. endUpdate() takes what arrived meanwhile (if it
-  // waited) and refreshes alive and freq_ok. The state read below is
-  // consistent after endUpdate(). now_ns as in update().
+  // waited) and sets the time that alive and freq_ok are judged at. The state
+  // read below is consistent after endUpdate(). now_ns as in update().
   bool beginUpdate(std::optional<uint64_t> now_ns = std::nullopt);
   void wait(int timeout_ms);
   void endUpdate(std::optional<uint64_t> now_ns = std::nullopt);
@@ -161,13 +161,14 @@ class SubMaster {
 
   // Per service; each throws std::invalid_argument for a service not subscribed.
   bool updated(std::string_view name) const { return state(name).updated; }
-  // Received within the last 10 periods of its frequency (frequency 0: ever received).
-  bool alive(std::string_view name) const { return state(name).alive; }
+  // Received within the last 10 periods of its frequency (frequency 0: ever
+  // received), as of the last update().
+  bool alive(std::string_view name) const { return is_alive(state(name)); }
   // The last message's valid flag (false before the first message).
   bool valid(std::string_view name) const { return state(name).valid; }
   // Alive and the mean receive rate over the last second is within 0.8x..1.2x
   // of the service's frequency (always true for frequency 0).
-  bool freq_ok(std::string_view name) const { return state(name).freq_ok; }
+  bool freq_ok(std::string_view name) const { return is_freq_ok(state(name)); }
   uint64_t rcv_time(std::string_view name) const { return state(name).rcv_time; }
   uint64_t rcv_frame(std::string_view name) const { return state(name).rcv_frame; }
   uint64_t logMonoTime(std::string_view name) const { return state(name).log_mono_time; }
@@ -181,7 +182,7 @@ class SubMaster {
     bool updated = false, alive = false, valid = false, freq_ok = false;
     uint64_t rcv_time = 0, rcv_frame = 0, log_mono_time = 0;
   };
-  const Status &status(size_t i) const { return states_.at(i); }
+  Status status(size_t i) const;
 
   // An empty set means every subscribed service.
   bool allAlive(const std::vector<std::string> &names = {}) const;
@@ -196,27 +197,32 @@ class SubMaster {
   const std::vector<std::string> &services() const { return names_; }
 
  private:
-  // Receive times of about the last second, to judge a service's rate. The
-  // verdict is kept up to date as times are added (the window only changes then).
+  // Receive times of about the last second. Receiving only records a time:
+  // the rate is judged when someone asks (freq_ok, status).
   struct RateWindow {
     std::vector<uint64_t> times;  // ring of receive times
-    size_t next = 0, count = 0;
-    // ns per interval at 1.2x and at 0.8x the service's frequency, and the
-    // span of `count` samples that those allow
-    double min_interval_ns = 0, max_interval_ns = 0;
-    uint64_t min_span_ns = 0, max_span_ns = 0;
-    bool ok = false;  // at least 5 samples and the mean rate within those bounds
-    void add(uint64_t t);
+    size_t next = 0;              // where the next time goes
+    uint64_t added = 0;           // times added so far
+    double min_interval_ns = 0, max_interval_ns = 0;  // at 1.2x and at 0.8x the frequency
+    void add(uint64_t t) {
+      times[next] = t;
+      if (++next == times.size()) next = 0;
+      ++added;
+    }
+    // At least 5 samples, and their mean rate within those bounds.
+    bool ok() const;
   };
-  struct State : Status {
+  // What update() keeps per service; alive and freq_ok follow from it when asked.
+  struct State {
     std::string name;
     const Service *service = nullptr;
     std::unique_ptr<msgq::SubSocket> socket;
     std::shared_ptr<ReceivedEvent> message, spare;
     Event::Which which{};
+    bool updated = false, valid = false, seen = false;
+    uint64_t rcv_time = 0, rcv_frame = 0, log_mono_time = 0;
     uint64_t alive_window_ns = 0;  // 10 periods; 0 for frequency 0
-    bool ignore_alive = false;
-    bool seen = false, polled = false;
+    bool ignore_alive = false, polled = false;
     uint64_t bad_messages = 0;
     RateWindow rate;
   };
@@ -233,15 +239,17 @@ class SubMaster {
   void run(int timeout_ms, std::optional<uint64_t> fixed_now);
   // Steps of an update: a new pass takes the messages already waiting (true
   // when a polled service got one); after a wait, the pass takes what
-  // arrived; at the end, alive and freq_ok are brought up to date.
+  // arrived; at the end, the pass time becomes the update's time.
   bool take_waiting(std::optional<uint64_t> fixed_now);
   void take_arrived(std::optional<uint64_t> fixed_now);
-  void refresh_all();
   bool receive(State &s);
   // The receive time of this pass: fixed, or the clock read when first needed
   // (a pass that takes nothing and an update that waits first read it once).
   uint64_t pass_time();
-  void refresh(State &s, uint64_t now_ns);
+  bool is_alive(const State &s) const {
+    return s.seen && (s.alive_window_ns == 0 || update_time_ - s.rcv_time < s.alive_window_ns);
+  }
+  bool is_freq_ok(const State &s) const { return s.alive_window_ns == 0 || (is_alive(s) && s.rate.ok()); }
   // s.message with its reader set up (null before the first message).
   ReceivedEvent *parsed(const State &s) const;
   template <class Pred>
@@ -252,6 +260,7 @@ class SubMaster {
   std::unique_ptr<msgq::Poller> poller_;
   uint64_t frame_ = 0;
   std::optional<uint64_t> pass_time_;
+  uint64_t update_time_ = 0;  // the end of the last update, for alive
   bool waited_ = false;
 };
 

@@ -87,7 +87,7 @@ class SubMasterPy {
  private:
   void publish_state() {
     for (size_t i = 0; i < keys_.size(); ++i) {
-      const cereal::SubMaster::Status &st = sm_.status(i);
+      const cereal::SubMaster::Status st = sm_.status(i);
       set(updated, i, st.updated);
       set(alive, i, st.alive);
       set(valid, i, st.valid);

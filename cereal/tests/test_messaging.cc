@@ -408,6 +408,42 @@ TEST_F(Messaging, AliveAndFreqOkFollowTheRate) {
   EXPECT_FALSE(sm.allAlive());
 }
 
+// freq_ok judges the mean interval over about the last second (21 receive times
+// at 20 Hz): at least 5 of them, within 1/(1.2 * 20 Hz) .. 1/(0.8 * 20 Hz).
+TEST_F(Messaging, FreqOkIsTheMeanRateOverTheWindow) {
+  PubMaster pm({"modelV2"});
+  auto run = [&](SubMaster &sm, int n, uint64_t period_ns, uint64_t &t) {
+    for (int i = 0; i < n; ++i, t += period_ns) {
+      MessageBuilder msg;
+      msg.initEvent().initModelV2();
+      pm.send("modelV2", msg);
+      sm.update(1000, t);
+      ASSERT_TRUE(sm.updated("modelV2"));
+    }
+  };
+  const uint64_t slowest = 62500000, fastest = 41666667;  // ns: 16 Hz, and 24 Hz rounded up
+  for (auto [period, ok] : {std::pair{slowest, true}, {slowest + 1, false}, {fastest, true}, {fastest - 1, false}}) {
+    SubMaster sm({"modelV2"});
+    uint64_t t = 1000 * kMs;
+    run(sm, 4, period, t);
+    EXPECT_FALSE(sm.freq_ok("modelV2")) << "4 samples are too few";
+    run(sm, 1, period, t);
+    EXPECT_EQ(sm.freq_ok("modelV2"), ok) << "5 samples, period " << period;
+    run(sm, 40, period, t);  // the ring has wrapped
+    EXPECT_EQ(sm.freq_ok("modelV2"), ok) << "45 samples, period " << period;
+    EXPECT_EQ(sm.status(0).freq_ok, ok);
+  }
+
+  // Only the last second counts: a slow start is forgotten once 21 fast samples follow.
+  SubMaster sm({"modelV2"});
+  uint64_t t = 1000 * kMs;
+  run(sm, 10, 500 * kMs, t);
+  run(sm, 20, 50 * kMs, t);
+  EXPECT_FALSE(sm.freq_ok("modelV2"));  // one slow interval still in the window
+  run(sm, 1, 50 * kMs, t);
+  EXPECT_TRUE(sm.freq_ok("modelV2"));
+}
+
 TEST_F(Messaging, IgnoreAliveAndIrregularServices) {
   SubMaster sm({"modelV2", "logMessage"}, {}, {"modelV2"});
   sm.update(0);
