@@ -341,7 +341,7 @@ void SubMaster::not_subscribed(std::string_view name) {
     wait(timeout_ms);
     take_arrived(fixed_now);
   }
-  update_time_ = pass_time();
+  update_time_ = pass_time_;
 }
 
 void SubMaster::update(int timeout_ms) { run(timeout_ms, std::nullopt); }
@@ -360,13 +360,13 @@ void SubMaster::wait(int timeout_ms) {
 
 void SubMaster::endUpdate(std::optional<uint64_t> now_ns) {
   if (std::exchange(waited_, false)) take_arrived(now_ns);
-  update_time_ = pass_time();
+  update_time_ = pass_time_;
 }
 
 // Takes what is already there first: a service that streams costs no poll.
 inline bool SubMaster::take_waiting(std::optional<uint64_t> fixed_now) {
   ++frame_;
-  pass_time_ = fixed_now;
+  pass_time_ = fixed_now ? *fixed_now : conduit::mono_ns();
   bool got_polled = false;
   for (State &s : states_) {
     s.updated = receive(s);
@@ -377,16 +377,12 @@ inline bool SubMaster::take_waiting(std::optional<uint64_t> fixed_now) {
 
 // What arrived during the wait was received after it.
 inline void SubMaster::take_arrived(std::optional<uint64_t> fixed_now) {
-  pass_time_ = fixed_now;
+  pass_time_ = fixed_now ? *fixed_now : conduit::mono_ns();
   for (State &s : states_) {
     if (!s.updated) s.updated = receive(s);
   }
 }
 
-inline uint64_t SubMaster::pass_time() {
-  if (!pass_time_) pass_time_ = conduit::mono_ns();
-  return *pass_time_;
-}
 
 // What SubMaster reads off every Event it receives.
 struct EventHead {
@@ -438,7 +434,7 @@ inline bool SubMaster::receive(State &s) {
   s.seen = true;
   s.valid = head->valid;
   s.log_mono_time = head->log_mono_time;
-  s.rcv_time = pass_time();
+  s.rcv_time = pass_time_;
   s.rcv_frame = frame_;
   s.rate.add(s.rcv_time);
   return true;

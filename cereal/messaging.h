@@ -132,9 +132,9 @@ class SubMaster {
             const std::vector<std::string> &ignore_alive = {}, bool conflate = false);
 
   // Waits up to timeout_ms (0: no wait, -1: forever) for a polled service, then
-  // takes at most one new message from every service. Receive times are now:
-  // the clock is read at most once before the wait and once after it, when the
-  // first message of that pass is taken (or, when none is, for alive at the end).
+  // takes at most one new message from every service. A message's receive time
+  // is the clock read when the pass that took it began: once before the wait,
+  // and once after it if the update waited.
   void update(int timeout_ms);
   // Same, with every receive time of this call set to now_ns (replay, tests).
   void update(int timeout_ms, uint64_t now_ns);
@@ -243,9 +243,6 @@ class SubMaster {
   bool take_waiting(std::optional<uint64_t> fixed_now);
   void take_arrived(std::optional<uint64_t> fixed_now);
   bool receive(State &s);
-  // The receive time of this pass: fixed, or the clock read when first needed
-  // (a pass that takes nothing and an update that waits first read it once).
-  uint64_t pass_time();
   bool is_alive(const State &s) const {
     return s.seen && (s.alive_window_ns == 0 || update_time_ - s.rcv_time < s.alive_window_ns);
   }
@@ -259,7 +256,10 @@ class SubMaster {
   std::vector<State> states_;
   std::unique_ptr<msgq::Poller> poller_;
   uint64_t frame_ = 0;
-  std::optional<uint64_t> pass_time_;
+  // The receive time of the current pass: fixed, or the clock read as it began.
+  // Read first, not as the first message is taken: the clock waits for the work
+  // before it, and nothing in the pass then waits for the clock.
+  uint64_t pass_time_ = 0;
   uint64_t update_time_ = 0;  // the end of the last update, for alive
   bool waited_ = false;
 };

@@ -8,6 +8,26 @@
 
 namespace msgq {
 
+// Copies a message out of the ring into a Message buffer (both 8-byte aligned,
+// both padded to whole words). A receiver reads what it got at once, its first
+// words first. memcpy moves a small message in 32- or 64-byte vector stores,
+// and a load from inside one of those waited for the store to reach the cache:
+// measured on our AMD EPYC hosts, that wait was a third of what cereal's
+// SubMaster adds to a receive (cereal/bench). Loads are served from 16- and
+// 8-byte stores directly, so small messages are copied in those.
+static void copy_out(void *dst, const void *src, size_t size) {
+  constexpr size_t kSmall = 512;
+  if (size > kSmall) {
+    memcpy(dst, src, size);
+    return;
+  }
+  auto *d = static_cast<char *>(dst);
+  const auto *s = static_cast<const char *>(src);
+  size_t i = 0;
+  for (; i + 16 <= size; i += 16) memcpy(d + i, s + i, 16);
+  for (; i < size; i += 8) memcpy(d + i, s + i, 8);  // the last word or two, padding included
+}
+
 // ---------------------------------------------------------------- publisher
 
 // How far ahead of the bytes it overwrites the publisher declares them.
@@ -223,7 +243,7 @@ ShmSubSocket::ReadResult ShmSubSocket::read_at(uint64_t pos, Message &msg, uint6
                   " (size " + std::to_string(size) + "); skipped to the newest message");
     }
     const uint64_t seq = m->seq;
-    memcpy(msg.resize(size), m + 1, size);
+    copy_out(msg.resize(size), m + 1, size);
     if (!intact()) return kLapped;
     msg.set_seq(seq);
     *next_pos = pos + padded_size(size);
