@@ -383,7 +383,6 @@ inline void SubMaster::take_arrived(std::optional<uint64_t> fixed_now) {
   }
 }
 
-
 // What SubMaster reads off every Event it receives.
 struct EventHead {
   Event::Which which;
