@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "common/py_object_guards.h"
 #include "loggerd/log_file_reader.h"
 #include "loggerd/route.h"
 #include "loggerd/writer.h"
@@ -12,7 +13,8 @@ namespace py = pybind11;
 PYBIND11_MODULE(logreader_ext, m) {
   m.doc() = "zstd/raw log files of Cap'n Proto events (loggerd/log_file_reader.h)";
 
-  py::class_<loggerd::LogFileReader>(m, "LogFileReader")
+  auto reader = py::class_<loggerd::LogFileReader>(m, "LogFileReader");
+  reader
       .def(py::init<const std::string &, bool>(), py::arg("path"), py::arg("strict") = false)
       .def("__iter__", [](loggerd::LogFileReader &r) -> loggerd::LogFileReader & { return r; })
       .def("__next__", [](loggerd::LogFileReader &r) {
@@ -28,6 +30,7 @@ PYBIND11_MODULE(logreader_ext, m) {
       .def_property_readonly("warning", &loggerd::LogFileReader::warning)
       .def_property_readonly("events", &loggerd::LogFileReader::events)
       .def_property_readonly("compressed", &loggerd::LogFileReader::compressed);
+  conduit_py::require_init(reader);
 
   m.def("resolve_logs", [](const std::string &spec, bool qlog) {
     std::vector<std::string> missing;

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "common/py_object_guards.h"
 #include "modeld/pipeline.h"
 #include "modeld/runner.h"
 #include "modeld/transform.h"
@@ -185,7 +186,8 @@ PYBIND11_MODULE(_modeld, m) {
   });
   m.def("check_model", [](const std::string &path) { load_model(path); }, "raises ModelError if the file is invalid");
 
-  py::class_<PyTransform>(m, "Transform")
+  auto transform = py::class_<PyTransform>(m, "Transform");
+  transform
       .def(py::init<const std::string &, int, int>(), py::arg("backend"), py::arg("out_width"), py::arg("out_height"))
       .def("run", &PyTransform::run, py::arg("frame"), py::arg("width"), py::arg("height"), py::arg("stride"),
            py::arg("u_offset"), py::arg("matrix"), py::arg("copy_frame") = false, py::kw_only(),
@@ -193,7 +195,8 @@ PYBIND11_MODULE(_modeld, m) {
            "warps a 4:2:0 frame (NV12 by default; uv_step=1 for I420, with v_offset and uv_stride\n"
            "where they differ from a packed I420 layout); returns the six planes (6, out_h/2, out_w/2)");
 
-  py::class_<PyRunner>(m, "Runner")
+  auto runner = py::class_<PyRunner>(m, "Runner");
+  runner
       .def(py::init<const std::string &, const std::string &>(), py::arg("backend"), py::arg("model_path"))
       .def("run", &PyRunner::run, "runs the model on a list of float32 arrays; returns the outputs")
       .def_property_readonly("input_names", [](PyRunner &r) {
@@ -213,7 +216,8 @@ PYBIND11_MODULE(_modeld, m) {
       })
       .def_property_readonly("launch_count", [](PyRunner &r) { return r.runner->launch_count(); });
 
-  py::class_<PyPipeline>(m, "Pipeline")
+  auto pipeline = py::class_<PyPipeline>(m, "Pipeline");
+  pipeline
       .def(py::init<const std::string &, const std::string &, bool>(), py::arg("backend"), py::arg("model_path"),
            py::arg("copy_frame") = false)
       .def("process", &PyPipeline::process, py::arg("frame"), py::arg("width"), py::arg("height"), py::arg("stride"),
@@ -224,4 +228,7 @@ PYBIND11_MODULE(_modeld, m) {
       .def_property_readonly("model_width", [](PyPipeline &p) { return p.pipeline->model_width(); })
       .def_property_readonly("model_height", [](PyPipeline &p) { return p.pipeline->model_height(); })
       .def_property_readonly("frames_per_input", [](PyPipeline &p) { return p.pipeline->frames_per_input(); });
+  conduit_py::require_init(transform);
+  conduit_py::require_init(runner);
+  conduit_py::require_init(pipeline);
 }

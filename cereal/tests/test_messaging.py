@@ -265,6 +265,14 @@ def test_uninitialized_objects_are_refused():
   with pytest.raises(TypeError, match="expected a .*SubSocket"):
     _cereal.Poller().register(b"not a socket")
 
+  class Socket(_cereal.SubSocket):  # a Python subclass is guarded too
+    pass
+  with pytest.raises(TypeError, match="never initialized"):
+    Socket.__new__(Socket).receive()
+  with pytest.raises(TypeError, match="no keyword arguments"):
+    type("Flagged", (_cereal.SubSocket,), {}, flag=1)
+  assert Socket("can").receive(non_blocking=True) is None  # and works once initialized
+
 
 def test_waits_release_the_gil():
   """Another thread keeps running while SubMaster.update, receive and poll sleep."""

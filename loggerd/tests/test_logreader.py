@@ -36,6 +36,21 @@ def test_round_trip(tmp_path):
   assert not (tmp_path / 'rlog.zst.lock').exists()
 
 
+def test_uninitialized_reader_is_refused(tmp_path):
+  """LogFileReader.__new__ without __init__ has no C++ reader behind it: a TypeError, never a crash."""
+  class Reader(logreader_ext.LogFileReader):
+    pass
+  for cls in (logreader_ext.LogFileReader, Reader):
+    with pytest.raises(TypeError, match='never initialized'):
+      cls.__new__(cls).events
+    with pytest.raises(TypeError, match='never initialized'):
+      list(cls.__new__(cls))
+    with pytest.raises(TypeError, match='never initialized'):
+      next(cls.__new__(cls))
+  events = make_log(tmp_path / 'rlog.zst')
+  assert list(Reader(str(tmp_path / 'rlog.zst'))) == events
+
+
 def test_truncated_gives_intact_prefix_and_warning(tmp_path):
   events = make_log(tmp_path / 'rlog.zst')
   data = (tmp_path / 'rlog.zst').read_bytes()

@@ -200,3 +200,11 @@ def test_pipeline_with_a_single_frame_model(backend, tmp_path):
   planes = _modeld.Transform('cpu', 64, 32).run(frame, W, H, stride, uv, m)
   assert np.abs(p.model_input()[0] - planes).max() <= 1
   np.testing.assert_allclose(p.outputs()['y0'][0, 0], p.model_input()[0].mean(axis=0), rtol=1e-5)
+
+
+def test_uninitialized_objects_are_refused():
+  """X.__new__(X) without __init__ has no C++ object behind it: a TypeError, never a crash."""
+  for cls, use in ((_modeld.Transform, lambda t: t.run), (_modeld.Runner, lambda r: r.input_names),
+                   (_modeld.Pipeline, lambda p: p.outputs())):
+    with pytest.raises(TypeError, match='never initialized'):
+      use(cls.__new__(cls))
