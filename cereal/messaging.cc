@@ -341,7 +341,6 @@ void SubMaster::not_subscribed(std::string_view name) {
     wait(timeout_ms);
     take_arrived(fixed_now);
   }
-  update_time_ = pass_time_;
 }
 
 void SubMaster::update(int timeout_ms) { run(timeout_ms, std::nullopt); }
@@ -360,7 +359,6 @@ void SubMaster::wait(int timeout_ms) {
 
 void SubMaster::endUpdate(std::optional<uint64_t> now_ns) {
   if (std::exchange(waited_, false)) take_arrived(now_ns);
-  update_time_ = pass_time_;
 }
 
 // Takes what is already there first: a service that streams costs no poll.
@@ -430,7 +428,6 @@ inline bool SubMaster::receive(State &s) {
   }
   std::swap(s.message, s.spare);
 
-  s.seen = true;
   s.valid = head->valid;
   s.log_mono_time = head->log_mono_time;
   s.rcv_time = pass_time_;

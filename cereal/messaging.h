@@ -147,8 +147,8 @@ class SubMaster {
   // polled service got one. wait() only waits on the sockets: it looks for up
   // to 10 us before it sleeps, so a streaming publisher's next message costs
   // neither side a futex call. endUpdate() takes what arrived meanwhile (if it
-  // waited) and sets the time that alive and freq_ok are judged at. The state
-  // read below is consistent after endUpdate(). now_ns as in update().
+  // waited). The state read below is consistent after endUpdate(); alive and
+  // freq_ok are judged at the time of the update's last pass. now_ns as in update().
   bool beginUpdate(std::optional<uint64_t> now_ns = std::nullopt);
   void wait(int timeout_ms);
   void endUpdate(std::optional<uint64_t> now_ns = std::nullopt);
@@ -219,7 +219,7 @@ class SubMaster {
     std::unique_ptr<msgq::SubSocket> socket;
     std::shared_ptr<ReceivedEvent> message, spare;
     Event::Which which{};
-    bool updated = false, valid = false, seen = false;
+    bool updated = false, valid = false;
     uint64_t rcv_time = 0, rcv_frame = 0, log_mono_time = 0;
     uint64_t alive_window_ns = 0;  // 10 periods; 0 for frequency 0
     bool ignore_alive = false, polled = false;
@@ -239,12 +239,13 @@ class SubMaster {
   void run(int timeout_ms, std::optional<uint64_t> fixed_now);
   // Steps of an update: a new pass takes the messages already waiting (true
   // when a polled service got one); after a wait, the pass takes what
-  // arrived; at the end, the pass time becomes the update's time.
+  // arrived.
   bool take_waiting(std::optional<uint64_t> fixed_now);
   void take_arrived(std::optional<uint64_t> fixed_now);
   bool receive(State &s);
   bool is_alive(const State &s) const {
-    return s.seen && (s.alive_window_ns == 0 || update_time_ - s.rcv_time < s.alive_window_ns);
+    const bool seen = s.rate.added != 0;  // every message received adds its time
+    return seen && (s.alive_window_ns == 0 || pass_time_ - s.rcv_time < s.alive_window_ns);
   }
   bool is_freq_ok(const State &s) const { return s.alive_window_ns == 0 || (is_alive(s) && s.rate.ok()); }
   // s.message with its reader set up (null before the first message).
@@ -260,8 +261,8 @@ class SubMaster {
   // Read first, not when the first message is taken: reading the clock waits
   // for the instructions before it to finish (an ordered TSC read), so in the
   // middle of a receive it would stall it (about 1.5 ns of 40 per message).
+  // Between updates, that of the last pass: the time alive is judged at.
   uint64_t pass_time_ = 0;
-  uint64_t update_time_ = 0;  // the end of the last update, for alive
   bool waited_ = false;
 };
 

@@ -16,8 +16,9 @@ subscriber in separate processes, every transport in the same run.
 `cpp` and `msgq_raw` differ only in what cereal adds around msgq: the service
 lookup on send; on receive, checking the Event, keeping its holder, recording
 the receive time for the rate (alive and freq_ok are judged only when asked),
-and the loop's lookups by name (both loops read the clock once per message). Building a Cap'n Proto message is the same work for
-any transport and is measured apart, in the *_send rows.
+and the loop's lookups by name (both loops read the clock once per message).
+Building a Cap'n Proto message is the same work for any transport and is
+measured apart, in the *_send rows.
 
 The backlog_msgs_per_s rows (python, cpp, msgq_raw) read BACKLOG messages that
 were all written before the subscriber read any: how fast a subscriber catches up,

@@ -302,31 +302,31 @@ bool holds(const StructInfo &info, DynamicStruct::Reader s, size_t index) {
                             py::cast<std::string>(name) + "'; fields: " + names);
 }
 
+// The index of the field named `name` in info; AttributeError (TypeError) as field_of().
+size_t field_index(const StructInfo &info, capnp::StructSchema schema, py::handle name) {
+  const Py_ssize_t i = index_in(info, name);
+  if (i < 0) no_field(info, schema, name);
+  return size_t(i);
+}
+
 }  // namespace
 
 capnp::StructSchema::Field field_of(capnp::StructSchema schema, py::handle name) {
   const StructInfo &info = struct_info(schema);
-  const Py_ssize_t i = index_in(info, name);
-  if (i < 0) no_field(info, schema, name);
-  return info.fields[size_t(i)];
+  return info.fields[field_index(info, schema, name)];
 }
 
-const capnp::StructSchema::Field *find_field(capnp::StructSchema schema, py::handle name) {
-  const StructInfo &info = struct_info(schema);
+bool holds_member(DynamicStruct::Reader s, py::handle name) {
+  const StructInfo &info = struct_info(s.getSchema());
   const Py_ssize_t i = index_in(info, name);
-  return i < 0 ? nullptr : &info.fields[size_t(i)];
-}
-
-bool holds(DynamicStruct::Reader s, capnp::StructSchema::Field field) {
-  return holds(struct_info(s.getSchema()), s, field.getIndex());
+  return i >= 0 && holds(info, s, size_t(i));
 }
 
 capnp::StructSchema::Field readable_field(DynamicStruct::Reader s, py::handle name) {
   const StructInfo &info = struct_info(s.getSchema());
-  const Py_ssize_t i = index_in(info, name);
-  if (i < 0) no_field(info, s.getSchema(), name);
-  const capnp::StructSchema::Field &field = info.fields[size_t(i)];
-  if (info.discriminants[size_t(i)] == capnp::schema::Field::NO_DISCRIMINANT || holds(info, s, size_t(i))) return field;
+  const size_t i = field_index(info, s.getSchema(), name);
+  const capnp::StructSchema::Field &field = info.fields[i];
+  if (info.discriminants[i] == capnp::schema::Field::NO_DISCRIMINANT || holds(info, s, i)) return field;
   KJ_IF_MAYBE(active, s.which()) {
     throw CapnpError(field_path(field) + " is not set: the active union member is '" +
                      active->getProto().getName().cStr() + "'");

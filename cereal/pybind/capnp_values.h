@@ -80,12 +80,11 @@ struct StructSchemaPy {
 // The field named `name` (a str) of `schema`; AttributeError listing the fields
 // when missing, TypeError when `name` is not a str.
 capnp::StructSchema::Field field_of(capnp::StructSchema schema, py::handle name);
-// Same, or nullptr when `schema` has no such field.
-const capnp::StructSchema::Field *find_field(capnp::StructSchema schema, py::handle name);
 // field_of(), for reading `s`: CapnpError when it is a union member other than the active one.
 capnp::StructSchema::Field readable_field(capnp::DynamicStruct::Reader s, py::handle name);
-// Whether `field` is the active member of s's union (false outside the union).
-bool holds(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field);
+// Whether `name` is the active member of s's union (false for a field outside
+// the union, and for a name s has no field of).
+bool holds_member(capnp::DynamicStruct::Reader s, py::handle name);
 // "Event.can": for error messages.
 std::string field_path(capnp::StructSchema::Field field);
 
@@ -93,7 +92,6 @@ std::string field_path(capnp::StructSchema::Field field);
 // anew. TypeError for a size where none belongs or none where one does, and
 // for a field that is neither struct nor list.
 capnp::DynamicValue::Builder init_field(capnp::DynamicStruct::Builder s, py::handle name, py::handle size);
-
 
 py::object to_py(const capnp::DynamicValue::Reader &value, const Keep &keep);
 py::object to_py(capnp::DynamicValue::Builder value, const Keep &keep);

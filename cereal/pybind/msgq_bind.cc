@@ -58,8 +58,7 @@ struct PubSocketPy {
 
   static void check_which(capnp::DynamicStruct::Builder msg, py::handle which) {
     if (!PyUnicode_Check(which.ptr())) throw py::type_error("send(): which must be a str");
-    const capnp::StructSchema::Field *field = find_field(msg.getSchema(), which);
-    if (field != nullptr && holds(msg.asReader(), *field)) return;
+    if (holds_member(msg.asReader(), which)) return;
     std::string holding = "no union member";
     KJ_IF_MAYBE(active, msg.which()) {
       holding = "'" + std::string(active->getProto().getName().cStr()) + "'";

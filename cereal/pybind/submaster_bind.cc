@@ -66,7 +66,7 @@ class SubMasterPy {
     } else {
       auto msg = std::make_shared<BuiltMessage>();
       auto root = msg->message.initRoot<capnp::DynamicStruct>(event_);
-      auto field = field_of(event_, py::str(name));
+      auto field = field_of(event_, keys_[i]);
       if (field.getType().isList()) root.init(field, 0);
       else root.init(field);
       readers_[i] = wrap(StructReader{msg, root.asReader()});
