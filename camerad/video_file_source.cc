@@ -9,12 +9,25 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 namespace camerad {
 
 namespace {
 using conduit::av_error;
+
+const char *file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "FIFO";
+  if (S_ISDIR(mode)) return "directory";
+  if (S_ISCHR(mode)) return "character device";
+  if (S_ISBLK(mode)) return "block device";
+  if (S_ISSOCK(mode)) return "socket";
+  return "special file";
+}
 }  // namespace
 
 VideoFileSource::VideoFileSource(const std::string &path, int width, int height, bool loop, int fallback_fps)
@@ -48,6 +61,13 @@ void VideoFileSource::free_all() {
 }
 
 void VideoFileSource::open() {
+  // open() of a FIFO blocks until a writer comes, a device may never end, and
+  // neither can be looped: only regular files are played.
+  struct stat info;
+  if (stat(path_.c_str(), &info) != 0) throw std::runtime_error("file source: cannot open '" + path_ + "': " + strerror(errno));
+  if (!S_ISREG(info.st_mode)) {
+    throw std::runtime_error("file source '" + path_ + "': is a " + file_kind(info.st_mode) + ", expected a regular video file");
+  }
   int err = avformat_open_input(&fmt_, path_.c_str(), nullptr, nullptr);
   if (err < 0) throw std::runtime_error("file source: cannot open '" + path_ + "': " + av_error(err));
   err = avformat_find_stream_info(fmt_, nullptr);
@@ -140,12 +160,14 @@ bool VideoFileSource::frame(uint64_t t_ns, const conduit::Yuv420Frame &dst) {
       have_next_ = false;
       continue;
     }
+    // A file without a decodable frame is an error, not an ended source: a
+    // manager would restart it forever.
+    if (eof_ && decoded_this_loop_ == 0) {
+      throw std::runtime_error("file source '" + path_ + "': expected video frames, found none that decode");
+    }
     if (have_next_ || t < last_ns_ + frame_ns_) break;
     // End of file and the last frame's time is over.
-    if (!loop_ || decoded_this_loop_ == 0) {
-      if (!have_current_) throw std::runtime_error("file source '" + path_ + "': expected video frames, found none");
-      return false;
-    }
+    if (!loop_) return false;
     loop_offset_ += last_ns_ + frame_ns_;
     loops_++;
     close();

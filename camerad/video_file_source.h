@@ -11,7 +11,9 @@
 // restarts at the end, forever.
 //
 // Threads: one thread per source. Errors: std::runtime_error naming the file and
-// what failed (missing file, no video stream, no decoder, corrupt data).
+// what failed (missing file, not a regular file such as a FIFO, no video stream,
+// no decoder, corrupt data, no frame that decodes). frame() returns false only
+// at the end of a non-looping file that had frames.
 #include <cstdint>
 #include <string>
 

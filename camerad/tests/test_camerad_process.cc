@@ -2,6 +2,8 @@
 // FrameData follows the pacing deadlines, SIGTERM stops it, bad sources fail clearly.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <map>
 
@@ -137,4 +139,30 @@ TEST(CameradProcess, BadSourcesFailWithAClearMessage) {
   if (camerad::v4l2_device_paths().empty()) {
     EXPECT_EQ(testutil::Child({"build/bin/camerad", "--source", "v4l2", "--cameras", "road"}).wait(20), 1);
   }
+}
+
+// A FIFO (or any non-regular file) as file: source fails at once instead of
+// blocking in open() until a writer appears.
+TEST(CameradProcess, FifoSourceFailsInsteadOfHanging) {
+  PrefixScope scope("camfifo");
+  std::string fifo = std::filesystem::temp_directory_path() / ("camerad_fifo_" + std::to_string(getpid()));
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(testutil::Child({"build/bin/camerad", "--source", "file:" + fifo, "--size", "320x192"}).wait(10), 1);
+  EXPECT_EQ(testutil::Child({"build/bin/camerad", "--source", "file:/dev/zero", "--size", "320x192"}).wait(10), 1);
+  std::filesystem::remove(fifo);
+}
+
+// A file that opens but holds no decodable frame is an error (exit 1), not an
+// ended source (exit 0), which a process manager would restart forever.
+TEST(CameradProcess, FileWithoutDecodableFramesIsAnError) {
+  PrefixScope scope("camnoframe");
+  std::filesystem::path clip = std::filesystem::temp_directory_path() / ("camerad_noframe_" + std::to_string(getpid()) + ".ts");
+  testutil::write_clip(clip.string(), 320, 192, 4, 20, true);
+  std::filesystem::resize_file(clip, 3 * 188);  // PAT, PMT and the start of the first video packet
+  for (bool loop : {true, false}) {
+    std::vector<std::string> argv = {"build/bin/camerad", "--source", "file:" + clip.string(), "--size", "320x192"};
+    if (!loop) argv.push_back("--no-loop");
+    EXPECT_EQ(testutil::Child(argv).wait(20), 1) << (loop ? "looping" : "--no-loop");
+  }
+  std::filesystem::remove(clip);
 }
