@@ -4,7 +4,10 @@
 
 namespace msgq {
 
-Message::Message(const void *data, size_t size) { memcpy(resize(size), data, size); }
+Message::Message(const void *data, size_t size) {
+  char *dst = resize(size);
+  if (size) memcpy(dst, data, size);  // memcpy's source must not be null, even for 0 bytes
+}
 
 char *Message::resize(size_t size) {
   if (size > capacity_ || !buf_) {

@@ -131,7 +131,7 @@ void ShmPubSocket::send(const void *data, size_t size) {
   // a reader that sees the size sees the rest. A wrap marker goes last, once
   // the message it points to is complete.
   MessageHeader *m = ring_.message_at(start);
-  memcpy(static_cast<void *>(m + 1), data, size);
+  if (size) memcpy(static_cast<void *>(m + 1), data, size);  // an empty message may come as (nullptr, 0)
   ring_.message_at(end)->size.store(kNoMessageYet, std::memory_order_relaxed);
   m->seq = seq_;
   m->size.store(uint32_t(size), std::memory_order_release);

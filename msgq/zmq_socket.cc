@@ -79,7 +79,7 @@ void ZmqPubSocket::send(const void *data, size_t size) {
   }
   buf_.resize(8 + size);
   memcpy(buf_.data(), &seq_, 8);
-  memcpy(buf_.data() + 8, data, size);
+  if (size) memcpy(buf_.data() + 8, data, size);  // an empty message may come as (nullptr, 0)
   if (zmq_send(sock_, buf_.data(), buf_.size(), ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN) {
     throw zmq_error("send failed", topic_);
   }
