@@ -23,6 +23,11 @@ using Shape = std::vector<int>;
 
 std::string shape_string(const Shape &s);  // "[1, 12, 64, 128]"
 size_t shape_count(const Shape &s);
+// The most elements a tensor may have: kernels index them with int, and a
+// file asking for more is refused before anything is allocated.
+constexpr size_t kMaxTensorElements = 0x7fffffff;
+// The element count of `s`, or 0 when it exceeds kMaxTensorElements (no overflow).
+size_t bounded_count(const Shape &s);
 
 enum class Op {
   kConv, kRelu, kLeakyRelu, kSigmoid, kTanh, kElu, kAdd, kMul, kConcat, kMaxPool, kAveragePool,

@@ -25,6 +25,9 @@ Shape read_shape(const capnp::List<int64_t>::Reader &dims, const std::string &or
     }
     s.push_back(int(d));
   }
+  if (bounded_count(s) == 0) {
+    fail(origin, what + " " + shape_string(s) + " has more than " + std::to_string(kMaxTensorElements) + " elements");
+  }
   return s;
 }
 

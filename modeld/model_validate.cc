@@ -21,6 +21,15 @@ size_t shape_count(const Shape &s) {
   return n;
 }
 
+size_t bounded_count(const Shape &s) {
+  size_t n = 1;
+  for (int d : s) {
+    if (d < 0 || (d > 0 && n > kMaxTensorElements / size_t(d))) return 0;
+    n *= size_t(d);
+  }
+  return n;
+}
+
 const char *op_name(Op op) {
   switch (op) {
     case Op::kConv: return "Conv";
@@ -99,20 +108,25 @@ class Checker {
   }
 
   void set_output(Shape s) {
-    size_t count = 1;
-    for (int d : s) {
-      expect(d >= 1, "computes output shape " + shape_string(s) + " with an empty dimension");
-      count *= size_t(d);
-      expect(count <= size_t(std::numeric_limits<int32_t>::max()), "output " + shape_string(s) + " is too large");
-    }
+    for (int d : s) expect(d >= 1, "computes output shape " + shape_string(s) + " with an empty dimension");
+    expect(bounded_count(s) > 0, "output " + shape_string(s) + " has more than " + std::to_string(kMaxTensorElements) + " elements");
     m_.values[node_->outputs[0]].shape = std::move(s);
   }
 
-  int window_out(int size, int pad_total, int kernel, int stride, int dilation, const char *dim) const {
-    int span = dilation * (kernel - 1) + 1;
-    expect(size + pad_total >= span, std::string(dim) + ": window of " + std::to_string(span) +
-                                         " does not fit the padded input of " + std::to_string(size + pad_total));
-    return (size + pad_total - span) / stride + 1;
+  // Output size of a sliding window, in 64 bits: pads and dilations near
+  // INT32_MAX must not wrap around.
+  int64_t window_out(int size, int pad_a, int pad_b, int kernel, int stride, int dilation, const char *dim) const {
+    int64_t padded = int64_t(size) + pad_a + pad_b, span = int64_t(dilation) * (kernel - 1) + 1;
+    expect(padded >= span, std::string(dim) + ": window of " + std::to_string(span) +
+                               " does not fit the padded input of " + std::to_string(padded));
+    return (padded - span) / stride + 1;
+  }
+
+  // An output shape [n, c, h, w] whose h and w come from window_out().
+  void set_window_output(int n, int c, int64_t h, int64_t w) {
+    expect(h <= kMaxTensorElements && w <= kMaxTensorElements, "output [" + std::to_string(n) + ", " + std::to_string(c) + ", " +
+                                                                   std::to_string(h) + ", " + std::to_string(w) + "] is too large");
+    set_output({n, c, int(h), int(w)});
   }
 
   Shape broadcast(const Shape &a, const Shape &b) const {
@@ -180,17 +194,17 @@ class Checker {
     expect(x[1] % n.group == 0 && w[0] % n.group == 0,
            "input channels " + std::to_string(x[1]) + " and output channels " + std::to_string(w[0]) +
                " must be multiples of group " + std::to_string(n.group));
-    expect(w[1] * n.group == x[1], "weight '" + in_value(1).name + "' " + shape_string(w) + " expects " +
-                                       std::to_string(w[1] * n.group) + " input channels, input '" + in_value(0).name +
+    expect(int64_t(w[1]) * n.group == x[1], "weight '" + in_value(1).name + "' " + shape_string(w) + " expects " +
+                                       std::to_string(int64_t(w[1]) * n.group) + " input channels, input '" + in_value(0).name +
                                        "' " + shape_string(x) + " has " + std::to_string(x[1]));
     if (has_in(2)) {
       expect(in(2) == Shape{w[0]}, "bias '" + in_value(2).name + "' has shape " + shape_string(in(2)) + ", expected [" +
                                        std::to_string(w[0]) + "]");
     }
     n.kernel = {w[2], w[3]};
-    int oh = window_out(x[2], n.pads[0] + n.pads[2], w[2], n.strides[0], n.dilations[0], "height");
-    int ow = window_out(x[3], n.pads[1] + n.pads[3], w[3], n.strides[1], n.dilations[1], "width");
-    set_output({x[0], w[0], oh, ow});
+    int64_t oh = window_out(x[2], n.pads[0], n.pads[2], w[2], n.strides[0], n.dilations[0], "height");
+    int64_t ow = window_out(x[3], n.pads[1], n.pads[3], w[3], n.strides[1], n.dilations[1], "width");
+    set_window_output(x[0], w[0], oh, ow);
   }
 
   void pool(Node &n) {
@@ -203,9 +217,9 @@ class Checker {
              "pads " + std::to_string(n.pads[i]) + "/" + std::to_string(n.pads[i + 2]) +
                  " must be >= 0 and smaller than the kernel " + std::to_string(n.kernel[i]));
     }
-    int oh = window_out(x[2], n.pads[0] + n.pads[2], n.kernel[0], n.strides[0], 1, "height");
-    int ow = window_out(x[3], n.pads[1] + n.pads[3], n.kernel[1], n.strides[1], 1, "width");
-    set_output({x[0], x[1], oh, ow});
+    int64_t oh = window_out(x[2], n.pads[0], n.pads[2], n.kernel[0], n.strides[0], 1, "height");
+    int64_t ow = window_out(x[3], n.pads[1], n.pads[3], n.kernel[1], n.strides[1], 1, "width");
+    set_window_output(x[0], x[1], oh, ow);
   }
 
   void concat(Node &n) {
@@ -215,15 +229,17 @@ class Checker {
     expect(n.axis >= 0 && size_t(n.axis) < first.size(),
            "axis " + std::to_string(n.axis) + " outside 0.." + std::to_string(int(first.size()) - 1));
     Shape out = first;
-    out[n.axis] = 0;
+    int64_t joined = 0;
     for (size_t i = 0; i < n.inputs.size(); i++) {
       Shape s = in(i);
       bool same = s.size() == first.size();
       for (size_t d = 0; same && d < s.size(); d++) same = int(d) == n.axis || s[d] == first[d];
       expect(same, "input '" + in_value(i).name + "' " + shape_string(s) + " does not match " + shape_string(first) +
                        " outside axis " + std::to_string(n.axis));
-      out[n.axis] += s[n.axis];
+      joined += s[n.axis];
     }
+    expect(joined <= int64_t(kMaxTensorElements), "joins " + std::to_string(joined) + " along axis " + std::to_string(n.axis));
+    out[n.axis] = int(joined);
     set_output(out);
   }
 
@@ -284,6 +300,8 @@ class Checker {
       expect(d >= 1 && d <= std::numeric_limits<int32_t>::max(), "target dimension " + std::to_string(n.reshape[i]) + " is invalid");
       out.push_back(int(d));
       known *= size_t(d);
+      expect(known <= kMaxTensorElements, "target shape " + shape_string(out) + "... has more than " +
+                                              std::to_string(kMaxTensorElements) + " elements");
     }
     size_t count = shape_count(s);
     if (infer_at >= 0) {

@@ -2,8 +2,10 @@
 
 The runtime executes a fixed op set on float32 tensors with static shapes.
 Compiling checks everything it can up front (ops, attributes, dtypes, shapes)
-and says which node is wrong and why; the runtime checks the result again at
-load time. Constants and Identity nodes are folded away; Reshape targets must
+and says which node is wrong and why: window attributes and initializers
+before ONNX's own checker and shape inference see them (they trust them), and
+the result with the runtime's loader (modeld/_modeld) before it is written, so
+a model that compiles is one modeld loads. Constants and Identity nodes are folded away; Reshape targets must
 be constants. The message is written with `capnp encode` (package capnproto).
 """
 import os
@@ -13,6 +15,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper, shape_inference
 
+from modeld import _modeld
+
 FORMAT_VERSION = 1
 SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'model.capnp')
 
@@ -21,8 +25,49 @@ SUPPORTED = ('Conv', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Elu', 'Add', 'Mul'
 FOLDED = ('Constant', 'Identity')
 
 
+INT_MAX = 2**31 - 1  # the runtime's limit on dimensions and attribute values
+
+
 class CompileError(Exception):
   pass
+
+
+def _node_name(node, index):
+  return node.name or f'{node.op_type}_{index}'
+
+
+def _node_error(node, index, what):
+  return CompileError(f"node '{_node_name(node, index)}' ({node.op_type}): {what}")
+
+
+def _array(tensor, what):
+  """A TensorProto as numpy, or CompileError saying why its data cannot be read."""
+  if tensor.data_location == onnx.TensorProto.EXTERNAL:
+    raise CompileError(f'{what} keeps its data in an external file: modeld compiles self-contained models only')
+  if any(d < 0 or d > INT_MAX for d in tensor.dims) or int(np.prod(tensor.dims, dtype=object)) > INT_MAX:
+    raise CompileError(f'{what} has shape {list(tensor.dims)}: expected dimensions 0..{INT_MAX} and at most {INT_MAX} '
+                       'elements')
+  try:
+    return numpy_helper.to_array(tensor)
+  except Exception as e:  # short or malformed data: numpy and onnx raise several types
+    raise CompileError(f'{what} of shape {list(tensor.dims)} has unreadable data: {e}') from None
+
+
+def _check_windows(graph):
+  """The attributes ONNX's own shape inference trusts are checked before it
+  runs: it divides by strides (strides=0 killed compile_model with SIGFPE)."""
+  for i, n in enumerate(graph.node):
+    if n.op_type not in ('Conv', 'MaxPool', 'AveragePool'):
+      continue
+    a = {x.name: onnx.helper.get_attribute_value(x) for x in n.attribute}
+    for name, count, lo in (('kernel_shape', 2, 1), ('strides', 2, 1), ('dilations', 2, 1), ('pads', 4, 0)):
+      if name not in a:
+        continue
+      v = a[name]
+      if not isinstance(v, list) or len(v) != count or any(not lo <= x <= INT_MAX for x in v):
+        raise _node_error(n, i, f'{name} {v}: expected {count} values in {lo}..{INT_MAX} (2-D windows only)')
+    if 'group' in a and not (isinstance(a['group'], int) and 1 <= a['group'] <= INT_MAX):
+      raise _node_error(n, i, f"group {a['group']}: expected 1..{INT_MAX}")
 
 
 def _text(s):
@@ -50,11 +95,8 @@ class _Compiler:
     self.shapes = {}   # value name -> tuple of ints
     self.used = set()  # values read by the compiled nodes
 
-  def node_name(self, node, index):
-    return node.name or f'{node.op_type}_{index}'
-
   def fail(self, node, index, what):
-    raise CompileError(f"node '{self.node_name(node, index)}' ({node.op_type}): {what}")
+    raise _node_error(node, index, what)
 
   def resolve(self, name):
     while name in self.alias:
@@ -67,11 +109,11 @@ class _Compiler:
   def run(self):
     g = self.graph
     for t in g.initializer:
-      self.consts[t.name] = numpy_helper.to_array(t)
+      self.consts[t.name] = _array(t, f"initializer '{t.name}'")
     unsupported = []
     for i, n in enumerate(g.node):
       if n.domain not in ('', 'ai.onnx') or n.op_type not in SUPPORTED + FOLDED:
-        unsupported.append(f"node '{self.node_name(n, i)}' ({n.domain + '.' if n.domain else ''}{n.op_type})")
+        unsupported.append(f"node '{_node_name(n, i)}' ({n.domain + '.' if n.domain else ''}{n.op_type})")
     if unsupported:
       raise CompileError('unsupported ops: ' + ', '.join(unsupported) + '; modeld runs ' + ', '.join(SUPPORTED))
 
@@ -88,7 +130,7 @@ class _Compiler:
         a = self.attrs(n)
         if 'value' not in a:
           self.fail(n, i, 'only Constant with a tensor `value` is supported')
-        self.consts[n.output[0]] = numpy_helper.to_array(a['value'])
+        self.consts[n.output[0]] = _array(a['value'], f"node '{_node_name(n, i)}' (Constant) value")
       elif n.op_type == 'Identity':
         self.alias[n.output[0]] = n.input[0]
         if n.input[0] in self.consts:
@@ -156,7 +198,7 @@ class _Compiler:
       raise CompileError(f'ONNX shape inference failed: {e}') from None
     for vi in list(m.graph.value_info) + list(m.graph.output) + list(m.graph.input):
       dims = vi.type.tensor_type.shape.dim
-      if all(d.HasField('dim_value') for d in dims):
+      if all(d.HasField('dim_value') and d.dim_value > 0 for d in dims):  # else the runtime's check names the node
         self.shapes[vi.name] = tuple(d.dim_value for d in dims)
     for name, shape in inputs:
       self.shapes[name] = shape
@@ -265,7 +307,7 @@ class _Compiler:
         self.fail(n, i, f'opset {self.opset} Softmax flattens from axis {axis}; modeld supports only the last '
                         'axis before opset 13')
       body = f'softmax = (axis = {axis})'
-    name = self.node_name(n, i)
+    name = _node_name(n, i)
     self.used.update(x for x in ins if x)
     return (f'(name = {_text(name)}, inputs = [{", ".join(_text(x) for x in ins)}], '
             f'outputs = [{", ".join(_text(x) for x in n.output)}], {body})')
@@ -275,9 +317,10 @@ def compile_model(model, shapes=None):
   """ONNX ModelProto (or path) -> compiled model bytes. Raises CompileError."""
   if isinstance(model, (str, bytes, os.PathLike)):
     try:
-      model = onnx.load(model)
+      model = onnx.load(model, load_external_data=False)
     except Exception as e:
       raise CompileError(f'cannot read the ONNX file: {e}') from None
+  _check_windows(model.graph)
   try:
     onnx.checker.check_model(model)
   except Exception as e:
@@ -286,6 +329,12 @@ def compile_model(model, shapes=None):
   r = subprocess.run(['capnp', 'encode', SCHEMA, 'Model'], input=text.encode(), capture_output=True)
   if r.returncode != 0:
     raise CompileError('capnp encode failed: ' + r.stderr.decode(errors='replace')[-2000:])
+  # The runtime's loader is the one judge of a compiled model: what it would
+  # refuse at modeld's start is refused here, naming the node.
+  try:
+    _modeld.check_model_bytes(r.stdout, 'compiled model')
+  except _modeld.ModelError as e:
+    raise CompileError(str(e)) from None
   return r.stdout
 
 

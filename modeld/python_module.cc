@@ -185,6 +185,10 @@ PYBIND11_MODULE(_modeld, m) {
     return a;
   });
   m.def("check_model", [](const std::string &path) { load_model(path); }, "raises ModelError if the file is invalid");
+  m.def("check_model_bytes", [](const py::bytes &data, const std::string &origin) {
+    std::string_view v = data;
+    parse_model(v.data(), v.size(), origin);
+  }, py::arg("data"), py::arg("origin") = "model", "raises ModelError if the compiled model bytes are invalid");
 
   auto transform = py::class_<PyTransform>(m, "Transform");
   transform

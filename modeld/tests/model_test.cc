@@ -203,3 +203,96 @@ TEST(DropCounter, CountsSkippedFramesOverTheWindow) {
   d.add(17);
   EXPECT_FLOAT_EQ(d.add(18), 0);            // the skip left the window
 }
+
+// Sizes chosen to overflow the loader's arithmetic (element counts, byte
+// counts, window spans) are refused as ModelError, never wrapped around.
+TEST(ModelLoad, HostileSizesAreRefusedNotOverflowed) {
+  Builder w;  // 2^64 elements * 4 bytes wraps to 0 bytes of data
+  w.init("w", {65536, 65536, 65536, 65536}, {});
+  w.node("c", {"x", "w"}, {"y"}, [](auto n) { conv(n); });
+  EXPECT_NE(load_error(w.bytes("y")).find("initializer 'w' [65536, 65536, 65536, 65536] has more than"), std::string::npos);
+
+  Builder in({1, 2147483647, 2147483647, 1});  // a model input nobody could allocate
+  in.node("r", {"x"}, {"y"}, [](auto n) { n.setRelu(); });
+  EXPECT_NE(load_error(in.bytes("y")).find("model input 'x' [1, 2147483647, 2147483647, 1] has more than"),
+            std::string::npos);
+
+  Builder p;  // pads near INT32_MAX: size + pads overflowed int
+  p.init("w", {2, 2, 1, 1}, std::vector<float>(4));
+  p.node("padded", {"x", "w"}, {"y"}, [](schema::Node::Builder n) {
+    conv(n);
+    auto pads = n.getConv().initPads(4);
+    for (int i = 0; i < 4; i++) pads.set(i, 2147483647);
+  });
+  EXPECT_NE(load_error(p.bytes("y")).find("node 'padded' (Conv): output [1, 2, "), std::string::npos) << load_error(p.bytes("y"));
+
+  Builder d;  // dilation * (kernel - 1) overflowed int
+  d.init("w", {2, 2, 3, 3}, std::vector<float>(36));
+  d.node("dilated", {"x", "w"}, {"y"}, [](schema::Node::Builder n) {
+    conv(n);
+    n.getConv().getDilations().set(0, 2147483647);
+  });
+  EXPECT_NE(load_error(d.bytes("y")).find("node 'dilated' (Conv): height: window of 4294967295 does not fit"),
+            std::string::npos) << load_error(d.bytes("y"));
+
+  Builder g;  // weight channels * group overflowed int
+  g.init("w", {65536, 65536, 1, 1}, {});
+  g.node("grouped", {"x", "w"}, {"y"}, [](auto n) { conv(n, 65536); });
+  EXPECT_NE(load_error(g.bytes("y")).find("initializer 'w'"), std::string::npos);
+}
+
+// Random corruption of a valid file (flipped bytes, truncation, overwritten
+// words): the loader either accepts a model every runner can plan and run, or
+// throws ModelError. Anything else (a crash, another exception) fails the test.
+TEST(ModelLoad, CorruptedFilesGiveModelErrorOrAValidModel) {
+  Builder b({1, 2, 6, 6});
+  b.init("w", {3, 2, 3, 3}, std::vector<float>(54, 0.1f));
+  b.init("bias", {3}, {1, 2, 3});
+  b.init("fc", {12, 4}, std::vector<float>(48, 0.5f));
+  b.node("conv", {"x", "w", "bias"}, {"c"}, [](auto n) { conv(n); });
+  b.node("act", {"c"}, {"a"}, [](auto n) { n.initLeakyRelu().setAlpha(0.1f); });
+  b.node("pool", {"a"}, {"p"}, [](schema::Node::Builder n) {
+    auto p = n.initMaxPool();
+    p.initKernel(2).set(0, 2);
+    p.getKernel().set(1, 2);
+    p.initStrides(2).set(0, 2);
+    p.getStrides().set(1, 2);
+    p.initPads(4);
+  });
+  b.node("flat", {"p"}, {"f"}, [](auto n) { n.initFlatten().setAxis(1); });
+  b.node("dense", {"f", "fc"}, {"d"}, [](auto n) { n.initGemm().setAlpha(1); });
+  b.node("prob", {"d"}, {"y"}, [](auto n) { n.initSoftmax().setAxis(1); });
+  const std::vector<uint8_t> good = b.bytes("y");
+  ASSERT_EQ(load_error(good), "(no error)");
+
+  auto cpu = Device::open(Backend::kCpu);
+  uint64_t rng = 0x9e3779b97f4a7c15ull;
+  auto next = [&] { return rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17; };
+  int accepted = 0, refused = 0;
+  for (int round = 0; round < 4000; round++) {
+    std::vector<uint8_t> bytes = good;
+    switch (round % 4) {
+      case 0: bytes.resize(next() % bytes.size()); break;
+      case 1: for (int i = 0; i < 3; i++) bytes[next() % bytes.size()] ^= uint8_t(1 << (next() % 8)); break;
+      case 2: bytes[next() % bytes.size()] = uint8_t(next()); break;
+      case 3: {
+        size_t at = next() % (bytes.size() / 4) * 4;
+        uint32_t v = next() % 3 ? uint32_t(next()) : 0x7fffffffu;
+        memcpy(&bytes[at], &v, 4);
+        break;
+      }
+    }
+    try {
+      Model m = parse_model(bytes.data(), bytes.size(), "fuzz");
+      accepted++;
+      size_t elements = 0;
+      for (const Value &v : m.values) elements += shape_count(v.shape);
+      if (elements > 100000) continue;  // valid, but too slow to run here
+      ModelRunner::create(cpu, std::move(m))->run();
+    } catch (const ModelError &) {
+      refused++;
+    }
+  }
+  EXPECT_GT(refused, 1000);
+  EXPECT_GT(accepted, 100);  // many corruptions hit weights or names: still a valid model
+}

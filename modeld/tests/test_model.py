@@ -208,3 +208,68 @@ def test_uninitialized_objects_are_refused():
                    (_modeld.Pipeline, lambda p: p.outputs())):
     with pytest.raises(TypeError, match='never initialized'):
       use(cls.__new__(cls))
+
+
+# ---- malformed models: compile_model refuses them naming the node (they used
+# to compile "OK" and fail only when modeld loaded them, or crash compile_model)
+
+def malformed(op, inputs, attrs=None, inits=None, out_rank=None):
+  """A one-node model `bad_<op>` whose output shape is left symbolic (nothing
+  valid could be given for it)."""
+  from onnx import TensorProto, helper, numpy_helper
+  inits = inits or {}
+  rank = out_rank or len(next(iter(inputs.values())))
+  node = helper.make_node(op, list(inputs) + list(inits), ['y'], name=f'bad_{op.lower()}', **(attrs or {}))
+  graph = helper.make_graph([node], 'g', [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
+                            [helper.make_tensor_value_info('y', TensorProto.FLOAT, [f'd{i}' for i in range(rank)])],
+                            [v if isinstance(v, onnx.TensorProto) else numpy_helper.from_array(np.asarray(v), k)
+                             for k, v in inits.items()])
+  model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid('', 13)])
+  model.ir_version = 7
+  return model
+
+
+def short_initializer():
+  t = onnx.numpy_helper.from_array(np.zeros(4, np.float32), 'w')
+  t.raw_data = b'\0' * 8  # 2 floats for a shape of 4
+  return t
+
+
+X4 = {'x': [1, 2, 4, 4]}
+W2 = {'w': np.zeros((2, 2, 2, 2), np.float32)}
+
+
+@pytest.mark.parametrize('model, message', [
+    (lambda: malformed('Gemm', {'x': [2, 3]}, inits={'w': np.zeros((4, 5), np.float32)}),
+     "node 'bad_gemm' \\(Gemm\\): A \\[2, 3\\] and B \\[4, 5\\] disagree on K"),
+    (lambda: malformed('Conv', X4, {'group': 0}, W2), "node 'bad_conv' \\(Conv\\): group 0"),
+    (lambda: malformed('Conv', X4, {'group': 3}, W2), "node 'bad_conv' \\(Conv\\): .*multiples of group 3"),
+    (lambda: malformed('Conv', X4, {'dilations': [0, 1]}, W2), "node 'bad_conv' \\(Conv\\): dilations \\[0, 1\\]"),
+    (lambda: malformed('Conv', X4, {'pads': [-1, 0, 0, 0]}, W2), "node 'bad_conv' \\(Conv\\): pads \\[-1, 0, 0, 0\\]"),
+    (lambda: malformed('Conv', X4, {}, {'w': np.zeros((2, 2, 2, 2), np.float32), 'b': np.zeros(3, np.float32)}),
+     "node 'bad_conv' \\(Conv\\): bias 'b' has shape \\[3\\], expected \\[2\\]"),
+    (lambda: malformed('MaxPool', X4, {'kernel_shape': [0, 2]}), "node 'bad_maxpool' \\(MaxPool\\): kernel_shape \\[0, 2\\]"),
+    (lambda: malformed('MaxPool', X4, {'kernel_shape': [9, 9]}), "node 'bad_maxpool' \\(MaxPool\\): height: window of 9"),
+    (lambda: malformed('MaxPool', X4, {'kernel_shape': [2, 2], 'pads': [3, 0, 0, 0]}),
+     "node 'bad_maxpool' \\(MaxPool\\): pads 3/0 must be"),
+    (lambda: malformed('GlobalAveragePool', {'x': [1, 4]}), "node 'bad_globalaveragepool' \\(GlobalAveragePool\\): input 'x'"),
+    (lambda: malformed('Reshape', {'x': [1, 4]}, inits={'s': np.array([3, 3], np.int64)}),
+     "node 'bad_reshape' \\(Reshape\\): cannot reshape \\[1, 4\\]"),
+    (lambda: malformed('Add', {'x': [1, 4]}, inits={'w': short_initializer()}),
+     "initializer 'w' of shape \\[4\\] has unreadable data"),
+])
+def test_malformed_models_are_refused_naming_the_node(model, message):
+  with pytest.raises(CompileError, match=message):
+    compile_model(model())
+
+
+def test_zero_strides_do_not_crash_the_compiler(tmp_path):
+  """strides=0 made ONNX's shape inference die with SIGFPE (exit -8)."""
+  model = malformed('MaxPool', X4, {'kernel_shape': [2, 2], 'strides': [0, 0]})
+  path = tmp_path / 'stride0.onnx'
+  onnx.save(model, str(path))
+  r = subprocess.run([sys.executable, os.path.join(ROOT, 'modeld', 'compile_model'), str(path), '-o', str(path) + '.cmodel'],
+                     capture_output=True, text=True)
+  assert r.returncode == 1, r.stderr
+  assert "node 'bad_maxpool' (MaxPool): strides [0, 0]: expected 2 values in 1.." in r.stderr
+  assert not os.path.exists(str(path) + '.cmodel')
