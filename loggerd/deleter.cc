@@ -6,21 +6,12 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "loggerd/file_lock.h"
 #include "loggerd/route.h"
 
 namespace fs = std::filesystem;
 
 namespace loggerd {
-namespace {
-
-bool has_lock(const std::string &dir) {
-  std::error_code ec;
-  for (auto &e : fs::directory_iterator(dir, ec))
-    if (e.path().extension() == ".lock") return true;
-  return false;
-}
-
-}  // namespace
 
 bool Deleter::space(const std::string &path, uint64_t *free_bytes, uint64_t *total_bytes) {
   struct statvfs st;
@@ -43,7 +34,7 @@ std::vector<std::string> Deleter::run(const std::string &keep) {
   fs::path keep_path = keep.empty() ? fs::path() : fs::weakly_canonical(keep, ec);
   for (const SegmentDir &s : list_segments(root_)) {
     if (!keep.empty() && fs::weakly_canonical(s.path, ec) == keep_path) continue;
-    if (has_lock(s.path)) continue;
+    if (has_live_lock(s.path)) continue;
     fs::remove_all(s.path, ec);
     if (ec) {
       fprintf(stderr, "loggerd: deleter cannot remove %s: %s\n", s.path.c_str(), ec.message().c_str());

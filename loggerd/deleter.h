@@ -1,8 +1,9 @@
 #pragma once
 // Deleter: keeps free space on the log root's filesystem above a threshold by
 // deleting whole segments, oldest first (route name, then segment number).
-// A segment holding any *.lock file (a file still being written) is never
-// deleted, nor is the segment named `keep`.
+// A segment holding a live *.lock (a file still being written, file_lock.h) is
+// never deleted, nor is the segment named `keep`. A stale lock, left by a
+// writer that died, protects nothing.
 //
 // Threshold: free >= max(min_free_percent of the filesystem, min_free_bytes).
 // Errors: a segment that cannot be removed is logged and skipped.

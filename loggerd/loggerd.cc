@@ -14,12 +14,22 @@
 // packet in the last 2 s) holds such packets, the segment ends and the held
 // packets start the next one. Without running encoders a timer rotates.
 // Video files start with a keyframe (codec header first; qcamera.ts is an
-// MPEG-TS container, the others raw Annex B streams); *EncodeIdx events
+// MPEG-TS container, the others raw Annex B streams), and so does what follows
+// a failed write (disk full): the packets up to the next keyframe are dropped
+// and counted (loggerdState droppedBytes, droppedMessages); *EncodeIdx events
 // are made here from the packets actually written, so they match the files.
 //
-// Readiness: the sockets exist before <route>--0/rlog.zst is created.
-// SIGINT/SIGTERM: final sentinel (endOfRoute, signal number), flush, fsync, locks removed, exit 0.
+// Readiness: the sockets exist before the first segment's rlog.zst is created.
+// SIGINT/SIGTERM: final sentinel (endOfRoute, signal number), flush, fsync, locks
+// removed, exit 0; a stop that hangs (a stuck disk) ends by SIGALRM after
+// kStopLimitS, so loggerd never outlives its manager by long.
+//
+// Restarts: a LOGGERD_ROUTE that already has segments under the root is
+// continued with the next segment number (the manager names one route per run,
+// so a restarted loggerd continues it). At start, lock files whose writer died
+// (a SIGKILLed loggerd) are removed: their files are as complete as they will get.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -36,6 +46,7 @@
 #include "common/prefix.h"
 #include "common/watchdog.h"
 #include "loggerd/deleter.h"
+#include "loggerd/file_lock.h"
 #include "loggerd/init_data.h"
 #include "loggerd/log_file_reader.h"
 #include "loggerd/route.h"
@@ -46,7 +57,11 @@
 namespace {
 
 volatile sig_atomic_t g_signal = 0;
-void on_signal(int sig) { g_signal = sig; }
+constexpr unsigned kStopLimitS = 10;
+void on_signal(int sig) {
+  g_signal = sig;
+  alarm(kStopLimitS);
+}
 
 constexpr uint64_t kSecond = 1'000'000'000ull;
 constexpr uint64_t kEncoderAliveNs = 2 * kSecond;
@@ -123,6 +138,7 @@ class Loggerd {
 
   std::string root_;
   loggerd::InitInfo info_;
+  int first_segment_ = 0;
   uint64_t segment_ns_, turn_ns_, batch_ns_;
   std::unique_ptr<loggerd::Writer> writer_;
   std::unique_ptr<loggerd::RouteLogger> logger_;
@@ -145,6 +161,10 @@ Loggerd::Loggerd(int argc, char **argv) {
   const char *route = getenv("LOGGERD_ROUTE");
   info_.route = route && *route ? route : default_route_name(root_);
   conduit::check_name(info_.route, "LOGGERD_ROUTE");
+  for (const auto &s : loggerd::list_segments(root_))
+    if (s.route == info_.route) first_segment_ = std::max(first_segment_, s.number + 1);
+  for (const std::string &lock : loggerd::remove_stale_locks(root_))
+    fprintf(stderr, "loggerd: removed stale lock %s (its writer died)\n", lock.c_str());
   for (int i = 0; i < argc; ++i) info_.command_line.push_back(argv[i]);
   segment_ns_ = uint64_t(env_num("LOGGERD_SEGMENT_SECONDS", 60) * kSecond);
   loggerd::ZstdLogOptions lo;
@@ -158,7 +178,8 @@ Loggerd::Loggerd(int argc, char **argv) {
   batch_ns_ = turn_ns_ / 2;
   lo.level = int(env_num("LOGGERD_ZSTD_LEVEL", 3));
   writer_ = std::make_unique<loggerd::Writer>();
-  fprintf(stderr, "loggerd: route %s under %s, io %s\n", info_.route.c_str(), root_.c_str(), writer_->backend_name());
+  fprintf(stderr, "loggerd: route %s under %s from segment %d%s, io %s\n", info_.route.c_str(), root_.c_str(), first_segment_,
+          first_segment_ ? " (continued)" : "", writer_->backend_name());
 
   loggerd::DeleterOptions dopt;
   dopt.min_free_percent = env_num("LOGGERD_MIN_FREE_PERCENT", 10);
@@ -238,6 +259,10 @@ void Loggerd::write_packet(int e, cereal::EncodeData::Reader data, uint64_t log_
   Encoder &enc = encoders_[e];
   auto idx = data.getIdx();
   bool keyframe = idx.getFlags() & cereal::EncodeIndex::FLAG_KEYFRAME;
+  if (logger_->video_gap(kEncoders[e].file)) {
+    enc.need_keyframe = true;
+    fprintf(stderr, "loggerd: a write to %s failed; the stream goes on at the next keyframe\n", kEncoders[e].file);
+  }
   if (enc.need_keyframe && !keyframe) {
     enc.skipped++;  // a segment's video must start with a keyframe
     return;
@@ -332,13 +357,8 @@ void Loggerd::once_a_second(uint64_t now) {
 }
 
 int Loggerd::run() {
-  struct sigaction sa = {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-
   uint64_t now = conduit::mono_ns();
-  logger_->start_segment(0);
+  logger_->start_segment(first_segment_);
   segment_start_ns_ = now;
   next_second_ns_ = now + kSecond;
   writer_->submit();
@@ -395,6 +415,11 @@ int Loggerd::run() {
 }  // namespace
 
 int main(int argc, char **argv) {
+  // Before anything else: a stop during start-up still ends the route cleanly.
+  struct sigaction sa = {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   try {
     Loggerd d(argc, argv);
     return d.run();

@@ -66,9 +66,14 @@ void RouteLogger::log(const void *data, size_t size, bool qlog, uint64_t now_ns)
 AppendFile *RouteLogger::video(const std::string &name) {
   auto it = videos_.find(name);
   if (it != videos_.end()) return it->second;
-  AppendFile *f = writer_.open(path_ + "/" + name);
+  AppendFile *f = writer_.open(path_ + "/" + name, true);
   videos_[name] = f;
   return f;
+}
+
+bool RouteLogger::video_gap(const std::string &name) {
+  auto it = videos_.find(name);
+  return it != videos_.end() && it->second->take_gap();
 }
 
 void RouteLogger::maybe_flush(uint64_t now_ns) {

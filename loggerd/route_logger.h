@@ -33,8 +33,12 @@ class RouteLogger {
 
   // One serialized Event; goes to rlog, and to qlog when `qlog`.
   void log(const void *data, size_t size, bool qlog, uint64_t now_ns);
-  // The video file `name` of the open segment (opened on first use).
+  // The video file `name` of the open segment (opened on first use, with
+  // dependent units: a failed write makes the stream restart, see writer.h).
   AppendFile *video(const std::string &name);
+  // True once after a failed write to the open video `name`: what followed
+  // was dropped, and the stream must go on with a keyframe and its header.
+  bool video_gap(const std::string &name);
   // Ends log frames older than the flush interval.
   void maybe_flush(uint64_t now_ns);
 

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "loggerd/file_lock.h"
+
 namespace loggerd {
 namespace {
 
@@ -78,14 +80,25 @@ void AppendFile::discard_unit() {
   dropping_unit_ = false;
 }
 
-void AppendFile::drop_open_unit() {
-  w_->stats_.bytes_dropped += appended_ - unit_end_;
-  appended_ = unit_end_;
-  while (!bufs_.empty() && bufs_.back().base >= unit_end_ && bufs_.back().in_flight == 0) {
+void AppendFile::drop_open_unit() { drop_after(unit_end_); }
+
+void AppendFile::drop_after(uint64_t pos) {
+  w_->stats_.bytes_dropped += appended_ - pos;
+  appended_ = pos;
+  unit_end_ = std::min(unit_end_, pos);
+  while (!bufs_.empty() && bufs_.back().base >= pos && bufs_.back().in_flight == 0) {
     w_->free_.push_back(bufs_.back().index);
     bufs_.pop_back();
   }
-  if (!bufs_.empty()) bufs_.back().filled = uint32_t(unit_end_ - bufs_.back().base);
+  if (!bufs_.empty()) bufs_.back().filled = uint32_t(pos - bufs_.back().base);
+}
+
+bool AppendFile::take_gap() {
+  if (!gap_open_) return false;
+  drop_after(submitted_);  // units held back since the failure: they follow the gap
+  dropping_unit_ = false;
+  gap_open_ = false;
+  return true;
 }
 
 Writer::Writer(WriterOptions opts) : opts_(std::move(opts)), mem_(nullptr, free) {
@@ -112,21 +125,21 @@ Writer::~Writer() {
   drain();
 }
 
-AppendFile *Writer::open(const std::string &path) {
+AppendFile *Writer::open(const std::string &path, bool dependent_units) {
   std::string lock = path + ".lock";
-  int lfd = ::open(lock.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (lfd < 0) throw std::runtime_error("cannot create lock file " + lock + ": " + strerror(errno));
-  ::close(lfd);
+  int lfd = hold_lock(lock);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     int e = errno;
     unlink(lock.c_str());
+    ::close(lfd);
     throw std::runtime_error("cannot create " + path + ": " + strerror(e));
   }
   while (files_.count(next_id_) || next_id_ == 0) next_id_ = (next_id_ + 1) & kIdMask;
   uint32_t id = next_id_;
   next_id_ = (next_id_ + 1) & kIdMask;
-  auto *f = new AppendFile(this, id, fd, path, lock);
+  auto *f = new AppendFile(this, id, fd, lfd, path, lock);
+  f->dependent_ = dependent_units;
   files_[id].reset(f);
   return f;
 }
@@ -164,10 +177,11 @@ int Writer::acquire_buffer(AppendFile *f) {
 bool Writer::queue_chain(AppendFile *f) {
   // After a failed chain nothing is queued until the file is cut back (retire_chains);
   // a closing file's last chain (with the fsync) waits until the others are back.
+  if (f->gap_open_ && f->closing_) f->take_gap();  // nobody will restart the stream: end it at the gap
   bool last = f->closing_;  // close() ended or dropped the open unit
-  bool held = f->discarding_ || f->chains_.size() >= kMaxChains || (last && !f->chains_.empty()) ||
+  bool held = f->discarding_ || f->gap_open_ || f->chains_.size() >= kMaxChains || (last && !f->chains_.empty()) ||
               std::any_of(f->chains_.begin(), f->chains_.end(), [](const AppendFile::Chain &c) { return c.error != 0; });
-  if (held) return f->unit_end_ > f->submitted_ || last;
+  if (held) return !f->gap_open_ && (f->unit_end_ > f->submitted_ || last);
   uint32_t seq = f->next_seq_;
   ops_.clear();
   uint64_t off = f->queued_end_, bytes = 0;
@@ -269,6 +283,10 @@ void Writer::retire_chains(AppendFile *f) {
     stats_.bytes_dropped += c.bytes;
     f->discarding_ = true;
     if (c.error == 0) continue;
+    if (f->dependent_ && !f->gap_open_) {
+      f->gap_open_ = true;
+      f->gaps_++;
+    }
     stats_.write_errors++;
     stats_.last_errno = c.error;
     if (stats_.write_errors == 1 || stats_.write_errors % 100 == 0)
@@ -302,6 +320,7 @@ void Writer::finalize(AppendFile *f) {
   release_buffers(f);
   ::close(f->fd_);
   unlink(f->lock_path_.c_str());
+  ::close(f->lock_fd_);
   auto cb = std::move(f->on_closed_);
   files_.erase(f->id_);
   if (cb) cb();

@@ -4,7 +4,7 @@
 // a pool of buffers registered with the kernel once.
 //
 //   Writer w;
-//   AppendFile *f = w.open(dir + "/rlog.zst");   // also creates rlog.zst.lock
+//   AppendFile *f = w.open(dir + "/rlog.zst");   // also creates and holds rlog.zst.lock (file_lock.h)
 //   f->append(bytes, n); f->end_unit();           // a unit: a zstd frame, a video packet
 //   w.submit();                                   // once per loop turn
 //   w.close(f);                                   // last writes + linked fsync; lock removed when durable
@@ -21,6 +21,13 @@
 // The Writer keeps going; later units are tried again. A closing file's last
 // chain waits for the others and ends in a linked fsync, so it covers every
 // write.
+//
+// Dependent units (a video stream: a frame needs the ones before it): for a
+// file opened with `dependent_units`, a failed write opens a gap. Nothing
+// more goes to that file, and every byte appended after its last good chain is
+// dropped (counted), until the owner calls take_gap(), which says the gap is
+// there (once) so the owner restarts its stream at a self-contained unit (a
+// keyframe with its codec header).
 //
 // When every buffer is in use, append() submits and waits for the disk; if the
 // buffers are all held by open units, the current unit of the file asking is
@@ -73,6 +80,11 @@ class AppendFile {
   void end_unit();
   // Throws away the open unit (counted as dropped): for a producer that failed halfway.
   void discard_unit();
+  // dependent_units files: true once after a failed write, when everything
+  // appended since the last good chain has been dropped; the next unit appended
+  // must stand on its own. Always false for other files.
+  bool take_gap();
+  uint64_t gaps() const { return gaps_; }  // failed writes that opened a gap
   const std::string &path() const { return path_; }
   uint64_t appended() const { return appended_; }
   uint64_t disk_size() const { return disk_end_; }  // bytes completed on disk
@@ -91,13 +103,14 @@ class AppendFile {
     uint64_t bytes;
     int error;         // errno of its first failed op; 0 while all went well
   };
-  AppendFile(Writer *w, uint32_t id, int fd, std::string path, std::string lock_path)
-      : w_(w), id_(id), fd_(fd), path_(std::move(path)), lock_path_(std::move(lock_path)) {}
+  AppendFile(Writer *w, uint32_t id, int fd, int lock_fd, std::string path, std::string lock_path)
+      : w_(w), id_(id), fd_(fd), lock_fd_(lock_fd), path_(std::move(path)), lock_path_(std::move(lock_path)) {}
   void drop_open_unit();
+  void drop_after(uint64_t pos);  // drops appended bytes from stream offset `pos` on (counted)
 
   Writer *w_;
   uint32_t id_;
-  int fd_;
+  int fd_, lock_fd_;  // lock_fd_ holds the flock of lock_path_ (file_lock.h)
   std::string path_, lock_path_;
   std::function<void()> on_closed_;
   std::deque<Buf> bufs_;
@@ -109,6 +122,8 @@ class AppendFile {
   uint32_t next_seq_ = 0;
   bool discarding_ = false;  // a chain failed: later chains are dropped until the file is cut back
   bool closing_ = false, fsynced_ = false;
+  bool dependent_ = false, gap_open_ = false;
+  uint64_t gaps_ = 0;
 };
 
 class Writer {
@@ -119,7 +134,8 @@ class Writer {
   Writer &operator=(const Writer &) = delete;
 
   // Creates (truncates) `path` and `path.lock`. Throws std::runtime_error naming the path on failure.
-  AppendFile *open(const std::string &path);
+  // dependent_units: a unit needs the ones before it (see "Dependent units" above).
+  AppendFile *open(const std::string &path, bool dependent_units = false);
   // Queues the file's last complete units and an fsync linked after them; the
   // lock file is removed and `on_closed` runs once that is done. `f` must not be used afterwards.
   void close(AppendFile *f, std::function<void()> on_closed = {});

@@ -7,11 +7,21 @@ stops them all: SIGINT first, SIGKILL after STOP_TIMEOUT seconds.
 
 Children die with the manager even when it is SIGKILLed (PR_SET_PDEATHSIG), and
 each runs in its own process group, so a stop reaches everything it started.
+
+One route per run: the manager names it (LOGGERD_ROUTE, unless set already)
+and every child gets the name, so a restarted loggerd continues the route with
+the next segment instead of starting another.
+
+The bus is the manager's output, never its lifeline: a fault publishing
+managerState or logMessage (a damaged ring, a publisher slot taken over) is
+reported on stderr, the publisher is re-opened a second later, and supervision
+goes on.
 Exit code: 0 when every process ran and stopped cleanly, 1 otherwise.
 """
 import argparse
 import os
 import queue
+import secrets
 import signal
 import sys
 import time
@@ -24,6 +34,7 @@ from manager.process import ManagedProcess  # noqa: E402
 
 STOP_TIMEOUT = 5.0
 STATE_PERIOD = 0.5
+BUS_RETRY = 1.0  # seconds between attempts to re-open the bus after a fault
 CLEAN_EXITS = (0, -signal.SIGINT, -signal.SIGTERM)
 
 
@@ -31,15 +42,47 @@ class Manager:
   def __init__(self, specs, params=None, publish=True, echo=True, on_tick=None):
     self.params = params or Params()
     self.output = queue.Queue()
-    self.procs = [ManagedProcess(s, self.output) for s in specs]
+    self.route = os.environ.get('LOGGERD_ROUTE') or new_route_name()
+    self.procs = [ManagedProcess(s, self.output, {'LOGGERD_ROUTE': self.route}) for s in specs]
     self.echo = echo
     self.on_tick = on_tick
     self.stop_requested = 0  # the signal number that asked us to stop
-    self.pm = None
+    self.publish = publish
+    self.pm = None  # opened on first use, dropped on a bus fault
+    self.bus_retry_at = 0.0
+    self.bus_faults = 0
     if publish:
       import cereal.messaging as messaging
       self.messaging = messaging
-      self.pm = messaging.PubMaster(['managerState', 'logMessage'])
+
+  # ------------------------------------------------------------------ bus
+
+  def _send(self, service, build):
+    """Builds (build() -> message) and publishes; a fault is reported, never raised."""
+    if not self.publish:
+      return
+    now = time.monotonic()
+    if self.pm is None:
+      if now < self.bus_retry_at:
+        return
+      try:
+        self.pm = self.messaging.PubMaster(['managerState', 'logMessage'])
+      except Exception as e:  # noqa: BLE001: whatever the bus says, supervision goes on
+        self._bus_fault(f'cannot open the bus: {e}', now)
+        return
+      if self.bus_faults:
+        print('manager: bus re-opened; publishing again', file=sys.stderr, flush=True)
+    try:
+      self.pm.send(service, build())
+    except Exception as e:  # noqa: BLE001
+      self.pm = None
+      self._bus_fault(f'publishing {service} failed: {e}', now)
+
+  def _bus_fault(self, what, now):
+    self.bus_faults += 1
+    self.bus_retry_at = now + BUS_RETRY
+    print(f'manager: bus fault #{self.bus_faults}: {what}; retrying in {BUS_RETRY:.0f} s, supervision goes on',
+          file=sys.stderr, flush=True)
 
   # ------------------------------------------------------------------ output
 
@@ -51,21 +94,24 @@ class Manager:
         return
       if self.echo:
         print(f'[{name}] {line}', file=sys.stderr if stream == 'stderr' else sys.stdout, flush=True)
-      if self.pm:
-        msg = self.messaging.new_message('logMessage')
-        lm = msg.logMessage
-        lm.processName = name
-        lm.pid = pid
-        lm.monoTime = time.monotonic_ns()
-        lm.wallTimeNanos = time.time_ns()
-        lm.message = line
-        lm.stream = 'log' if stream == 'manager' else stream
-        lm.level = _level_of(line, stream)
-        self.pm.send('logMessage', msg)
+      self._send('logMessage', lambda: self._log_message(name, pid, stream, line))
+
+  def _log_message(self, name, pid, stream, line):
+    msg = self.messaging.new_message('logMessage')
+    lm = msg.logMessage
+    lm.processName = name
+    lm.pid = pid
+    lm.monoTime = time.monotonic_ns()
+    lm.wallTimeNanos = time.time_ns()
+    lm.message = line
+    lm.stream = 'log' if stream == 'manager' else stream
+    lm.level = _level_of(line, stream)
+    return msg
 
   def _publish_state(self, shutting_down=False):
-    if not self.pm:
-      return
+    self._send('managerState', lambda: self._manager_state(shutting_down))
+
+  def _manager_state(self, shutting_down):
     msg = self.messaging.new_message('managerState')
     ms = msg.managerState
     ms.shuttingDown = shutting_down
@@ -82,7 +128,7 @@ class Manager:
       st.startMonoTime = int(p.start_time * 1e9)
       hb = p.heartbeat_ns()
       st.lastHeartbeatMonoTime = hb or 0
-    self.pm.send('managerState', msg)
+    return msg
 
   # ------------------------------------------------------------------ supervision
 
@@ -109,6 +155,7 @@ class Manager:
         except OSError as e:
           self._note(p, f'cannot start: {e}')
           p.failed = True
+          p.start_time = now  # a failed start counts as a crash of no run time
           p.schedule_restart(now)
           continue
         if p.restart_count:
@@ -172,6 +219,12 @@ class Manager:
     if failed:
       print(f'manager: processes that failed: {", ".join(failed)}', file=sys.stderr)
     return 1 if failed else 0
+
+
+def new_route_name():
+  """Local time, as loggerd names routes, and a random tag: two runs started in
+  the same second get two routes."""
+  return time.strftime('%Y-%m-%d--%H-%M-%S') + '_' + secrets.token_hex(2)
 
 
 def _describe_exit(code):

@@ -36,6 +36,8 @@ class ProcessSpec:
   watchdog:  seconds without a heartbeat (common/watchdog) before a restart; 0 = off
   env:       extra environment: a dict, or a callable(params) -> dict
   nice:      added to the child's nice value (> 0: it yields the CPU to the others)
+  death_signal: what the child gets when the manager dies (PR_SET_PDEATHSIG):
+             SIGKILL, or a signal it stops on cleanly and promptly by itself
   """
   name: str
   argv: object = None
@@ -45,6 +47,7 @@ class ProcessSpec:
   watchdog: float = 0.0
   env: object = field(default_factory=dict)
   nice: int = 0
+  death_signal: int = signal.SIGKILL
 
   def command(self, params) -> List[str]:
     if self.python:
@@ -55,9 +58,9 @@ class ProcessSpec:
     return argv
 
 
-def _child_setup(nice):
-  # Runs in the child between fork and exec: SIGKILL us if the manager dies.
-  _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _child_setup(nice, death_signal):
+  # Runs in the child between fork and exec: signal us if the manager dies.
+  _libc.prctl(_PR_SET_PDEATHSIG, death_signal)
   if os.getppid() == 1:
     os._exit(1)  # the manager is already gone
   if nice:
@@ -75,11 +78,13 @@ def _child_setup(nice):
 class ManagedProcess:
   BACKOFF_START = 0.5
   BACKOFF_MAX = 16.0
-  STABLE_AFTER = 30.0  # a run this long resets the backoff
+  # A run this long was no crash loop: the backoff starts over and the restart is immediate.
+  STABLE_AFTER = 10.0
 
-  def __init__(self, spec: ProcessSpec, output: 'queue.Queue'):
+  def __init__(self, spec: ProcessSpec, output: 'queue.Queue', run_env=None):
     self.spec = spec
     self.output = output
+    self.run_env = run_env or {}  # the manager run's environment (its route), under the spec's own
     self.proc: Optional[subprocess.Popen] = None
     self.restart_count = 0
     self.crashes_in_a_row = 0
@@ -105,9 +110,11 @@ class ManagedProcess:
   def start(self, params) -> None:
     argv = self.spec.command(params)
     extra = self.spec.env(params) if callable(self.spec.env) else self.spec.env
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''), **extra)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env.update(self.run_env)
+    env.update(extra)
     self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, preexec_fn=functools.partial(_child_setup, self.spec.nice), start_new_session=True)
+                                 stderr=subprocess.PIPE, preexec_fn=functools.partial(_child_setup, self.spec.nice, self.spec.death_signal), start_new_session=True)
     self.start_time = time.monotonic()
     self.exit_code = None
     for stream, name in ((self.proc.stdout, 'stdout'), (self.proc.stderr, 'stderr')):
@@ -128,9 +135,11 @@ class ManagedProcess:
     return True
 
   def schedule_restart(self, now: float) -> None:
-    ran = now - self.start_time
-    self.crashes_in_a_row = 1 if ran >= self.STABLE_AFTER else self.crashes_in_a_row + 1
-    delay = min(self.BACKOFF_START * 2 ** (self.crashes_in_a_row - 1), self.BACKOFF_MAX)
+    """Backoff applies to crash loops only: 0.5, 1, 2 .. 16 s after runs shorter
+    than STABLE_AFTER; a process that ran longer comes back at once."""
+    stable = now - self.start_time >= self.STABLE_AFTER
+    self.crashes_in_a_row = 0 if stable else self.crashes_in_a_row + 1
+    delay = 0.0 if stable else min(self.BACKOFF_START * 2 ** (self.crashes_in_a_row - 1), self.BACKOFF_MAX)
     self.next_start = now + delay
 
   def heartbeat_ns(self) -> Optional[int]:

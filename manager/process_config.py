@@ -20,6 +20,7 @@ conversion in camerad then (its mmap path copies once anyway); set
 CameraPixelFormat=nv12 for such a camera when it can DMA straight into the buffers.
 """
 import os
+import signal
 
 from manager.process import ProcessSpec
 
@@ -83,5 +84,8 @@ PROCESSES = [
   ProcessSpec('camerad', _camerad, restart='always', watchdog=5.0),
   ProcessSpec('modeld', _modeld, enabled=lambda p: p.get('ModelEnabled'), restart='always', watchdog=10.0),
   ProcessSpec('encoderd', _encoderd, restart='always', watchdog=10.0, nice=5),
-  ProcessSpec('loggerd', ['build/bin/loggerd'], env=_loggerd_env, restart='always', watchdog=10.0),
+  # A manager killed outright leaves loggerd a SIGTERM: it ends the route with
+  # its sentinel and exits by itself (SIGALRM ends a stop that hangs).
+  ProcessSpec('loggerd', ['build/bin/loggerd'], env=_loggerd_env, restart='always', watchdog=10.0,
+              death_signal=signal.SIGTERM),
 ]

@@ -3,10 +3,14 @@
 
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <filesystem>
 #include <fstream>
 
+#include "loggerd/file_lock.h"
 #include "loggerd/route.h"
 #include "loggerd/tests/test_util.h"
 
@@ -16,17 +20,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void make_segment(const std::string &root, const std::string &name, size_t bytes, bool locked = false) {
+void make_segment(const std::string &root, const std::string &name, size_t bytes) {
   fs::create_directories(root + "/" + name);
   std::ofstream(root + "/" + name + "/rlog.zst") << std::string(bytes, 'x');
-  if (locked) std::ofstream(root + "/" + name + "/rlog.zst.lock");
 }
+
+// A lock file as a live writer holds it; close the fd to play the writer's death.
+int hold(const std::string &segment) { return hold_lock(segment + "/rlog.zst.lock"); }
 
 }  // namespace
 
 TEST(Deleter, SkipsLockedAndKeptSegmentsAndOtherDirs) {
   TempDir dir;
-  for (int i = 0; i < 4; ++i) make_segment(dir.path, "r--" + std::to_string(i), 10, i == 1);
+  for (int i = 0; i < 4; ++i) make_segment(dir.path, "r--" + std::to_string(i), 10);
+  int lock = hold(dir.path + "/r--1");
   make_segment(dir.path, "other--0", 10);
   fs::create_directories(dir.path + "/notaseg");
   DeleterOptions o;
@@ -39,6 +46,41 @@ TEST(Deleter, SkipsLockedAndKeptSegmentsAndOtherDirs) {
   EXPECT_TRUE(exists(dir.path + "/r--3/rlog.zst"));
   EXPECT_TRUE(exists(dir.path + "/notaseg"));
   EXPECT_EQ(d.deleted(), 3u);
+  close(lock);
+}
+
+// A SIGKILLed loggerd leaves its *.lock files behind; the kernel has dropped their flock.
+TEST(Deleter, AStaleLockProtectsNothing) {
+  TempDir dir;
+  make_segment(dir.path, "r--0", 10);
+  make_segment(dir.path, "r--1", 10);
+  close(hold(dir.path + "/r--0"));  // its writer died
+  int live = hold(dir.path + "/r--1");
+  EXPECT_FALSE(lock_is_live(dir.path + "/r--0/rlog.zst.lock"));
+  EXPECT_TRUE(lock_is_live(dir.path + "/r--1/rlog.zst.lock"));
+  DeleterOptions o;
+  o.min_free_percent = 100;
+  Deleter d(dir.path, o);
+  std::vector<std::string> want = {dir.path + "/r--0"};
+  EXPECT_EQ(d.run(), want);
+  EXPECT_TRUE(exists(dir.path + "/r--1/rlog.zst"));
+  close(live);
+}
+
+TEST(Deleter, RemoveStaleLocksKeepsLiveOnes) {
+  TempDir dir;
+  make_segment(dir.path, "r--0", 10);
+  make_segment(dir.path, "r--1", 10);
+  close(hold(dir.path + "/r--0"));
+  std::ofstream(dir.path + "/r--0/qlog.zst.lock");  // never held at all
+  int live = hold(dir.path + "/r--1");
+  auto removed = remove_stale_locks(dir.path);
+  std::sort(removed.begin(), removed.end());
+  std::vector<std::string> want = {dir.path + "/r--0/qlog.zst.lock", dir.path + "/r--0/rlog.zst.lock"};
+  EXPECT_EQ(removed, want);
+  EXPECT_TRUE(exists(dir.path + "/r--1/rlog.zst.lock"));
+  close(live);
+  EXPECT_EQ(remove_stale_locks(dir.path).size(), 1u);
 }
 
 TEST(Deleter, NothingToDoWhenSpaceSuffices) {

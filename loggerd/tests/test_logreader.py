@@ -189,3 +189,31 @@ def test_loggerd_clean_stop_leaves_no_locks_and_a_readable_route(tmp_path):
     events = list(lr)
     assert lr.warnings == []
     assert len(events) >= 4  # initData, sentinel, loggerdState, sentinel
+
+
+def test_a_restarted_loggerd_continues_its_route_and_clears_the_stale_locks(tmp_path):
+  # A SIGKILLed loggerd leaves py--0 without its end sentinel and with lock files
+  # nobody holds; started again under the same route name (the manager's run) it
+  # continues the route with py--1 and removes those locks.
+  env = dict(os.environ, CONDUIT_LOG_ROOT=str(tmp_path), LOGGERD_ROUTE='py', CONDUIT_PREFIX=f'lgpy{os.getpid()}')
+  p = subprocess.Popen([os.path.join(ROOT, 'build', 'bin', 'loggerd')], env=env, stderr=subprocess.DEVNULL)
+  try:
+    deadline = time.monotonic() + 20
+    while not (tmp_path / 'py--0' / 'rlog.zst').exists() and time.monotonic() < deadline:
+      time.sleep(0.01)
+    time.sleep(1.5)  # a flush or two on disk
+  finally:
+    p.kill()
+    p.wait()
+  assert sorted(f.name for f in (tmp_path / 'py--0').glob('*.lock')) == ['qlog.zst.lock', 'rlog.zst.lock']
+  rc, err = _run_loggerd(tmp_path, 0.5)
+  assert rc == 0, err
+  assert 'removed stale lock' in err and 'from segment 1 (continued)' in err, err
+  assert sorted(d.name for d in tmp_path.iterdir()) == ['py--0', 'py--1']
+  assert list(tmp_path.rglob('*.lock')) == []
+  first = list(LogReader(tmp_path / 'py--0'))
+  assert first and first[-1].which() != 'sentinel', 'a killed loggerd wrote no end sentinel'
+  second = list(LogReader(tmp_path / 'py--1'))
+  assert second[1].which() == 'sentinel' and str(second[1].sentinel.type) == 'startOfSegment'
+  assert second[1].sentinel.segmentNum == 1
+  assert str(second[-1].sentinel.type) == 'endOfRoute'

@@ -2,6 +2,9 @@
 #include "loggerd/writer.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/mount.h>
@@ -221,6 +224,63 @@ TEST_P(WriterTest, RealEnospcOnTmpfsNeverLeavesHalfUnits) {
   EXPECT_GT(st.bytes_dropped, 0u);
   EXPECT_EQ(st.bytes_written, on_disk);
   EXPECT_EQ(st.bytes_written + st.bytes_dropped, total);
+  umount2(mnt.c_str(), MNT_DETACH);
+}
+
+// A video stream on a disk that fills up and frees again: what reaches the
+// file after the gap starts at a keyframe (here: seq % 5 == 0), every other
+// unit follows the one before it, and what was dropped is counted.
+TEST_P(WriterTest, DependentUnitsRestartAtAKeyframeAfterRealEnospc) {
+  std::string mnt = dir.path + "/mnt";
+  mkdir(mnt.c_str(), 0700);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << strerror(errno) << ")";
+  std::string filler = mnt + "/filler", path = mnt + "/fcamera.hevc";
+  std::ofstream(filler) << std::string(960 << 10, 'f');  // the stream (~300 KB) fills the rest
+  std::mt19937 rng(5);
+  uint64_t total = 0, skipped = 0, gaps_seen = 0;
+  WriterStats st;
+  {
+    Writer w(opts(16, 16384));
+    AppendFile *f = w.open(path, true);
+    bool need_key = true;
+    for (uint32_t i = 0; i < 300; ++i) {
+      if (f->take_gap()) {
+        need_key = true;
+        gaps_seen++;
+      }
+      if (gaps_seen && exists(filler)) unlink(filler.c_str());  // the deleter made room
+      std::string u = make_unit(i, 300 + rng() % 1500, rng);
+      total += u.size();
+      if (need_key && i % 5 != 0) {
+        skipped++;
+        continue;
+      }
+      need_key = false;
+      f->append(u.data(), u.size());
+      f->end_unit();
+      w.submit();
+    }
+    EXPECT_EQ(f->gaps(), gaps_seen);
+    w.close(f);
+    w.drain();
+    st = w.stats();
+  }
+  std::string data = slurp(path);
+  auto seqs = parse_units(data);
+  ASSERT_FALSE(seqs.empty());
+  EXPECT_EQ(seqs[0] % 5, 0u);
+  for (size_t i = 1; i < seqs.size(); ++i) {
+    if (seqs[i] % 5 != 0) {
+      EXPECT_EQ(seqs[i], seqs[i - 1] + 1) << "unit " << seqs[i] << " follows a gap";
+    }
+  }
+  EXPECT_GE(gaps_seen, 1u);
+  EXPECT_GT(seqs.back(), 250u) << "writing did not resume after space came back";
+  EXPECT_GT(st.bytes_dropped, 0u);
+  EXPECT_EQ(st.bytes_written, data.size());
+  uint64_t skipped_bytes = total - st.bytes_written - st.bytes_dropped;
+  EXPECT_EQ(skipped_bytes > 0, skipped > 0);
   umount2(mnt.c_str(), MNT_DETACH);
 }
 

@@ -1,6 +1,8 @@
 import json
 import os
+import queue
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -12,7 +14,7 @@ sys.path.insert(0, ROOT)
 
 from common.proc import alive  # noqa: E402
 from manager.manager import Manager  # noqa: E402
-from manager.process import ProcessSpec  # noqa: E402
+from manager.process import ManagedProcess, ProcessSpec  # noqa: E402
 
 PY = '/usr/bin/python3'
 
@@ -56,6 +58,47 @@ def test_crashing_process_is_restarted_with_backoff_and_others_keep_running():
   assert len(pids) == 1, 'the steady process was restarted'
   assert steady.restart_count == 0
   assert rc == 1  # a process failed during the run
+
+
+def test_backoff_applies_to_crash_loops_only_and_a_stable_process_comes_back_at_once():
+  p = ManagedProcess(ProcessSpec('x', py('pass')), queue.Queue())
+  now = 1000.0
+
+  def restart_after(ran):
+    p.start_time = now - ran
+    p.schedule_restart(now)
+    return p.next_start - now
+  assert [restart_after(1.0) for _ in range(7)] == [0.5, 1, 2, 4, 8, 16, 16]
+  assert restart_after(ManagedProcess.STABLE_AFTER) == 0.0, 'a run of 10 s is no crash loop'
+  assert ManagedProcess.STABLE_AFTER <= 10.0
+  assert restart_after(0.2) == 0.5, 'a new crash loop starts its backoff over'
+
+
+def test_manager_survives_a_tampered_ring_header_and_publishes_again(capfd):
+  import cereal.messaging as messaging
+  from common.prefix import shm_dir
+  sock = messaging.sub_sock('managerState')
+  tampered = []
+
+  def tamper(m):
+    # After 1 s, another process's pid goes into managerState's publisher word
+    # (offset 24 of the ring header): the manager's next send finds itself replaced.
+    if not tampered and time.monotonic() - t0 > 1.0:
+      with open(os.path.join(shm_dir(), 'managerState'), 'r+b') as f:
+        f.seek(24)
+        f.write(struct.pack('<Q', (0x7ffffff0 << 32) | 1))  # a pid above pid_max: nobody
+      tampered.append(time.monotonic_ns())
+  mgr = Manager([ProcessSpec('short', py('import time; time.sleep(0.2)'), restart='always')], echo=False, on_tick=tamper)
+  t0 = time.monotonic()
+  mgr.run(duration=4.0)  # before the fix: raised MsgqError("... replaced by pid ...") out of run()
+  assert tampered and mgr.bus_faults == 1
+  assert mgr.procs[0].restart_count >= 3, 'supervision went on after the fault'
+  after = [m for m in messaging.drain_sock(sock) if m.which() == 'managerState' and m.logMonoTime > tampered[0]]
+  assert len(after) >= 3, 'managerState was not published again after the fault'
+  assert after[-1].managerState.shuttingDown
+  err = capfd.readouterr().err
+  assert 'bus fault #1: publishing managerState failed' in err and 'replaced by pid 2147483632' in err, err
+  assert 'bus re-opened' in err
 
 
 def test_clean_exit_not_restarted_on_failure_policy():

@@ -74,3 +74,34 @@ def read_segment(seg, services=None):
     lr = LogReader(seg.log, only=services)
     events = list(lr)
   return events, lr.warnings
+
+
+def lock_is_live(path):
+  """True while the writer of a *.lock file holds its flock (loggerd/file_lock.h);
+  a lock nobody holds was left by a writer that died."""
+  import fcntl
+  try:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+  except FileNotFoundError:
+    return False
+  except OSError:
+    return True  # cannot tell: say live, so nothing in use is taken for dead
+  try:
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    return False
+  except OSError:
+    return True
+  finally:
+    os.close(fd)
+
+
+def segment_end(seg_dir, last_event):
+  """How a segment ended: 'endOfSegment' or 'endOfRoute' (its closing sentinel),
+  'recording' (a writer still holds one of its locks), or 'killed' (no closing
+  sentinel and no live writer: loggerd died, the log ends at its last flush)."""
+  if last_event is not None and last_event.which() == 'sentinel':
+    kind = str(last_event.sentinel.type)
+    if kind in ('endOfSegment', 'endOfRoute'):
+      return kind
+  locks = [f for f in os.listdir(seg_dir) if f.endswith('.lock')] if os.path.isdir(seg_dir) else []
+  return 'recording' if any(lock_is_live(os.path.join(seg_dir, f)) for f in locks) else 'killed'

@@ -1,0 +1,99 @@
+"""What the chaos suite does to a running pipeline besides SIGKILL: corrupt a
+live msgq ring (header or data), corrupt a VisionIPC control block through the
+server's memfd, fill the log disk (a small tmpfs), stop a process for a while."""
+import contextlib
+import os
+import random
+import signal
+import struct
+import subprocess
+import time
+
+PUBLISHER_WORD = 24  # offset of RingHeader::publisher (msgq/ring.h)
+RING_HEADER_BYTES = 8192
+CONTROL_STATE = 64  # offset of the per-buffer state words (visionipc/control_block.cc)
+
+
+def ring_path(prefix, topic):
+  return f'/dev/shm/conduit_{prefix}/{topic}'
+
+
+def take_over_publisher(prefix, topic):
+  """Writes a pid nobody has into the ring's publisher word: its publisher's
+  next send finds itself replaced (the fault that took the manager down)."""
+  with open(ring_path(prefix, topic), 'r+b') as f:
+    f.seek(PUBLISHER_WORD)
+    f.write(struct.pack('<Q', (0x7ffffff0 << 32) | 1))
+
+
+def scribble_ring_data(prefix, topic, rng, nbytes=4096):
+  """Random bytes over part of the ring's data: message headers and payloads."""
+  path = ring_path(prefix, topic)
+  size = os.path.getsize(path) - RING_HEADER_BYTES
+  off = RING_HEADER_BYTES + rng.randrange(0, max(1, size - nbytes))
+  with open(path, 'r+b') as f:
+    f.seek(off)
+    f.write(rng.randbytes(nbytes))
+  return off
+
+
+def scribble_control_block(server_pid, rng):
+  """Random hold bits and generations in every VisionIPC control block the
+  server (camerad) has; returns how many blocks were hit."""
+  hit = 0
+  fd_dir = f'/proc/{server_pid}/fd'
+  for fd in os.listdir(fd_dir):
+    try:
+      if 'memfd:vipc_control' not in os.readlink(os.path.join(fd_dir, fd)):
+        continue
+      with open(os.path.join(fd_dir, fd), 'r+b') as f:
+        f.seek(CONTROL_STATE)
+        f.write(rng.randbytes(64 * 8))
+      hit += 1
+    except OSError:
+      continue
+  return hit
+
+
+@contextlib.contextmanager
+def stopped(pid, seconds):
+  """SIGSTOP pid, wait, SIGCONT (also when interrupted)."""
+  os.kill(pid, signal.SIGSTOP)
+  try:
+    time.sleep(seconds)
+  finally:
+    try:
+      os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:
+      pass
+
+
+@contextlib.contextmanager
+def small_tmpfs(path, size_mb):
+  """A tmpfs of size_mb mounted at path (needs root), unmounted afterwards."""
+  os.makedirs(path, exist_ok=True)
+  subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size_mb}m,mode=0700', 'tmpfs', path], check=True,
+                 capture_output=True)
+  try:
+    yield path
+  finally:
+    subprocess.run(['umount', '-l', path], check=False, capture_output=True)
+
+
+def can_mount():
+  return os.geteuid() == 0
+
+
+def fill_disk(path):
+  """Fills the filesystem of `path` to the last block with one file; returns its path."""
+  filler = os.path.join(path, 'filler')
+  with open(filler, 'wb', buffering=0) as f:
+    for chunk in (1 << 20, 4096, 512):
+      with contextlib.suppress(OSError):
+        while f.write(b'\0' * chunk) == chunk:
+          pass
+  return filler
+
+
+def randomness(seed):
+  return random.Random(seed)
