@@ -25,6 +25,7 @@ class Route(NamedTuple):
   segments: list
   gaps: list      # segment numbers absent between the first and the last
   missing: list   # "dir: no rlog" for segment directories without the log
+  spec: str = ''  # the spec as resolved: a path, with the range if one was given
 
 
 def log_root():
@@ -61,7 +62,7 @@ def open_route(spec, qlog=False):
     if segments and number > segments[-1].number + 1:
       gaps.extend(range(segments[-1].number + 1, number))
     segments.append(Segment(number, d, log))
-  return Route(name or os.path.basename(files[0]), segments, gaps, list(missing))
+  return Route(name or os.path.basename(files[0]), segments, gaps, list(missing), os.path.abspath(full))
 
 
 def read_segment(seg, services=None):

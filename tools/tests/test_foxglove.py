@@ -1,0 +1,272 @@
+"""Foxglove and MCAP, checked by the ecosystem's own libraries (tools/tests/js:
+@mcap/core's indexed reader, @foxglove/ws-protocol's client, Ajv):
+
+- a live pipeline (camerad 640x480 -> encoderd H.265 + H.264 qcamera -> loggerd)
+  with tools/foxglove serving it: the advertisement holds every service with a
+  schema Ajv compiles, 3 services and a video channel arrive at their rates and
+  validate, video starts at a keyframe, unsubscribing stops a channel, and bad
+  clients get an error without harming the server;
+- the route that pipeline recorded, exported with tools/export --format mcap:
+  per-channel counts equal LogReader's, sampled JSON equals to_dict(), every
+  message validates, one video message per indexed frame with monotonic times;
+- the fixture route: --services/--start/--end, and a damaged segment skipped
+  with a warning while the export still validates."""
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from tools.tests.foxglove_check import from_json, node, same
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+BIN = os.path.join(ROOT, 'build', 'bin')
+W, H, FRAMES, SEG_FRAMES = 640, 480, 110, 60
+LIVE = ['roadCameraState', 'roadEncodeIdx', 'qRoadEncodeIdx', 'roadEncodeData']
+
+
+def _stop(p, timeout=20):
+  if p.poll() is None:
+    p.send_signal(signal.SIGTERM)
+  try:
+    p.wait(timeout)
+  except subprocess.TimeoutExpired:
+    p.kill()
+    p.wait()
+
+
+@pytest.fixture(scope='module')
+def live(tmp_path_factory):
+  """Runs the pipeline and tools/foxglove; a Node client watches LIVE for 3 s
+  while camerad runs. Yields {url, client, route}; the server stays up for the
+  module's tests."""
+  root = tmp_path_factory.mktemp('foxglove')
+  prefix = f'foxglove_{os.getpid()}'
+  env = dict(os.environ, CONDUIT_PREFIX=prefix, CONDUIT_LOG_ROOT=str(root), LOGGERD_ROUTE='fox', PYTHONPATH=ROOT)
+  procs = []
+  try:
+    procs.append(subprocess.Popen([os.path.join(BIN, 'loggerd')], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL))
+    procs.append(subprocess.Popen([os.path.join(BIN, 'encoderd'), '--cameras', 'road', '--segment-frames',
+                                   str(SEG_FRAMES)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    server = subprocess.Popen([os.path.join(ROOT, 'tools', 'foxglove'), '--port', '0'], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs.append(server)
+    line = server.stdout.readline()
+    assert 'listening on ws://127.0.0.1:' in line, server.stderr.read() if server.poll() is not None else line
+    url = line.split()[3]
+    time.sleep(0.5)
+    cam = subprocess.Popen([os.path.join(BIN, 'camerad'), '--cameras', 'road', '--size', f'{W}x{H}',
+                            '--pixel-format', 'yuv420p', '--frames', str(FRAMES)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(cam)
+    time.sleep(0.5)
+    client = node('ws_client.mjs', url, 3, *LIVE)
+    assert cam.wait(60) == 0
+    time.sleep(1.0)
+    for p in (procs[1], procs[0]):  # encoderd flushes first, then loggerd writes the end
+      _stop(p)
+    yield {'url': url, 'client': client, 'route': str(root / 'fox'), 'server': server}
+  finally:
+    for p in reversed(procs):
+      _stop(p)
+    shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
+
+
+def test_live_advertises_every_service_with_a_schema(live):
+  from cereal.services import SERVICE_LIST
+  c = live['client']
+  assert c['server'] == 'conduit'
+  assert set(c['advertised']) == set(SERVICE_LIST)
+  for topic, ch in c['advertised'].items():
+    assert ch['schemaOk'] is True, (topic, ch['schemaOk'])
+    assert (ch['encoding'], ch['schemaEncoding']) == ('json', 'jsonschema')
+    video = topic in ('roadEncodeData', 'wideRoadEncodeData', 'driverEncodeData', 'qRoadEncodeData')
+    assert ch['schemaName'] == ('foxglove.CompressedVideo' if video else f'conduit.Event.{topic}')
+
+
+def test_live_channels_arrive_at_their_rates(live):
+  from cereal.services import SERVICE_LIST
+  topics = live['client']['topics']
+  for topic in LIVE[1:]:  # LIVE[0] was unsubscribed after the window; its counts stop early
+    t = topics[topic]
+    assert t['invalid'] == 0, topic
+    rate = (t['count'] - 1) / t['span_s']
+    want = SERVICE_LIST[topic].frequency
+    assert 0.6 * want <= rate <= 1.3 * want, (topic, t['count'], t['span_s'])
+  video = topics['roadEncodeData']
+  assert video['first_keyframe'] is True       # a video subscription starts where a decoder can
+  assert video['keyframes'] >= 2               # GOP 20 at 20 fps: one a second
+  assert topics[LIVE[0]]['count'] >= 40
+
+
+def test_live_unsubscribe_stops_the_channel(live):
+  assert live['client']['topics'][LIVE[0]]['count'] > 0
+  assert live['client']['after_unsubscribe'] == 0
+
+
+def test_live_server_answers_bad_clients_and_keeps_serving(live):
+  import websockets
+
+  async def talk():
+    async with websockets.connect(live['url']) as ws:  # no subprotocol offered
+      await asyncio.wait_for(ws.wait_closed(), 5)
+      assert ws.close_code == 1002
+    async with websockets.connect(live['url'], subprotocols=['foxglove.websocket.v1']) as ws:
+      info = json.loads(await ws.recv())
+      adv = json.loads(await ws.recv())
+      assert (info['op'], adv['op']) == ('serverInfo', 'advertise')
+      for bad in ['not json', '{"op": "subscribe"}', '{"op": "subscribe", "subscriptions": [{"id": 1, "channelId": 999}]}',
+                  '{"op": "launchMissiles"}', b'\x01\x02']:
+        await ws.send(bad)
+        status = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert status['op'] == 'status' and status['level'] == 2, status
+      await ws.send(json.dumps({'op': 'unsubscribe', 'subscriptionIds': [12345]}))  # unknown: ignored
+      await ws.ping()
+  asyncio.run(talk())
+  assert live['server'].poll() is None
+
+
+def _logged(spec):
+  """{service: [to_dict of each event]} of a route spec, as LogReader reads it."""
+  from loggerd.logreader import LogReader
+  out = {}
+  for ev in LogReader(spec):
+    out.setdefault(ev.which(), []).append(ev.to_dict())
+  return out
+
+
+def _check_export(mcap, logged, video_index):
+  """Asserts the MCAP file (read by @mcap/core) holds exactly `logged`, plus one
+  video message per entry of `video_index` {topic: [EncodeIndex dicts]}."""
+  d = node('check_mcap.mjs', mcap, 30)
+  channels = d['channels']
+  assert d['chunks'] and all(c['compression'] == 'zstd' for c in d['chunks'])
+  stats = d['statistics']
+  assert stats['channel_message_counts'] == {t: c['count'] for t, c in channels.items()}
+  assert int(stats['message_count']) == sum(c['count'] for c in channels.values())
+  assert set(channels) == set(logged) | {t for t, idx in video_index.items() if idx}
+  for topic, events in logged.items():
+    ch = channels[topic]
+    assert (ch['count'], ch['invalid']) == (len(events), []), topic
+    assert (ch['message_encoding'], ch['schema_encoding']) == ('json', 'jsonschema')
+    by_time = {}
+    for e in events:
+      by_time.setdefault(e['logMonoTime'], []).append(e)
+    assert ch['samples']
+    schema = None
+    for log_time, text in ch['samples']:
+      if schema is None:
+        schema = _schema(topic)
+      got = from_json(json.loads(text), schema)
+      assert any(same(got, e) for e in by_time[int(log_time)]), (topic, got)
+  for topic, index in video_index.items():
+    if not index:
+      continue
+    ch = channels[topic]
+    assert ch['invalid'] == [] and ch['schema_name'] == 'foxglove.CompressedVideo'
+    frames = ch['frames']
+    assert len(frames) == len(index), topic
+    log_times = [int(f[0]) for f in frames]
+    stamps = [int(f[1]) for f in frames]
+    assert log_times == sorted(log_times) and stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    assert stamps == [i['timestampSof'] for i in index]
+    assert frames[0][2] is True  # the first frame carries its parameter sets
+    keyframes = [f[2] for f, i in zip(frames, index) if i['flags'] & 1]
+    assert keyframes and all(keyframes)
+    assert all(f[4] > 0 for f in frames)
+  return d
+
+
+def _schema(topic):
+  from tools.mcap.foxglove_json import schema
+  return json.loads(schema(topic)[1])
+
+
+def test_export_of_the_recorded_route_reads_back(live, tool, tmp_path):
+  out = tmp_path / 'route.mcap'
+  tool('export', live['route'], '--format', 'mcap', '-o', out)
+  logged = _logged(live['route'])
+  video = {'roadEncodeData': logged.get('roadEncodeIdx', []), 'qRoadEncodeData': logged.get('qRoadEncodeIdx', [])}
+  assert len(video['roadEncodeData']) >= FRAMES - 10 and len(video['qRoadEncodeData']) >= FRAMES - 10
+  d = _check_export(str(out), logged, {t: [e[s] for e in v] for t, v, s in
+                                       [(t, v, 'roadEncodeIdx' if t == 'roadEncodeData' else 'qRoadEncodeIdx')
+                                        for t, v in video.items()]})
+  assert {f[3] for f in d['channels']['roadEncodeData']['frames']} == {'h265'}
+  assert {f[3] for f in d['channels']['qRoadEncodeData']['frames']} == {'h264'}
+
+
+def test_export_services_and_time_range(route, tool, tmp_path):
+  _, spec = route
+  out = tmp_path / 'part.mcap'
+  tool('export', spec, '--format', 'mcap', '--services', 'can,roadEncodeData', '--start', '1.0', '--end', '3.0',
+       '-o', out)
+  logged = _logged(spec)
+  t0 = min(e['logMonoTime'] for events in logged.values() for e in events)
+  inside = lambda e: t0 + 1e9 <= e['logMonoTime'] <= t0 + 3e9  # noqa: E731
+  can = [e for e in logged['can'] if inside(e)]
+  idx = [e['roadEncodeIdx'] for e in logged['roadEncodeIdx'] if inside(e)]
+  while not idx[0]['flags'] & 1:  # the video channel starts at a keyframe
+    idx.pop(0)
+  assert 60 <= len(can) <= 110 and len(idx) >= 20
+  _check_export(str(out), {'can': can}, {'roadEncodeData': idx})
+
+
+def test_export_skips_a_damaged_segment(route, tool, tmp_path):
+  root, spec = route
+  name = os.path.basename(spec)
+  for d in os.listdir(root):
+    if d.startswith(name + '--'):
+      shutil.copytree(os.path.join(root, d), tmp_path / d)
+  with open(tmp_path / f'{name}--0' / 'rlog.zst', 'r+b') as f:
+    f.write(b'\x00garbage' * 64)
+  out = tmp_path / 'damaged.mcap'
+  p = tool('export', tmp_path / name, '--format', 'mcap', '-o', out)
+  assert 'warning: segment 0 skipped' in p.stderr, p.stderr
+  logged = _logged(str(tmp_path / name / '1'))
+  _check_export(str(out), logged, {'roadEncodeData': [e['roadEncodeIdx'] for e in logged['roadEncodeIdx']]})
+
+
+def test_export_refuses_bad_arguments(route, tool, tmp_path):
+  _, spec = route
+  p = tool('export', spec, '--format', 'mcap', check=False)
+  assert p.returncode == 2 and '-o FILE.mcap' in p.stderr
+  p = tool('export', spec, '--format', 'mcap', '--services', 'nope', '-o', tmp_path / 'x.mcap', check=False)
+  assert p.returncode == 2 and 'unknown service nope' in p.stderr
+  p = tool('export', spec, '--format', 'mcap', '--start', '100', '-o', tmp_path / 'x.mcap', check=False)
+  assert p.returncode == 1 and 'nothing to export' in p.stderr and not (tmp_path / 'x.mcap').exists()
+
+
+def test_json_convention_edge_values():
+  """64-bit integers, non-finite floats, bytes, text escapes and enums, exactly."""
+  import cereal.messaging as messaging
+  from tools.mcap.foxglove_json import message
+  msg = messaging.new_message('testMessage')
+  msg.testMessage.seq = 2**64 - 1
+  msg.testMessage.payload = bytes(range(256)) + b'\x01'
+  topic, mono, text, key = message(msg.to_bytes())
+  d = json.loads(text)
+  assert (topic, key, d['logMonoTime'], d['testMessage']['seq']) == ('testMessage', False, str(mono), str(2**64 - 1))
+  import base64
+  assert base64.b64decode(d['testMessage']['payload']) == bytes(range(256)) + b'\x01'
+
+  msg = messaging.new_message('liveCalibration')
+  msg.liveCalibration.rpyCalib = [float('nan'), float('inf'), float('-inf'), 0.1, -2.5e-12]
+  msg.liveCalibration.calPerc = -100
+  d = json.loads(message(msg.to_bytes())[2])['liveCalibration']
+  assert d['rpyCalib'][:3] == ['NaN', 'Infinity', '-Infinity']
+  assert d['rpyCalib'][3:] == [0.1, -2.5e-12] and d['calPerc'] == -100  # shortest float32 decimals
+
+  msg = messaging.new_message('logMessage')
+  msg.logMessage.message = 'quote " backslash \\ newline \n tab \t bell \x07 ü 漢 🚗'
+  msg.logMessage.level = 'warning'
+  d = json.loads(message(msg.to_bytes())[2])['logMessage']
+  assert d['message'] == msg.logMessage.message and d['level'] == 'warning'
+  bad = messaging.new_message('initData')
+  with pytest.raises(ValueError):
+    message(bad.to_bytes()[:-8])
