@@ -12,6 +12,7 @@
 
 #include <capnp/schema.h>
 
+#include "cereal/event_check.h"
 #include "common/clock.h"
 
 namespace cereal {
@@ -410,6 +411,12 @@ static std::optional<EventHead> read_head(ReceivedEvent &m) {
                    load<uint64_t>(data + l.mono_byte)};       // default 0
 }
 
+// Whether every field of m can be read without capnp throwing (event_check.h).
+[[gnu::noinline]] static bool readable(const ReceivedEvent &m) {
+  const auto words = kj::arrayPtr(reinterpret_cast<const capnp::word *>(m.bytes.data()), m.bytes.size() / sizeof(capnp::word));
+  return !event_problem(words);
+}
+
 // A spare holder of its own: the old one is still held by a message() handle.
 [[gnu::noinline]] static void renew(std::shared_ptr<ReceivedEvent> &spare) { spare = std::make_shared<ReceivedEvent>(); }
 
@@ -422,7 +429,7 @@ inline bool SubMaster::receive(State &s) {
   m.reader.reset();
 
   const std::optional<EventHead> head = read_head(m);
-  if (!head || head->which != s.which) {
+  if (!head || head->which != s.which || !readable(m)) {
     ++s.bad_messages;
     return false;
   }

@@ -20,8 +20,9 @@
 // Threads: a master is used by one thread at a time.
 // Errors: unknown service names throw std::invalid_argument; socket errors throw
 // msgq::Error. A received message that is not a valid Event for its service
-// (malformed bytes, wrong union member) is dropped and counted in bad_messages();
-// it never reaches operator[].
+// (malformed bytes, a bad pointer anywhere in it, wrong union member) is dropped
+// and counted in bad_messages(); it never reaches operator[], so reading what
+// SubMaster hands out never throws (cereal/event_check.h).
 #include <cstdint>
 #include <cstring>
 #include <memory>

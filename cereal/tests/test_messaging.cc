@@ -11,6 +11,7 @@
 #include <capnp/schema.h>
 #include <gtest/gtest.h>
 
+#include "cereal/event_check.h"
 #include "cereal/messaging.h"
 #include "common/clock.h"
 #include "common/prefix.h"
@@ -295,13 +296,17 @@ TEST_F(Messaging, AcceptsWhatCapnpAcceptsAndReadsTheSame) {
     }
     bool ok = false, valid = false;
     uint64_t mono = 0;
-    try {
+    try {  // capnp reads the whole message: every pointer a can Event has
       capnp::FlatArrayMessageReader reader(kj::arrayPtr(w.data(), w.size()));
       auto event = reader.getRoot<cereal::Event>();
-      ok = event.which() == cereal::Event::CAN;
+      if (event.which() == cereal::Event::CAN) {
+        for (auto frame : event.getCan()) frame.getDat();
+        ok = true;
+      }
       valid = event.getValid();
       mono = event.getLogMonoTime();
     } catch (const kj::Exception &) {
+      ok = false;
     }
     pm.send("can", w.data(), w.size() * sizeof(capnp::word));
     sm.update(0);
@@ -317,6 +322,86 @@ TEST_F(Messaging, AcceptsWhatCapnpAcceptsAndReadsTheSame) {
   EXPECT_GT(accepted, 400u);  // both outcomes really occur
   EXPECT_GT(rejected, 400u);
   EXPECT_EQ(sm.bad_messages("can"), rejected);
+}
+
+// The word of `w` that is a list pointer to `count` 4-byte elements (capnp's
+// element size code 4): where a test poisons a message.
+uint64_t &float_list_pointer(std::vector<capnp::word> &w, uint32_t count) {
+  for (auto &word : w) {
+    uint64_t &v = reinterpret_cast<uint64_t &>(word);
+    if ((v & 3) == 1 && ((v >> 32) & 7) == 4 && (v >> 35) == count) return v;
+  }
+  throw std::logic_error("no such list pointer");
+}
+
+std::vector<capnp::word> calibration_words() {
+  MessageBuilder msg;
+  auto cal = msg.initEvent().initLiveCalibration();
+  auto m = cal.initWarpMatrix(9);
+  for (unsigned i = 0; i < 9; ++i) m.set(i, float(i));
+  cal.initRpyCalib(3);
+  auto flat = msg.toBytes();
+  return std::vector<capnp::word>(flat.begin(), flat.end());
+}
+
+// A pointer below the Event's head that capnp cannot follow: the head is fine,
+// so only reading the whole message finds it. Such a message must never reach
+// a consumer (whose read would throw, and abort a process that does not catch).
+TEST_F(Messaging, PoisonedPointersAreDroppedBeforeAnyoneReadsThem) {
+  PubMaster pm({"liveCalibration"});
+  SubMaster sm({"liveCalibration"});
+  auto good = calibration_words();
+  pm.send("liveCalibration", good.data(), good.size() * sizeof(capnp::word));
+  sm.update(1000);
+  ASSERT_TRUE(sm.updated("liveCalibration"));
+
+  auto outside = good;  // the warp matrix lies past the end of the segment
+  float_list_pointer(outside, 9) |= uint64_t(0x1fffffff) << 2;  // the largest forward offset
+  auto far = good;  // a far pointer into a segment the message does not have
+  float_list_pointer(far, 9) = uint64_t(5) << 32 | 2;
+  auto kind = good;  // a struct pointer where the float list belongs
+  float_list_pointer(kind, 9) &= ~uint64_t(3);
+  for (auto *poison : {&outside, &far, &kind}) {
+    EXPECT_TRUE(cereal::event_problem(kj::arrayPtr(poison->data(), poison->size())));
+    pm.send("liveCalibration", poison->data(), poison->size() * sizeof(capnp::word));
+    sm.update(0);
+    EXPECT_FALSE(sm.updated("liveCalibration"));
+  }
+  EXPECT_EQ(sm.bad_messages("liveCalibration"), 3u);
+  EXPECT_FLOAT_EQ(sm["liveCalibration"].getLiveCalibration().getWarpMatrix()[8], 8.0f);  // the last good one
+}
+
+// event_problem() reads through the schema: text must end in NUL, the active
+// union member of a nested struct is visited, lists of structs element by element.
+TEST(EventCheck, FindsWhatReadingTheSchemaWouldThrowOn) {
+  auto check = [](MessageBuilder &msg) {
+    auto flat = msg.toBytes();
+    return cereal::event_problem(flat.asPtr());
+  };
+  MessageBuilder log;
+  log.initEvent().initLogMessage().setMessage("hello");
+  ASSERT_FALSE(check(log));
+  auto flat = log.toBytes();
+  std::vector<capnp::word> words(flat.begin(), flat.end());
+  auto *bytes = reinterpret_cast<char *>(words.data());
+  const size_t at = std::string_view(bytes, words.size() * 8).find("hello");
+  ASSERT_NE(at, std::string_view::npos);
+  bytes[at + 5] = '!';  // overwrite the NUL that ends the text
+  EXPECT_TRUE(cereal::event_problem(kj::arrayPtr(words.data(), words.size())));
+
+  MessageBuilder state;  // struct lists are visited element by element
+  auto procs = state.initEvent().initManagerState().initProcesses(3);
+  procs[2].setName("modeld");
+  ASSERT_FALSE(check(state));
+  auto sflat = state.toBytes();
+  std::vector<capnp::word> sw(sflat.begin(), sflat.end());
+  auto *sb = reinterpret_cast<char *>(sw.data());
+  const size_t name_at = std::string_view(sb, sw.size() * 8).find("modeld");
+  ASSERT_NE(name_at, std::string_view::npos);
+  sb[name_at + 6] = 'x';
+  EXPECT_TRUE(cereal::event_problem(kj::arrayPtr(sw.data(), sw.size())));
+
+  EXPECT_TRUE(cereal::event_problem(kj::arrayPtr(sw.data(), 1)));  // truncated
 }
 
 TEST_F(Messaging, UpdateInSteps) {

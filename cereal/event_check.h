@@ -1,0 +1,28 @@
+#pragma once
+// Whether serialized bytes are an Event that every reader can read in full.
+//
+// Cap'n Proto checks a message lazily: a bad pointer deep inside throws
+// kj::Exception only when someone reads it, which may be a consumer long after
+// the message was received or logged. event_problem() reads, once and up front,
+// everything cereal/log.capnp's schema reaches from the root (every pointer
+// field; only the active member of each union), with capnp's own checks. A
+// message it accepts never throws when read through the schema; one it refuses
+// is dropped or skipped whole, by its framing.
+//
+// This is where validation happens: SubMaster before it hands a message out,
+// loggerd before it logs one, and the log readers per event (docs/architecture.md).
+// Cost: one capnp read per pointer in the message; primitives are not visited.
+// Threads: any. Errors: none thrown; the reason is returned.
+#include <optional>
+#include <string>
+
+#include <capnp/common.h>
+#include <kj/common.h>
+
+namespace cereal {
+
+// Empty when `words` (flat framing: segment table, then segments) holds a
+// readable Event; otherwise what is wrong, for a log line.
+std::optional<std::string> event_problem(kj::ArrayPtr<const capnp::word> words);
+
+}  // namespace cereal
