@@ -7,8 +7,6 @@
 #include <capnp/schema.h>
 #include <capnp/serialize.h>
 
-#include "cereal/gen/log.capnp.h"
-
 namespace cereal {
 namespace {
 
@@ -100,11 +98,12 @@ void visit(const FieldTable &table, capnp::DynamicValue::Reader v) {
 
 }  // namespace
 
-std::optional<std::string> event_problem(kj::ArrayPtr<const capnp::word> words) {
+std::optional<std::string> event_problem(kj::ArrayPtr<const capnp::word> words, Event::Which *which) {
   const FieldTable &table = field_table();
   try {
     capnp::FlatArrayMessageReader msg(words);
     visit_struct(table, msg.getRoot<capnp::DynamicStruct>(capnp::Schema::from<Event>()));
+    if (which != nullptr) *which = msg.getRoot<Event>().which();
     return std::nullopt;
   } catch (const kj::Exception &e) {
     return std::string(e.getDescription().cStr());

@@ -19,10 +19,13 @@
 #include <capnp/common.h>
 #include <kj/common.h>
 
+#include "cereal/gen/log.capnp.h"
+
 namespace cereal {
 
 // Empty when `words` (flat framing: segment table, then segments) holds a
-// readable Event; otherwise what is wrong, for a log line.
-std::optional<std::string> event_problem(kj::ArrayPtr<const capnp::word> words);
+// readable Event, whose union member is then stored in *which (if given);
+// otherwise what is wrong, for a log line.
+std::optional<std::string> event_problem(kj::ArrayPtr<const capnp::word> words, Event::Which *which = nullptr);
 
 }  // namespace cereal

@@ -207,6 +207,7 @@ struct LoggerdState {
   bytesLogged @6 :UInt64;        # bytes of events before compression
   flushes @7 :UInt64;
   pendingBytes @8 :UInt64;
+  invalidMessages @9 :UInt64;    # well framed but not readable Events (cereal/event_check.h): not logged
 }
 
 struct StreamStats {

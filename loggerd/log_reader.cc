@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "cereal/event_check.h"
 #include "loggerd/route.h"
 
 namespace loggerd {
@@ -35,18 +36,17 @@ bool LogReader::next() {
     }
     std::string_view ev;
     if (file_->next(ev)) {
-      try {
-        kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word *>(ev.data()), ev.size() / 8);
-        msg_.emplace(words);
-        event_ = msg_->getRoot<cereal::Event>();
-        event_.which();
-        bytes_ = ev;
-        return true;
-      } catch (const kj::Exception &e) {
-        msg_.reset();
-        warn(files_[file_index_] + ": event " + std::to_string(file_->events() - 1) + " is not a valid Event (" +
-             e.getDescription().cStr() + "); skipping the rest of the file");
+      kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word *>(ev.data()), ev.size() / 8);
+      if (auto problem = cereal::event_problem(words)) {
+        bad_events_++;
+        warn(files_[file_index_] + ": event " + std::to_string(file_->events() - 1) + " is not a readable Event (" +
+             *problem + "); skipped it");
+        continue;
       }
+      msg_.emplace(words);
+      event_ = msg_->getRoot<cereal::Event>();
+      bytes_ = ev;
+      return true;
     } else if (!file_->warning().empty()) {
       warn(file_->warning());
     }

@@ -6,9 +6,11 @@
 //   while (lr.next()) if (lr.event().isCan()) ...;
 //   for (auto &w : lr.warnings()) fprintf(stderr, "%s\n", w.c_str());
 //
-// Damaged files (LogFileReader) and messages that are not valid Events end that
-// file with a warning and reading goes on with the next file; strict mode
-// throws std::runtime_error instead. A spec naming nothing throws std::invalid_argument.
+// A damaged file (LogFileReader) ends that file with a warning and reading goes
+// on with the next file. An event that is well framed but not a readable Event
+// (cereal/event_check.h) is skipped alone, with a warning naming its file and
+// index, and counted in bad_events(); what follows it is read. Strict mode
+// throws std::runtime_error instead of warning. A spec naming nothing throws std::invalid_argument.
 // event() and bytes() are valid until the next call of next(). One thread.
 #include <algorithm>
 #include <memory>
@@ -37,6 +39,7 @@ class LogReader {
   const std::string &current_file() const { return files_[std::min(file_index_, files_.size() - 1)]; }
   const std::vector<std::string> &files() const { return files_; }
   const std::vector<std::string> &warnings() const { return warnings_; }
+  uint64_t bad_events() const { return bad_events_; }
 
  private:
   void warn(const std::string &w);
@@ -44,6 +47,7 @@ class LogReader {
   LogReaderOptions opts_;
   std::vector<std::string> files_, warnings_;
   size_t file_index_ = 0;
+  uint64_t bad_events_ = 0;
   std::unique_ptr<LogFileReader> file_;
   std::optional<capnp::FlatArrayMessageReader> msg_;
   cereal::Event::Reader event_;

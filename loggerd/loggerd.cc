@@ -31,6 +31,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <capnp/schema.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -41,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "cereal/event_check.h"
 #include "cereal/messaging.h"
 #include "common/clock.h"
 #include "common/prefix.h"
@@ -110,6 +113,7 @@ struct Source {
   std::unique_ptr<msgq::SubSocket> sock;
   int decimation = -1;   // qlog keeps message i of a segment when i % decimation == 0
   int encoder = -1;      // index into kEncoders for *EncodeData topics
+  cereal::Event::Which which{};  // the union member its messages must hold
   uint64_t segment_count = 0;
   uint64_t lost_seen = 0;  // sock->lost() at the end of the last turn
 };
@@ -151,6 +155,7 @@ class Loggerd {
   uint64_t flat_out_until_ns_ = 0;  // no pause between turns before this (after a backlog)
   uint64_t next_submit_ns_ = 0;     // flat out: the turn that hands the batch to the kernel
   uint64_t bad_messages_ = 0;
+  uint64_t invalid_messages_ = 0;  // well framed, but refused by cereal/event_check.h
   std::vector<uint64_t> scratch_;
   std::vector<uint8_t> packet_;
 };
@@ -203,6 +208,8 @@ Loggerd::Loggerd(int argc, char **argv) {
     src.sock = msgq::SubSocket::create(src.name, so);
     src.decimation = s.decimation;
     src.encoder = enc;
+    src.which = static_cast<cereal::Event::Which>(
+        capnp::Schema::from<cereal::Event>().getFieldByName(src.name).getProto().getDiscriminantValue());
     sources_.push_back(std::move(src));
   }
   for (auto &s : sources_) poller_->add(*s.sock);
@@ -217,6 +224,15 @@ void Loggerd::handle(Source &src, msgq::Message &msg, uint64_t now) {
     if (bad_messages_++ % 1000 == 0)
       fprintf(stderr, "loggerd: dropping a malformed %zu-byte message on %s (%llu so far)\n", msg.size(), src.name.c_str(),
               (unsigned long long)bad_messages_);
+    return;
+  }
+  // What readers could not read in full, or that claims another service, stays out of the logs.
+  cereal::Event::Which which;
+  auto problem = cereal::event_problem(kj::arrayPtr(reinterpret_cast<const capnp::word *>(msg.data()), msg.size() / 8), &which);
+  if (problem || which != src.which) {
+    if (invalid_messages_++ % 1000 == 0)
+      fprintf(stderr, "loggerd: keeping an invalid %s message out of the log: %s (%llu so far)\n", src.name.c_str(),
+              problem ? problem->c_str() : "holds another service's member", (unsigned long long)invalid_messages_);
     return;
   }
   if (src.encoder >= 0) return handle_encode(src.encoder, msg, now);
@@ -346,7 +362,8 @@ void Loggerd::once_a_second(uint64_t now) {
   auto ls = b.initEvent().initLoggerdState();
   ls.setSegmentNum(logger_->segment());
   ls.setDroppedBytes(st.bytes_dropped);
-  ls.setDroppedMessages(lost + bad_messages_ + skipped);
+  ls.setDroppedMessages(lost + bad_messages_ + invalid_messages_ + skipped);
+  ls.setInvalidMessages(invalid_messages_);
   ls.setBytesWritten(st.bytes_written);
   ls.setIoBackend(writer_->backend_name());
   ls.setRoute(info_.route);

@@ -6,13 +6,17 @@
 
 Specs as in loggerd/route.h: a log file (rlog/qlog, .zst or raw), a segment
 directory, "<root>/<route>" or "<root>/<route>/a:b". Events come from
-cereal.messaging.log_from_bytes; raw=True yields the serialized bytes instead.
+cereal.messaging.log_from_bytes; raw=True yields the serialized bytes instead,
+as the file framed them, without the Event check below.
 only=[services] keeps those union members (decoded events only).
 
 Damage (a truncated or corrupt file, an empty file) ends that file: every intact
 event before it is yielded, the reason is appended to `warnings` and reported with
-warnings.warn, and reading goes on with the next file. strict=True raises
-RuntimeError instead. A spec that names nothing raises ValueError.
+warnings.warn, and reading goes on with the next file. An event that is well
+framed but not a readable Event (cereal/event_check.h) is skipped alone, with a
+warning naming its file and index, and counted in `bad_events`; the events after
+it are yielded. strict=True raises RuntimeError instead of warning. A spec that
+names nothing raises ValueError.
 """
 import warnings as _warnings
 
@@ -43,6 +47,7 @@ class LogReader:
     self.strict = strict
     self.only = set(only) if only else None
     self.warnings = []
+    self.bad_events = 0
     self._decode = _decoder(raw)
     self._raw = raw
     for m in missing:
@@ -60,6 +65,11 @@ class LogReader:
     for path in self.files:
       reader = _ext.LogFileReader(path, self.strict)
       for data in reader:
+        problem = None if self._raw else _ext.event_problem(data)
+        if problem is not None:
+          self.bad_events += 1
+          self._warn(f"{path}: event {reader.events - 1} is not a readable Event ({problem}); skipped it")
+          continue
         ev = self._decode(data)
         if self.only is not None and ev.which() not in self.only:
           continue

@@ -2,6 +2,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
+
+#include "cereal/event_check.h"
 #include "common/py_object_guards.h"
 #include "loggerd/log_file_reader.h"
 #include "loggerd/route.h"
@@ -37,6 +40,13 @@ PYBIND11_MODULE(logreader_ext, m) {
     auto files = loggerd::resolve_logs(spec, qlog, &missing);
     return py::make_tuple(files, missing);
   }, py::arg("spec"), py::arg("qlog") = false);
+  m.def("event_problem", [](py::bytes data) -> std::optional<std::string> {
+    std::string_view b = data;
+    if (b.size() % sizeof(capnp::word) != 0) return "its size is not a whole number of 8-byte words";
+    std::vector<capnp::word> words(b.size() / sizeof(capnp::word));  // aligned for capnp
+    std::memcpy(words.data(), b.data(), b.size());
+    return cereal::event_problem(kj::arrayPtr(words.data(), words.size()));
+  }, py::arg("data"), "None when the serialized event is readable in full; otherwise what is wrong (cereal/event_check.h).");
   m.def("log_root", &loggerd::log_root);
   m.def("write_log", [](const std::string &path, const std::vector<std::string> &events, size_t frame_events, int level) {
     if (frame_events == 0) throw std::invalid_argument("write_log: frame_events must be >= 1, found 0");

@@ -217,3 +217,80 @@ def test_a_restarted_loggerd_continues_its_route_and_clears_the_stale_locks(tmp_
   assert second[1].which() == 'sentinel' and str(second[1].sentinel.type) == 'startOfSegment'
   assert second[1].sentinel.segmentNum == 1
   assert str(second[-1].sentinel.type) == 'endOfRoute'
+
+
+def _log_with_poison(messaging, path, n=40, bad_at=(3, 17)):
+  """A log of n liveCalibration events whose event i has calPerc i, poisoned at `bad_at`."""
+  from common.testing import poison
+  events = []
+  for i in range(n):
+    if i in bad_at:
+      data = poison.calibration(messaging, poisoned=True)
+    else:  # calPerc marks the event's index
+      msg = messaging.new_message('liveCalibration')
+      msg.liveCalibration.calPerc = i
+      data = msg.to_bytes()
+    events.append(data)
+  logreader_ext.write_log(str(path), events, frame_events=8)
+  return events
+
+
+def test_an_unreadable_event_is_skipped_alone_and_counted(tmp_path):
+  """A well-framed event with a bad pointer costs that event, not the rest of the file."""
+  messaging = _messaging()
+  _log_with_poison(messaging, tmp_path / 'rlog.zst')
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    lr = LogReader(tmp_path / 'rlog.zst')
+    got = [ev.liveCalibration.calPerc for ev in lr]
+  assert got == [i for i in range(40) if i not in (3, 17)]
+  assert lr.bad_events == 2
+  assert len(lr.warnings) == 2 and 'event 3 ' in lr.warnings[0] and 'event 17 ' in lr.warnings[1]
+  assert all('skipped' in w for w in lr.warnings) and len(caught) == 2
+  with pytest.raises(RuntimeError, match='event 3 is not a readable Event'):
+    list(LogReader(tmp_path / 'rlog.zst', strict=True))
+
+
+def test_lr_skips_an_unreadable_event_and_says_where(tmp_path):
+  messaging = _messaging()
+  _log_with_poison(messaging, tmp_path / 'rlog.zst')
+  out = subprocess.run([os.path.join(ROOT, 'build', 'bin', 'lr'), str(tmp_path / 'rlog.zst')],
+                       capture_output=True, text=True, timeout=30)
+  assert out.returncode == 1  # warnings were printed
+  assert len(out.stdout.splitlines()) == 38
+  assert 'event 3 is not a readable Event' in out.stderr and 'event 17 is not a readable Event' in out.stderr
+  assert 'skipped 2 unreadable event(s)' in out.stderr
+  assert '0x' not in out.stderr and 'stack' not in out.stderr  # a sentence, not a capnp assertion dump
+
+
+def test_loggerd_keeps_unreadable_events_out_of_the_log(tmp_path):
+  messaging = _messaging()
+  from common.testing import poison
+  prefix = f'lgpy{os.getpid()}'
+
+  def publish():
+    os.environ['CONDUIT_PREFIX'] = prefix
+    sock = messaging.pub_sock('liveCalibration')
+    for i in range(30):
+      if i % 10 == 5:
+        sock.send(poison.calibration(messaging, poisoned=True))
+      else:
+        msg = messaging.new_message('liveCalibration')
+        msg.liveCalibration.calPerc = i
+        sock.send(msg.to_bytes())
+    time.sleep(0.3)
+
+  old = os.environ.get('CONDUIT_PREFIX')
+  try:
+    rc, err = _run_loggerd(tmp_path, 0, during=publish)
+  finally:
+    if old is None:
+      os.environ.pop('CONDUIT_PREFIX', None)
+    else:
+      os.environ['CONDUIT_PREFIX'] = old
+  assert rc == 0, err
+  lr = LogReader(tmp_path / 'py--0')
+  cal = [e.liveCalibration.calPerc for e in lr if e.which() == 'liveCalibration']
+  assert cal == [i for i in range(30) if i % 10 != 5]
+  assert lr.bad_events == 0 and lr.warnings == []
+  assert 'keeping an invalid liveCalibration message out of the log' in err

@@ -52,6 +52,7 @@ int main(int argc, char **argv) {
       fputc('\n', stdout);
     }
     for (auto &w : lr.warnings()) fprintf(stderr, "lr: warning: %s\n", w.c_str());
+    if (lr.bad_events() > 0) fprintf(stderr, "lr: skipped %llu unreadable event(s)\n", (unsigned long long)lr.bad_events());
     return lr.warnings().empty() ? 0 : 1;
   } catch (const std::exception &e) {
     fprintf(stderr, "lr: %s\n", e.what());

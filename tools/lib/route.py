@@ -66,15 +66,16 @@ def open_route(spec, qlog=False):
 
 
 def read_segment(seg, services=None):
-  """(events, warnings) of one segment's log; events are Event readers in file
-  order, only `services` when given. Damage ends the file with a warning."""
+  """(events, warnings, bad_events) of one segment's log; events are Event
+  readers in file order, only `services` when given. Damage ends the file with a
+  warning; an unreadable event is skipped alone, warned about and counted."""
   import warnings
   from loggerd.logreader import LogReader
   with warnings.catch_warnings():
     warnings.simplefilter('ignore')
     lr = LogReader(seg.log, only=services)
     events = list(lr)
-  return events, lr.warnings
+  return events, lr.warnings, lr.bad_events
 
 
 def lock_is_live(path):

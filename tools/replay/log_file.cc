@@ -6,6 +6,7 @@
 #include <capnp/schema.h>
 #include <capnp/serialize.h>
 
+#include "cereal/event_check.h"
 #include "loggerd/log_file_reader.h"
 
 namespace replay {
@@ -53,24 +54,28 @@ LogFile LogFile::read(const std::string &path) {
     std::memcpy(log.buffer_.data() + at, ev.data(), words * sizeof(capnp::word));
     spans.emplace_back(at, words);
   }
-  log.damage_ = reader->warning();
+  if (!reader->warning().empty()) log.damage_ = reader->warning() + ": playing those, skipping the rest";
 
   const auto &names = member_names();
+  size_t index = 0;
   for (auto [at, words] : spans) {
     const capnp::word *w = log.buffer_.data() + at;
-    try {
+    if (auto problem = cereal::event_problem(kj::arrayPtr(w, words))) {
+      log.bad_events_++;
+      if (log.bad_events_ == 1) log.bad_event_note_ = "event #" + std::to_string(index) + " (" + *problem + ")";
+    } else {
       capnp::FlatArrayMessageReader msg(kj::arrayPtr(w, words));
       auto event = msg.getRoot<cereal::Event>();
-      event.totalSize();  // walks every pointer: a corrupt event throws here
       auto which = event.which();
       // Members newer than this build's schema are not replayed.
       if (size_t(which) < names.size()) log.events_.push_back({event.getLogMonoTime(), which, service_name(which), w, words});
-    } catch (const kj::Exception &e) {
-      log.damage_ = path + ": malformed event #" + std::to_string(log.events_.size()) + " (" +
-                    e.getDescription().cStr() + "); " + std::to_string(log.events_.size()) +
-                    " intact events before it were read";
-      break;
     }
+    index++;
+  }
+  if (log.bad_events_ > 0) {
+    const std::string skipped = path + ": skipped " + std::to_string(log.bad_events_) +
+                                " event(s) that are not readable Events, the first " + log.bad_event_note_;
+    log.damage_ = log.damage_.empty() ? skipped : log.damage_ + "; " + skipped;
   }
   if (log.events_.empty()) {
     throw LogError(log.damage_.empty() ? path + ": no events (expected initData first)" : log.damage_);

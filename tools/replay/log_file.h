@@ -6,10 +6,12 @@
 //   for (const LogEvent &e : log.events()) publish(e.service, e.data(), e.size());
 //
 // Reading and damage detection are loggerd's LogFileReader (checked zstd frames,
-// Cap'n Proto framing); on top, every event is walked once (a corrupt pointer
-// ends the file here, never in a consumer) and indexed by time and service.
-// Damage ends the file: the intact events before it are kept and damage() says
-// what was found where (a writer killed mid-frame looks like this too).
+// Cap'n Proto framing); on top, every event is checked once (cereal/event_check.h:
+// a corrupt pointer is found here, never in a consumer) and indexed by time and
+// service. An event that is not readable is skipped alone and counted in
+// bad_events(); damage to the file's framing ends it there. Either way the
+// intact events are kept and damage() says what was found where (a writer
+// killed mid-frame looks like this too).
 // Ownership: a LogFile owns one buffer holding every event; LogEvent points into
 // it, and moving the LogFile keeps those pointers valid.
 // Errors: LogError when the file cannot be opened or has no intact event.
@@ -54,11 +56,13 @@ class LogFile {
   const std::vector<LogEvent> &events() const { return events_; }
   // Empty when the whole file was intact.
   const std::string &damage() const { return damage_; }
+  size_t bad_events() const { return bad_events_; }
 
  private:
   std::vector<capnp::word> buffer_;
   std::vector<LogEvent> events_;
-  std::string damage_;
+  std::string damage_, bad_event_note_;
+  size_t bad_events_ = 0;
 };
 
 }  // namespace replay

@@ -11,7 +11,7 @@ std::shared_ptr<Segment> Segment::load(const SegmentFiles &files, const std::vec
   seg->log_ = LogFile::read(files.log);
   std::string log_name = std::filesystem::path(files.log).filename().string();
   if (!seg->log_.damage().empty()) {
-    seg->warnings.push_back(seg->log_.damage() + ": playing those, skipping the rest");
+    seg->warnings.push_back(seg->log_.damage());
   }
   seg->events = seg->log_.events();
   if (seg->events.front().which != cereal::Event::INIT_DATA) {

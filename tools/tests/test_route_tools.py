@@ -123,3 +123,25 @@ def test_every_tool_has_help(tool):
   for name in ['dump', 'hz', 'bw', 'topics', 'route_info', 'export', 'plot', 'replay']:
     p = tool(name, '--help')
     assert 'usage' in p.stdout.lower(), name
+
+
+def test_route_info_counts_unreadable_events_and_reads_past_them(route, tmp_path, tool):
+  """A well-framed event with a bad pointer is reported by count and position; every other event is counted."""
+  import cereal.messaging as messaging
+  from common.testing import poison
+  from loggerd import logreader_ext
+  from loggerd.logreader import LogReader
+  root, _ = route
+  copy = tmp_path / 'r'
+  shutil.copytree(root, copy)
+  log = copy / 'fixture--0' / 'rlog.zst'
+  events = list(LogReader(log, raw=True))
+  events.insert(10, poison.calibration(messaging, poisoned=True))
+  os.remove(log)
+  logreader_ext.write_log(str(log), events)
+  out = tool('route_info', copy / 'fixture')
+  assert '1 unreadable events skipped (1 in segment 0)' in out.stdout
+  assert 'event 10 is not a readable Event' in out.stderr
+  r = json.loads(tool('route_info', '--json', copy / 'fixture').stdout)
+  assert r['bad_events'] == 1 and r['segments'][0]['bad_events'] == 1
+  assert r['segments'][0]['messages'] == 387  # every event of the segment, the bad one aside

@@ -3,6 +3,8 @@
 
 #include <capnp/serialize.h>
 
+#include "loggerd/writer.h"
+#include "loggerd/zstd_log_file.h"
 #include "tools/replay/log_file.h"
 #include "tools/replay/tests/fixture_env.h"
 
@@ -86,4 +88,39 @@ TEST(LogFile, UnreadableFilesAreClearErrors) {
   EXPECT_THROW(LogFile::first_mono_time(empty), LogError);
   fs::remove(empty);
   fs::remove(text);
+}
+
+// Every pointer of the root Event aimed at a segment the message does not
+// have: its head (member, time) still reads, its member does not.
+void poison(std::string &ev) {
+  auto *w = reinterpret_cast<uint64_t *>(ev.data());
+  const uint64_t root = w[1], start = 2 + (uint32_t(root) >> 2);
+  const uint64_t data_words = uint16_t(root >> 32), pointer_words = uint16_t(root >> 48);
+  for (uint64_t i = 0; i < pointer_words; ++i) {
+    if (w[start + data_words + i] != 0) w[start + data_words + i] = uint64_t(5) << 32 | 2;
+  }
+}
+
+TEST(LogFile, AnUnreadableEventIsSkippedAlone) {
+  auto full = LogFile::read(seg0_log());
+  std::vector<std::string> events;
+  for (const auto &e : full.events()) events.emplace_back(e.data(), e.size());
+  poison(events[5]);
+  poison(events[200]);
+  std::string p = fixture_options().dir + "_poisoned.zst";
+  {
+    loggerd::Writer w;
+    loggerd::ZstdLogFile f(w, p);
+    for (const auto &e : events) f.write(e.data(), e.size(), 0);
+    f.close();
+    w.drain();
+  }
+  auto log = LogFile::read(p);
+  ASSERT_EQ(log.events().size(), full.events().size() - 2);
+  EXPECT_EQ(log.bad_events(), 2u);
+  EXPECT_NE(log.damage().find("skipped 2 event(s)"), std::string::npos) << log.damage();
+  EXPECT_NE(log.damage().find("event #5 "), std::string::npos) << log.damage();
+  EXPECT_EQ(log.events()[5].mono_time, full.events()[6].mono_time);
+  EXPECT_EQ(log.events().back().mono_time, full.events().back().mono_time);
+  fs::remove(p);
 }
