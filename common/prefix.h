@@ -14,7 +14,9 @@
 namespace conduit {
 
 std::string prefix();            // "" when CONDUIT_PREFIX is unset
-std::string shm_dir();           // creates the directory (0700) if missing
+// Creates the directory (0700) if missing. Throws std::runtime_error when it
+// exists but is not a directory of this user that only this user can enter.
+std::string shm_dir();
 std::string shm_path(const std::string &name);
 std::string socket_path(const std::string &name);
 

@@ -2,6 +2,7 @@
 CONDUIT_PREFIX=name isolates every shm file, socket and params dir."""
 import os
 import re
+import stat
 
 _NAME = re.compile(r'^[A-Za-z0-9_.-]{1,128}$')
 
@@ -17,9 +18,19 @@ def prefix() -> str:
 
 
 def shm_dir() -> str:
+  """The pipeline's directory, created 0700 if missing. Raises PermissionError when
+  it exists but is not a directory of this user that only this user can enter."""
   p = prefix()
   d = '/dev/shm/conduit' + (('_' + check_name(p, 'CONDUIT_PREFIX')) if p else '')
   os.makedirs(d, mode=0o700, exist_ok=True)
+  st = os.lstat(d)
+  wrong = ('is not a directory' if not stat.S_ISDIR(st.st_mode) else
+           'is owned by another user' if st.st_uid != os.geteuid() else
+           'can be entered by other users' if st.st_mode & 0o077 else None)
+  if wrong:
+    raise PermissionError(f"{d} {wrong} (uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o}): refusing to use it "
+                          "for conduit's shared memory; remove it (it may hold another user's files) or pick another "
+                          "CONDUIT_PREFIX")
   return d
 
 

@@ -29,6 +29,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from common.prefix import shm_dir  # noqa: E402
 from manager.params import Params  # noqa: E402
 from manager.process import ManagedProcess  # noqa: E402
 
@@ -254,6 +255,10 @@ def main(argv=None):
     if unknown:
       ap.error(f'unknown process(es) {", ".join(sorted(unknown))}; known: {", ".join(s.name for s in specs)}')
     specs = [s for s in specs if s.name in names]
+  try:
+    shm_dir()  # refuses a directory another user made for us: say so once, before any child fails on it
+  except PermissionError as e:
+    sys.exit(f'manager: {e}')
   return Manager(specs).run(args.duration)
 
 
