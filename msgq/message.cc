@@ -19,4 +19,24 @@ char *Message::resize(size_t size) {
   return data();
 }
 
+// The seqlock check of the reads made through the view so far: they saw the
+// message only if the publisher had not declared its bytes overwritten yet.
+bool MessageView::intact() {
+  if (overwritten_upto_ == nullptr) return true;
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (overwritten_upto_->load(std::memory_order_relaxed) <= pos_) return true;
+  if (lost_ != nullptr) ++*lost_;
+  lost_ = nullptr;
+  return false;
+}
+
+bool SubSocket::receive_view(MessageView &view, int timeout_ms) {
+  if (!receive(view.copy_, timeout_ms)) return false;
+  view.data_ = view.copy_.data();
+  view.size_ = view.copy_.size();
+  view.seq_ = view.copy_.seq();
+  view.overwritten_upto_ = nullptr;
+  return true;
+}
+
 }  // namespace msgq

@@ -24,6 +24,29 @@
 // at the oldest intact message (about half a ring behind the publisher when it
 // is lapped again before it has read half the ring: it does not keep up) and
 // lost() says exactly how many it missed.
+//
+// Large messages, in place (zero copy): the publisher builds the message in
+// the ring and commits it, the subscriber reads it where it lies.
+//
+//   void *p = pub->loan(n);             // n writable bytes in the ring
+//   fill(p); pub->commit(used);         // publishes the first `used` bytes
+//   msgq::MessageView v;
+//   if (sub->receive_view(v, 100)) {
+//     auto r = read(v.data(), v.size());  // read in place: no copy
+//     if (v.intact()) use(r);             // r holds the whole message
+//   }
+//
+// Nothing pins a view: the publisher never waits for readers, so it may
+// overwrite a message while a reader still reads it. A reader therefore reads
+// what it needs from the view, then asks intact(). True: everything it read
+// before that call was the message, whole. False: it was overwritten (maybe
+// halfway through the read); discard what was read, it counts in lost().
+// Nothing read from a view may be acted on before intact() says true; a
+// parser over a changing view (Cap'n Proto checks bounds, not values) may
+// also throw, which intact() then explains. Copies (receive()) need no check.
+// When to use which: copies for small messages (up to tens of KiB, where a
+// copy costs less than the check and is safe to keep), loans for large ones.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -67,6 +90,31 @@ class Message {
   uint64_t seq_ = 0;
 };
 
+// A received message in place in the topic's shared memory (see above: read,
+// then intact()), or in the view's own copy on the ZMQ backend. Valid while
+// the socket that filled it lives; reused by the next receive_view().
+class MessageView {
+ public:
+  const char *data() const { return data_; }
+  size_t size() const { return size_; }
+  uint64_t seq() const { return seq_; }
+  // True while the publisher has not overwritten the message: call it after
+  // reading. The first false counts the message in the socket's lost().
+  bool intact();
+
+ private:
+  friend class ShmSubSocket;
+  friend class SubSocket;
+  void set_seq(uint64_t seq) { seq_ = seq; }
+  const char *data_ = nullptr;
+  size_t size_ = 0;
+  uint64_t seq_ = 0;
+  uint64_t pos_ = 0;                                 // where it lies in the ring
+  const std::atomic<uint64_t> *overwritten_upto_ = nullptr;  // null: a copy, always intact
+  uint64_t *lost_ = nullptr;                         // the socket's count, until counted
+  Message copy_;                                     // the copy, on backends that copy
+};
+
 class PubSocket {
  public:
   // Creates the topic if it does not exist yet (with `ring_size` bytes), and
@@ -77,6 +125,18 @@ class PubSocket {
 
   // Publishes one message. Never blocks. Throws Error if size > max_message_size().
   virtual void send(const void *data, size_t size) = 0;
+
+  // Lends `size` writable bytes, 8-byte aligned, for the next message: in the
+  // topic's ring on shared memory (a private buffer on ZMQ). They may hold old
+  // bytes. Subscribers see nothing of it until commit(n) publishes its first
+  // n bytes; a publisher that dies holding a loan leaves nothing readable.
+  // One loan at a time: loan() and send() throw Error while one is out, and
+  // the bytes are the caller's until commit() or cancel_loan(). Never blocks.
+  // Throws Error if size > max_message_size().
+  virtual void *loan(size_t size) = 0;
+  virtual void commit(size_t size) = 0;  // Error without a loan, or n > the loan
+  virtual void cancel_loan() = 0;        // nothing is published; no-op without a loan
+  virtual bool on_loan() const = 0;      // whether a loan is out
   virtual const std::string &topic() const = 0;
   // Number of subscribers attached right now (-1 when the backend cannot tell).
   virtual int subscriber_count() const = 0;
@@ -98,6 +158,9 @@ class SubSocket {
   // Receives the next message into `msg`. timeout_ms: 0 = don't wait,
   // -1 = wait forever, >0 = wait at most that long. Returns false on timeout.
   virtual bool receive(Message &msg, int timeout_ms) = 0;
+  // Receives the next message as a view (see MessageView), timeout_ms as in
+  // receive(). The default copies into the view (the ZMQ backend).
+  virtual bool receive_view(MessageView &view, int timeout_ms);
   // Messages this subscriber missed so far: lapped by the publisher, or skipped by conflate.
   virtual uint64_t lost() const = 0;
   virtual const std::string &topic() const = 0;

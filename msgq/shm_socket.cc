@@ -93,7 +93,13 @@ int ShmPubSocket::subscriber_count() const {
   return n;
 }
 
-void ShmPubSocket::send(const void *data, size_t size) {
+[[noreturn, gnu::noinline]] static void loan_is_out(const std::string &topic) {
+  throw Error("msgq topic '" + topic + "': a loan is out; commit() or cancel_loan() it first");
+}
+
+// Where a message of `size` bytes goes, with everything it will overwrite
+// declared so: the bytes from there on are the publisher's until it commits.
+[[gnu::always_inline]] inline ShmPubSocket::Place ShmPubSocket::reserve(size_t size) {
   RingHeader *h = ring_.header();
   const uint64_t R = ring_.size();
   if (size > max_message_size(R)) {
@@ -104,6 +110,7 @@ void ShmPubSocket::send(const void *data, size_t size) {
     throw Error("msgq topic '" + topic() + "': this publisher was replaced by pid " +
                 std::to_string(h->publisher.load() >> 32));
   }
+  if (on_loan_) loan_is_out(topic());
   const uint64_t need = padded_size(size);
   const uint64_t off = ring_.offset(write_pos_);
   const uint64_t pad = off + need > R ? R - off : 0;
@@ -126,21 +133,26 @@ void ShmPubSocket::send(const void *data, size_t size) {
     h->oldest_pos.store(oldest_pos_, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
   }
+  return {start, pad};
+}
 
-  // The payload, then the empty header after it, then the message's header:
-  // a reader that sees the size sees the rest. A wrap marker goes last, once
-  // the message it points to is complete.
-  MessageHeader *m = ring_.message_at(start);
-  if (size) memcpy(static_cast<void *>(m + 1), data, size);  // an empty message may come as (nullptr, 0)
+// Commits the message of `size` bytes whose payload lies written at `at`.
+// The empty header after it first, then the message's header: a reader that
+// sees the size sees the rest. A wrap marker goes last, once the message it
+// points to is complete.
+[[gnu::always_inline]] inline void ShmPubSocket::publish(Place at, size_t size) {
+  RingHeader *h = ring_.header();
+  const uint64_t end = at.start + padded_size(size);
+  MessageHeader *m = ring_.message_at(at.start);
   ring_.message_at(end)->size.store(kNoMessageYet, std::memory_order_relaxed);
   m->seq = seq_;
   m->size.store(uint32_t(size), std::memory_order_release);
-  if (pad) {
+  if (at.pad) {
     MessageHeader *wrap = ring_.message_at(write_pos_);
     wrap->seq = seq_;
     wrap->size.store(kWrapMarker, std::memory_order_release);
   }
-  make_newest(start, end);
+  make_newest(at.start, end);
 
   h->futex_word.fetch_add(1, std::memory_order_seq_cst);
   // Clearing the bits makes this the only wake for those sleepers: a woken
@@ -149,6 +161,37 @@ void ShmPubSocket::send(const void *data, size_t size) {
   if (h->sleepers.load(std::memory_order_seq_cst) != 0 && h->sleepers.exchange(0) != 0) {
     futex_wake_all(&h->futex_word);
   }
+}
+
+void ShmPubSocket::send(const void *data, size_t size) {
+  const Place at = reserve(size);
+  // An empty message may come as (nullptr, 0).
+  if (size) memcpy(static_cast<void *>(ring_.message_at(at.start) + 1), data, size);
+  publish(at, size);
+}
+
+// A loan is a reserved place whose payload the caller writes: readers stop at
+// the empty header before it (or before its wrap marker) until commit().
+void *ShmPubSocket::loan(size_t size) {
+  loan_ = reserve(size);
+  loan_size_ = size;
+  on_loan_ = true;
+  return ring_.message_at(loan_.start) + 1;
+}
+
+void ShmPubSocket::commit(size_t size) {
+  if (!on_loan_) throw Error("msgq topic '" + topic() + "': commit() without a loan");
+  if (size > loan_size_) {
+    throw Error("msgq topic '" + topic() + "': commit() of " + std::to_string(size) + " bytes exceeds the loan of " +
+                std::to_string(loan_size_));
+  }
+  if (ring_.header()->publisher.load(std::memory_order_relaxed) != owner_) {
+    on_loan_ = false;
+    throw Error("msgq topic '" + topic() + "': this publisher was replaced by pid " +
+                std::to_string(ring_.header()->publisher.load() >> 32) + " during a loan");
+  }
+  on_loan_ = false;
+  publish(loan_, size);
 }
 
 // ---------------------------------------------------------------- subscriber
@@ -219,8 +262,22 @@ void ShmSubSocket::skip_to_newest() {
   next_seq_ = seq;
 }
 
-// Copies the message starting at `pos` into msg.
-ShmSubSocket::ReadResult ShmSubSocket::read_at(uint64_t pos, Message &msg, uint64_t *next_pos) {
+void ShmSubSocket::take(Message &msg, const MessageHeader *m, uint32_t size, uint64_t) {
+  copy_out(msg.resize(size), m + 1, size);
+}
+
+void ShmSubSocket::take(MessageView &view, const MessageHeader *m, uint32_t size, uint64_t pos) {
+  view.data_ = reinterpret_cast<const char *>(m + 1);
+  view.size_ = size;
+  view.pos_ = pos;
+  view.overwritten_upto_ = &ring_.header()->overwritten_upto;
+  view.lost_ = &lost_;
+}
+
+// Takes the message starting at `pos` into out (a copy, or a view whose
+// header was intact when taken).
+template <class Out>
+ShmSubSocket::ReadResult ShmSubSocket::read_at(uint64_t pos, Out &out, uint64_t *next_pos) {
   RingHeader *h = ring_.header();
   // Seqlock check: everything read from `pos` on is valid only if this holds afterwards.
   auto intact = [&] {
@@ -244,9 +301,9 @@ ShmSubSocket::ReadResult ShmSubSocket::read_at(uint64_t pos, Message &msg, uint6
                   " (size " + std::to_string(size) + "); skipped to the newest message");
     }
     const uint64_t seq = m->seq;
-    copy_out(msg.resize(size), m + 1, size);
+    take(out, m, size, pos);
     if (!intact()) return kLapped;
-    msg.set_seq(seq);
+    out.set_seq(seq);
     *next_pos = pos + padded_size(size);
     return kRead;
   }
@@ -266,7 +323,8 @@ uint64_t ShmSubSocket::half_a_ring_back() const {
   return best;
 }
 
-bool ShmSubSocket::try_read(Message &msg) {
+template <class Out>
+bool ShmSubSocket::try_read(Out &msg) {
   RingHeader *h = ring_.header();
   bool to_newest = opts_.conflate;
   for (int laps = 0;; laps++) {
@@ -312,8 +370,14 @@ bool ShmSubSocket::receive(Message &msg, int timeout_ms) {
   return timeout_ms != 0 && wait_and_read(msg, timeout_ms);
 }
 
+bool ShmSubSocket::receive_view(MessageView &view, int timeout_ms) {
+  if (try_read(view)) return true;
+  return timeout_ms != 0 && wait_and_read(view, timeout_ms);
+}
+
 // Out of line: a subscriber that polls or streams never comes here.
-bool ShmSubSocket::wait_and_read(Message &msg, int timeout_ms) {
+template <class Out>
+bool ShmSubSocket::wait_and_read(Out &msg, int timeout_ms) {
   RingHeader *h = ring_.header();
   const uint64_t deadline = deadline_after(timeout_ms);
   while (true) {

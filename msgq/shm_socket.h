@@ -13,10 +13,20 @@ class ShmPubSocket final : public PubSocket {
   ShmPubSocket(const std::string &topic, size_t ring_size);
   ~ShmPubSocket() override;
   void send(const void *data, size_t size) override;
+  void *loan(size_t size) override;
+  void commit(size_t size) override;
+  void cancel_loan() override { on_loan_ = false; }
+  bool on_loan() const override { return on_loan_; }
   const std::string &topic() const override { return ring_.topic(); }
   int subscriber_count() const override;
 
  private:
+  struct Place {
+    uint64_t start;  // where the message's header goes
+    uint64_t pad;    // > 0: it goes to the next lap, behind a wrap marker at write_pos_
+  };
+  Place reserve(size_t size);
+  void publish(Place at, size_t size);
   void adopt_committed_message();
   void make_newest(uint64_t start, uint64_t end);
 
@@ -24,6 +34,9 @@ class ShmPubSocket final : public PubSocket {
   uint64_t owner_;
   uint64_t write_pos_, seq_, oldest_pos_, declared_;  // the writer's own copies of header fields
   uint64_t next_mark_ = 0;                             // where the next eighth of the ring begins
+  bool on_loan_ = false;
+  Place loan_{};  // of the loan out
+  size_t loan_size_ = 0;
 };
 
 class ShmSubSocket final : public SubSocket {
@@ -31,6 +44,7 @@ class ShmSubSocket final : public SubSocket {
   ShmSubSocket(const std::string &topic, SubOptions opts);
   ~ShmSubSocket() override;
   bool receive(Message &msg, int timeout_ms) override;
+  bool receive_view(MessageView &view, int timeout_ms) override;
   uint64_t lost() const override { return lost_; }
   const std::string &topic() const override { return ring_.topic(); }
 
@@ -41,9 +55,15 @@ class ShmSubSocket final : public SubSocket {
 
  private:
   enum ReadResult { kRead, kNothingYet, kLapped };
-  bool try_read(Message &msg);
-  [[gnu::noinline]] bool wait_and_read(Message &msg, int timeout_ms);
-  ReadResult read_at(uint64_t pos, Message &msg, uint64_t *next_pos);
+  // Out is a Message (copied out) or a MessageView (in place).
+  template <class Out>
+  bool try_read(Out &out);
+  template <class Out>
+  [[gnu::noinline]] bool wait_and_read(Out &out, int timeout_ms);
+  template <class Out>
+  ReadResult read_at(uint64_t pos, Out &out, uint64_t *next_pos);
+  void take(Message &msg, const MessageHeader *m, uint32_t size, uint64_t pos);
+  void take(MessageView &view, const MessageHeader *m, uint32_t size, uint64_t pos);
   void skip_to_newest();
   static constexpr uint64_t kNoMark = UINT64_MAX;
   uint64_t half_a_ring_back() const;

@@ -72,18 +72,45 @@ ZmqPubSocket::~ZmqPubSocket() {
   zmq_close(sock_);
 }
 
-void ZmqPubSocket::send(const void *data, size_t size) {
+char *ZmqPubSocket::frame(size_t size) {
   if (size > max_size_) {
     throw Error("msgq topic '" + topic_ + "': message of " + std::to_string(size) +
                 " bytes exceeds the largest this topic allows (" + std::to_string(max_size_) + ")");
   }
-  buf_.resize(8 + size);
-  memcpy(buf_.data(), &seq_, 8);
-  if (size) memcpy(buf_.data() + 8, data, size);  // an empty message may come as (nullptr, 0)
-  if (zmq_send(sock_, buf_.data(), buf_.size(), ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN) {
+  if (on_loan_) throw Error("msgq topic '" + topic_ + "': a loan is out; commit() or cancel_loan() it first");
+  buf_.resize(1 + (size + 7) / 8);
+  return reinterpret_cast<char *>(buf_.data() + 1);
+}
+
+void ZmqPubSocket::send_frame(size_t size) {
+  buf_[0] = seq_;
+  if (zmq_send(sock_, buf_.data(), 8 + size, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN) {
     throw zmq_error("send failed", topic_);
   }
   seq_++;
+}
+
+void ZmqPubSocket::send(const void *data, size_t size) {
+  char *payload = frame(size);
+  if (size) memcpy(payload, data, size);  // an empty message may come as (nullptr, 0)
+  send_frame(size);
+}
+
+void *ZmqPubSocket::loan(size_t size) {
+  void *p = frame(size);
+  loan_size_ = size;
+  on_loan_ = true;
+  return p;
+}
+
+void ZmqPubSocket::commit(size_t size) {
+  if (!on_loan_) throw Error("msgq topic '" + topic_ + "': commit() without a loan");
+  if (size > loan_size_) {
+    throw Error("msgq topic '" + topic_ + "': commit() of " + std::to_string(size) + " bytes exceeds the loan of " +
+                std::to_string(loan_size_));
+  }
+  on_loan_ = false;
+  send_frame(size);
 }
 
 ZmqSubSocket::ZmqSubSocket(const std::string &topic, SubOptions opts)

@@ -6,6 +6,7 @@
 #include <zmq.h>
 
 #include <string>
+#include <vector>
 
 #include "msgq/msgq.h"
 
@@ -18,15 +19,25 @@ class ZmqPubSocket final : public PubSocket {
   ZmqPubSocket(const std::string &topic, size_t ring_size);
   ~ZmqPubSocket() override;
   void send(const void *data, size_t size) override;
+  // A loan is the frame buffer after the sequence number: commit() sends it as is.
+  void *loan(size_t size) override;
+  void commit(size_t size) override;
+  void cancel_loan() override { on_loan_ = false; }
+  bool on_loan() const override { return on_loan_; }
   const std::string &topic() const override { return topic_; }
   int subscriber_count() const override { return -1; }
 
  private:
+  char *frame(size_t size);  // the frame buffer, room for `size` payload bytes
+  void send_frame(size_t size);
+
   std::string topic_;
   size_t max_size_;
   void *sock_;
   uint64_t seq_ = 0;
-  std::string buf_;
+  std::vector<uint64_t> buf_;  // sequence number, then payload
+  bool on_loan_ = false;
+  size_t loan_size_ = 0;
 };
 
 class ZmqSubSocket final : public SubSocket {

@@ -7,6 +7,8 @@ namespace msgq_bench {
 
 // conduit msgq, shared-memory backend.
 std::unique_ptr<Transport> make_msgq(const TransportConfig &cfg);
+// The same, zero copy: loans in the ring, views read in place.
+std::unique_ptr<Transport> make_msgq_loan(const TransportConfig &cfg);
 // libzmq PUB/SUB over ipc:// (unix socket) or tcp://127.0.0.1.
 std::unique_ptr<Transport> make_zmq_ipc(const TransportConfig &cfg);
 std::unique_ptr<Transport> make_zmq_tcp(const TransportConfig &cfg);

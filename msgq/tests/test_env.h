@@ -31,14 +31,19 @@ struct ScopedPrefix {
   }
 };
 
-// payload = seq (8 bytes) | checksum (8 bytes) | filler derived from seq
+// payload = seq (8 bytes) | checksum (8 bytes) | filler derived from seq,
+// written at p (size >= 16): into a vector, or in place into a loan.
+inline void fill_payload(char *p, uint64_t seq, size_t size) {
+  for (size_t i = 16; i < size; i++) p[i] = char((seq * 131 + i * 7) & 0xff);
+  uint64_t sum = seq * 0x9e3779b97f4a7c15ull;
+  for (size_t i = 16; i < size; i++) sum = (sum ^ uint8_t(p[i])) * 1099511628211ull;
+  memcpy(p, &seq, 8);
+  memcpy(p + 8, &sum, 8);
+}
+
 inline std::vector<char> make_payload(uint64_t seq, size_t size) {
   std::vector<char> p(std::max<size_t>(size, 16));
-  for (size_t i = 16; i < p.size(); i++) p[i] = char((seq * 131 + i * 7) & 0xff);
-  uint64_t sum = seq * 0x9e3779b97f4a7c15ull;
-  for (size_t i = 16; i < p.size(); i++) sum = (sum ^ uint8_t(p[i])) * 1099511628211ull;
-  memcpy(p.data(), &seq, 8);
-  memcpy(p.data() + 8, &sum, 8);
+  fill_payload(p.data(), seq, p.size());
   return p;
 }
 

@@ -45,7 +45,7 @@ def run_bench(env, tag, *args):
   return r, rows, notes
 
 
-@pytest.mark.parametrize('impl', ['msgq', 'futex_floor', 'zmq_ipc', 'zmq_tcp'])
+@pytest.mark.parametrize('impl', ['msgq', 'msgq_loan', 'futex_floor', 'zmq_ipc', 'zmq_tcp'])
 @pytest.mark.parametrize('mode', ['block', 'poll'])
 def test_latency_rows(env, impl, mode):
   r, rows, notes = run_bench(env, f'lat_{impl}_{mode}', '--impl', impl, '--mode', mode, '--size', '4096')
@@ -58,14 +58,16 @@ def test_latency_rows(env, impl, mode):
   assert any('round trips, one-way = RTT/2' in n for n in notes)
 
 
-def test_msgq_throughput_loss_count_matches_sequence_gaps(env):
+@pytest.mark.parametrize('impl,size', [('msgq', 64), ('msgq_loan', 65536)])
+def test_msgq_throughput_loss_count_matches_sequence_gaps(env, impl, size):
   # A publisher flat out against one subscriber usually laps it; whether it
   # does or not, msgq's lost() must agree exactly with the gaps in the
-  # sequence numbers the subscriber saw.
-  r, rows, notes = run_bench(env, 'tput', '--impl', 'msgq', '--mode', 'throughput', '--size', '64', '--pin')
+  # sequence numbers the subscriber saw (msgq_loan: views overwritten before
+  # they were checked count as lost).
+  r, rows, notes = run_bench(env, f'tput_{impl}', '--impl', impl, '--mode', 'throughput', '--size', str(size), '--pin')
   assert r.returncode == 0, r.stderr
   assert not [n for n in notes if n.startswith('WARNING')], notes
-  summary = next(n for n in notes if n.startswith('msgq throughput'))
+  summary = next(n for n in notes if n.startswith(f'{impl} throughput'))
   m = re.search(r'sent (\d+) received (\d+), gaps in sequence (\d+), transport-reported lost (\d+)', summary)
   assert m, summary
   sent, received, gaps, reported = map(int, m.groups())
@@ -107,3 +109,17 @@ def test_target_check_reads_the_rows():
   assert lines[1].startswith('MISS') and 'ratio 3.3' in lines[1]
   assert lines[2].startswith('met ')
   assert lines[3].startswith('MISS') and '1,500,000' in lines[3]
+
+
+def test_loan_target_check_reads_the_rows():
+  mod = load_bench_module()
+  rows = [mod.row('msgq_loan', '1MiB', 'poll_p50_us', 0.2, 'us'), mod.row('iceoryx', '1MiB', 'poll_p50_us', 0.3, 'us'),
+          mod.row('msgq_loan', '1MiB', 'p50_us', 7.0, 'us'), mod.row('futex_floor', '64B', 'p50_us', 5.0, 'us'),
+          mod.row('msgq_loan', '64KiB', 'p50_us', 6.0, 'us'), mod.row('msgq_loan', '4MiB', 'p50_us', 8.0, 'us'),
+          mod.row('msgq_loan', '64KiB', 'poll_p50_us', 0.2, 'us'), mod.row('msgq_loan', '4MiB', 'poll_p50_us', 0.4, 'us')]
+  lines = mod.check_loan_targets(rows)
+  assert len(lines) == 4
+  assert lines[0].startswith('met ') and 'iceoryx 0.300' in lines[0]
+  assert lines[1].startswith('MISS') and 'ratio 1.40' in lines[1]
+  assert lines[2].startswith('met ') and 'ratio 1.33' in lines[2]
+  assert lines[3].startswith('MISS') and 'ratio 2.00' in lines[3]
