@@ -129,7 +129,7 @@ bool LogFileReader::refill() {
   std::vector<uint64_t> next((tail + out_size + 7) / 8);
   char *dst = reinterpret_cast<char *>(next.data());
   if (tail) memcpy(dst, reinterpret_cast<const char *>(pending_.data()) + pending_pos_, tail);
-  memcpy(dst + tail, out, out_size);
+  if (out_size) memcpy(dst + tail, out, out_size);  // an empty frame has no output buffer
   pending_.swap(next);
   pending_bytes_ = tail + out_size;
   pending_pos_ = 0;

@@ -16,6 +16,7 @@ PACKAGES=(
   iceoryx libiceoryx-posh-dev
   strace
   zlib1g-dev python3-websockets nodejs
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

@@ -2,6 +2,7 @@
 #include "loggerd/log_file_reader.h"
 
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include "loggerd/tests/test_util.h"
 #include "loggerd/writer.h"
@@ -124,6 +125,20 @@ TEST(LogFileReader, EmptyFileWarns) {
   std::string warning;
   EXPECT_EQ(read_prefix(dir.path + "/empty.zst", {}, &warning), 0u);
   EXPECT_NE(warning.find("empty"), std::string::npos) << warning;
+}
+
+// A frame that decodes to nothing (as zstd writes for an empty input) before an
+// intact log: no event from it, all of the log after it. The fuzzer found it
+// passing a null buffer to memcpy (the UBSan gate runs this).
+TEST(LogFileReader, EmptyFrameBeforeLog) {
+  TempDir dir;
+  Log log = write_log(dir.path, 50, 3);
+  std::string empty(ZSTD_compressBound(0), '\0');
+  empty.resize(ZSTD_compress(empty.data(), empty.size(), nullptr, 0, 1));
+  write_file(dir.path + "/empty_first.zst", empty + slurp(log.path));
+  std::string warning;
+  EXPECT_EQ(read_prefix(dir.path + "/empty_first.zst", log.events, &warning), log.events.size());
+  EXPECT_EQ(warning, "");
 }
 
 TEST(LogFileReader, StrictModeThrows) {

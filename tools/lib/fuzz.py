@@ -1,0 +1,82 @@
+"""The libFuzzer targets: which exist, building them (scons --sanitize=fuzz, into
+build/fuzz/), and running one for a while. Each target's committed seed corpus
+is <component>/fuzz/corpus/<target>/; what a run discovers goes to
+build/fuzz/corpus/<target>/ (kept between runs), and a crashing input to
+build/fuzz/crashes/<target>-crash-<sha1> with the run's log next to it."""
+import glob
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+VARIANT = os.path.join(ROOT, 'build', 'fuzz')
+TARGETS = {  # target: component folder
+  'event_head': 'cereal',
+  'log_file_reader': 'loggerd',
+  'model_file': 'modeld',
+  'msgq_attach': 'msgq',
+  'vipc_client': 'visionipc',
+}
+# A decompression bomb or a model that asks for gigabytes is a finding, not a slow run.
+OPTIONS = ['-rss_limit_mb=2048', '-malloc_limit_mb=1024', '-timeout=10', '-max_len=16384', '-print_final_stats=1']
+
+
+def build(targets):
+  cmd = ['scons', '-Q', f'-j{os.cpu_count()}', '--sanitize=fuzz'] + [f'build/fuzz/{t}' for t in targets]
+  subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def run(target, seconds):
+  """Fuzzes `target` for `seconds`. Returns {'execs', 'crashes', 'artifact', 'log'}:
+  libFuzzer stops at the first crash, so crashes is 0 or 1."""
+  work = os.path.join(VARIANT, 'corpus', target)
+  crashes = os.path.join(VARIANT, 'crashes')
+  os.makedirs(work, exist_ok=True)
+  os.makedirs(crashes, exist_ok=True)
+  prefix = os.path.join(crashes, target + '-')
+  before = set(glob.glob(prefix + '*'))
+  log = prefix + 'log.txt'
+  seeds = os.path.join(ROOT, TARGETS[target], 'fuzz', 'corpus', target)
+  cmd = [os.path.join(VARIANT, 'build', 'fuzz', target), f'-max_total_time={seconds}', f'-artifact_prefix={prefix}',
+         *OPTIONS, work, seeds]
+  env = dict(os.environ, CONDUIT_PREFIX=f'fuzz_{target}_{os.getpid()}')
+  with open(log, 'w') as out:
+    rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                        timeout=seconds + 120).returncode
+  text = open(log, errors='replace').read()
+  execs = re.findall(r'stat::number_of_executed_units: (\d+)', text) or re.findall(r'^#(\d+)', text, re.M) or ['0']
+  artifacts = sorted(set(glob.glob(prefix + '*')) - before - {log})
+  subprocess.run(['rm', '-rf', f'/dev/shm/conduit_{env["CONDUIT_PREFIX"]}'], check=False)
+  return {'execs': int(execs[-1]), 'crashes': int(rc != 0), 'artifact': artifacts[0] if artifacts else None, 'log': log}
+
+
+def rows(seconds):
+  """Bench rows of the chaos bench's `fuzz` case: every target fuzzed for `seconds`."""
+  build(TARGETS)
+  out = []
+  for target in TARGETS:
+    r = run(target, seconds)
+    out.append({'bench': 'chaos', 'impl': target, 'case': 'fuzz', 'metric': 'execs', 'value': r['execs'], 'unit': 'count'})
+    out.append({'bench': 'chaos', 'impl': target, 'case': 'fuzz', 'metric': 'crashes', 'value': r['crashes'], 'unit': 'count'})
+  return out
+
+
+def main(argv):
+  """tools/fuzz [TARGET|all] [SECONDS]: builds and fuzzes; exits 1 on a crash."""
+  which = argv[0] if argv else 'all'
+  seconds = int(argv[1]) if len(argv) > 1 else 20
+  targets = list(TARGETS) if which == 'all' else [which]
+  unknown = [t for t in targets if t not in TARGETS]
+  if unknown:
+    sys.exit(f'fuzz: unknown target {unknown[0]!r}; known: {", ".join(TARGETS)}')
+  build(targets)
+  failed = False
+  for t in targets:
+    r = run(t, seconds)
+    print(f'{t:16} {seconds:5d} s  {r["execs"]:10d} execs  {r["crashes"]} crashes', flush=True)
+    if r['crashes']:
+      failed = True
+      print(f'  crash: input {r["artifact"]}, log {r["log"]}; reproduce: '
+            f'build/fuzz/build/fuzz/{t} {r["artifact"]}', flush=True)
+  return 1 if failed else 0
