@@ -2,7 +2,7 @@
 
 export: `tools/export --format mcap` (C++ mcap_export behind the Python CLI) on
 the synthetic fixture route (tools/replay/fixture_route.h) at camera resolution,
-2 segments x 7.5 s of 1928x1208 H.265 plus 100 Hz sensorEvents, 50 Hz can and the
+2 segments x 10 s of 1928x1208 H.265 plus 1 kHz sensorEvents, 500 Hz can and the
 camera/encode-index messages; its peer is `tools/export --format jsonl` on the
 same route in the same run. Case `route` is everything (MCAP with video); case
 `messages` is the services jsonl exports (no video), for both. realtime_factor
@@ -28,7 +28,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BIN = os.path.join(ROOT, 'build', 'bin')
-FPS, FRAMES, SEGMENTS, RUNS = 20, 150, 2, 5
+FPS, FRAMES, SEGMENTS, SENSOR_HZ, RUNS = 20, 200, 2, 1000, 5
 RATE, SECONDS = 50, 5
 
 
@@ -53,7 +53,7 @@ def _size(root, names):
 
 def _export_rows(tmp):
   subprocess.run([os.path.join(BIN, 'replay_fixture'), '--dir', tmp, '--size', '1928x1208', '--frames', str(FRAMES),
-                  '--segments', str(SEGMENTS), '--gop', '20', '--crf', '24'], check=True, capture_output=True)
+                  '--segments', str(SEGMENTS), '--gop', '20', '--crf', '24', '--sensor-hz', str(SENSOR_HZ)], check=True, capture_output=True)
   route = os.path.join(tmp, 'fixture')
   route_s = SEGMENTS * FRAMES / FPS
   export = os.path.join(ROOT, 'tools', 'export')

@@ -13,7 +13,7 @@ int main(int argc, char **argv) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help") {
       std::cout << "usage: replay_fixture --dir DIR [--route NAME] [--segments N] [--frames N] [--fps N]\n"
-                   "                      [--size WxH] [--gop N] [--crf N] [--no-video]\n";
+                   "                      [--size WxH] [--gop N] [--crf N] [--sensor-hz N] [--no-video]\n";
       return 0;
     }
     if (a == "--no-video") {
@@ -31,6 +31,7 @@ int main(int argc, char **argv) {
     else if (a == "--frames") o.frames_per_segment = std::atoi(v.c_str());
     else if (a == "--fps") o.fps = std::atoi(v.c_str());
     else if (a == "--gop") o.gop = std::atoi(v.c_str());
+    else if (a == "--sensor-hz") o.sensor_hz = std::atoi(v.c_str());
     else if (a == "--crf") o.crf = std::atoi(v.c_str());
     else if (a == "--size") {
       if (std::sscanf(v.c_str(), "%dx%d", &o.width, &o.height) != 2) {

@@ -4,7 +4,8 @@
 // topic and listens one more second. Prints one JSON object:
 //   {server, advertised: {topic: {schemaName, encoding, schemaEncoding, schemaOk}},
 //    topics: {topic: {count, invalid, span_s, latency_ms: [...], keyframes, first_keyframe}},
-//    after_unsubscribe, statuses}
+//    after_unsubscribe, others_after_unsubscribe, statuses}
+// Counts and rates cover the SECONDS window only.
 // latency_ms: receive time (CLOCK_MONOTONIC, as process.hrtime) minus the
 // message timestamp (its logMonoTime).
 // usage: node ws_client.mjs URL SECONDS TOPIC...
@@ -17,7 +18,7 @@ const [url, secondsArg, ...topics] = process.argv.slice(2);
 const seconds = Number(secondsArg);
 const ajv = new Ajv({ strict: true, allowUnionTypes: true });
 const client = new FoxgloveClient({ ws: new WebSocket(url, [FoxgloveClient.SUPPORTED_SUBPROTOCOL]) });
-const out = { server: null, advertised: {}, topics: {}, after_unsubscribe: 0, statuses: [] };
+const out = { server: null, advertised: {}, topics: {}, after_unsubscribe: 0, others_after_unsubscribe: 0, statuses: [] };
 const subs = new Map(); // subscription id -> {topic, validate}
 const decoder = new TextDecoder();
 let unsubscribedId = null;
@@ -65,6 +66,10 @@ const done = new Promise((resolve, reject) => {
     if (subscriptionId === unsubscribedId) {
       // Frames already queued when the request left may still arrive; later ones must not.
       if (now - unsubscribedAt > 300_000_000n) out.after_unsubscribe++;
+      return;
+    }
+    if (unsubscribedId !== null) {
+      out.others_after_unsubscribe++; // the stream still flows: the silence above means something
       return;
     }
     const t = out.topics[sub.topic];
