@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
+#include <unordered_map>
+#include <vector>
 
 namespace foxglove {
 
@@ -67,19 +69,45 @@ void append_string(std::string &out, const char *text, size_t n) {
   out += '"';
 }
 
+// A struct type's fields with their types and JSON keys, looked up once per
+// type: the schema walk costs more than writing the values.
+struct StructLayout {
+  struct Field {
+    capnp::StructSchema::Field field;
+    capnp::Type type;
+    std::string key;  // "name":
+  };
+  std::vector<Field> by_index;      // every field, by its index in the struct
+  std::vector<uint16_t> non_union;  // indices of the fields outside the union
+};
+
+const StructLayout &layout(capnp::StructSchema s) {
+  thread_local std::unordered_map<uint64_t, StructLayout> cache;
+  auto [it, fresh] = cache.try_emplace(s.getProto().getId());
+  if (fresh) {
+    for (auto f : s.getFields()) {
+      auto name = f.getProto().getName();
+      std::string key;
+      append_string(key, name.cStr(), name.size());
+      it->second.by_index.push_back({f, f.getType(), key + ':'});
+    }
+    for (auto f : s.getNonUnionFields()) it->second.non_union.push_back(uint16_t(f.getIndex()));
+  }
+  return it->second;
+}
+
 void append_struct(std::string &out, capnp::DynamicStruct::Reader s) {
+  const StructLayout &l = layout(s.getSchema());
   out += '{';
   bool first = true;
-  auto field = [&](capnp::StructSchema::Field f) {
+  auto field = [&](const StructLayout::Field &f) {
     if (!first) out += ',';
     first = false;
-    auto name = f.getProto().getName();
-    append_string(out, name.cStr(), name.size());
-    out += ':';
-    append_json(out, s.get(f), f.getType());
+    out += f.key;
+    append_json(out, s.get(f.field), f.type);
   };
-  for (auto f : s.getSchema().getNonUnionFields()) field(f);
-  KJ_IF_MAYBE(active, s.which()) { field(*active); }
+  for (uint16_t i : l.non_union) field(l.by_index[i]);
+  KJ_IF_MAYBE(active, s.which()) { field(l.by_index[active->getIndex()]); }
   out += '}';
 }
 
@@ -155,9 +183,11 @@ void append_json(std::string &out, DynamicValue::Reader v, capnp::Type type) {
   }
 }
 
+void append_event_json(std::string &out, cereal::Event::Reader event) { append_struct(out, capnp::toDynamic(event)); }
+
 std::string event_json(cereal::Event::Reader event) {
   std::string out;
-  append_struct(out, capnp::toDynamic(event));
+  append_event_json(out, event);
   return out;
 }
 

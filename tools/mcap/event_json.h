@@ -31,8 +31,9 @@ namespace foxglove {
 // Appends the JSON of `value` (of schema type `type`) to `out`.
 void append_json(std::string &out, capnp::DynamicValue::Reader value, capnp::Type type);
 
-// {"logMonoTime", "valid", <service>: ...} of one Event.
+// {"logMonoTime", "valid", <service>: ...} of one Event (appended to `out`).
 std::string event_json(cereal::Event::Reader event);
+void append_event_json(std::string &out, cereal::Event::Reader event);
 
 // The JSON Schema of event_json() documents of `service` (an Event union member).
 std::string event_schema(std::string_view service);

@@ -162,7 +162,9 @@ void Exporter::segment(const replay::SegmentFiles &seg) {
     if (it.stream < 0) {
       const replay::LogEvent &e = events[it.index];
       capnp::FlatArrayMessageReader msg(e.bytes(), {1ull << 30, 64});
-      writer_.write(channel(e.service), e.mono_time, foxglove::event_json(msg.getRoot<cereal::Event>()));
+      json.clear();
+      foxglove::append_event_json(json, msg.getRoot<cereal::Event>());
+      writer_.write(channel(e.service), e.mono_time, json);
     } else {
       if (!it.keyframe && !video_started_[it.stream]) continue;
       video_started_[it.stream] = true;

