@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -101,8 +102,19 @@ bool LogFileReader::refill() {
     ZSTD_DCtx_reset(dctx_, ZSTD_reset_session_only);
     ZSTD_inBuffer in{src, frame_size, 0};
     size_t produced = 0;
+    const size_t most = std::min(kMaxFrameBytes, kMaxFileBytes - decoded_);
+    auto too_big = [&] {
+      damage((most < kMaxFrameBytes ? "the log decodes to more than " + std::to_string(kMaxFileBytes >> 20) + " MiB at byte "
+                                    : "zstd frame at byte ") +
+             std::to_string(pos_) + (most < kMaxFrameBytes ? "" : " decodes to more than " + std::to_string(kMaxFrameBytes >> 20) + " MiB") +
+             " (more than loggerd writes: a decompression bomb, or not a conduit log)");
+      return false;
+    };
     for (;;) {
-      if (frame_.size() * 8 - produced < (1 << 16)) frame_.resize(frame_.size() * 2 + (1 << 14));
+      if (frame_.size() * 8 - produced < (1 << 16)) {
+        if (produced > most) return too_big();
+        frame_.resize(std::min(frame_.size() * 2 + (1 << 14), (most >> 3) + (1 << 14)));
+      }
       ZSTD_outBuffer o{reinterpret_cast<char *>(frame_.data()), frame_.size() * 8, produced};
       size_t r = ZSTD_decompressStream(dctx_, &o, &in);
       produced = o.pos;
@@ -116,6 +128,8 @@ bool LogFileReader::refill() {
         return false;
       }
     }
+    if (produced > most) return too_big();
+    decoded_ += produced;
     pos_ += frame_size;
     out = reinterpret_cast<const char *>(frame_.data());
     out_size = produced;

@@ -9,6 +9,11 @@
 // and warning() says what was found where. With strict=true the damage throws
 // std::runtime_error instead. A file that cannot be opened always throws.
 //
+// Caps (a 32 KB file can decode to gigabytes): a zstd frame decodes to at most
+// kMaxFrameBytes and a file to at most kMaxFileBytes; past either, the reader
+// stops with a warning, as at damage. loggerd's frames end at 1 MiB of input or
+// one event (ZstdLogOptions), and a segment's log is far below the file cap.
+//
 // Events returned by next() point into the reader's buffer and stay valid until
 // the next call; they are 8-byte aligned. One reader, one thread.
 #include <cstdint>
@@ -19,6 +24,9 @@
 #include <zstd.h>
 
 namespace loggerd {
+
+inline constexpr size_t kMaxFrameBytes = size_t(64) << 20;
+inline constexpr size_t kMaxFileBytes = size_t(1) << 30;
 
 class LogFileReader {
  public:
@@ -45,6 +53,7 @@ class LogFileReader {
   std::vector<uint64_t> pending_;  // decoded bytes not yet returned, 8-byte aligned
   size_t pending_bytes_ = 0, pending_pos_ = 0;
   std::vector<uint64_t> frame_;    // output of the frame being decoded
+  size_t decoded_ = 0;             // bytes of frames decoded so far
   uint64_t events_ = 0;
   std::string warning_;
 };

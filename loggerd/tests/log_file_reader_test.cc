@@ -1,6 +1,9 @@
 // LogFileReader: intact prefix + warning on truncated, bit-flipped and empty logs.
 #include "loggerd/log_file_reader.h"
 
+#include <sys/resource.h>
+#include <zstd.h>
+
 #include <gtest/gtest.h>
 #include <zstd.h>
 
@@ -185,4 +188,61 @@ TEST(LogFileReader, MissingFileThrowsWithPath) {
   } catch (const std::runtime_error &e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/rlog.zst"), std::string::npos);
   }
+}
+
+namespace {
+
+// `frames` zstd frames, each of `frame_bytes` of well-framed zero events of 4 KiB,
+// compressed a chunk at a time: the test never holds what they decode to.
+std::string zero_event_frames(size_t frames, size_t frame_bytes) {
+  std::string event(4096, '\0');
+  const uint32_t table[2] = {0, 4096 / 8 - 1};
+  memcpy(event.data(), table, sizeof(table));
+  ZSTD_CCtx *cctx = ZSTD_createCCtx();
+  std::string frame, buf(1 << 16, '\0');
+  for (size_t done = 0; done < frame_bytes; done += event.size()) {
+    const bool last = done + event.size() >= frame_bytes;
+    ZSTD_inBuffer in{event.data(), event.size(), 0};
+    size_t left;
+    do {
+      ZSTD_outBuffer out{buf.data(), buf.size(), 0};
+      left = ZSTD_compressStream2(cctx, &out, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+      frame.append(buf.data(), out.pos);
+    } while (in.pos < in.size || (last && left != 0));
+  }
+  ZSTD_freeCCtx(cctx);
+  std::string out;
+  for (size_t i = 0; i < frames; ++i) out += frame;
+  return out;
+}
+
+long max_rss_mib() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024;
+}
+
+}  // namespace
+
+// A small file that decodes to gigabytes is stopped at the caps, with a
+// warning that says so, and never takes that memory.
+TEST(LogFileReader, DecompressionBombsStopAtTheCaps) {
+  TempDir dir;
+  const std::string one = dir.path + "/one.zst", many = dir.path + "/many.zst";
+  write_file(one, zero_event_frames(1, size_t(256) << 20));  // one frame of 256 MiB
+  write_file(many, zero_event_frames(20, size_t(60) << 20));  // 20 frames of 60 MiB
+  ASSERT_LT(std::filesystem::file_size(one), 64u << 10);
+
+  LogFileReader r(one);
+  std::string_view ev;
+  EXPECT_FALSE(r.next(ev));
+  EXPECT_NE(r.warning().find("decodes to more than 64 MiB"), std::string::npos) << r.warning();
+  EXPECT_NE(r.warning().find("decompression bomb"), std::string::npos) << r.warning();
+
+  LogFileReader m(many);
+  size_t events = 0;
+  while (m.next(ev)) events++;
+  EXPECT_EQ(events * 4096, 17 * (size_t(60) << 20));  // the 17 whole frames below 1 GiB
+  EXPECT_NE(m.warning().find("the log decodes to more than 1024 MiB"), std::string::npos) << m.warning();
+  EXPECT_LT(max_rss_mib(), 512);
 }
