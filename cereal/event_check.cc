@@ -1,113 +1,349 @@
 #include "cereal/event_check.h"
 
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
 #include <unordered_map>
 #include <vector>
 
-#include <capnp/dynamic.h>
+#include <capnp/any.h>
 #include <capnp/schema.h>
 #include <capnp/serialize.h>
 
 namespace cereal {
 namespace {
 
-// Whether a value of this type is, or holds, a pointer that can be bad.
-bool may_hold_pointer(capnp::Type t) {
-  switch (t.which()) {
-    case capnp::schema::Type::TEXT:
-    case capnp::schema::Type::DATA:
-    case capnp::schema::Type::LIST:
-    case capnp::schema::Type::STRUCT:
-    case capnp::schema::Type::ANY_POINTER:
-    case capnp::schema::Type::INTERFACE:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Per struct type reachable from Event: the fields to visit (pointers and
-// groups), those outside its union apart from the union's members.
-struct Fields {
-  std::vector<capnp::StructSchema::Field> always, members;
+// What the schema says a pointer holds, in the form the walk needs: how capnp
+// is asked to read it (the element size of a list), and the table of a struct.
+enum class Kind : uint8_t {
+  STRUCT, TEXT, DATA, ANY,
+  LIST_BIT, LIST_BYTE, LIST_TWO, LIST_FOUR, LIST_EIGHT,
+  LIST_STRUCT, LIST_TEXT, LIST_DATA, LIST_LIST,
 };
-using FieldTable = std::unordered_map<uint64_t, Fields>;
+struct Type {
+  Kind kind;
+  uint32_t child = 0;  // STRUCT, LIST_STRUCT: index in Tables::structs; LIST_LIST: in Tables::types
+};
+// A union member is read only while its union's discriminant (a 16-bit word
+// of the data section) holds its value; a member inside a group inside a
+// union has two such conditions.
+struct Condition {
+  uint32_t offset;  // in 16-bit words
+  uint16_t value;
+};
+struct Slot {
+  uint32_t pointer;  // index in the pointer section
+  Type type;
+  std::vector<Condition> when;  // beyond the union the slot is filed under
+};
+// A union's members by discriminant, so a struct with many (Event) costs one lookup.
+struct Union {
+  uint32_t offset;                         // of the discriminant, in 16-bit words
+  std::vector<std::vector<Slot>> members;  // [discriminant]
+};
+struct Struct {
+  std::vector<Slot> always;  // outside any union
+  std::vector<Union> unions;
+};
+struct Tables {
+  std::vector<Struct> structs;  // per struct type reachable from Event
+  std::vector<Type> types;      // element types of lists of lists
+};
 
-void add_type(FieldTable &table, capnp::Type t);
+class Builder {
+ public:
+  Tables tables;
 
-void add_struct(FieldTable &table, capnp::StructSchema s) {
-  if (!table.emplace(s.getProto().getId(), Fields{}).second) return;
-  Fields f;
-  for (auto field : s.getFields()) {
-    const bool group = field.getProto().isGroup();
-    if (!group && !may_hold_pointer(field.getType())) continue;
-    const bool member = field.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
-    (member ? f.members : f.always).push_back(field);
-    add_type(table, field.getType());
+  uint32_t add_struct(capnp::StructSchema s) {
+    auto [it, fresh] = index_.emplace(s.getProto().getId(), uint32_t(tables.structs.size()));
+    if (fresh) {
+      tables.structs.emplace_back();
+      add_fields(s, it->second, {});
+    }
+    return it->second;
   }
-  table[s.getProto().getId()] = std::move(f);
-}
 
-void add_type(FieldTable &table, capnp::Type t) {
-  if (t.isStruct()) add_struct(table, t.asStruct());
-  if (t.isList()) add_type(table, t.asList().getElementType());
-}
+ private:
+  // Groups share their parent's sections: their fields become its slots.
+  void add_fields(capnp::StructSchema s, uint32_t index, const std::vector<Condition> &when) {
+    for (auto field : s.getFields()) {
+      auto w = when;
+      const uint16_t d = field.getProto().getDiscriminantValue();
+      if (d != capnp::schema::Field::NO_DISCRIMINANT) w.push_back({s.getProto().getStruct().getDiscriminantOffset(), d});
+      if (field.getProto().isGroup()) {
+        add_fields(field.getType().asStruct(), index, w);
+      } else if (auto t = type_of(field.getType())) {
+        file(tables.structs[index], {field.getProto().getSlot().getOffset(), *t, std::move(w)});
+      }
+    }
+  }
 
-// Built once, read-only afterwards: safe from any thread.
-const FieldTable &field_table() {
-  static const FieldTable table = [] {
-    FieldTable t;
-    add_struct(t, capnp::Schema::from<Event>());
-    return t;
+  // Under its first condition's union, or with the slots read always.
+  static void file(Struct &s, Slot slot) {
+    if (slot.when.empty()) return s.always.push_back(std::move(slot));
+    const Condition first = slot.when.front();
+    slot.when.erase(slot.when.begin());
+    Union *u = nullptr;
+    for (Union &x : s.unions) u = x.offset == first.offset ? &x : u;
+    if (u == nullptr) u = &s.unions.emplace_back(Union{first.offset, {}});
+    if (u->members.size() <= first.value) u->members.resize(first.value + 1);
+    u->members[first.value].push_back(std::move(slot));
+  }
+
+  // Empty for types that hold no pointer (primitives, enums, void).
+  std::optional<Type> type_of(capnp::Type t) {
+    using W = capnp::schema::Type;
+    switch (t.which()) {
+      case W::TEXT: return Type{Kind::TEXT};
+      case W::DATA: return Type{Kind::DATA};
+      case W::STRUCT: return Type{Kind::STRUCT, add_struct(t.asStruct())};
+      case W::ANY_POINTER:
+      case W::INTERFACE: return Type{Kind::ANY};
+      case W::LIST: return list_of(t.asList().getElementType());
+      default: return std::nullopt;
+    }
+  }
+
+  Type list_of(capnp::Type e) {
+    using W = capnp::schema::Type;
+    switch (e.which()) {
+      case W::BOOL: return {Kind::LIST_BIT};
+      case W::INT8: case W::UINT8: return {Kind::LIST_BYTE};
+      case W::INT16: case W::UINT16: case W::ENUM: return {Kind::LIST_TWO};
+      case W::INT32: case W::UINT32: case W::FLOAT32: return {Kind::LIST_FOUR};
+      case W::INT64: case W::UINT64: case W::FLOAT64: return {Kind::LIST_EIGHT};
+      case W::STRUCT: return {Kind::LIST_STRUCT, add_struct(e.asStruct())};
+      case W::TEXT: return {Kind::LIST_TEXT};
+      case W::DATA: return {Kind::LIST_DATA};
+      case W::LIST: {
+        Type inner = list_of(e.asList().getElementType());
+        tables.types.push_back(inner);
+        return {Kind::LIST_LIST, uint32_t(tables.types.size() - 1)};
+      }
+      default: return {Kind::ANY};  // List(Void), lists of AnyPointer or interfaces: walked schema-less
+    }
+  }
+
+  std::unordered_map<uint64_t, uint32_t> index_;
+};
+
+// Built once, read-only afterwards: safe from any thread. Event is struct 0.
+const Tables &tables() {
+  static const Tables t = [] {
+    Builder b;
+    b.add_struct(capnp::Schema::from<Event>());
+    return std::move(b.tables);
   }();
-  return table;
+  return t;
 }
 
-void visit(const FieldTable &table, capnp::DynamicValue::Reader v);
+uint16_t discriminant(kj::ArrayPtr<const kj::byte> data, uint32_t offset) {
+  uint16_t d = 0;  // a data section too short to hold it reads as zero, as in capnp
+  if ((size_t(offset) + 1) * 2 <= data.size()) std::memcpy(&d, data.begin() + size_t(offset) * 2, 2);
+  return d;
+}
 
-void visit_struct(const FieldTable &table, capnp::DynamicStruct::Reader s) {
-  const Fields &f = table.at(s.getSchema().getProto().getId());
-  for (auto &field : f.always) visit(table, s.get(field));
-  if (f.members.empty()) return;
-  KJ_IF_MAYBE(active, s.which()) {
-    for (auto &field : f.members) {
-      if (field.getIndex() == active->getIndex()) visit(table, s.get(field));
-    }
+void visit(const Tables &t, capnp::AnyPointer::Reader p, Type type);
+
+void visit_slots(const Tables &t, const std::vector<Slot> &slots, kj::ArrayPtr<const kj::byte> data,
+                 capnp::List<capnp::AnyPointer>::Reader pointers) {
+  for (const Slot &slot : slots) {
+    if (slot.pointer >= pointers.size()) continue;  // an older writer's struct: the default
+    bool active = true;
+    for (const Condition &c : slot.when) active = active && discriminant(data, c.offset) == c.value;
+    if (active) visit(t, pointers[slot.pointer], slot.type);
   }
 }
 
-// Reading a pointer is what capnp checks: getting the value has done it for
-// text and data, for a list of primitives too; what it points to is visited.
-void visit(const FieldTable &table, capnp::DynamicValue::Reader v) {
-  switch (v.getType()) {
-    case capnp::DynamicValue::STRUCT:
-      visit_struct(table, v.as<capnp::DynamicStruct>());
+void visit_struct(const Tables &t, capnp::AnyStruct::Reader s, uint32_t index) {
+  const Struct &st = t.structs[index];
+  const auto data = s.getDataSection();
+  const auto pointers = s.getPointerSection();
+  visit_slots(t, st.always, data, pointers);
+  for (const Union &u : st.unions) {
+    const uint16_t d = discriminant(data, u.offset);
+    if (d < u.members.size()) visit_slots(t, u.members[d], data, pointers);  // else a newer writer's member
+  }
+}
+
+// Asking capnp for the pointer as its schema type is the check (kind, bounds,
+// element size, NUL-terminated text); what it points to is visited in turn.
+void visit(const Tables &t, capnp::AnyPointer::Reader p, Type type) {
+  if (p.isNull()) return;
+  switch (type.kind) {
+    case Kind::STRUCT: visit_struct(t, p.getAs<capnp::AnyStruct>(), type.child); break;
+    case Kind::TEXT: p.getAs<capnp::Text>(); break;
+    case Kind::DATA: p.getAs<capnp::Data>(); break;
+    case Kind::ANY: p.targetSize(); break;
+    case Kind::LIST_BIT: p.getAs<capnp::List<bool>>(); break;
+    case Kind::LIST_BYTE: p.getAs<capnp::List<uint8_t>>(); break;
+    case Kind::LIST_TWO: p.getAs<capnp::List<uint16_t>>(); break;
+    case Kind::LIST_FOUR: p.getAs<capnp::List<uint32_t>>(); break;
+    case Kind::LIST_EIGHT: p.getAs<capnp::List<uint64_t>>(); break;
+    case Kind::LIST_STRUCT:  // read as any struct type's list: the check is the same for all of them
+      for (auto element : p.getAs<capnp::List<Event>>()) visit_struct(t, capnp::AnyStruct::Reader(element), type.child);
       break;
-    case capnp::DynamicValue::LIST: {
-      auto list = v.as<capnp::DynamicList>();
-      if (!may_hold_pointer(list.getSchema().getElementType())) break;
-      for (auto element : list) visit(table, element);
+    case Kind::LIST_TEXT:
+      for (auto text : p.getAs<capnp::List<capnp::Text>>()) (void)text;
       break;
-    }
-    case capnp::DynamicValue::ANY_POINTER:
-      v.as<capnp::AnyPointer>().targetSize();  // walks every pointer below it
+    case Kind::LIST_DATA:
+      for (auto data : p.getAs<capnp::List<capnp::Data>>()) (void)data;
       break;
-    default:
+    case Kind::LIST_LIST:  // checked as a list of pointers, then each element as its type
+      p.getAs<capnp::List<capnp::Text>>();
+      for (auto element : p.getAs<capnp::AnyList>().as<capnp::List<capnp::AnyPointer>>()) visit(t, element, t.types[type.child]);
       break;
   }
+}
+
+// The fast path: the usual shape (one segment, every pointer near and of the
+// kind and element size the schema names) walked over the raw words. It only
+// ever says "readable" when capnp's reader would agree (bounds, text ending in
+// NUL, nesting and traversal within capnp's default limits, counted as or
+// above capnp counts them); anything else is left to capnp's own reader above.
+class RawWalk {
+ public:
+  RawWalk(const Tables &t, const uint64_t *segment, uint64_t words) : t_(t), seg_(segment), size_(words) {}
+
+  bool root_ok() { return struct_ok(0, 0, Type{Kind::STRUCT, 0}); }
+
+ private:
+  static constexpr uint64_t kTraversalWords = 8 * 1024 * 1024;  // capnp::ReaderOptions' default
+  static constexpr int kMaxDepth = 60;                          // below its nesting limit of 64
+
+  // The target of the pointer at word `at`, if in the segment with `words` after it.
+  bool target(uint64_t at, uint64_t ptr, uint64_t words, uint64_t &start) {
+    const int64_t offset = int32_t(uint32_t(ptr)) >> 2;
+    const int64_t s = int64_t(at) + 1 + offset;
+    if (s < 0 || uint64_t(s) > size_ || words > size_ - uint64_t(s)) return false;
+    start = uint64_t(s);
+    read_ += std::max<uint64_t>(words, 1);
+    return read_ <= kTraversalWords;
+  }
+
+  bool struct_at(uint64_t start, uint64_t data_words, uint64_t pointer_words, uint32_t index, int depth) {
+    const Struct &st = t_.structs[index];
+    auto slots_ok = [&](const std::vector<Slot> &slots) {
+      for (const Slot &slot : slots) {
+        if (slot.pointer >= pointer_words) continue;
+        bool active = true;
+        for (const Condition &c : slot.when) active = active && discriminant(start, data_words, c.offset) == c.value;
+        if (active && !pointer_ok(start + data_words + slot.pointer, slot.type, depth)) return false;
+      }
+      return true;
+    };
+    if (!slots_ok(st.always)) return false;
+    for (const Union &u : st.unions) {
+      const uint16_t d = discriminant(start, data_words, u.offset);
+      if (d < u.members.size() && !slots_ok(u.members[d])) return false;
+    }
+    return true;
+  }
+
+  uint16_t discriminant(uint64_t start, uint64_t data_words, uint32_t offset) const {
+    uint16_t d = 0;
+    if ((uint64_t(offset) + 1) * 2 <= data_words * 8) std::memcpy(&d, reinterpret_cast<const char *>(seg_ + start) + offset * 2, 2);
+    return d;
+  }
+
+  bool struct_ok(uint64_t at, int depth, Type type) {
+    const uint64_t p = seg_[at];
+    const uint64_t data_words = uint16_t(p >> 32), pointer_words = uint16_t(p >> 48);
+    uint64_t start;
+    return (p & 3) == 0 && target(at, p, data_words + pointer_words, start) &&
+           struct_at(start, data_words, pointer_words, type.child, depth + 1);
+  }
+
+  // A list pointer of element size `size` (capnp's code), in bounds; its start and count.
+  bool list(uint64_t at, unsigned size, uint64_t &start, uint64_t &count) {
+    static constexpr unsigned kBits[] = {0, 1, 8, 16, 32, 64, 64};
+    const uint64_t p = seg_[at];
+    if ((p & 3) != 1 || ((p >> 32) & 7) != size) return false;
+    count = p >> 35;
+    return target(at, p, size == 7 ? count + 1 : (count * kBits[size] + 63) / 64, start);  // 7: a tag word first
+  }
+
+  bool pointer_ok(uint64_t at, Type type, int depth) {
+    if (seg_[at] == 0) return true;  // null: the default
+    if (depth > kMaxDepth) return false;
+    uint64_t start, count;
+    switch (type.kind) {
+      case Kind::STRUCT: return struct_ok(at, depth, type);
+      case Kind::TEXT:
+        return list(at, 2, start, count) && count > 0 && reinterpret_cast<const char *>(seg_ + start)[count - 1] == '\0';
+      case Kind::DATA:
+      case Kind::LIST_BYTE: return list(at, 2, start, count);
+      case Kind::LIST_BIT: return list(at, 1, start, count);
+      case Kind::LIST_TWO: return list(at, 3, start, count);
+      case Kind::LIST_FOUR: return list(at, 4, start, count);
+      case Kind::LIST_EIGHT: return list(at, 5, start, count);
+      case Kind::LIST_STRUCT: {
+        if (!list(at, 7, start, count)) return false;
+        const uint64_t tag = seg_[start];  // element count in the offset field, then the struct's size
+        const uint64_t n = uint32_t(tag) >> 2, data_words = uint16_t(tag >> 32), pointer_words = uint16_t(tag >> 48);
+        read_ += n;  // zero-sized elements cost a visit each too
+        if ((tag & 3) != 0 || n * (data_words + pointer_words) > count || read_ > kTraversalWords) return false;
+        for (uint64_t i = 0; i < n; ++i) {
+          if (!struct_at(start + 1 + i * (data_words + pointer_words), data_words, pointer_words, type.child, depth + 1)) return false;
+        }
+        return true;
+      }
+      case Kind::LIST_TEXT:
+      case Kind::LIST_DATA:
+      case Kind::LIST_LIST: {
+        if (!list(at, 6, start, count)) return false;
+        const Type element = type.kind == Kind::LIST_TEXT ? Type{Kind::TEXT}
+                             : type.kind == Kind::LIST_DATA ? Type{Kind::DATA}
+                                                            : t_.types[type.child];
+        for (uint64_t i = 0; i < count; ++i) {
+          if (!pointer_ok(start + i, element, depth + 1)) return false;
+        }
+        return true;
+      }
+      case Kind::ANY: return false;
+    }
+    return false;
+  }
+
+  const Tables &t_;
+  const uint64_t *seg_;
+  uint64_t size_;
+  uint64_t read_ = 0;  // words read, as capnp's traversal limit counts them (or more)
+};
+
+// True when `words` is one segment whose every pointer the raw walk accepts.
+bool fast_readable(const Tables &t, kj::ArrayPtr<const capnp::word> words) {
+  if (words.size() < 2) return false;
+  const auto *w = reinterpret_cast<const uint64_t *>(words.begin());
+  if (w[0] != (words.size() - 1) << 32) return false;  // one segment (count-1 = 0) filling the message
+  return RawWalk(t, w + 1, words.size() - 1).root_ok();
 }
 
 }  // namespace
 
 std::optional<std::string> event_problem(kj::ArrayPtr<const capnp::word> words, Event::Which *which) {
-  const FieldTable &table = field_table();
+  const Tables &t = tables();
+  if (which == nullptr && fast_readable(t, words)) return std::nullopt;
   try {
     capnp::FlatArrayMessageReader msg(words);
-    visit_struct(table, msg.getRoot<capnp::DynamicStruct>(capnp::Schema::from<Event>()));
+    visit_struct(t, msg.getRoot<capnp::AnyStruct>(), 0);
     if (which != nullptr) *which = msg.getRoot<Event>().which();
     return std::nullopt;
   } catch (const kj::Exception &e) {
     return std::string(e.getDescription().cStr());
   }
 }
+
+bool event_readable_by_capnp(kj::ArrayPtr<const capnp::word> words) {
+  try {
+    capnp::FlatArrayMessageReader msg(words);
+    visit_struct(tables(), msg.getRoot<capnp::AnyStruct>(), 0);
+    return true;
+  } catch (const kj::Exception &) {
+    return false;
+  }
+}
+
+bool event_readable_fast(kj::ArrayPtr<const capnp::word> words) { return fast_readable(tables(), words); }
 
 }  // namespace cereal

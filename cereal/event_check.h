@@ -11,7 +11,9 @@
 //
 // This is where validation happens: SubMaster before it hands a message out,
 // loggerd before it logs one, and the log readers per event (docs/architecture.md).
-// Cost: one capnp read per pointer in the message; primitives are not visited.
+// Cost: one step per pointer; the usual shape (one segment, pointers of the
+// kinds the schema names) is walked over the raw words, anything else by
+// capnp's reader. Primitives are not visited.
 // Threads: any. Errors: none thrown; the reason is returned.
 #include <optional>
 #include <string>
@@ -27,5 +29,11 @@ namespace cereal {
 // readable Event, whose union member is then stored in *which (if given);
 // otherwise what is wrong, for a log line.
 std::optional<std::string> event_problem(kj::ArrayPtr<const capnp::word> words, Event::Which *which = nullptr);
+
+// Its two halves, for tests and fuzzing: the walk over raw words that takes
+// the usual shape (true only if capnp agrees; false means "ask capnp"), and
+// capnp's own reader through the schema (the reference).
+bool event_readable_fast(kj::ArrayPtr<const capnp::word> words);
+bool event_readable_by_capnp(kj::ArrayPtr<const capnp::word> words);
 
 }  // namespace cereal

@@ -412,9 +412,8 @@ static std::optional<EventHead> read_head(ReceivedEvent &m) {
 }
 
 // Whether every field of m can be read without capnp throwing (event_check.h).
-[[gnu::noinline]] static bool readable(const ReceivedEvent &m) {
-  const auto words = kj::arrayPtr(reinterpret_cast<const capnp::word *>(m.bytes.data()), m.bytes.size() / sizeof(capnp::word));
-  return !event_problem(words);
+static bool readable(const ReceivedEvent &m) {
+  return !event_problem(kj::arrayPtr(reinterpret_cast<const capnp::word *>(m.bytes.data()), m.bytes.size() / sizeof(capnp::word)));
 }
 
 // A spare holder of its own: the old one is still held by a message() handle.

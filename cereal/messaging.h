@@ -116,9 +116,9 @@ class PubMaster {
 };
 
 // One received Event, read in place from the bytes msgq delivered (msgq::Message
-// is 8-byte aligned, so Cap'n Proto needs no copy). SubMaster checks the bytes
-// when they arrive and sets up `reader` and `event` when the message is first
-// read (operator[], message()), so a message nobody reads costs no reader.
+// is 8-byte aligned, so Cap'n Proto needs no copy). SubMaster checks the whole
+// message when it arrives (cereal/event_check.h) and sets up `reader` and
+// `event` when it is first read (operator[], message()).
 struct ReceivedEvent {
   msgq::Message bytes;
   std::optional<capnp::FlatArrayMessageReader> reader;

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include <capnp/dynamic.h>
 #include <capnp/schema.h>
 #include <gtest/gtest.h>
 
@@ -402,6 +403,86 @@ TEST(EventCheck, FindsWhatReadingTheSchemaWouldThrowOn) {
   EXPECT_TRUE(cereal::event_problem(kj::arrayPtr(sw.data(), sw.size())));
 
   EXPECT_TRUE(cereal::event_problem(kj::arrayPtr(sw.data(), 1)));  // truncated
+}
+
+// The reference for event_check: every field the schema reaches, read
+// through capnp's dynamic API (slow, and independent of event_check's tables).
+void read_all(capnp::DynamicValue::Reader v);
+void read_all_struct(capnp::DynamicStruct::Reader s) {
+  for (auto field : s.getSchema().getNonUnionFields()) read_all(s.get(field));
+  KJ_IF_MAYBE(active, s.which()) { read_all(s.get(*active)); }
+}
+void read_all(capnp::DynamicValue::Reader v) {
+  if (v.getType() == capnp::DynamicValue::STRUCT) read_all_struct(v.as<capnp::DynamicStruct>());
+  if (v.getType() == capnp::DynamicValue::LIST) {
+    for (auto element : v.as<capnp::DynamicList>()) read_all(element);
+  }
+}
+bool dynamic_reads_all(const std::vector<capnp::word> &w) {
+  try {
+    capnp::FlatArrayMessageReader msg(kj::arrayPtr(w.data(), w.size()));
+    read_all_struct(msg.getRoot<capnp::DynamicStruct>(capnp::Schema::from<cereal::Event>()));
+    return true;
+  } catch (const kj::Exception &) {
+    return false;
+  }
+}
+
+// Differential: over mutated messages of several shapes, the raw-word walk
+// never accepts what capnp refuses, and what event_check accepts, capnp's
+// dynamic API reads in full; both outcomes really occur.
+TEST(EventCheck, AcceptsOnlyWhatCapnpReadsInFull) {
+  std::vector<std::vector<capnp::word>> seeds;
+  auto add = [&](MessageBuilder &m) {
+    auto f = m.toBytes();
+    seeds.emplace_back(f.begin(), f.end());
+  };
+  MessageBuilder can;
+  auto frames = can.initEvent().initCan(3);
+  frames[1].setDat(kj::heapArray<kj::byte>({1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  add(can);
+  MessageBuilder state;
+  auto procs = state.initEvent().initManagerState().initProcesses(3);
+  procs[0].setName("camerad");
+  procs[2].setName("modeld");
+  add(state);
+  MessageBuilder model;
+  auto m = model.initEvent().initModelV2();
+  m.initRowEdges(4).set(3, 2.5f);
+  m.initRawPredictions(64);
+  add(model);
+  MessageBuilder log;
+  log.initEvent().initLogMessage().setMessage("a message of some length");
+  add(log);
+  MessageBuilder plain;  // no union member set: initData
+  plain.initEvent();
+  add(plain);
+  seeds.push_back(calibration_words());
+
+  std::mt19937_64 rng(11);
+  size_t fast = 0, capnp_only = 0, refused = 0;
+  for (int i = 0; i < 6000; ++i) {
+    auto w = seeds[rng() % seeds.size()];
+    auto *u = reinterpret_cast<uint64_t *>(w.data());
+    for (int k = 0, n = 1 + int(rng() % 3); k < n; ++k) {
+      const size_t at = 1 + rng() % (w.size() - 1);
+      switch (rng() % 4) {
+        case 0: u[at] ^= uint64_t(1) << (rng() % 64); break;                      // a bit
+        case 1: u[at] = (u[at] & ~uint64_t(0xffffffff)) | (rng() & 0xffffffff); break;  // offset and kind
+        case 2: u[at] = (u[at] & 0xffffffff) | (rng() << 32); break;              // sizes and counts
+        case 3: u[at] = rng(); break;                                            // anything
+      }
+    }
+    const auto words = kj::arrayPtr(w.data(), w.size());
+    const bool by_fast = cereal::event_readable_fast(words), by_capnp = cereal::event_readable_by_capnp(words);
+    ASSERT_TRUE(!by_fast || by_capnp) << "case " << i << ": the raw walk accepted what capnp refuses";
+    ASSERT_EQ(!cereal::event_problem(words), by_capnp) << "case " << i;
+    if (by_capnp) ASSERT_TRUE(dynamic_reads_all(w)) << "case " << i << ": accepted, but a full read throws";
+    (by_fast ? fast : by_capnp ? capnp_only : refused)++;
+  }
+  EXPECT_GT(fast, 600u);
+  EXPECT_GT(refused, 600u);
+  for (auto &seed : seeds) EXPECT_TRUE(cereal::event_readable_fast(kj::arrayPtr(seed.data(), seed.size())));
 }
 
 TEST_F(Messaging, UpdateInSteps) {
