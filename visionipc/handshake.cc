@@ -9,7 +9,7 @@
 namespace visionipc {
 
 namespace {
-constexpr int kMaxFds = kMaxBuffersPerStream + 1;
+constexpr int kMaxFds = kMaxBuffersPerStream + 2;
 }
 
 void send_packet(int sock, const void *data, size_t len, const std::vector<int> &fds) {

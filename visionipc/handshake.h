@@ -4,7 +4,7 @@
 //
 //   client -> server   Request { kind = kConnect, stream }   or kListStreams
 //   server -> client   Reply, plus for kConnect the fds (SCM_RIGHTS):
-//                      [control block, buffer 0, buffer 1, ...]
+//                      [control block, hold page, buffer 0, buffer 1, ...]
 //
 // After a kConnect reply the client keeps the socket open and sends nothing
 // more; the server treats its close (EOF/POLLHUP) as "release all my holds".
@@ -20,7 +20,8 @@
 namespace visionipc {
 
 constexpr uint32_t kHandshakeMagic = 0x43504956;  // "VIPC"
-constexpr uint32_t kHandshakeVersion = 2;  // 2: 4:2:0 layout (U/V offsets, chroma stride and step)
+// 2: 4:2:0 layout (U/V offsets, chroma stride and step); 3: a hold page per client
+constexpr uint32_t kHandshakeVersion = 3;
 
 enum class RequestKind : uint32_t { kConnect = 1, kListStreams = 2 };
 
@@ -38,7 +39,7 @@ struct Reply {
   uint32_t memory_kind;  // MemoryKind of the frame buffers
   uint64_t server_id;
   uint64_t next_seq;  // seq of the next announcement on this stream
-  int32_t slot;       // holder bit of this client
+  int32_t slot;       // this client's slot: its bit in holders() masks
   uint32_t num_buffers;
   uint32_t width, height, stride, uv_stride, uv_step, reserved;
   uint64_t u_offset, v_offset, len;  // buffer layout (visionipc::buffer_layout)

@@ -41,12 +41,21 @@ bool dma_heap_wanted() {
 
 const char *memory_kind_name(MemoryKind kind) { return kind == MemoryKind::kDmaHeap ? "dma_heap" : "memfd"; }
 
-SharedMemory create_memfd(const std::string &name, size_t len) {
+SharedMemory create_memfd(const std::string &name, size_t len, void **owner_mapping) {
   UniqueFd fd(memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd.valid()) throw Error(errno_text("memfd_create"));
   if (ftruncate(fd.get(), off_t(len)) != 0) throw Error(errno_text("ftruncate of memfd"));
-  if (fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    throw Error(errno_text("F_ADD_SEALS on memfd"));
+  int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+  if (owner_mapping) {
+    void *p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    if (p == MAP_FAILED) throw Error(errno_text("mmap of memfd"));
+    *owner_mapping = p;
+    seals |= F_SEAL_FUTURE_WRITE;
+  }
+  if (fcntl(fd.get(), F_ADD_SEALS, seals) != 0) {
+    std::string err = errno_text("F_ADD_SEALS on memfd");
+    if (owner_mapping) munmap(*owner_mapping, len);
+    throw Error(err);
   }
   return {std::move(fd), MemoryKind::kMemfd};
 }

@@ -25,7 +25,10 @@ struct SharedMemory {
 };
 
 // A sealed memfd of exactly `len` bytes; `name` shows up in /proc/<pid>/fd.
-SharedMemory create_memfd(const std::string &name, size_t len);
+// With owner_mapping, it is mapped here read-write (*owner_mapping, the caller
+// unmaps it) and then sealed with F_SEAL_FUTURE_WRITE: any other mapping of it,
+// in any process, can only be read-only.
+SharedMemory create_memfd(const std::string &name, size_t len, void **owner_mapping = nullptr);
 // Frame memory: DMA-BUF heap if present and allowed, else create_memfd().
 SharedMemory allocate_frame_memory(const std::string &name, size_t len);
 

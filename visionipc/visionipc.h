@@ -38,8 +38,17 @@ struct Error : std::runtime_error {
 };
 
 constexpr int kMaxBuffersPerStream = 64;
-// Clients per stream attached at once; a holder bit each in the control block.
+// Clients per stream attached at once; a hold page each (control_block.h).
 constexpr int kMaxClientsPerStream = 32;
+// Buffers one client may hold at once (VisionIpcClient holds one). A client
+// claiming more has all its holds ignored and is disconnected, so the producer
+// always finds a free buffer unless kMaxHoldsPerClient * clients >= buffers.
+constexpr int kMaxHoldsPerClient = 2;
+// Connections waiting for their handshake, in all and per peer process: a
+// peer over its share is refused at once, and when all are taken the one
+// waiting longest makes room for the newcomer.
+constexpr int kMaxPendingConnections = 64;
+constexpr int kMaxPendingPerPeer = 4;
 
 // "road", "driver", "wideRoad", "map", or "stream<N>" for other valid values.
 // Throws Error for values outside 0 .. VISION_STREAM_MAX-1.

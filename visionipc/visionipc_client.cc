@@ -143,8 +143,8 @@ bool VisionIpcClient::handshake() {
       r.slot >= visionipc::kMaxClientsPerStream || r.memory_kind > uint32_t(visionipc::MemoryKind::kDmaHeap)) {
     return fail("bad reply: " + std::to_string(r.num_buffers) + " buffers, slot " + std::to_string(r.slot));
   }
-  if (fds.size() != r.num_buffers + 1) {
-    return fail("expected " + std::to_string(r.num_buffers + 1) + " fds, received " + std::to_string(fds.size()));
+  if (fds.size() != r.num_buffers + 2) {
+    return fail("expected " + std::to_string(r.num_buffers + 2) + " fds, received " + std::to_string(fds.size()));
   }
   try {
     // The layout is recomputed, not trusted: only a buffer_layout() of the
@@ -161,10 +161,11 @@ bool VisionIpcClient::handshake() {
                   std::to_string(layout.len) + ", found " + std::to_string(r.stride) + " " + std::to_string(r.uv_stride) +
                   " " + std::to_string(r.u_offset) + " " + std::to_string(r.v_offset) + " " + std::to_string(r.len));
     }
-    auto m = std::make_shared<Mapping>(r.num_buffers, visionipc::ControlBlock::attach(fds[0].release(), r.server_id, r.num_buffers));
+    auto m = std::make_shared<Mapping>(
+        r.num_buffers, visionipc::ControlBlock::attach(fds[0].release(), fds[1].release(), r.server_id, r.num_buffers));
     for (uint32_t i = 0; i < r.num_buffers; i++) {
       VisionBuf &b = m->bufs[i];
-      b.import(fds[i + 1].release(), visionipc::MemoryKind(r.memory_kind), layout);
+      b.import(fds[i + 2].release(), visionipc::MemoryKind(r.memory_kind), layout);
       b.idx = i;
       b.type = type_;
       if (device_id_ && ctx_) b.init_cl(device_id_, ctx_);
@@ -176,7 +177,6 @@ bool VisionIpcClient::handshake() {
   buffers = mapping_->bufs.get();
   num_buffers = r.num_buffers;
   server_id_ = r.server_id;
-  slot_ = r.slot;
   next_seq_ = r.next_seq;
   connected = true;
   last_error_.clear();
@@ -191,7 +191,7 @@ bool VisionIpcClient::server_gone() const {
 void VisionIpcClient::release() {
   if (held_ < 0 || !mapping_) return;
   mapping_->bufs[held_].sync_end(false);
-  mapping_->control.release(uint32_t(held_), slot_);
+  mapping_->control.release(uint32_t(held_));
   held_ = -1;
 }
 
@@ -240,7 +240,7 @@ VisionBuf *VisionIpcClient::recv(VisionIpcBufExtra *extra, int timeout_ms) {
       dropped_ += a.seq - next_seq_;
       next_seq_ = a.seq + 1;
     }
-    if (!mapping_->control.try_hold(a.buffer_idx, a.generation, slot_)) {
+    if (!mapping_->control.try_hold(a.buffer_idx, a.generation)) {
       dropped_++;  // the producer reused the buffer before we got to it
       continue;
     }

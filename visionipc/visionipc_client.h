@@ -7,9 +7,9 @@
 //   while (VisionBuf *buf = client.recv(&extra, 100)) use(buf->frame(), extra.frame_id);
 //
 // recv() waits for the next announcement (a msgq receive: same futex wake-up,
-// no extra syscall), checks it and marks the buffer as held in the shared control
-// block. The buffer is held — the producer will not write it — until the next
-// recv() or release(). The returned pointer is valid until then.
+// no extra syscall), checks it and marks the buffer as held in this client's
+// hold page (control_block.h). The buffer is held — the producer will not write
+// it — until the next recv() or release(). The returned pointer is valid until then.
 // Announcements are checked, never trusted: wrong size/magic, an index out of
 // range or an unknown server are rejected (rejected()); frames overwritten
 // before they could be held, lapped or conflated away count in dropped().
@@ -78,7 +78,6 @@ class VisionIpcClient {
   std::shared_ptr<Mapping> mapping_;
   std::string last_error_;
   uint64_t server_id_ = 0;
-  int slot_ = -1;
   int held_ = -1;  // buffer index held, -1 none
   uint64_t next_seq_ = 0;
   uint64_t dropped_ = 0, rejected_ = 0, reconnects_ = 0;

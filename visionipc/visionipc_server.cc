@@ -24,7 +24,6 @@ namespace {
 // A connected peer that has not sent its request by then is dropped, so a
 // stuck or malicious client cannot pin a connection forever.
 constexpr uint64_t kHandshakeTimeoutNs = 2'000'000'000ull;
-constexpr size_t kMaxConnections = 256;
 
 uint64_t random_server_id() {
   uint64_t id = 0;
@@ -60,6 +59,7 @@ struct VisionIpcServer::Stream {
   bool claimed[visionipc::kMaxBuffersPerStream] = {};         // from get_buffer(), not sent yet
   size_t next = 0;                                            // round robin, producer thread
   std::atomic<uint64_t> sent{0}, dropped{0};
+  std::atomic<uint32_t> over_budget{0};  // slots the listener must disconnect
   uint32_t used_slots = 0;  // under slots_mutex_
 };
 
@@ -67,6 +67,7 @@ struct VisionIpcServer::Connection {
   UniqueFd fd;
   int stream = -1;  // >= 0 once attached
   int slot = -1;
+  pid_t pid = 0;  // of the peer, from SO_PEERCRED
   uint64_t deadline_ns = 0;
   // Set at accept time (e.g. wrong uid); sent once the request arrives, so the
   // peer reads the reason instead of a connection reset.
@@ -139,12 +140,20 @@ void VisionIpcServer::start_listener() {
     throw Error("cannot listen on " + socket_path_ + ": " + err);
   }
   stop_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!stop_fd_.valid()) throw Error(std::string("eventfd: ") + strerror(errno));
+  wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop_fd_.valid() || !wake_fd_.valid()) throw Error(std::string("eventfd: ") + strerror(errno));
   listener_ = std::thread(&VisionIpcServer::listener_loop, this);
 }
 
 VisionBuf *VisionIpcServer::get_buffer(VisionStreamType type) {
   Stream &s = stream(type);
+  if (uint32_t bad = s.control.take_over_budget()) {
+    s.over_budget.fetch_or(bad);
+    uint64_t one = 1;
+    if (write(wake_fd_.get(), &one, sizeof(one)) < 0) {
+      // The counter is full, so the listener is awake already.
+    }
+  }
   for (size_t i = 0; i < s.count; i++) {
     size_t idx = (s.next + i) % s.count;
     uint32_t gen;
@@ -211,6 +220,7 @@ void VisionIpcServer::listener_loop() {
     pfds.clear();
     pfds.push_back({stop_fd_.get(), POLLIN, 0});
     pfds.push_back({listen_fd_.get(), POLLIN, 0});
+    pfds.push_back({wake_fd_.get(), POLLIN, 0});
     uint64_t now = conduit::mono_ns(), next_deadline = UINT64_MAX;
     for (Connection &c : connections_) {
       pfds.push_back({c.fd.get(), POLLIN, 0});
@@ -222,16 +232,28 @@ void VisionIpcServer::listener_loop() {
       continue;
     }
     if (pfds[0].revents) return;
+    if (pfds[2].revents) {
+      uint64_t n;
+      if (read(wake_fd_.get(), &n, sizeof(n)) < 0) {
+        // Nothing to read: another wake-up consumed it.
+      }
+    }
     // Walk the connections that were polled; accepting afterwards keeps indices aligned.
     now = conduit::mono_ns();
     std::vector<bool> done(connections_.size(), false);
     for (size_t i = 0; i < connections_.size(); i++) {
       Connection &c = connections_[i];
-      short ev = pfds[i + 2].revents;
+      short ev = pfds[i + 3].revents;
       if (c.stream >= 0) {
         // An attached client sends nothing more: any event means it closed
         // (or broke the protocol). Either way its holds are dropped now.
         done[i] = ev != 0;
+        if (streams_[c.stream]->over_budget.fetch_and(~(1u << c.slot)) & (1u << c.slot)) {
+          refuse(c, "client (pid " + std::to_string(c.pid) + ") held more than " +
+                        std::to_string(visionipc::kMaxHoldsPerClient) + " buffers of stream " +
+                        visionipc::stream_name(VisionStreamType(c.stream)) + " at once: disconnected, its holds ignored");
+          done[i] = true;
+        }
       } else if (ev) {
         done[i] = !handle_request(c);
       } else if (now >= c.deadline_ns) {
@@ -245,13 +267,17 @@ void VisionIpcServer::listener_loop() {
         connections_.erase(connections_.begin() + i);
       }
     }
-    if (pfds[1].revents) accept_client();
+    if (pfds[1].revents) {
+      // Everything waiting, so the backlog never fills up and blocks connect().
+      while (accept_client()) {
+      }
+    }
   }
 }
 
-void VisionIpcServer::accept_client() {
+bool VisionIpcServer::accept_client() {
   UniqueFd fd(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-  if (!fd.valid()) return;
+  if (!fd.valid()) return errno == EINTR || errno == ECONNABORTED;
   Connection c;
   c.fd = std::move(fd);
   c.deadline_ns = conduit::mono_ns() + kHandshakeTimeoutNs;
@@ -263,11 +289,30 @@ void VisionIpcServer::accept_client() {
     c.refuse_reason = "peer uid " + std::to_string(cred.uid) + " (pid " + std::to_string(cred.pid) +
                       ") is not allowed: expected uid " + std::to_string(geteuid());
   }
-  if (connections_.size() >= kMaxConnections) {
-    refuse(c, "too many connections (" + std::to_string(kMaxConnections) + ")");
-    return;
+  c.pid = cred.pid;
+  // Idle connections cost a peer only its own share: a peer over it is refused,
+  // and a full house makes room by dropping whoever waits longest.
+  int pending = 0, from_peer = 0;
+  size_t oldest = connections_.size();
+  for (size_t i = 0; i < connections_.size(); i++) {
+    const Connection &o = connections_[i];
+    if (o.stream >= 0) continue;
+    pending++;
+    from_peer += o.pid == c.pid;
+    if (oldest == connections_.size() || o.deadline_ns < connections_[oldest].deadline_ns) oldest = i;
+  }
+  if (from_peer >= visionipc::kMaxPendingPerPeer) {
+    refuse(c, "pid " + std::to_string(c.pid) + " already has " + std::to_string(from_peer) +
+                  " connections waiting for their handshake");
+    return true;
+  }
+  if (pending >= visionipc::kMaxPendingConnections) {
+    refuse(connections_[oldest], "dropped: " + std::to_string(pending) + " connections waiting for their handshake, " +
+                                     "this one the longest");
+    connections_.erase(connections_.begin() + long(oldest));
   }
   connections_.push_back(std::move(c));
+  return true;
 }
 
 void VisionIpcServer::refuse(Connection &c, const std::string &why) {
@@ -344,6 +389,15 @@ bool VisionIpcServer::handle_request(Connection &c) {
                   visionipc::stream_name(s.type) + " are in use");
     return false;
   }
+  UniqueFd holds;
+  try {
+    holds = s.control.open_slot(slot);
+  } catch (const Error &e) {
+    std::lock_guard<std::mutex> lk(slots_mutex_);
+    s.used_slots &= ~(1u << slot);
+    refuse(c, e.what());
+    return false;
+  }
   c.stream = req.stream;
   c.slot = slot;
   r.slot = slot;
@@ -359,7 +413,7 @@ bool VisionIpcServer::handle_request(Connection &c) {
   r.u_offset = f.u_offset;
   r.v_offset = f.v_offset;
   r.len = s.layout.len;
-  std::vector<int> fds = {s.control.fd()};
+  std::vector<int> fds = {s.control.fd(), holds.get()};
   for (size_t i = 0; i < s.count; i++) fds.push_back(s.bufs[i].fd);
   try {
     visionipc::send_packet(c.fd.get(), &r, sizeof(r), fds);
@@ -373,7 +427,8 @@ void VisionIpcServer::close_connection(Connection &c) {
   if (c.stream < 0) return;
   Stream &s = *streams_[c.stream];
   // Holds first, then the slot: a new client must never inherit stale holds.
-  s.control.release_slot(c.slot);
+  s.control.close_slot(c.slot);
+  s.over_budget.fetch_and(~(1u << c.slot));
   std::lock_guard<std::mutex> lk(slots_mutex_);
   s.used_slots &= ~(1u << c.slot);
   c.stream = -1;

@@ -14,7 +14,10 @@
 //
 // Handoff is acknowledged: get_buffer() never returns a buffer a client holds
 // (control_block.h), and never blocks. A client's holds vanish when its socket
-// closes, so a crashed consumer cannot starve the producer.
+// closes, so a crashed consumer cannot starve the producer; a client holding
+// more than kMaxHoldsPerClient buffers has its holds ignored and is
+// disconnected, so a misbehaving one cannot either. Connections waiting for
+// their handshake are bounded per peer process and in all (visionipc.h).
 // Threads: create_buffers() and start_listener() first, from one thread; then
 // get_buffer()/send() from one producer thread; the counters from any thread.
 // The listener runs on its own thread and never blocks on a single client.
@@ -68,7 +71,7 @@ class VisionIpcServer {
   struct Connection;
   Stream &stream(VisionStreamType type) const;
   void listener_loop();
-  void accept_client();
+  bool accept_client();  // false once nothing is left to accept
   // False when the connection is finished and must be closed.
   bool handle_request(Connection &c);
   void close_connection(Connection &c);
@@ -80,7 +83,7 @@ class VisionIpcServer {
   uint64_t server_id_;
   std::vector<std::unique_ptr<Stream>> streams_;  // indexed by VisionStreamType
   std::string socket_path_;
-  visionipc::UniqueFd listen_fd_, stop_fd_;
+  visionipc::UniqueFd listen_fd_, stop_fd_, wake_fd_;  // wake_fd_: the producer found a client over budget
   std::thread listener_;
   std::vector<Connection> connections_;  // listener thread only
   mutable std::mutex slots_mutex_;

@@ -97,39 +97,82 @@ TEST(VisionBuf, ImportSharesBytesWithAllocator) {
   EXPECT_THROW(c.import(dup(a.fd), a.memory_kind, buffer_layout(conduit::PixelFormat::kNv12, 1920, 1080)), Error);
 }
 
+// A client as the server sets it up: its own hold page in `slot`.
+ControlBlock client_of(ControlBlock &server, int slot) {
+  return ControlBlock::attach(dup(server.fd()), server.open_slot(slot).release(), 42, server.num_buffers());
+}
+
 TEST(ControlBlock, ClaimHoldRelease) {
   ControlBlock cb = ControlBlock::create(42, 2);
+  ControlBlock c3 = client_of(cb, 3), c5 = client_of(cb, 5), c7 = client_of(cb, 7);
   uint32_t g0, g1;
   ASSERT_TRUE(cb.try_claim(0, &g0));
   EXPECT_EQ(g0, 1u);
   // A client holds the announced generation; the producer can't claim it back.
-  EXPECT_TRUE(cb.try_hold(0, g0, 3));
+  EXPECT_TRUE(c3.try_hold(0, g0));
   EXPECT_EQ(cb.holders(0), 1u << 3);
   EXPECT_FALSE(cb.try_claim(0, &g1));
-  EXPECT_TRUE(cb.try_hold(0, g0, 5));
-  cb.release(0, 3);
+  EXPECT_TRUE(c5.try_hold(0, g0));
+  c3.release(0);
   EXPECT_FALSE(cb.try_claim(0, &g1));
-  cb.release(0, 5);
+  c5.release(0);
   ASSERT_TRUE(cb.try_claim(0, &g1));
   EXPECT_EQ(g1, 2u);
   // An announcement for the old generation is stale now.
-  EXPECT_FALSE(cb.try_hold(0, g0, 3));
+  EXPECT_FALSE(c3.try_hold(0, g0));
   EXPECT_EQ(cb.holders(0), 0u);
-  // A dead client's slot is cleared on every buffer at once.
+  // A closed slot's holds vanish at once, whatever its client writes afterwards.
   ASSERT_TRUE(cb.try_claim(1, &g0));
-  EXPECT_TRUE(cb.try_hold(0, g1, 7));
-  EXPECT_TRUE(cb.try_hold(1, g0, 7));
-  cb.release_slot(7);
+  EXPECT_TRUE(c7.try_hold(0, g1));
+  EXPECT_TRUE(c7.try_hold(1, g0));
+  cb.close_slot(7);
   EXPECT_EQ(cb.holders(0) | cb.holders(1), 0u);
+  EXPECT_TRUE(c7.try_hold(0, g1));  // its page is no longer read by the server
+  EXPECT_EQ(cb.holders(0), 0u);
+  ASSERT_TRUE(cb.try_claim(0, &g1));
+}
+
+// The generations are the server's alone: a client's mapping is read-only and
+// cannot be made writable; a client can only write its own hold page.
+TEST(ControlBlock, ClientsCannotWriteTheGenerations) {
+  ControlBlock cb = ControlBlock::create(42, 4);
+  EXPECT_EQ(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, cb.fd(), 0), MAP_FAILED);
+  EXPECT_EQ(errno, EPERM);
+  char byte = 1;
+  EXPECT_EQ(pwrite(cb.fd(), &byte, 1, 64), -1);
+  void *ro = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, cb.fd(), 0);
+  ASSERT_NE(ro, MAP_FAILED);
+  EXPECT_NE(mprotect(ro, 4096, PROT_READ | PROT_WRITE), 0);
+  munmap(ro, 4096);
+}
+
+// A client claiming more than kMaxHoldsPerClient buffers (by writing its hold
+// page, here through the API) has every hold ignored and is reported; the
+// other clients' holds still count.
+TEST(ControlBlock, AClientOverItsBudgetCannotStarveTheProducer) {
+  constexpr uint32_t kBuffers = 4;
+  ControlBlock cb = ControlBlock::create(42, kBuffers);
+  ControlBlock greedy = client_of(cb, 0), fair = client_of(cb, 1);
+  uint32_t gen[kBuffers];
+  for (uint32_t i = 0; i < kBuffers; i++) ASSERT_TRUE(cb.try_claim(i, &gen[i]));
+  EXPECT_TRUE(fair.try_hold(3, gen[3]));
+  for (uint32_t i = 0; i < uint32_t(kMaxHoldsPerClient); i++) EXPECT_TRUE(greedy.try_hold(i, gen[i]));
+  uint32_t g;
+  EXPECT_FALSE(cb.try_claim(0, &g)) << "within its budget a client's holds count";
+  EXPECT_EQ(cb.take_over_budget(), 0u);
+  EXPECT_TRUE(greedy.try_hold(2, gen[2]));  // one more than its share
+  EXPECT_TRUE(cb.try_claim(0, &g));
+  EXPECT_EQ(cb.take_over_budget(), 1u << 0);
+  EXPECT_FALSE(cb.try_claim(3, &g)) << "the fair client's hold still counts";
 }
 
 TEST(ControlBlock, AttachChecksIdentity) {
   ControlBlock cb = ControlBlock::create(42, 4);
-  EXPECT_NO_THROW(ControlBlock::attach(dup(cb.fd()), 42, 4));
-  EXPECT_THROW(ControlBlock::attach(dup(cb.fd()), 43, 4), Error);
-  EXPECT_THROW(ControlBlock::attach(dup(cb.fd()), 42, 3), Error);
+  EXPECT_NO_THROW(ControlBlock::attach(dup(cb.fd()), cb.open_slot(0).release(), 42, 4));
+  EXPECT_THROW(ControlBlock::attach(dup(cb.fd()), cb.open_slot(0).release(), 43, 4), Error);
+  EXPECT_THROW(ControlBlock::attach(dup(cb.fd()), cb.open_slot(0).release(), 42, 3), Error);
   SharedMemory junk = create_memfd("junk", 4096);
-  EXPECT_THROW(ControlBlock::attach(junk.fd.release(), 42, 4), Error);
+  EXPECT_THROW(ControlBlock::attach(junk.fd.release(), cb.open_slot(1).release(), 42, 4), Error);
   EXPECT_THROW(ControlBlock::create(1, 0), Error);
   EXPECT_THROW(ControlBlock::create(1, kMaxBuffersPerStream + 1), Error);
 }
@@ -150,15 +193,16 @@ TEST(ControlBlock, HeldBuffersAreNeverWrittenAcrossProcesses) {
   ASSERT_NE(sh, MAP_FAILED);
   new (sh) Shared{};
 
+  UniqueFd page = cb.open_slot(0);
   pid_t consumer = fork();
   if (consumer == 0) {
-    ControlBlock mine = ControlBlock::attach(dup(cb.fd()), 7, kBuffers);
+    ControlBlock mine = ControlBlock::attach(dup(cb.fd()), page.release(), 7, kBuffers);
     uint64_t holds = 0, bad = 0;
     while (!sh->done.load()) {
       uint64_t a = sh->announced.load(std::memory_order_acquire);
       if (!a) continue;
       uint32_t idx = uint32_t(a >> 48), gen = uint32_t((a >> 16) & 0xffffffff);
-      if (!mine.try_hold(idx, gen, 0)) continue;
+      if (!mine.try_hold(idx, gen)) continue;
       sh->holds.fetch_add(1);
       holds++;
       // Read the frame many times while holding it: a writer would tear it.
@@ -168,7 +212,7 @@ TEST(ControlBlock, HeldBuffersAreNeverWrittenAcrossProcesses) {
         if (first != gen) bad++;
         std::this_thread::yield();
       }
-      mine.release(idx, 0);
+      mine.release(idx);
     }
     _exit(holds > 0 && bad == 0 ? 0 : 1);
   }

@@ -1,6 +1,7 @@
 // Server and client across processes: integrity under slow and fast consumers
 // with exact drop accounting, crash of a holding client, server restart, two
 // streams, misbehaving peers, forged announcements, permissions.
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -201,8 +202,8 @@ TEST_F(VisionIpc, SigkilledHolderGivesBuffersBackAtSocketClose) {
   kill(child, SIGKILL);
   EXPECT_EQ(exit_code(child), 128 + SIGKILL);
   // The socket close is the only signal: no lease, no timeout.
-  ASSERT_TRUE(eventually([&] { return server.holders(VISION_STREAM_ROAD, 0) == 0; }));
-  EXPECT_EQ(server.num_clients(VISION_STREAM_ROAD), 0);
+  ASSERT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 0; }));
+  EXPECT_EQ(server.holders(VISION_STREAM_ROAD, 0), 0u);
   EXPECT_NE(server.get_buffer(VISION_STREAM_ROAD), nullptr);
   close(pipefd[0]);
   close(pipefd[1]);
@@ -491,4 +492,141 @@ TEST_F(VisionIpc, BadArgumentsThrowClearErrors) {
   EXPECT_FALSE(nobody.connect(false));
   EXPECT_EQ(nobody.recv(nullptr, 10), nullptr);
   EXPECT_TRUE(VisionIpcClient::getAvailableStreams("nobody", false).empty());
+}
+
+namespace {
+
+// Processes that keep `per_process` connections to `server` open without ever
+// sending a request, reconnecting whenever the server drops one, until killed.
+// The children make only system calls (the parent has threads).
+std::vector<pid_t> fork_idle_flood(const std::string &server, int processes, int per_process) {
+  std::string path = conduit::socket_path("vipc_" + server);
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  std::vector<pid_t> pids;
+  for (int p = 0; p < processes; p++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      pollfd fds[64];
+      for (int i = 0; i < per_process; i++) fds[i] = {-1, POLLIN, 0};
+      for (;;) {
+        for (int i = 0; i < per_process; i++) {
+          if (fds[i].fd >= 0) continue;
+          int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0);
+          if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) == 0) {
+            fds[i].fd = fd;
+          } else {
+            close(fd);
+          }
+        }
+        poll(fds, nfds_t(per_process), 1);
+        for (int i = 0; i < per_process; i++) {
+          if (fds[i].fd >= 0 && fds[i].revents) {
+            close(fds[i].fd);
+            fds[i].fd = -1;
+          }
+        }
+      }
+    }
+    pids.push_back(pid);
+  }
+  return pids;
+}
+
+}  // namespace
+
+// Idle connections cost each peer only its own share: a flood from 20
+// processes (20 connections each, always reconnecting) neither fills the
+// server nor its backlog, and a new client is served at its first attempts.
+TEST_F(VisionIpc, IdleConnectionFloodDoesNotLockOutClients) {
+  VisionIpcServer server("flood");
+  server.create_buffers(VISION_STREAM_ROAD, 2, 64, 64);
+  server.start_listener();
+  std::vector<pid_t> flood = fork_idle_flood("flood", 20, 20);
+  struct Reaper {
+    std::vector<pid_t> &pids;
+    ~Reaper() {
+      for (pid_t p : pids) kill(p, SIGKILL);
+      for (pid_t p : pids) waitpid(p, nullptr, 0);
+    }
+  } reaper{flood};
+  // Refusals prove the flood is on: 400 connections against 4 per peer and 64 in all.
+  ASSERT_TRUE(eventually([&] { return server.refused_connections() > 500; }));
+
+  VisionIpcClient good("flood", VISION_STREAM_ROAD, false);
+  bool connected = false;
+  for (int attempt = 0; attempt < 3 && !connected; attempt++) connected = good.connect(false);
+  ASSERT_TRUE(connected) << good.last_error();
+  VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD);
+  ASSERT_NE(b, nullptr);
+  write_frame(b, 5);
+  VisionIpcBufExtra extra{5, 0, 0, true};
+  server.send(b, &extra);
+  VisionIpcBufExtra got;
+  VisionBuf *rb = good.recv(&got, 5000);
+  ASSERT_NE(rb, nullptr);
+  EXPECT_EQ(got.frame_id, 5u);
+  EXPECT_TRUE(check_frame(rb, 5));
+  EXPECT_EQ(server.num_clients(VISION_STREAM_ROAD), 1);
+}
+
+// A client that scribbles over every byte it can map writable and then claims
+// to hold every buffer never stalls the producer: its holds are ignored, it is
+// disconnected, and a well-behaved client keeps getting whole frames.
+TEST_F(VisionIpc, ClientScribblingSharedStateCannotStallTheProducer) {
+  constexpr size_t kBuffers = 4;
+  VisionIpcServer server("scribble");
+  server.create_buffers(VISION_STREAM_ROAD, kBuffers, 64, 64);
+  server.start_listener();
+
+  int hostile = raw_connect("scribble");
+  ASSERT_GE(hostile, 0);
+  visionipc::Request req = {visionipc::kHandshakeMagic, visionipc::kHandshakeVersion,
+                            uint32_t(visionipc::RequestKind::kConnect), VISION_STREAM_ROAD};
+  ASSERT_EQ(send(hostile, &req, sizeof(req), 0), ssize_t(sizeof(req)));
+  visionipc::Reply r = {};
+  std::vector<visionipc::UniqueFd> fds;
+  ASSERT_TRUE(visionipc::recv_packet(hostile, &r, sizeof(r), &fds, 5000));
+  ASSERT_EQ(r.status, 0) << r.error;
+  ASSERT_EQ(fds.size(), kBuffers + 2);
+  int writable = 0;
+  for (int i = 0; i < 2; i++) {  // the control block and the hold page
+    void *p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i].get(), 0);
+    if (p == MAP_FAILED) continue;
+    memset(p, 0xff, 4096);
+    munmap(p, 4096);
+    writable++;
+  }
+  EXPECT_EQ(writable, 1) << "only the client's own hold page is writable";
+  visionipc::ControlBlock mine = visionipc::ControlBlock::attach(fds[0].release(), fds[1].release(), r.server_id, kBuffers);
+
+  VisionIpcClient good("scribble", VISION_STREAM_ROAD, false);
+  ASSERT_TRUE(good.connect(false)) << good.last_error();
+  int produced = 0, stalled = 0, received = 0, greedy = 0;
+  for (uint32_t f = 1; f <= 60; f++) {
+    // The hostile client holds every buffer there is before each frame, never releasing.
+    for (uint32_t i = 0; i < kBuffers; i++) greedy += mine.try_hold(i, mine.generation(i));
+    VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD);
+    if (!b) {
+      stalled++;
+      continue;
+    }
+    write_frame(b, f);
+    VisionIpcBufExtra extra{f, 0, 0, true};
+    server.send(b, &extra);
+    produced++;
+    VisionIpcBufExtra got;
+    if (VisionBuf *rb = good.recv(&got, 1000)) {
+      received++;
+      EXPECT_TRUE(check_frame(rb, got.frame_id)) << "frame " << got.frame_id;
+    }
+  }
+  EXPECT_GT(greedy, 60) << "the hostile client held buffers";
+  EXPECT_EQ(stalled, 0) << "the producer found no free buffer";
+  EXPECT_EQ(produced, 60);
+  EXPECT_EQ(received, 60);
+  EXPECT_NE(refusal(hostile).find("held more than 2 buffers"), std::string::npos);
+  EXPECT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 1; }));
+  close(hostile);
 }
