@@ -101,7 +101,7 @@ def vipc_seeds(folder):
     server.start_listener()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.connect(f'/dev/shm/conduit_{prefix}/vipc_seed.sock')
-    s.send(struct.pack('<IIIi', 0x43504956, 2, 1, VISION_STREAM_ROAD))
+    s.send(struct.pack('<IIIi', 0x43504956, 3, 1, VISION_STREAM_ROAD))
     reply, fds, _, _ = socket.recv_fds(s, 4096, 16)
     sizes = [os.fstat(fd).st_size for fd in fds]
     control = os.pread(fds[0], 4096, 0)

@@ -299,8 +299,7 @@ TEST_F(VisionIpc, SocketIsOwnerOnly) {
 
 namespace {
 
-int raw_connect(const std::string &server) {
-  std::string path = conduit::socket_path("vipc_" + server);
+int raw_connect_path(const std::string &path) {
   sockaddr_un addr = {};
   addr.sun_family = AF_UNIX;
   strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
@@ -311,6 +310,8 @@ int raw_connect(const std::string &server) {
   }
   return fd;
 }
+
+int raw_connect(const std::string &server) { return raw_connect_path(conduit::socket_path("vipc_" + server)); }
 
 // The server's answer to a raw request: its refusal text, or "" if it just closed.
 std::string refusal(int fd) {
@@ -413,7 +414,7 @@ TEST_F(VisionIpc, PeerWithAnotherUidIsRefused) {
   pid_t child = fork();
   if (child == 0) {
     if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
-    int fd = raw_connect("uid");
+    int fd = raw_connect_path(path);  // conduit::socket_path() refuses a directory that is not ours
     if (fd < 0) _exit(3);
     visionipc::Request req = {visionipc::kHandshakeMagic, visionipc::kHandshakeVersion, 1, 0};
     send(fd, &req, sizeof(req), 0);
