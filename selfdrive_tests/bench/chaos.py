@@ -9,7 +9,7 @@ selfdrive_tests/chaos/test_chaos.py).
 import importlib
 import os
 
-CASES = ['kills', 'disk_full']
+CASES = ['kills', 'disk_full', 'poison']
 
 
 def run():
