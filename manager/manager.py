@@ -79,6 +79,17 @@ class Manager:
       self.pm = None
       self._bus_fault(f'publishing {service} failed: {e}', now)
 
+  def _release_bus(self):
+    """Stopped: closes our publishers and removes the rings nobody uses any more,
+    so a clean stop leaves no shared memory behind."""
+    if not self.publish:
+      return
+    self.pm = None
+    try:
+      self.messaging.remove_unused_topics()
+    except Exception as e:  # noqa: BLE001
+      print(f'manager: cannot remove the unused rings: {e}', file=sys.stderr, flush=True)
+
   def _bus_fault(self, what, now):
     self.bus_faults += 1
     self.bus_retry_at = now + BUS_RETRY
@@ -216,6 +227,7 @@ class Manager:
       self._stop([p for p in self.procs if p.running()])
       self._forward_output()
       self._publish_state(shutting_down=True)
+      self._release_bus()
     failed = [p.name for p in self.procs if p.failed]
     if failed:
       print(f'manager: processes that failed: {", ".join(failed)}', file=sys.stderr)

@@ -44,4 +44,12 @@ std::vector<TopicInfo> list_topics() {
   return topics;
 }
 
+std::vector<std::string> remove_unused_topics() {
+  std::vector<std::string> removed;
+  std::string dir = conduit::shm_dir();
+  for (const TopicInfo &t : list_topics())
+    if (t.publisher_pid == 0 && t.subscribers == 0 && unlink((dir + "/" + t.name).c_str()) == 0) removed.push_back(t.name);
+  return removed;
+}
+
 }  // namespace msgq

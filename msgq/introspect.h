@@ -17,4 +17,10 @@ struct TopicInfo {
 
 std::vector<TopicInfo> list_topics();
 
+// Removes the ring files of the topics nobody uses (no live publisher, no live
+// subscriber): what a stopped pipeline leaves. Returns their names. A process
+// that attaches at that very moment maps a file that is gone, so call it once
+// the pipeline has stopped.
+std::vector<std::string> remove_unused_topics();
+
 }  // namespace msgq

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from cereal import log
 from cereal._cereal import (DEFAULT_RING_SIZE, CapnpError, MsgqError, Poller, PubSocket, SubSocket,
-                            zmq_backend)
+                            remove_unused_topics, zmq_backend)
 from cereal._cereal import SubMaster as _SubMaster
 from cereal._cereal import new_event as _new_event
 from cereal.services import SERVICE_LIST
@@ -23,7 +23,7 @@ from cereal.services import SERVICE_LIST
 __all__ = [
   "CapnpError", "MsgqError", "Poller", "PubMaster", "PubSocket", "SERVICE_LIST", "SubMaster", "SubSocket",
   "drain_sock", "drain_sock_raw", "log_from_bytes", "new_message", "pub_sock", "recv_one", "recv_one_or_none",
-  "recv_one_retry", "recv_sock", "sub_sock", "zmq_backend",
+  "recv_one_retry", "recv_sock", "remove_unused_topics", "sub_sock", "zmq_backend",
 ]
 
 _LOCAL_ADDRS = ("127.0.0.1", "localhost", "::1", None)

@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include "cereal/messaging.h"
+#include "msgq/introspect.h"
 #include "cereal/pybind/bindings.h"
 #include "cereal/pybind/capnp_values.h"
 #include "cereal/pybind/fast_cast.h"
@@ -125,6 +126,8 @@ void bind_msgq(py::module_ &m) {
 
   m.def("zmq_backend", &msgq::zmq_backend, "True when ZMQ=1 selects the libzmq backend.");
   m.def("max_message_size", &msgq::max_message_size, py::arg("ring_size"));
+  m.def("remove_unused_topics", &msgq::remove_unused_topics,
+        "Removes the ring files of topics with no live publisher or subscriber; returns their names.");
   m.attr("DEFAULT_RING_SIZE") = msgq::kDefaultRingSize;
 
   py::class_<PubSocketPy> pub_socket(m, "PubSocket");

@@ -187,3 +187,11 @@ def test_children_die_when_the_manager_is_sigkilled():
   mgr.kill()
   mgr.wait()
   assert wait_for(lambda: not any(alive(k) for k in kids), 5), 'orphans left behind'
+
+
+def test_a_clean_stop_leaves_no_rings_behind():
+  from common.prefix import shm_dir
+  mgr = Manager([ProcessSpec('a', py('import time; time.sleep(60)'))], echo=False)
+  assert mgr.run(duration=1.0) == 0
+  rings = [f for f in os.listdir(shm_dir()) if os.path.isfile(os.path.join(shm_dir(), f))]
+  assert rings == [], 'managerState/logMessage rings left after a clean stop'

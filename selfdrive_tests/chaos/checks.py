@@ -34,7 +34,11 @@ def read_log(path):
 
 
 def segment_report(d):
-  """{'readable', 'why', 'end', 'videos': {file: decode info}} of one segment directory."""
+  """{'readable', 'why', 'end', 'videos': {file: decode info}} of one segment directory.
+  Readable: both logs yield their events and no damage. A frame lost to a full
+  disk is lost whole (and counted by loggerd), and a log with nothing on disk
+  (its writer killed before the first flush, or all of it lost to a full disk)
+  is empty, not damaged: both count as readable."""
   r = {'dir': d, 'readable': True, 'why': [], 'end': None, 'videos': {}}
   for log in ('rlog.zst', 'qlog.zst'):
     path = os.path.join(d, log)
@@ -42,10 +46,13 @@ def segment_report(d):
       r['readable'] = False
       r['why'].append(f'{log} missing')
       continue
+    if os.path.getsize(path) == 0:  # nothing flushed yet (killed at once) or all lost to a full disk: no damage
+      r['empty'] = r.get('empty', 0) + 1
+      continue
     events, warns = read_log(path)
-    if warns or not events or events[0].which() != 'initData':
+    if warns or not events:
       r['readable'] = False
-      r['why'].append(f'{log}: {len(events)} events, first {events[0].which() if events else None}, warnings {warns}')
+      r['why'].append(f'{log}: {len(events)} events, warnings {warns}')
     if log == 'rlog.zst':
       last = events[-1] if events else None
       r['end'] = str(last.sentinel.type) if last is not None and last.which() == 'sentinel' else None

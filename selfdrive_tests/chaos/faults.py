@@ -55,8 +55,7 @@ def scribble_control_block(server_pid, rng):
   return hit
 
 
-@contextlib.contextmanager
-def stopped(pid, seconds):
+def stop_for(pid, seconds):
   """SIGSTOP pid, wait, SIGCONT (also when interrupted)."""
   os.kill(pid, signal.SIGSTOP)
   try:

@@ -145,3 +145,24 @@ def test_route_info_counts_unreadable_events_and_reads_past_them(route, tmp_path
   r = json.loads(tool('route_info', '--json', copy / 'fixture').stdout)
   assert r['bad_events'] == 1 and r['segments'][0]['bad_events'] == 1
   assert r['segments'][0]['messages'] == 387  # every event of the segment, the bad one aside
+
+
+def test_route_info_frame_ids_that_start_over_are_a_camera_restart_not_missing_frames(tmp_path, tool):
+  # encoderd restarted (frames 10..12 not encoded), then camerad restarted (ids from 0 again):
+  # 3 frames missing, one restart; it used to report "-N frames missing".
+  from cereal import messaging
+  seg = tmp_path / 'r--0'
+  seg.mkdir()
+  with open(seg / 'rlog', 'wb') as f:
+    f.write(messaging.new_message('initData').to_bytes())
+    for fid in [*range(0, 10), *range(13, 20), *range(0, 5)]:
+      m = messaging.new_message('roadEncodeIdx')
+      m.roadEncodeIdx.frameId = fid
+      f.write(m.to_bytes())
+  out = tool('route_info', '--json', str(tmp_path / 'r'))
+  r = json.loads(out.stdout)
+  assert [(d['after_frame'], d['next_frame']) for d in r['gaps']['dropped_frames']] == [(9, 13)]
+  assert [(d['after_frame'], d['next_frame']) for d in r['camera_restarts']] == [(19, 0)]
+  text = tool('route_info', str(tmp_path / 'r')).stdout
+  assert 'roadEncodeIdx: 3 frames missing in 1 gaps' in text
+  assert 'roadEncodeIdx: frame ids started over 1 time' in text
