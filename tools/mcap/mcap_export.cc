@@ -233,11 +233,13 @@ int main(int argc, char **argv) {
                     "[--qlog] [--[no-]progress] [--chunk-size BYTES] [--zstd-level N]\n", e.what());
     return 2;
   }
+  bool created = false;  // an incomplete output is removed; a file that was there before is not touched
   try {
     auto route = replay::Route::open(o.route, replay::default_data_dir(), o.qlog);
     for (int g : route.gaps()) warn("segment " + std::to_string(g) + " is missing from the route");
     for (const auto &m : route.missing()) warn(m);
     Exporter ex(o);
+    created = true;
     const auto &segs = route.segments();
     try {
       ex.t0 = replay::LogFile::first_mono_time(segs.front().log);
@@ -269,7 +271,8 @@ int main(int argc, char **argv) {
                             ex.bytes() / 1e6, o.output.c_str());
     return 0;
   } catch (const std::exception &e) {
-    fprintf(stderr, "export: error: %s\n", e.what());
+    fprintf(stderr, "export: error: %s%s\n", e.what(), created ? "; the incomplete output was removed" : "");
+    if (created) std::filesystem::remove(o.output);
     return 1;
   }
 }

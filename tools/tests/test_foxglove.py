@@ -236,6 +236,14 @@ def test_export_skips_a_damaged_segment(route, tool, tmp_path):
   _check_export(str(out), logged, {'roadEncodeData': [e['roadEncodeIdx'] for e in logged['roadEncodeIdx']]})
 
 
+def test_export_segment_range(route, tool, tmp_path):
+  _, spec = route
+  out = tmp_path / 'seg1.mcap'
+  tool('export', spec + '/1', '--format', 'mcap', '--services', 'can,sensorEvents', '-o', out)
+  logged = _logged(spec + '/1')
+  _check_export(str(out), {s: logged[s] for s in ('can', 'sensorEvents')}, {})
+
+
 def test_export_refuses_bad_arguments(route, tool, tmp_path):
   _, spec = route
   p = tool('export', spec, '--format', 'mcap', check=False)
@@ -244,6 +252,11 @@ def test_export_refuses_bad_arguments(route, tool, tmp_path):
   assert p.returncode == 2 and 'unknown service nope' in p.stderr
   p = tool('export', spec, '--format', 'mcap', '--start', '100', '-o', tmp_path / 'x.mcap', check=False)
   assert p.returncode == 1 and 'nothing to export' in p.stderr and not (tmp_path / 'x.mcap').exists()
+  (tmp_path / 'keep.mcap').write_bytes(b'mine')
+  p = tool('export', tmp_path / 'nowhere', '--format', 'mcap', '-o', tmp_path / 'keep.mcap', check=False)
+  assert p.returncode == 2 and (tmp_path / 'keep.mcap').read_bytes() == b'mine'
+  p = tool('export', spec, '--format', 'mcap', '-o', tmp_path / 'no' / 'dir.mcap', check=False)
+  assert p.returncode == 1 and 'cannot create' in p.stderr
 
 
 def test_json_convention_edge_values():
