@@ -62,12 +62,15 @@ def segment_report(d):
     out = subprocess.run([exe, '--decode', *videos], capture_output=True, text=True, check=False)
     for line in out.stdout.splitlines():
       v = json.loads(line)
-      r['videos'][os.path.basename(v.pop('file'))] = v
+      path = v.pop('file')
+      v['bytes'] = os.path.getsize(path)
+      r['videos'][os.path.basename(path)] = v
   return r
 
 
 def video_ok(v):
-  return 'error' not in v and v.get('decode_errors', 1) == 0 and v.get('frames', 0) > 0
+  """Decodes without an error; an empty file (everything lost to a full disk) is lost, not damaged."""
+  return v.get('bytes') == 0 or ('error' not in v and v.get('decode_errors', 1) == 0 and v.get('frames', 0) > 0)
 
 
 def stale_locks(log_root):

@@ -1,6 +1,6 @@
 """What the chaos suite does to a running pipeline besides SIGKILL: corrupt a
-live msgq ring (header or data), corrupt a VisionIPC control block through the
-server's memfd, fill the log disk (a small tmpfs), stop a process for a while."""
+live msgq ring (header or data), corrupt VisionIPC control blocks through the
+processes' memfds, fill the log disk (a small tmpfs), stop a process for a while."""
 import contextlib
 import os
 import random
@@ -11,7 +11,6 @@ import time
 
 PUBLISHER_WORD = 24  # offset of RingHeader::publisher (msgq/ring.h)
 RING_HEADER_BYTES = 8192
-CONTROL_STATE = 64  # offset of the per-buffer state words (visionipc/control_block.cc)
 
 
 def ring_path(prefix, topic):
@@ -37,22 +36,30 @@ def scribble_ring_data(prefix, topic, rng, nbytes=4096):
   return off
 
 
-def scribble_control_block(server_pid, rng):
-  """Random hold bits and generations in every VisionIPC control block the
-  server (camerad) has; returns how many blocks were hit."""
-  hit = 0
-  fd_dir = f'/proc/{server_pid}/fd'
-  for fd in os.listdir(fd_dir):
+def scribble_control_block(pids, rng):
+  """Random bytes over every VisionIPC control memfd the processes `pids` have
+  open (the server's generations, each client's hold page: memfd:vipc_*),
+  through /proc/<pid>/fd. Returns (written, refused): the server's block is
+  sealed against writes, a client's hold page is the client's to spoil."""
+  written = refused = 0
+  for pid in pids:
+    fd_dir = f'/proc/{pid}/fd'
     try:
-      if 'memfd:vipc_control' not in os.readlink(os.path.join(fd_dir, fd)):
-        continue
-      with open(os.path.join(fd_dir, fd), 'r+b') as f:
-        f.seek(CONTROL_STATE)
-        f.write(rng.randbytes(64 * 8))
-      hit += 1
+      fds = os.listdir(fd_dir)
     except OSError:
       continue
-  return hit
+    for fd in fds:
+      try:
+        if 'memfd:vipc_' not in os.readlink(os.path.join(fd_dir, fd)):
+          continue
+        with open(os.path.join(fd_dir, fd), 'r+b', buffering=0) as f:
+          f.write(rng.randbytes(512))
+        written += 1
+      except PermissionError:
+        refused += 1
+      except OSError:
+        continue
+  return written, refused
 
 
 def stop_for(pid, seconds):
