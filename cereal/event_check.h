@@ -10,7 +10,7 @@
 // is dropped or skipped whole, by its framing.
 //
 // This is where validation happens: SubMaster before it hands a message out,
-// loggerd before it logs one, and the log readers per event (docs/architecture.md).
+// loggerd before it logs one, and the log readers per event (README, Reliability).
 // Cost: one step per pointer; the usual shape (one segment, pointers of the
 // kinds the schema names) is walked over the raw words, anything else by
 // capnp's reader. Primitives are not visited.
