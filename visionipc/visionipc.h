@@ -45,8 +45,8 @@ constexpr int kMaxClientsPerStream = 32;
 // always finds a free buffer unless kMaxHoldsPerClient * clients >= buffers.
 constexpr int kMaxHoldsPerClient = 2;
 // Connections waiting for their handshake, in all and per peer process: a
-// peer over its share is refused at once, and when all are taken the one
-// waiting longest makes room for the newcomer.
+// peer over its share is refused at once, and when all are taken the peer
+// with the most waiting gives up its oldest to a peer with fewer.
 constexpr int kMaxPendingConnections = 64;
 constexpr int kMaxPendingPerPeer = 4;
 

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "common/clock.h"
 #include "common/prefix.h"
@@ -290,25 +291,34 @@ bool VisionIpcServer::accept_client() {
                       ") is not allowed: expected uid " + std::to_string(geteuid());
   }
   c.pid = cred.pid;
-  // Idle connections cost a peer only its own share: a peer over it is refused,
-  // and a full house makes room by dropping whoever waits longest.
-  int pending = 0, from_peer = 0;
-  size_t oldest = connections_.size();
-  for (size_t i = 0; i < connections_.size(); i++) {
-    const Connection &o = connections_[i];
-    if (o.stream >= 0) continue;
-    pending++;
-    from_peer += o.pid == c.pid;
-    if (oldest == connections_.size() || o.deadline_ns < connections_[oldest].deadline_ns) oldest = i;
+  // Idle connections cost a peer process only its own share: over it, it is
+  // refused; when all are taken, the peer with the most waiting makes room
+  // (its oldest is dropped) for a peer that has fewer.
+  std::map<pid_t, int> waiting;
+  for (const Connection &o : connections_) waiting[o.pid] += o.stream < 0;
+  int mine = waiting[c.pid], pending = 0;
+  auto heaviest = waiting.begin();
+  for (auto it = waiting.begin(); it != waiting.end(); ++it) {
+    pending += it->second;
+    if (it->second > heaviest->second) heaviest = it;
   }
-  if (from_peer >= visionipc::kMaxPendingPerPeer) {
-    refuse(c, "pid " + std::to_string(c.pid) + " already has " + std::to_string(from_peer) +
+  if (mine >= visionipc::kMaxPendingPerPeer) {
+    refuse(c, "pid " + std::to_string(c.pid) + " already has " + std::to_string(mine) +
                   " connections waiting for their handshake");
     return true;
   }
   if (pending >= visionipc::kMaxPendingConnections) {
-    refuse(connections_[oldest], "dropped: " + std::to_string(pending) + " connections waiting for their handshake, " +
-                                     "this one the longest");
+    if (heaviest->second <= mine + 1) {
+      refuse(c, "all " + std::to_string(pending) + " handshake places are taken, none by a peer with more than this one");
+      return true;
+    }
+    size_t oldest = connections_.size();
+    for (size_t i = 0; i < connections_.size(); i++) {
+      const Connection &o = connections_[i];
+      if (o.stream < 0 && o.pid == heaviest->first && (oldest == connections_.size() || o.deadline_ns < connections_[oldest].deadline_ns)) oldest = i;
+    }
+    refuse(connections_[oldest], "dropped: all handshake places are taken and pid " + std::to_string(heaviest->first) +
+                                     " holds the most of them");
     connections_.erase(connections_.begin() + long(oldest));
   }
   connections_.push_back(std::move(c));
@@ -317,7 +327,16 @@ bool VisionIpcServer::accept_client() {
 
 void VisionIpcServer::refuse(Connection &c, const std::string &why) {
   refused_.fetch_add(1);
-  fprintf(stderr, "visionipc server '%s': refused a client: %s\n", name_.c_str(), why.c_str());
+  // At most one line a second, so a flood of refusals cannot flood the log.
+  uint64_t now = conduit::mono_ns();
+  if (now - last_refusal_log_ns_ >= 1'000'000'000ull) {
+    std::string unlogged = unlogged_refusals_ ? " (" + std::to_string(unlogged_refusals_) + " refusals not logged before it)" : "";
+    fprintf(stderr, "visionipc server '%s': refused a client: %s%s\n", name_.c_str(), why.c_str(), unlogged.c_str());
+    last_refusal_log_ns_ = now;
+    unlogged_refusals_ = 0;
+  } else {
+    unlogged_refusals_++;
+  }
   visionipc::Reply r = {};
   r.magic = visionipc::kHandshakeMagic;
   r.version = visionipc::kHandshakeVersion;

@@ -88,4 +88,5 @@ class VisionIpcServer {
   std::vector<Connection> connections_;  // listener thread only
   mutable std::mutex slots_mutex_;
   std::atomic<uint64_t> refused_{0};
+  uint64_t last_refusal_log_ns_ = 0, unlogged_refusals_ = 0;  // listener thread only
 };

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -510,6 +511,7 @@ std::vector<pid_t> fork_idle_flood(const std::string &server, int processes, int
     pid_t pid = fork();
     if (pid == 0) {
       pollfd fds[64];
+      per_process = std::min(per_process, 64);
       for (int i = 0; i < per_process; i++) fds[i] = {-1, POLLIN, 0};
       for (;;) {
         for (int i = 0; i < per_process; i++) {
