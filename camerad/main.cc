@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -105,27 +106,73 @@ int run_paced(VisionIpcServer &server, cereal::PubMaster &pm, std::vector<Camera
   return 0;
 }
 
-// V4L2: the device paces. DMA-BUF import into VisionIPC buffers when they are
-// DMA-BUFs in the device's layout, else mmap + one write per frame.
-int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, const std::string &device, size_t nbuf,
-             const Settings &s) {
-  camerad::V4l2Camera dev(device, s.width, s.height, s.fps, s.format);
-  std::string sensor = "v4l2:" + dev.card();
+// V4L2: the device paces. The dmabuf path serves the device's own buffers
+// (exported DMA-BUFs) as the stream's VisionIPC buffers; the copy path writes
+// each frame once into VisionIPC buffers of the requested layout.
+struct V4l2Setup {
+  bool dmabuf = false;
+  size_t buffers = 0;    // dmabuf: the device's buffers, the stream's
+  std::string why_copy;  // why the copy path was taken
+};
+
+V4l2Setup setup_v4l2(VisionIpcServer &server, camerad::V4l2Camera &dev, const Camera &cam, size_t nbuf,
+                     const Settings &s, const std::string &path) {
+  V4l2Setup out;
   VisionStreamType type = cam.info->vision_stream;
-  VisionBuf *first = server.get_buffer(type);
-  bool dmabuf = first && first->memory_kind == visionipc::MemoryKind::kDmaHeap &&
-                dev.matches_layout(first->layout);
-  if (dmabuf) {
+  std::optional<conduit::Yuv420Layout> l = dev.device_layout();
+  if (path == "copy") {
+    out.why_copy = "--v4l2-path copy";
+  } else if (!l) {
+    out.why_copy = "the device delivers " + dev.format() + ", not NV12 or I420";
+  } else if (l->width != s.width || l->height != s.height) {
+    out.why_copy = "the device delivers " + dev.format() + ", not " + std::to_string(s.width) + "x" + std::to_string(s.height);
+  } else {
     try {
-      dev.start_dmabuf(int(nbuf));
-    } catch (const camerad::V4l2Error &e) {
-      fprintf(stderr, "camerad: %s; falling back to mmap\n", e.what());
-      dmabuf = false;
+      std::vector<visionipc::UniqueFd> fds = dev.export_buffers(int(nbuf));
+      out.buffers = fds.size();
+      server.create_device_buffers(type, std::move(fds), *l);
+      out.dmabuf = true;
+      return out;
+    } catch (const std::exception &e) {
+      out.why_copy = e.what();
     }
   }
-  fprintf(stderr, "camerad: %s (%s), %s, mode %s\n", dev.device().c_str(), dev.card().c_str(), dev.format().c_str(),
-          dmabuf ? "dmabuf" : "mmap+expbuf");
+  if (path == "dmabuf") throw camerad::V4l2Error("--v4l2-path dmabuf is not possible: " + out.why_copy);
+  server.create_buffers(type, nbuf, size_t(s.width), size_t(s.height), s.format);
+  dev.start_copy(4);
+  return out;
+}
+
+void publish_camerad_state(cereal::PubMaster &pm, VisionIpcServer &server, const Camera &cam, const char *path,
+                           const std::string &device, uint64_t frame_copies, uint64_t bytes_copied) {
+  cereal::MessageBuilder msg;
+  cereal::CameradState::Builder st = msg.initEvent(true).initCameradState();
+  auto cams = st.initCameras(1);
+  cams[0].setName(cam.info->name);
+  cams[0].setFrames(cam.sent);
+  cams[0].setDropped(server.dropped_frames(cam.info->vision_stream));
+  st.setPath(path);
+  st.setDevice(device);
+  st.setFrameCopies(frame_copies);
+  st.setBytesCopied(bytes_copied);
+  pm.send("cameradState", msg);
+}
+
+int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, camerad::V4l2Camera &dev,
+             const V4l2Setup &setup, const Settings &s) {
+  const char *path = setup.dmabuf ? "dmabuf" : "copy";
+  std::string sensor = "v4l2:" + dev.card();
+  std::string device = dev.device() + " (" + dev.card() + "), " + dev.format();
+  fprintf(stderr, "camerad: %s, path %s%s%s\n", device.c_str(), path, setup.dmabuf ? "" : ": ", setup.why_copy.c_str());
+  VisionStreamType type = cam.info->vision_stream;
+  uint64_t frame_copies = 0, next_state_ns = 0;
+  std::optional<uint32_t> last_seq;
+  // Every frame the device took counts: the driver's sequence gaps are frames
+  // it had no buffer for (all of them out with clients).
   auto publish = [&](VisionBuf *buf, const camerad::V4l2Capture &c) {
+    if (last_seq && c.sequence > *last_seq + 1) server.count_dropped(type, c.sequence - *last_seq - 1);
+    last_seq = c.sequence;
+    if (!buf) return;
     VisionIpcBufExtra extra;
     extra.frame_id = c.sequence;
     extra.timestamp_sof = c.timestamp_ns;
@@ -134,45 +181,55 @@ int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, const 
     cam.sent++;
     publish_frame_data(pm, cam, buf, extra, server.dropped_frames(type), s, "v4l2", sensor);
   };
-  camerad::V4l2Capture c;
-  if (dmabuf) {
-    // Slot = VisionIPC buffer index, so each slot always imports the same fd.
-    std::vector<VisionBuf *> in_device(nbuf, nullptr);
-    const int want = int(std::min<size_t>(nbuf, 4));
-    auto enqueue = [&](VisionBuf *b) {
-      in_device[b->idx] = b;
-      dev.queue(int(b->idx), b->fd, b->len);
-    };
-    enqueue(first);
-    while (!g_stop) {
-      conduit::watchdog_kick();
-      while (dev.queued() < want) {
-        VisionBuf *b = server.get_buffer(type);
-        if (!b || in_device[b->idx]) break;  // clients hold the rest: try again after the next frame
-        enqueue(b);
-      }
-      if (!dev.dequeue(100, c)) continue;
-      VisionBuf *b = in_device.at(size_t(c.slot));
-      in_device[size_t(c.slot)] = nullptr;
-      publish(b, c);
-      if (s.max_frames && cam.sent >= s.max_frames) break;
+  // cameradState once a second; false once stopped or --frames were sent.
+  auto keep_going = [&] {
+    uint64_t now = conduit::mono_ns();
+    if (now >= next_state_ns) {
+      publish_camerad_state(pm, server, cam, path, device, frame_copies, dev.bytes_copied());
+      next_state_ns = now + 1000000000ull;
     }
-    return 0;
+    return !g_stop && !(s.max_frames && cam.sent >= s.max_frames);
+  };
+  camerad::V4l2Capture c;
+  if (setup.dmabuf) {
+    // A buffer goes (back) to the device only once no client holds it.
+    std::vector<VisionBuf *> in_device(setup.buffers, nullptr);
+    auto refill = [&] {
+      for (size_t i = 0; i < in_device.size(); i++) {
+        if (in_device[i]) continue;
+        if ((in_device[i] = server.claim_buffer(type, i))) dev.queue(int(i));
+      }
+    };
+    refill();
+    while (keep_going()) {
+      conduit::watchdog_kick();
+      // While clients keep buffers out of the device, look again soon.
+      if (dev.dequeue(dev.queued() < int(in_device.size()) ? 5 : 100, c)) {
+        VisionBuf *buf = in_device.at(size_t(c.index));
+        in_device[size_t(c.index)] = nullptr;
+        publish(buf, c);
+      }
+      refill();
+    }
+  } else {
+    conduit::Yuv420Layout scratch_layout = conduit::yuv420_layout(s.format, s.width, s.height);
+    std::vector<uint8_t> scratch(scratch_layout.size());
+    conduit::Yuv420Frame scratch_frame = conduit::Yuv420Frame::at(scratch.data(), scratch_layout);
+    VisionBuf *buf = nullptr;
+    while (keep_going()) {
+      conduit::watchdog_kick();
+      if (!buf) buf = server.get_buffer(type);
+      // With every buffer held the device frame still has to be taken (and dropped).
+      if (!dev.capture(buf ? buf->frame() : scratch_frame, 100, c)) continue;
+      frame_copies++;
+      publish(buf, c);
+      buf = nullptr;
+    }
   }
-  dev.start_mmap(4);
-  conduit::Yuv420Layout scratch_layout = conduit::yuv420_layout(s.format, s.width, s.height);
-  std::vector<uint8_t> scratch(scratch_layout.size());
-  conduit::Yuv420Frame scratch_frame = conduit::Yuv420Frame::at(scratch.data(), scratch_layout);
-  VisionBuf *buf = first;
-  while (!g_stop) {
-    conduit::watchdog_kick();
-    if (!buf) buf = server.get_buffer(type);
-    // With every buffer held the device frame still has to be taken (and dropped).
-    if (!dev.capture(buf ? buf->frame() : scratch_frame, 100, c) || !buf) continue;
-    publish(buf, c);
-    buf = nullptr;
-    if (s.max_frames && cam.sent >= s.max_frames) break;
-  }
+  publish_camerad_state(pm, server, cam, path, device, frame_copies, dev.bytes_copied());
+  fprintf(stderr, "camerad: %s: %llu frames sent, %llu dropped, %llu copied (path %s)\n", cam.info->name,
+          (unsigned long long)cam.sent, (unsigned long long)server.dropped_frames(type),
+          (unsigned long long)frame_copies, path);
   return 0;
 }
 
@@ -197,6 +254,10 @@ int main(int argc, char **argv) {
   cl.option("buffers", "N", "8", "VisionIPC buffers per camera (clients may hold some; when all are held a frame is dropped)");
   cl.option("server", "NAME", "camerad", "VisionIPC server name");
   cl.option("frames", "N", "0", "stop after N frames per camera (0 = run until SIGINT/SIGTERM)");
+  cl.option("v4l2-path", "PATH", "auto",
+            "v4l2: dmabuf (the device's buffers exported as DMA-BUFs are the VisionIPC buffers: no copy),\n"
+            "                            copy (each frame written once into VisionIPC buffers) or auto (dmabuf\n"
+            "                            when the device delivers NV12/I420 at --size and can export, else copy)");
   cl.flag("no-loop", "file source: stop at the end of the file instead of looping");
   cl.option("rt-priority", "N", "0",
             "run the frame loop SCHED_FIFO at priority N (1..99) for steadier pacing on a loaded\n"
@@ -206,6 +267,7 @@ int main(int argc, char **argv) {
   std::string source_spec;
   size_t nbuf = 0;
   int rt_priority = 0;
+  std::string v4l2_path;
   try {
     if (!cl.parse(argc, argv)) {
       fputs(cl.help().c_str(), stdout);
@@ -219,6 +281,10 @@ int main(int argc, char **argv) {
     rt_priority = int(cl.integer("rt-priority", 0, 99));
     for (CameraStream c : camerad::parse_camera_list(cl.str("cameras"))) cams.push_back({c, &camerad::camera_info(c)});
     source_spec = cl.str("source");
+    v4l2_path = cl.str("v4l2-path");
+    if (v4l2_path != "auto" && v4l2_path != "dmabuf" && v4l2_path != "copy") {
+      throw std::invalid_argument("camerad: --v4l2-path '" + v4l2_path + "': expected auto, dmabuf or copy");
+    }
     bool known = source_spec == "synthetic" || source_spec == "v4l2" || source_spec.rfind("v4l2:", 0) == 0 ||
                  (source_spec.rfind("file:", 0) == 0 && source_spec.size() > 5);
     if (!known) {
@@ -247,10 +313,17 @@ int main(int argc, char **argv) {
       source = camerad::make_file_source(source_spec.substr(5), s.width, s.height, !cl.on("no-loop"), s.fps);
     }
     VisionIpcServer server(cl.str("server"));
-    std::vector<std::string> topics;
+    std::vector<std::string> topics = {"cameradState"};
+    std::unique_ptr<camerad::V4l2Camera> dev;
+    V4l2Setup v4l2;
     for (const Camera &c : cams) {
-      server.create_buffers(c.info->vision_stream, nbuf, size_t(s.width), size_t(s.height), s.format);
+      if (source) server.create_buffers(c.info->vision_stream, nbuf, size_t(s.width), size_t(s.height), s.format);
       topics.push_back(c.info->state_topic);
+    }
+    if (!source) {
+      dev = std::make_unique<camerad::V4l2Camera>(source_spec.size() > 5 ? source_spec.substr(5) : "", s.width,
+                                                  s.height, s.fps, s.format);
+      v4l2 = setup_v4l2(server, *dev, cams[0], nbuf, s, v4l2_path);
     }
     server.start_listener();
     cereal::PubMaster pm(topics);
@@ -261,8 +334,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "camerad: serving %s at %dx%d %s %d fps from %s on VisionIPC '%s'\n", cl.str("cameras").c_str(),
             s.width, s.height, conduit::pixel_format_name(s.format), s.fps, source_spec.c_str(), cl.str("server").c_str());
     if (source) return run_paced(server, pm, cams, *source, s);
-    std::string device = source_spec.size() > 5 ? source_spec.substr(5) : "";
-    return run_v4l2(server, pm, cams[0], device, nbuf, s);
+    return run_v4l2(server, pm, cams[0], *dev, v4l2, s);
   } catch (const std::exception &e) {
     fprintf(stderr, "camerad: %s\n", e.what());
     return 1;

@@ -51,7 +51,24 @@ int retry_ioctl(int fd, unsigned long req, void *arg) {
   return r;
 }
 
-bool is_capture_device(const std::string &path, std::string *card, std::string *why) {
+// The device buffer of a v4l2_buffer call, with the one plane the multi-planar API needs.
+struct DeviceBuffer {
+  v4l2_buffer b{};
+  v4l2_plane plane{};
+  DeviceBuffer(uint32_t type, uint32_t index) {
+    b.type = type;
+    b.memory = V4L2_MEMORY_MMAP;
+    b.index = index;
+    if (type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) {
+      b.m.planes = &plane;
+      b.length = 1;
+    }
+  }
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  uint32_t length() const { return b.type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE ? plane.length : b.length; }
+};
+
+bool is_capture_device(const std::string &path, std::string *card, uint32_t *type, std::string *why) {
   int fd = ::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     *why = path + ": cannot open (" + strerror(errno) + ")";
@@ -65,10 +82,11 @@ bool is_capture_device(const std::string &path, std::string *card, std::string *
     *why = path + ": not a V4L2 device";
     return false;
   }
-  if (!(caps & V4L2_CAP_VIDEO_CAPTURE) || !(caps & V4L2_CAP_STREAMING)) {
-    *why = path + ": no single-planar streaming video capture";
+  if (!(caps & (V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_VIDEO_CAPTURE_MPLANE)) || !(caps & V4L2_CAP_STREAMING)) {
+    *why = path + ": no streaming video capture";
     return false;
   }
+  *type = (caps & V4L2_CAP_VIDEO_CAPTURE) ? V4L2_BUF_TYPE_VIDEO_CAPTURE : V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
   *card = reinterpret_cast<const char *>(cap.card);
   return true;
 }
@@ -96,7 +114,7 @@ V4l2Camera::V4l2Camera(const std::string &device, int width, int height, int fps
     }
     std::string rejected;
     for (const std::string &p : paths) {
-      if (is_capture_device(p, &card_, &why)) {
+      if (is_capture_device(p, &card_, &type_, &why)) {
         device_ = p;
         break;
       }
@@ -104,7 +122,7 @@ V4l2Camera::V4l2Camera(const std::string &device, int width, int height, int fps
     }
     if (device_.empty()) throw V4l2Error("v4l2: no video capture device among " + dev_dir + "/video*:" + rejected);
   } else {
-    if (!is_capture_device(device, &card_, &why)) throw V4l2Error("v4l2: cannot capture from " + why);
+    if (!is_capture_device(device, &card_, &type_, &why)) throw V4l2Error("v4l2: cannot capture from " + why);
     device_ = device;
   }
   fd_ = ::open(device_.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -122,58 +140,84 @@ void V4l2Camera::negotiate(int width, int height, int fps, conduit::PixelFormat 
   // most capture hardware writes), which copy_frame() converts while copying.
   // The device may still answer with something else: libswscale converts that.
   const uint32_t wanted = format == conduit::PixelFormat::kNv12 ? V4L2_PIX_FMT_NV12 : V4L2_PIX_FMT_YUV420;
+  uint32_t planes = 1;
   for (uint32_t pixelformat : {wanted, uint32_t(V4L2_PIX_FMT_NV12)}) {
     v4l2_format f{};
-    f.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-    f.fmt.pix.width = uint32_t(width);
-    f.fmt.pix.height = uint32_t(height);
-    f.fmt.pix.pixelformat = pixelformat;
-    f.fmt.pix.field = V4L2_FIELD_NONE;
+    f.type = type_;
+    if (multiplanar()) {
+      f.fmt.pix_mp.width = uint32_t(width);
+      f.fmt.pix_mp.height = uint32_t(height);
+      f.fmt.pix_mp.pixelformat = pixelformat;
+      f.fmt.pix_mp.field = V4L2_FIELD_NONE;
+      f.fmt.pix_mp.num_planes = 1;
+    } else {
+      f.fmt.pix.width = uint32_t(width);
+      f.fmt.pix.height = uint32_t(height);
+      f.fmt.pix.pixelformat = pixelformat;
+      f.fmt.pix.field = V4L2_FIELD_NONE;
+    }
     xioctl(VIDIOC_S_FMT, &f, "VIDIOC_S_FMT");
-    fmt_ = f.fmt.pix;
-    if (fmt_.pixelformat == pixelformat) break;
+    if (multiplanar()) {
+      pixelformat_ = f.fmt.pix_mp.pixelformat;
+      width_ = f.fmt.pix_mp.width;
+      height_ = f.fmt.pix_mp.height;
+      bytesperline_ = f.fmt.pix_mp.plane_fmt[0].bytesperline;
+      planes = f.fmt.pix_mp.num_planes;
+    } else {
+      pixelformat_ = f.fmt.pix.pixelformat;
+      width_ = f.fmt.pix.width;
+      height_ = f.fmt.pix.height;
+      bytesperline_ = f.fmt.pix.bytesperline;
+    }
+    if (pixelformat_ == pixelformat) break;
   }
-  if (av_format(fmt_.pixelformat) == AV_PIX_FMT_NONE) {
-    throw V4l2Error("v4l2: " + device_ + " delivers " + fourcc(fmt_.pixelformat) +
+  if (planes != 1) {
+    throw V4l2Error("v4l2: " + device_ + " delivers " + fourcc(pixelformat_) + " in " + std::to_string(planes) +
+                    " memory planes; expected a format in one buffer (NV12, YU12, YUYV, UYVY, RGB3, BGR3)");
+  }
+  if (av_format(pixelformat_) == AV_PIX_FMT_NONE) {
+    throw V4l2Error("v4l2: " + device_ + " delivers " + fourcc(pixelformat_) +
                     "; expected one of NV12, YUYV, UYVY, YU12, RGB3, BGR3");
   }
   v4l2_streamparm parm{};
-  parm.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+  parm.type = type_;
   parm.parm.capture.timeperframe = {1, uint32_t(fps)};
   retry_ioctl(fd_, VIDIOC_S_PARM, &parm);  // optional: many devices have a fixed rate
 }
 
 V4l2Camera::~V4l2Camera() {
   if (streaming_) {
-    int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+    int type = int(type_);
     retry_ioctl(fd_, VIDIOC_STREAMOFF, &type);
   }
-  for (Mapped &m : mapped_) {
-    munmap(m.addr, m.length);
-    ::close(m.dmabuf_fd);
-  }
+  for (Mapped &m : mapped_) munmap(m.addr, m.length);
   sws_freeContext(sws_);
   if (fd_ >= 0) ::close(fd_);
 }
 
 void V4l2Camera::xioctl(unsigned long req, void *arg, const char *what) {
   if (retry_ioctl(fd_, req, arg) < 0) {
+    if (errno == ENODEV) {
+      throw V4l2Error(std::string("v4l2: ") + device_ + " vanished (" + what +
+                      ": no such device): it was unplugged or its driver removed");
+    }
     throw V4l2Error(std::string("v4l2: ") + what + " on " + device_ + " failed: " + strerror(errno));
   }
 }
 
 std::string V4l2Camera::format() const {
-  return fourcc(fmt_.pixelformat) + " " + std::to_string(fmt_.width) + "x" + std::to_string(fmt_.height);
+  return fourcc(pixelformat_) + " " + std::to_string(width_) + "x" + std::to_string(height_) +
+         (multiplanar() ? " (mplane)" : "");
 }
 
 std::optional<conduit::Yuv420Layout> V4l2Camera::device_layout() const {
-  bool nv12 = fmt_.pixelformat == V4L2_PIX_FMT_NV12;
-  if (!nv12 && fmt_.pixelformat != V4L2_PIX_FMT_YUV420) return std::nullopt;
-  // Single-planar V4L2: chroma right after the luma rows; I420 chroma rows are half as long.
+  bool nv12 = pixelformat_ == V4L2_PIX_FMT_NV12;
+  if (!nv12 && pixelformat_ != V4L2_PIX_FMT_YUV420) return std::nullopt;
+  // One memory plane: chroma right after the luma rows; I420 chroma rows are half as long.
   conduit::Yuv420Layout l;
-  l.width = int(fmt_.width);
-  l.height = int(fmt_.height);
-  l.stride = int(fmt_.bytesperline);
+  l.width = int(width_);
+  l.height = int(height_);
+  l.stride = int(bytesperline_);
   l.u_offset = size_t(l.stride) * size_t(l.height);
   l.uv_step = nv12 ? 2 : 1;
   l.uv_stride = nv12 ? l.stride : l.stride / 2;
@@ -181,45 +225,46 @@ std::optional<conduit::Yuv420Layout> V4l2Camera::device_layout() const {
   return l;
 }
 
-bool V4l2Camera::matches_layout(const conduit::Yuv420Layout &layout) const {
-  std::optional<conduit::Yuv420Layout> l = device_layout();
-  return l && *l == layout;
-}
-
 void V4l2Camera::stream_on() {
-  int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+  int type = int(type_);
   xioctl(VIDIOC_STREAMON, &type, "VIDIOC_STREAMON");
   streaming_ = true;
 }
 
-void V4l2Camera::start_mmap(int count) {
+void V4l2Camera::request_buffers(int count) {
   v4l2_requestbuffers req{};
   req.count = uint32_t(count);
-  req.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+  req.type = type_;
   req.memory = V4L2_MEMORY_MMAP;
   xioctl(VIDIOC_REQBUFS, &req, "VIDIOC_REQBUFS(MMAP)");
   if (req.count < 2) throw V4l2Error("v4l2: " + device_ + " granted " + std::to_string(req.count) + " buffers, expected >= 2");
+  lengths_.clear();
   for (uint32_t i = 0; i < req.count; i++) {
-    v4l2_buffer b{};
-    b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-    b.memory = V4L2_MEMORY_MMAP;
-    b.index = i;
-    xioctl(VIDIOC_QUERYBUF, &b, "VIDIOC_QUERYBUF");
-    v4l2_exportbuffer exp{};
-    exp.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-    exp.index = i;
-    exp.flags = O_RDONLY | O_CLOEXEC;
-    xioctl(VIDIOC_EXPBUF, &exp, "VIDIOC_EXPBUF");
-    void *addr = mmap(nullptr, b.length, PROT_READ, MAP_SHARED, exp.fd, 0);
-    if (addr == MAP_FAILED) {
-      ::close(exp.fd);
-      throw V4l2Error("v4l2: mmap of exported buffer " + std::to_string(i) + " of " + device_ + " failed: " + strerror(errno));
-    }
-    mapped_.push_back({exp.fd, static_cast<uint8_t *>(addr), b.length});
-    xioctl(VIDIOC_QBUF, &b, "VIDIOC_QBUF");
+    DeviceBuffer d(type_, i);
+    xioctl(VIDIOC_QUERYBUF, &d.b, "VIDIOC_QUERYBUF");
+    lengths_.push_back(d.length());
   }
-  mode_ = "mmap+expbuf";
-  stream_on();
+}
+
+std::vector<visionipc::UniqueFd> V4l2Camera::export_buffers(int count) {
+  request_buffers(count);
+  std::vector<visionipc::UniqueFd> fds;
+  for (uint32_t i = 0; i < lengths_.size(); i++) {
+    v4l2_exportbuffer exp{};
+    exp.type = type_;
+    exp.index = i;
+    exp.flags = O_RDWR | O_CLOEXEC;
+    xioctl(VIDIOC_EXPBUF, &exp, "VIDIOC_EXPBUF");
+    fds.emplace_back(exp.fd);
+  }
+  return fds;
+}
+
+void V4l2Camera::queue(int index) {
+  DeviceBuffer d(type_, uint32_t(index));
+  xioctl(VIDIOC_QBUF, &d.b, "VIDIOC_QBUF");
+  queued_++;
+  if (!streaming_) stream_on();
 }
 
 bool V4l2Camera::wait_readable(int timeout_ms) {
@@ -229,43 +274,64 @@ bool V4l2Camera::wait_readable(int timeout_ms) {
     r = poll(&p, 1, timeout_ms);
   } while (r < 0 && errno == EINTR);
   if (r < 0) throw V4l2Error("v4l2: poll on " + device_ + " failed: " + strerror(errno));
-  if (r > 0 && (p.revents & POLLERR)) throw V4l2Error("v4l2: " + device_ + " reported an error (unplugged?)");
+  if (r > 0 && (p.revents & (POLLERR | POLLHUP))) {
+    // An unregistered video device polls as error + hang-up; a live one with
+    // nothing queued as error only.
+    v4l2_capability cap{};
+    if ((p.revents & POLLHUP) || (retry_ioctl(fd_, VIDIOC_QUERYCAP, &cap) < 0 && errno == ENODEV)) {
+      throw V4l2Error("v4l2: " + device_ + " vanished mid-stream: it was unplugged or its driver removed");
+    }
+    throw V4l2Error("v4l2: " + device_ + " reported an error while streaming (no buffer queued, or a device fault)");
+  }
   return r > 0;
 }
 
-V4l2Capture V4l2Camera::capture_info(const v4l2_buffer &b) const {
+bool V4l2Camera::dequeue(int timeout_ms, V4l2Capture &info) {
+  if (!wait_readable(timeout_ms)) return false;
+  DeviceBuffer d(type_, 0);
+  if (retry_ioctl(fd_, VIDIOC_DQBUF, &d.b) < 0) {
+    if (errno == EAGAIN) return false;
+    if (errno == ENODEV) throw V4l2Error("v4l2: " + device_ + " vanished mid-stream (VIDIOC_DQBUF: no such device): it was unplugged or its driver removed");
+    throw V4l2Error("v4l2: VIDIOC_DQBUF on " + device_ + " failed: " + strerror(errno));
+  }
+  queued_--;
+  const v4l2_buffer &b = d.b;
   bool mono = (b.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) == V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC;
   uint64_t ts = mono ? uint64_t(b.timestamp.tv_sec) * 1000000000ull + uint64_t(b.timestamp.tv_usec) * 1000ull
                      : conduit::mono_ns();
-  return {int(b.index), b.sequence, ts};
+  info = {int(b.index), b.sequence, ts};
+  return true;
+}
+
+void V4l2Camera::start_copy(int count) {
+  std::vector<visionipc::UniqueFd> fds = export_buffers(count);
+  for (size_t i = 0; i < fds.size(); i++) {
+    void *addr = mmap(nullptr, lengths_[i], PROT_READ, MAP_SHARED, fds[i].get(), 0);
+    if (addr == MAP_FAILED) {
+      throw V4l2Error("v4l2: mmap of exported buffer " + std::to_string(i) + " of " + device_ + " failed: " + strerror(errno));
+    }
+    mapped_.push_back({std::move(fds[i]), static_cast<uint8_t *>(addr), lengths_[i]});
+    queue(int(i));
+  }
 }
 
 bool V4l2Camera::capture(const conduit::Yuv420Frame &dst, int timeout_ms, V4l2Capture &info) {
   dst.validate("v4l2 " + device_);
-  if (!wait_readable(timeout_ms)) return false;
-  v4l2_buffer b{};
-  b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-  b.memory = V4L2_MEMORY_MMAP;
-  if (retry_ioctl(fd_, VIDIOC_DQBUF, &b) < 0) {
-    if (errno == EAGAIN) return false;
-    throw V4l2Error("v4l2: VIDIOC_DQBUF on " + device_ + " failed: " + strerror(errno));
-  }
-  info = capture_info(b);
-  const Mapped &m = mapped_.at(b.index);
+  if (!dequeue(timeout_ms, info)) return false;
+  const Mapped &m = mapped_.at(size_t(info.index));
   dma_buf_sync sync{DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ};
-  ioctl(m.dmabuf_fd, DMA_BUF_IOCTL_SYNC, &sync);
-  int w = int(fmt_.width), h = int(fmt_.height), bpl = int(fmt_.bytesperline);
+  ioctl(m.dmabuf.get(), DMA_BUF_IOCTL_SYNC, &sync);
+  int w = int(width_), h = int(height_);
   std::optional<conduit::Yuv420Layout> src_layout = device_layout();
   if (src_layout && w == dst.width && h == dst.height) {
     // The device's 4:2:0 frame at the right size: one copy, converting the chroma arrangement if it differs.
     bytes_copied_ += conduit::copy_frame(conduit::Yuv420Frame::at(m.addr, *src_layout), dst);
   } else {
     conduit::AvPlanes out = conduit::av_planes(dst);
-    AVPixelFormat src_fmt = av_format(fmt_.pixelformat);
-    sws_ = sws_getCachedContext(sws_, w, h, src_fmt, dst.width, dst.height, out.format, SWS_BILINEAR, nullptr,
-                                nullptr, nullptr);
+    sws_ = sws_getCachedContext(sws_, w, h, av_format(pixelformat_), dst.width, dst.height, out.format, SWS_BILINEAR,
+                                nullptr, nullptr, nullptr);
     const uint8_t *src[4] = {m.addr, nullptr, nullptr, nullptr};
-    int src_stride[4] = {bpl, 0, 0, 0};
+    int src_stride[4] = {int(bytesperline_), 0, 0, 0};
     if (src_layout) {
       conduit::AvPlanes in = conduit::av_planes(conduit::Yuv420Frame::at(m.addr, *src_layout));
       std::copy(in.data, in.data + 4, src);
@@ -274,47 +340,8 @@ bool V4l2Camera::capture(const conduit::Yuv420Frame &dst, int timeout_ms, V4l2Ca
     sws_scale(sws_, src, src_stride, 0, h, out.data, out.linesize);
   }
   sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
-  ioctl(m.dmabuf_fd, DMA_BUF_IOCTL_SYNC, &sync);
-  xioctl(VIDIOC_QBUF, &b, "VIDIOC_QBUF");
-  return true;
-}
-
-void V4l2Camera::start_dmabuf(int slots) {
-  v4l2_requestbuffers req{};
-  req.count = uint32_t(slots);
-  req.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-  req.memory = V4L2_MEMORY_DMABUF;
-  xioctl(VIDIOC_REQBUFS, &req, "VIDIOC_REQBUFS(DMABUF)");
-  if (int(req.count) < slots) {
-    throw V4l2Error("v4l2: " + device_ + " granted " + std::to_string(req.count) + " DMABUF slots, expected " +
-                    std::to_string(slots));
-  }
-  mode_ = "dmabuf";
-}
-
-void V4l2Camera::queue(int slot, int fd, size_t length) {
-  v4l2_buffer b{};
-  b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-  b.memory = V4L2_MEMORY_DMABUF;
-  b.index = uint32_t(slot);
-  b.m.fd = fd;
-  b.length = uint32_t(length);
-  xioctl(VIDIOC_QBUF, &b, "VIDIOC_QBUF(DMABUF)");
-  queued_++;
-  if (!streaming_) stream_on();
-}
-
-bool V4l2Camera::dequeue(int timeout_ms, V4l2Capture &info) {
-  if (!wait_readable(timeout_ms)) return false;
-  v4l2_buffer b{};
-  b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-  b.memory = V4L2_MEMORY_DMABUF;
-  if (retry_ioctl(fd_, VIDIOC_DQBUF, &b) < 0) {
-    if (errno == EAGAIN) return false;
-    throw V4l2Error("v4l2: VIDIOC_DQBUF(DMABUF) on " + device_ + " failed: " + strerror(errno));
-  }
-  queued_--;
-  info = capture_info(b);
+  ioctl(m.dmabuf.get(), DMA_BUF_IOCTL_SYNC, &sync);
+  queue(info.index);
   return true;
 }
 

@@ -1,19 +1,21 @@
 #pragma once
-// A V4L2 capture device (/dev/videoN) as a camera, in one of two modes chosen
-// at run time:
-//   dmabuf  the device writes frames straight into the caller's DMA-BUFs
-//           (VisionIPC buffers from a DMA-BUF heap): V4L2_MEMORY_DMABUF, no copy.
-//           Needs the buffers' layout (NV12 or I420) from the device, exactly.
-//   mmap    the device's own buffers (V4L2_MEMORY_MMAP), exported as DMA-BUFs
-//           with VIDIOC_EXPBUF and read through that mapping (with DMA_BUF
-//           sync), then written once into the caller's buffer: copied when the
-//           device gives the buffer's pixel format at its size, converted with
-//           libswscale otherwise (NV12, YUYV, UYVY, I420, RGB24, BGR24).
+// A V4L2 capture device (/dev/videoN, single- or multi-planar API) as a camera,
+// in one of two paths chosen by the caller:
+//   dmabuf  zero copy: the device's own buffers (V4L2_MEMORY_MMAP) exported as
+//           DMA-BUFs (VIDIOC_EXPBUF) are handed out as they are; the caller
+//           queues a buffer only when nobody reads it any more. Needs an NV12 or
+//           I420 frame at the requested size (device_layout()).
+//   copy    the same exported buffers read through their mapping (with DMA-BUF
+//           sync) and written once into the caller's buffer: copied when the
+//           device gives a 4:2:0 frame at its size, converted with libswscale
+//           otherwise (NV12, YUYV, UYVY, I420, RGB24, BGR24).
 // The device is asked for the pixel format the caller's buffers have (NV12 or
-// I420), then for NV12; it may answer with another one, which mmap mode converts.
+// I420), then for NV12; it may answer with another one, which copy converts.
+// Formats that need several memory planes (NV12M) are not asked for.
 //
 // Errors: V4l2Error naming the device, the ioctl and what was expected vs found;
-// without any device, the message names the paths that were looked for.
+// without any device, the message names the paths that were looked for; a
+// device that vanishes mid-stream (unplugged, driver removed) says so.
 // Threads: one thread per camera.
 #include <linux/videodev2.h>
 
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "common/yuv420.h"
+#include "visionipc/unique_fd.h"
 
 struct SwsContext;
 
@@ -37,7 +40,7 @@ struct V4l2Error : std::runtime_error {
 std::vector<std::string> v4l2_device_paths(const std::string &dev_dir = "/dev");
 
 struct V4l2Capture {
-  int slot;                // dmabuf mode: the slot the frame landed in
+  int index;               // device buffer the frame is in
   uint32_t sequence;       // driver's frame counter (gaps = frames the device dropped)
   uint64_t timestamp_ns;   // CLOCK_MONOTONIC start of frame when the driver says so, else dequeue time
 };
@@ -46,7 +49,7 @@ class V4l2Camera {
  public:
   // device "" = the first device that can capture video (see v4l2_device_paths).
   // Negotiates width x height at fps in `format` (the device may pick another
-  // size or format: then mmap mode converts).
+  // size or format: then only the copy path fits).
   V4l2Camera(const std::string &device, int width, int height, int fps, conduit::PixelFormat format,
              const std::string &dev_dir = "/dev");
   ~V4l2Camera();
@@ -55,48 +58,49 @@ class V4l2Camera {
 
   const std::string &device() const { return device_; }
   const std::string &card() const { return card_; }
-  std::string format() const;  // fourcc and size the device delivers, e.g. "NV12 1928x1208"
+  bool multiplanar() const { return type_ == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE; }
+  std::string format() const;  // fourcc, size and API the device delivers, e.g. "NV12 1928x1208 (mplane)"
+  // The device's frame layout (its bytesperline, chroma right after the luma
+  // rows) when it delivers NV12 or I420 (YU12); nullopt otherwise.
+  std::optional<conduit::Yuv420Layout> device_layout() const;
 
-  // True when the device delivers exactly this layout (dmabuf mode possible).
-  bool matches_layout(const conduit::Yuv420Layout &layout) const;
-
-  // mmap mode: allocates, exports and queues `count` device buffers, starts streaming.
-  void start_mmap(int count);
-  // Waits up to timeout_ms for a frame, writes it into dst. False on timeout.
-  bool capture(const conduit::Yuv420Frame &dst, int timeout_ms, V4l2Capture &info);
-
-  // dmabuf mode: `slots` slots, then queue(slot, fd, length) the caller's buffers.
-  // Throws V4l2Error when the driver refuses DMABUF import.
-  void start_dmabuf(int slots);
-  void queue(int slot, int fd, size_t length);
-  // Waits up to timeout_ms for a filled slot. False on timeout.
-  bool dequeue(int timeout_ms, V4l2Capture &info);
+  // dmabuf path: allocates `count` device buffers, exports each as a DMA-BUF
+  // (the caller owns the fds). Nothing is queued yet. Throws V4l2Error when the
+  // driver cannot export.
+  std::vector<visionipc::UniqueFd> export_buffers(int count);
+  // Hands device buffer `index` to the device (starts streaming the first time).
+  void queue(int index);
   int queued() const { return queued_; }
+  // Waits up to timeout_ms for a filled buffer; it is the caller's until queue().
+  // False on timeout.
+  bool dequeue(int timeout_ms, V4l2Capture &info);
 
-  const char *mode() const { return mode_; }
+  // copy path: allocates, exports, maps and queues `count` buffers, starts streaming.
+  void start_copy(int count);
+  // Waits up to timeout_ms for a frame, writes it into dst, gives the buffer back. False on timeout.
+  bool capture(const conduit::Yuv420Frame &dst, int timeout_ms, V4l2Capture &info);
   uint64_t bytes_copied() const { return bytes_copied_; }
 
  private:
   void negotiate(int width, int height, int fps, conduit::PixelFormat format);
-  // The device's frame layout when it delivers NV12 or I420 (YU12); nullopt otherwise.
-  std::optional<conduit::Yuv420Layout> device_layout() const;
   void xioctl(unsigned long req, void *arg, const char *what);
+  void request_buffers(int count);
   bool wait_readable(int timeout_ms);
   void stream_on();
-  V4l2Capture capture_info(const v4l2_buffer &b) const;
 
   std::string device_, card_;
   int fd_ = -1;
-  v4l2_pix_format fmt_{};
-  const char *mode_ = "none";
+  uint32_t type_ = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+  uint32_t pixelformat_ = 0, width_ = 0, height_ = 0, bytesperline_ = 0;
   bool streaming_ = false;
   int queued_ = 0;
+  std::vector<uint32_t> lengths_;  // bytes per device buffer
   struct Mapped {
-    int dmabuf_fd;
+    visionipc::UniqueFd dmabuf;
     uint8_t *addr;
     size_t length;
   };
-  std::vector<Mapped> mapped_;
+  std::vector<Mapped> mapped_;  // copy path
   SwsContext *sws_ = nullptr;
   uint64_t bytes_copied_ = 0;
 };

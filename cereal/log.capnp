@@ -225,6 +225,10 @@ struct EncoderdState {
 
 struct CameradState {
   cameras @0 :List(StreamStats);
+  path @1 :Text;            # v4l2: "dmabuf" (the device's buffers served in place) or "copy"
+  device @2 :Text;          # v4l2: device, card and the format it delivers
+  frameCopies @3 :UInt64;   # frames the CPU wrote into VisionIPC buffers
+  bytesCopied @4 :UInt64;
 }
 
 struct DeviceState {

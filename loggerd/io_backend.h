@@ -12,9 +12,16 @@
 //   pwrite    the fallback: submit() runs every queued chain with pwrite/fsync,
 //             stopping a chain at its first failed or short op.
 //
-// create_backend() picks io_uring unless LOGGERD_IO=pwrite, and falls back to
-// pwrite with one log line on stderr saying why when the kernel refuses io_uring
-// (EPERM, ENOSYS, kernel.io_uring_disabled, seccomp).
+//   io_uring_sqpoll  the same ring set up with IORING_SETUP_SQPOLL: a kernel
+//             thread of this process polls the SQ ring, so submit() makes no
+//             syscall while it is awake (it sleeps after LOGGERD_SQPOLL_IDLE_MS,
+//             default 1000, without submissions; LOGGERD_SQPOLL_CPU pins it).
+//             That thread's CPU time counts in the process's.
+//
+// create_backend() picks io_uring unless LOGGERD_IO=pwrite or io_uring_sqpoll,
+// and falls back with one log line on stderr saying why when the kernel refuses
+// (SQPOLL -> plain io_uring -> pwrite; EPERM, ENOSYS, kernel.io_uring_disabled,
+// seccomp).
 //
 // Threads: one thread uses a backend. Errors of ops are reported as completions
 // (negative errno, or a short byte count); setup errors throw std::runtime_error.
@@ -67,13 +74,20 @@ class IoBackend {
 
 // `buffers` are registered with the kernel once (io_uring) and must stay valid
 // for the backend's lifetime. mode: "auto" (io_uring, else pwrite), "io_uring"
-// (throws if refused), "pwrite". "auto" honours LOGGERD_IO=pwrite|io_uring.
+// (throws if refused), "io_uring_sqpoll" (falls back to io_uring), "pwrite".
+// "auto" honours LOGGERD_IO=pwrite|io_uring|io_uring_sqpoll.
 std::unique_ptr<IoBackend> create_backend(const std::vector<iovec> &buffers, const std::string &mode = "auto");
 
 // Sleeps until CLOCK_MONOTONIC reaches `ns` (returns at once if it has).
 void sleep_until(uint64_t ns);
 
-std::unique_ptr<IoBackend> create_uring_backend(const std::vector<iovec> &buffers, std::string *why_not);
+struct SqpollOptions {
+  unsigned idle_ms = 1000;  // the SQ thread sleeps after this long without submissions
+  int cpu = -1;             // CPU to pin it to; -1 = anywhere
+};
+// With sqpoll, an SQPOLL ring (no fallback here); nullptr and why_not when refused.
+std::unique_ptr<IoBackend> create_uring_backend(const std::vector<iovec> &buffers, std::string *why_not,
+                                                const SqpollOptions *sqpoll = nullptr);
 std::unique_ptr<IoBackend> create_pwrite_backend();
 
 }  // namespace loggerd

@@ -1,6 +1,7 @@
 // io_uring implementation of IoBackend (see io_backend.h).
 #include <liburing.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -23,19 +24,31 @@ class UringBackend : public IoBackend {
   }
 
   // Returns an error description instead of throwing so the caller can fall back.
-  std::string init(const std::vector<iovec> &buffers) {
-    // One thread submits and reaps (io_backend.h), so completions can wait as
-    // deferred task work until that thread asks for them: the workers finishing
-    // a turn's writes do not wake it once per write (kernel 6.1+; older kernels
-    // refuse the flags and get a plain ring).
+  std::string init(const std::vector<iovec> &buffers, const SqpollOptions *sqpoll) {
     io_uring_params p{};
-    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    int r = io_uring_queue_init_params(kQueueDepth, &ring_, &p);
-    if (r == -EINVAL) {
-      p = io_uring_params{};
+    int r;
+    if (sqpoll) {
+      // A kernel thread polls the SQ ring: submitting is a store to shared
+      // memory, and completions are posted straight to the CQ ring.
+      p.flags = IORING_SETUP_SQPOLL | (sqpoll->cpu >= 0 ? IORING_SETUP_SQ_AFF : 0);
+      p.sq_thread_idle = sqpoll->idle_ms;
+      p.sq_thread_cpu = unsigned(std::max(sqpoll->cpu, 0));
       r = io_uring_queue_init_params(kQueueDepth, &ring_, &p);
+      if (r < 0) return std::string("io_uring_setup(IORING_SETUP_SQPOLL) failed: ") + strerror(-r);
+      sqpoll_ = true;
+    } else {
+      // One thread submits and reaps (io_backend.h), so completions can wait as
+      // deferred task work until that thread asks for them: the workers finishing
+      // a turn's writes do not wake it once per write (kernel 6.1+; older kernels
+      // refuse the flags and get a plain ring).
+      p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+      r = io_uring_queue_init_params(kQueueDepth, &ring_, &p);
+      if (r == -EINVAL) {
+        p = io_uring_params{};
+        r = io_uring_queue_init_params(kQueueDepth, &ring_, &p);
+      }
+      if (r < 0) return std::string("io_uring_setup failed: ") + strerror(-r);
     }
-    if (r < 0) return std::string("io_uring_setup failed: ") + strerror(-r);
     if (!buffers.empty()) {
       r = io_uring_register_buffers(&ring_, buffers.data(), buffers.size());
       if (r < 0) {
@@ -47,7 +60,7 @@ class UringBackend : public IoBackend {
     return "";
   }
 
-  const char *name() const override { return "io_uring"; }
+  const char *name() const override { return sqpoll_ ? "io_uring_sqpoll" : "io_uring"; }
   size_t max_chain() const override { return kQueueDepth; }
 
   void queue(const IoOp *ops, size_t n) override {
@@ -72,6 +85,18 @@ class UringBackend : public IoBackend {
 
   void submit(uint64_t sleep_until_ns, bool collect) override {
     uint64_t now = sleep_until_ns ? conduit::mono_ns() : 0;
+    if (sqpoll_) {
+      // No syscall unless the SQ thread went idle (liburing wakes it then);
+      // completions need none, so `collect` has nothing to do.
+      if (queued_ > 0) {
+        int r = io_uring_submit(&ring_);
+        if (r < 0) throw std::runtime_error(std::string("io_uring_submit failed: ") + strerror(-r));
+        in_flight_ += queued_;
+        queued_ = 0;
+      }
+      if (sleep_until_ns > now) sleep_until(sleep_until_ns);
+      return;
+    }
     if (sleep_until_ns > now && (ring_.features & IORING_FEAT_EXT_ARG)) {
       // Ask for more completions than can come, so the call returns at the deadline.
       uint64_t rel = sleep_until_ns - now;
@@ -114,15 +139,16 @@ class UringBackend : public IoBackend {
 
  private:
   io_uring ring_{};
-  bool ready_ = false;
+  bool ready_ = false, sqpoll_ = false;
   size_t queued_ = 0, in_flight_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<IoBackend> create_uring_backend(const std::vector<iovec> &buffers, std::string *why_not) {
+std::unique_ptr<IoBackend> create_uring_backend(const std::vector<iovec> &buffers, std::string *why_not,
+                                                const SqpollOptions *sqpoll) {
   auto b = std::make_unique<UringBackend>();
-  std::string err = b->init(buffers);
+  std::string err = b->init(buffers, sqpoll);
   if (!err.empty()) {
     if (why_not) *why_not = err;
     return nullptr;

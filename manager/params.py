@@ -27,6 +27,9 @@ KEYS = {
   'FrameSize': (str, '1928x1208', 'camera frame size WxH'),
   'LogRoot': (str, '', 'where loggerd writes routes (empty: $CONDUIT_LOG_ROOT or ./data/routes)'),
   'DeleterFreePercent': (float, 10.0, 'loggerd deletes old segments below this free space'),
+  'LoggerdSqpoll': (bool, False, 'loggerd submits through an IORING_SETUP_SQPOLL ring (a kernel thread polls it: '
+                    'no syscall per submission, CPU of its own; see loggerd/README.md)'),
+  'LoggerdSqpollIdleMs': (int, 1000, 'how long loggerd\'s SQPOLL thread polls without submissions before it sleeps'),
 }
 
 

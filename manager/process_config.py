@@ -72,6 +72,9 @@ def _loggerd_env(params):
          'LOGGERD_MIN_FREE_PERCENT': str(params.get('DeleterFreePercent'))}
   if params.get('LogRoot'):
     env['CONDUIT_LOG_ROOT'] = params.get('LogRoot')
+  if params.get('LoggerdSqpoll'):
+    env['LOGGERD_IO'] = 'io_uring_sqpoll'
+    env['LOGGERD_SQPOLL_IDLE_MS'] = str(params.get('LoggerdSqpollIdleMs'))
   return env
 
 

@@ -17,6 +17,7 @@ PACKAGES=(
   strace
   zlib1g-dev python3-websockets nodejs
   clang-14 libclang-rt-14-dev
+  qemu-system-x86 busybox-static kmod cpio
 )
 
 missing=()
@@ -28,11 +29,11 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
 if [ ${#missing[@]} -ne 0 ]; then
   echo "install_deps: installing ${missing[*]}"
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -44,4 +45,19 @@ if ! cmp -s "$JS/package-lock.json" "$JS/node_modules/.installed-lock.json"; the
   echo "install_deps: npm ci in $JS"
   npm ci --prefix "$JS" --no-audit --no-fund --loglevel=error >/dev/null
   cp "$JS/package-lock.json" "$JS/node_modules/.installed-lock.json"
+fi
+
+# The kernel the V4L2 guest tests boot under QEMU (selfdrive_tests/vm/guest.py):
+# Debian's current amd64 kernel package, downloaded into the cache, not installed.
+vm_cache="${XDG_CACHE_HOME:-$HOME/.cache}/conduit/vm"
+kernel=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+if [ -n "$kernel" ] && ! ls "$vm_cache/${kernel}_"*.deb >/dev/null 2>&1; then
+  echo "install_deps: downloading $kernel into $vm_cache"
+  mkdir -p "$vm_cache"
+  # apt's sandbox user cannot write into a home directory: download in a temp dir it can use.
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download -qq "$kernel" 2>/dev/null) || { $SUDO apt-get update -qq && (cd "$tmp" && apt-get download -qq "$kernel"); }
+  mv "$tmp"/*.deb "$vm_cache"/
+  rm -rf "$tmp"
 fi

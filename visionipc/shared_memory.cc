@@ -39,7 +39,13 @@ bool dma_heap_wanted() {
 
 }  // namespace
 
-const char *memory_kind_name(MemoryKind kind) { return kind == MemoryKind::kDmaHeap ? "dma_heap" : "memfd"; }
+const char *memory_kind_name(MemoryKind kind) {
+  switch (kind) {
+    case MemoryKind::kDmaHeap: return "dma_heap";
+    case MemoryKind::kDeviceDmaBuf: return "device_dmabuf";
+    default: return "memfd";
+  }
+}
 
 SharedMemory create_memfd(const std::string &name, size_t len, void **owner_mapping) {
   UniqueFd fd(memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
@@ -95,7 +101,7 @@ void check_received_memory(int fd, size_t len, const char *what) {
 }
 
 void cpu_access(int fd, MemoryKind kind, bool start, bool write) {
-  if (kind != MemoryKind::kDmaHeap) return;
+  if (kind == MemoryKind::kMemfd) return;
   struct dma_buf_sync sync = {};
   sync.flags = (start ? DMA_BUF_SYNC_START : DMA_BUF_SYNC_END) | (write ? DMA_BUF_SYNC_RW : DMA_BUF_SYNC_READ);
   while (ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) != 0 && errno == EINTR) {

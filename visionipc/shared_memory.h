@@ -16,8 +16,9 @@
 
 namespace visionipc {
 
-enum class MemoryKind { kMemfd, kDmaHeap };
-const char *memory_kind_name(MemoryKind kind);  // "memfd" or "dma_heap"
+// kDeviceDmaBuf: DMA-BUFs a device exported (V4L2 VIDIOC_EXPBUF), served in place.
+enum class MemoryKind { kMemfd, kDmaHeap, kDeviceDmaBuf };
+const char *memory_kind_name(MemoryKind kind);  // "memfd", "dma_heap" or "device_dmabuf"
 
 struct SharedMemory {
   UniqueFd fd;
@@ -37,6 +38,7 @@ SharedMemory allocate_frame_memory(const std::string &name, size_t len);
 void check_received_memory(int fd, size_t len, const char *what);
 
 // DMA-BUF CPU access bracketing (DMA_BUF_IOCTL_SYNC); no-op for memfds.
+// A DMA-BUF whose device is gone fails it: ignored, the mapping stays readable.
 void cpu_access(int fd, MemoryKind kind, bool start, bool write);
 
 }  // namespace visionipc

@@ -140,26 +140,34 @@ bool VisionIpcClient::handshake() {
   std::string error;
   if (!exchange(sock_.get(), visionipc::RequestKind::kConnect, type_, &r, &fds, &error)) return fail(error);
   if (r.num_buffers == 0 || r.num_buffers > uint32_t(visionipc::kMaxBuffersPerStream) || r.slot < 0 ||
-      r.slot >= visionipc::kMaxClientsPerStream || r.memory_kind > uint32_t(visionipc::MemoryKind::kDmaHeap)) {
+      r.slot >= visionipc::kMaxClientsPerStream || r.memory_kind > uint32_t(visionipc::MemoryKind::kDeviceDmaBuf)) {
     return fail("bad reply: " + std::to_string(r.num_buffers) + " buffers, slot " + std::to_string(r.slot));
   }
   if (fds.size() != r.num_buffers + 2) {
     return fail("expected " + std::to_string(r.num_buffers + 2) + " fds, received " + std::to_string(fds.size()));
   }
   try {
-    // The layout is recomputed, not trusted: only a buffer_layout() of the
-    // announced format and size is mapped.
+    // The layout is checked, not trusted: a valid 4:2:0 layout (the server's own
+    // padding, or a device's strides and plane offsets) that fits in len bytes.
     if (r.uv_step != 1 && r.uv_step != 2) return fail("bad reply: uv_step " + std::to_string(r.uv_step) + ", expected 1 or 2");
-    conduit::PixelFormat format = r.uv_step == 2 ? conduit::PixelFormat::kNv12 : conduit::PixelFormat::kI420;
-    visionipc::BufferLayout layout = visionipc::buffer_layout(format, r.width, r.height);
-    const conduit::Yuv420Layout &f = layout.frame;
-    if (uint32_t(f.stride) != r.stride || uint32_t(f.uv_stride) != r.uv_stride || f.u_offset != r.u_offset ||
-        f.v_offset != r.v_offset || layout.len != r.len) {
-      return fail(std::string("buffer layout mismatch for ") + conduit::pixel_format_name(format) + ": expected stride " +
-                  std::to_string(f.stride) + " uv_stride " + std::to_string(f.uv_stride) + " u_offset " +
-                  std::to_string(f.u_offset) + " v_offset " + std::to_string(f.v_offset) + " len " +
-                  std::to_string(layout.len) + ", found " + std::to_string(r.stride) + " " + std::to_string(r.uv_stride) +
-                  " " + std::to_string(r.u_offset) + " " + std::to_string(r.v_offset) + " " + std::to_string(r.len));
+    visionipc::BufferLayout layout;
+    conduit::Yuv420Layout &f = layout.frame;
+    f.width = int(r.width);
+    f.height = int(r.height);
+    f.stride = int(r.stride);
+    f.uv_stride = int(r.uv_stride);
+    f.uv_step = int(r.uv_step);
+    f.u_offset = size_t(r.u_offset);
+    f.v_offset = size_t(r.v_offset);
+    layout.len = r.len;
+    try {
+      f.validate("reply");
+    } catch (const std::invalid_argument &e) {
+      return fail(std::string("bad buffer layout in ") + e.what());
+    }
+    if (r.width > 16384 || r.height > 16384 || f.size() > r.len) {
+      return fail("buffer layout " + std::to_string(r.width) + "x" + std::to_string(r.height) + " needs " +
+                  std::to_string(f.size()) + " bytes, buffers hold " + std::to_string(r.len));
     }
     auto m = std::make_shared<Mapping>(
         r.num_buffers, visionipc::ControlBlock::attach(fds[0].release(), fds[1].release(), r.server_id, r.num_buffers));

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -62,6 +63,7 @@ struct VisionIpcServer::Stream {
   std::atomic<uint64_t> sent{0}, dropped{0};
   std::atomic<uint32_t> over_budget{0};  // slots the listener must disconnect
   uint32_t used_slots = 0;  // under slots_mutex_
+  bool device = false;      // a device writes the buffers, not the CPU: no CPU sync around it
 };
 
 struct VisionIpcServer::Connection {
@@ -120,6 +122,34 @@ void VisionIpcServer::create_buffers(VisionStreamType type, size_t num_buffers, 
   streams_[type] = std::move(s);
 }
 
+void VisionIpcServer::create_device_buffers(VisionStreamType type, std::vector<UniqueFd> fds,
+                                           const conduit::Yuv420Layout &layout) {
+  std::string sname = visionipc::stream_name(type);
+  if (listener_.joinable()) throw Error("create_device_buffers(" + sname + ") after start_listener(): create all streams first");
+  if (streams_[type]) throw Error("stream " + sname + " of server '" + name_ + "' already has buffers");
+  if (fds.empty() || fds.size() > size_t(visionipc::kMaxBuffersPerStream)) {
+    throw Error("device buffer count " + std::to_string(fds.size()) + " is invalid: expected 1.." +
+                std::to_string(visionipc::kMaxBuffersPerStream));
+  }
+  layout.validate("device buffers of stream " + sname);
+  off_t size = lseek(fds[0].get(), 0, SEEK_END);
+  if (size < 0 || size_t(size) < layout.size()) {
+    throw Error("device buffer of stream " + sname + " holds " + std::to_string(size) + " bytes, its layout needs " +
+                std::to_string(layout.size()));
+  }
+  visionipc::BufferLayout bl{layout, uint64_t(size)};
+  auto s = std::make_unique<Stream>(type, bl, fds.size(), visionipc::ControlBlock::create(server_id_, uint32_t(fds.size())));
+  s->device = true;
+  for (size_t i = 0; i < fds.size(); i++) {
+    VisionBuf &b = s->bufs[i];
+    b.import(fds[i].release(), visionipc::MemoryKind::kDeviceDmaBuf, bl);
+    b.idx = i;
+    b.type = type;
+  }
+  s->pub = msgq::PubSocket::create(visionipc::announce_topic(name_, type), visionipc::kAnnounceRingSize, /*local=*/true);
+  streams_[type] = std::move(s);
+}
+
 void VisionIpcServer::start_listener() {
   if (listener_.joinable()) throw Error("start_listener() called twice on server '" + name_ + "'");
   socket_path_ = conduit::socket_path(visionipc::socket_name(name_));
@@ -162,12 +192,28 @@ VisionBuf *VisionIpcServer::get_buffer(VisionStreamType type) {
       s.generation[idx] = gen;
       s.claimed[idx] = true;
       s.next = idx + 1;
-      s.bufs[idx].sync_start(true);
+      if (!s.device) s.bufs[idx].sync_start(true);
       return &s.bufs[idx];
     }
   }
   s.dropped.fetch_add(1, std::memory_order_relaxed);
   return nullptr;
+}
+
+VisionBuf *VisionIpcServer::claim_buffer(VisionStreamType type, size_t idx) {
+  Stream &s = stream(type);
+  if (idx >= s.count) throw Error("claim_buffer(" + std::to_string(idx) + "): stream has " + std::to_string(s.count) + " buffers");
+  if (s.claimed[idx]) return &s.bufs[idx];
+  uint32_t gen;
+  if (!s.control.try_claim(uint32_t(idx), &gen)) return nullptr;
+  s.generation[idx] = gen;
+  s.claimed[idx] = true;
+  if (!s.device) s.bufs[idx].sync_start(true);
+  return &s.bufs[idx];
+}
+
+void VisionIpcServer::count_dropped(VisionStreamType type, uint64_t n) {
+  stream(type).dropped.fetch_add(n, std::memory_order_relaxed);
 }
 
 void VisionIpcServer::send(VisionBuf *buf, const VisionIpcBufExtra *extra) {
@@ -183,7 +229,7 @@ void VisionIpcServer::send(VisionBuf *buf, const VisionIpcBufExtra *extra) {
                 " was not obtained from get_buffer() since it was last sent");
   }
   s.claimed[buf->idx] = false;
-  buf->sync_end(true);
+  if (!s.device) buf->sync_end(true);
   VisionIpcBufExtra e = extra ? *extra : VisionIpcBufExtra{};
   visionipc::Announcement a = {};
   a.magic = visionipc::kAnnouncementMagic;

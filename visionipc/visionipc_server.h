@@ -47,12 +47,23 @@ class VisionIpcServer {
   // visionipc::buffer_layout). Clients learn the layout when they connect.
   void create_buffers(VisionStreamType type, size_t num_buffers, size_t width, size_t height,
                       conduit::PixelFormat format = conduit::PixelFormat::kNv12);
+  // Zero-copy producers: the stream's buffers are a device's DMA-BUFs (one per
+  // fd, taken over by the server), frames in the device's `layout` (its real
+  // strides and plane offsets). The device writes them; the producer takes one
+  // with claim_buffer() before handing it to the device, so a buffer a client
+  // holds never goes back to it.
+  void create_device_buffers(VisionStreamType type, std::vector<visionipc::UniqueFd> fds,
+                             const conduit::Yuv420Layout &layout);
   // Creates the socket (0600) and starts accepting clients.
   void start_listener();
 
   // A buffer to write the next frame into, or nullptr when clients hold every
   // buffer: the frame is dropped and dropped_frames() counts it.
   VisionBuf *get_buffer(VisionStreamType type);
+  // Buffer `idx` for writing if no client holds it, else nullptr (nothing counted).
+  VisionBuf *claim_buffer(VisionStreamType type, size_t idx);
+  // Counts frames the producer lost outside get_buffer() (a device with no buffer to fill).
+  void count_dropped(VisionStreamType type, uint64_t n);
   // Announces `buf` to every client; extra may be nullptr. `buf` must come from
   // get_buffer() and be sent once (Error otherwise).
   void send(VisionBuf *buf, const VisionIpcBufExtra *extra);

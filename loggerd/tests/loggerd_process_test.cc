@@ -268,14 +268,14 @@ TEST_F(LoggerdProcess, TimerRotatesWithoutEncodersAndSigtermEndsRoute) {
 // SIGKILL at 20 random moments while a checksummed stream is logged: what is
 // read back is intact and in order, and nothing older than the flush window
 // (plus a generous allowance for a loaded machine) is missing.
-TEST_F(LoggerdProcess, SigkillAtRandomMomentsLosesOnlyTheFlushWindow) {
+static void sigkill_rounds(const std::string &root, const std::string &io, int rounds) {
   constexpr double kFlushMs = 100, kSlackMs = 400;
   std::mt19937_64 rng(42);
   cereal::PubMaster pm({"testMessage"});
-  for (int round = 0; round < 20; ++round) {
-    SCOPED_TRACE("round " + std::to_string(round));
+  for (int round = 0; round < rounds; ++round) {
+    SCOPED_TRACE(io + " round " + std::to_string(round));
     std::string route = "kill" + std::to_string(round);
-    Loggerd d(dir.path, route, {{"LOGGERD_FLUSH_MS", std::to_string(int(kFlushMs))}});
+    Loggerd d(root, route, {{"LOGGERD_FLUSH_MS", std::to_string(int(kFlushMs))}, {"LOGGERD_IO", io}});
     ASSERT_TRUE(d.wait_ready()) << d.stderr_text();
     std::atomic<bool> stop{false};
     std::vector<std::pair<uint64_t, uint64_t>> sent;  // (seq, publish time)
@@ -316,11 +316,16 @@ TEST_F(LoggerdProcess, SigkillAtRandomMomentsLosesOnlyTheFlushWindow) {
   }
 }
 
-// The same input through both backends gives the same events and videos.
+TEST_F(LoggerdProcess, SigkillAtRandomMomentsLosesOnlyTheFlushWindow) { sigkill_rounds(dir.path, "io_uring", 20); }
+
+// The SQ thread submits on its own: a SIGKILL still loses only the flush window.
+TEST_F(LoggerdProcess, SigkillWithSqpollLosesOnlyTheFlushWindow) { sigkill_rounds(dir.path, "io_uring_sqpoll", 10); }
+
+// The same input through every backend gives the same events and videos.
 TEST_F(LoggerdProcess, PwriteAndIoUringWriteIdenticalLogs) {
   std::map<std::string, Read> logs;
   std::map<std::string, std::string> videos;
-  for (std::string io : {"io_uring", "pwrite"}) {
+  for (std::string io : {"io_uring", "io_uring_sqpoll", "pwrite"}) {
     Loggerd d(dir.path, "io_" + io, {{"LOGGERD_IO", io}, {"LOGGERD_FLUSH_MS", "20"}});
     ASSERT_TRUE(d.wait_ready()) << d.stderr_text();
     {
@@ -346,14 +351,18 @@ TEST_F(LoggerdProcess, PwriteAndIoUringWriteIdenticalLogs) {
       if (r.which[i] != "initData" && r.which[i] != "sentinel" && r.which[i] != "loggerdState") out[r.which[i]].push_back(r.bytes[i]);
     return out;
   };
-  auto a = streams(logs["io_uring"]), b = streams(logs["pwrite"]);
-  EXPECT_EQ(a["can"].size(), 600u);
-  EXPECT_EQ(a["testMessage"].size(), 600u);
-  EXPECT_EQ(a["roadEncodeIdx"].size(), 20u);
-  for (auto &[name, events] : a) EXPECT_TRUE(events == b[name]) << name << ": " << events.size() << " vs " << b[name].size();
-  EXPECT_EQ(a.size(), b.size());
-  EXPECT_FALSE(videos["io_uring"].empty());
-  EXPECT_EQ(videos["io_uring"], videos["pwrite"]);
+  auto b = streams(logs["pwrite"]);
+  for (std::string io : {"io_uring", "io_uring_sqpoll"}) {
+    SCOPED_TRACE(io);
+    auto a = streams(logs[io]);
+    EXPECT_EQ(a["can"].size(), 600u);
+    EXPECT_EQ(a["testMessage"].size(), 600u);
+    EXPECT_EQ(a["roadEncodeIdx"].size(), 20u);
+    for (auto &[name, events] : a) EXPECT_TRUE(events == b[name]) << name << ": " << events.size() << " vs " << b[name].size();
+    EXPECT_EQ(a.size(), b.size());
+    EXPECT_FALSE(videos[io].empty());
+    EXPECT_EQ(videos[io], videos["pwrite"]);
+  }
 }
 
 // Disk full: a small tmpfs (or injected ENOSPC where mounting is refused).

@@ -332,7 +332,7 @@ TEST_P(WriterTest, ZstdLogRoundTrip) {
   EXPECT_TRUE(r.compressed());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, WriterTest, ::testing::Values("io_uring", "pwrite"));
+INSTANTIATE_TEST_SUITE_P(Backends, WriterTest, ::testing::Values("io_uring", "io_uring_sqpoll", "pwrite"));
 
 TEST(Backend, EnvSelectsPwriteAndRejectsUnknown) {
   setenv("LOGGERD_IO", "pwrite", 1);
@@ -341,6 +341,18 @@ TEST(Backend, EnvSelectsPwriteAndRejectsUnknown) {
   EXPECT_THROW(Writer(), std::invalid_argument);
   unsetenv("LOGGERD_IO");
   EXPECT_STREQ(Writer().backend_name(), "io_uring");
+}
+
+TEST(Backend, SqpollOptionsComeFromTheEnvironment) {
+  setenv("LOGGERD_IO", "io_uring_sqpoll", 1);
+  setenv("LOGGERD_SQPOLL_IDLE_MS", "50", 1);
+  setenv("LOGGERD_SQPOLL_CPU", "0", 1);
+  EXPECT_STREQ(Writer().backend_name(), "io_uring_sqpoll");
+  setenv("LOGGERD_SQPOLL_IDLE_MS", "soon", 1);
+  EXPECT_THROW(Writer(), std::invalid_argument);
+  unsetenv("LOGGERD_SQPOLL_IDLE_MS");
+  unsetenv("LOGGERD_SQPOLL_CPU");
+  unsetenv("LOGGERD_IO");
 }
 
 TEST(Backend, BadOptionsAreClearErrors) {

@@ -39,3 +39,13 @@ def test_encoded_cameras_param_overrides_the_default(tmp_path):
   params.put('EncodedCameras', ['road', 'wide'])
   argv = encoderd.command(params)
   assert argv[argv.index('--cameras') + 1] == 'road,wide'
+
+
+def test_loggerd_sqpoll_param_selects_the_sqpoll_ring(tmp_path):
+  params = Params(str(tmp_path))
+  loggerd = next(p for p in PROCESSES if p.name == 'loggerd')
+  assert 'LOGGERD_IO' not in loggerd.env(params)
+  params.put('LoggerdSqpoll', True)
+  params.put('LoggerdSqpollIdleMs', 50)
+  env = loggerd.env(params)
+  assert (env['LOGGERD_IO'], env['LOGGERD_SQPOLL_IDLE_MS']) == ('io_uring_sqpoll', '50')

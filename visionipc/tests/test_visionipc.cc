@@ -633,3 +633,49 @@ TEST_F(VisionIpc, ClientScribblingSharedStateCannotStallTheProducer) {
   EXPECT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 1; }));
   close(hostile);
 }
+
+// A device's buffers (memfds stand in for its DMA-BUFs): served in the device's
+// own unpadded layout, claimed one by one, never while a client holds them.
+TEST_F(VisionIpc, DeviceBuffersAreServedInTheirOwnLayout) {
+  conduit::Yuv420Layout layout = conduit::yuv420_layout(conduit::PixelFormat::kNv12, 62, 30);  // stride 62: no padding
+  VisionIpcServer server("devbufs");
+  std::vector<visionipc::UniqueFd> fds;
+  for (int i = 0; i < 3; i++) fds.push_back(std::move(visionipc::create_memfd("dev", layout.size()).fd));
+  server.create_device_buffers(VISION_STREAM_ROAD, std::move(fds), layout);
+  server.start_listener();
+  VisionIpcClient client("devbufs", VISION_STREAM_ROAD, false);
+  ASSERT_TRUE(client.connect(false)) << client.last_error();
+  ASSERT_EQ(client.num_buffers, 3u);
+  EXPECT_TRUE(client.buffers[0].layout == layout);
+  EXPECT_EQ(client.buffers[0].memory_kind, visionipc::MemoryKind::kDeviceDmaBuf);
+
+  VisionBuf *b = server.claim_buffer(VISION_STREAM_ROAD, 1);
+  ASSERT_NE(b, nullptr);
+  memset(b->addr, 0x5a, layout.size());
+  VisionIpcBufExtra extra;
+  extra.frame_id = 7;
+  server.send(b, &extra);
+  VisionBuf *got = client.recv(&extra, 1000);
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->idx, 1u);
+  EXPECT_EQ(extra.frame_id, 7u);
+  EXPECT_EQ(got->v[size_t(layout.uv_stride) * 14 + 60], 0x5a);  // the last chroma row, where the device put it
+  EXPECT_EQ(server.claim_buffer(VISION_STREAM_ROAD, 1), nullptr);  // held: the device must not get it
+  client.release();
+  EXPECT_NE(server.claim_buffer(VISION_STREAM_ROAD, 1), nullptr);
+  server.count_dropped(VISION_STREAM_ROAD, 2);
+  EXPECT_EQ(server.dropped_frames(VISION_STREAM_ROAD), 2u);
+}
+
+TEST_F(VisionIpc, DeviceBuffersTooSmallForTheirLayoutAreRefused) {
+  conduit::Yuv420Layout layout = conduit::yuv420_layout(conduit::PixelFormat::kI420, 64, 32);
+  VisionIpcServer server("devsmall");
+  std::vector<visionipc::UniqueFd> fds;
+  fds.push_back(std::move(visionipc::create_memfd("dev", layout.size() - 1).fd));
+  try {
+    server.create_device_buffers(VISION_STREAM_ROAD, std::move(fds), layout);
+    FAIL();
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("layout needs " + std::to_string(layout.size())), std::string::npos) << e.what();
+  }
+}
