@@ -100,10 +100,11 @@ def _live_rows():
   env = dict(os.environ, CONDUIT_PREFIX=prefix, PYTHONPATH=ROOT)
   os.environ['CONDUIT_PREFIX'] = prefix
   import cereal.messaging as messaging
+  from tools.tests.foxglove_check import server_url
   server = subprocess.Popen([os.path.join(ROOT, 'tools', 'foxglove'), '--port', '0'], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
   try:
-    url = server.stdout.readline().split()[3]
+    url = server_url(server)
     client = subprocess.Popen(['node', os.path.join(ROOT, 'tools', 'tests', 'js', 'ws_client.mjs'), url,
                                str(SECONDS + 1), 'modelV2'], stdout=subprocess.PIPE, text=True)
     pm = messaging.PubMaster(['modelV2'])

@@ -4,6 +4,7 @@ import base64
 import json
 import math
 import os
+import select
 import subprocess
 
 JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'js')
@@ -46,3 +47,12 @@ def same(a, b):
       return math.isnan(a) and math.isnan(b)
     return math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-30)
   return a == b and type(a) is type(b)
+
+
+def server_url(proc, timeout=30):
+  """The ws:// URL tools/foxglove prints when it listens; fails (never hangs)
+  if it does not within `timeout` seconds."""
+  ready, _, _ = select.select([proc.stdout], [], [], timeout)
+  line = proc.stdout.readline() if ready else ''
+  assert 'listening on ws://' in line, f"tools/foxglove did not start: {line!r} (exit {proc.poll()})"
+  return line.split()[3]

@@ -22,7 +22,7 @@ from collections import Counter
 
 import pytest
 
-from tools.tests.foxglove_check import from_json, node, same
+from tools.tests.foxglove_check import from_json, node, same, server_url
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BIN = os.path.join(ROOT, 'build', 'bin')
@@ -55,11 +55,10 @@ def live(tmp_path_factory):
     procs.append(subprocess.Popen([os.path.join(BIN, 'encoderd'), '--cameras', 'road', '--segment-frames',
                                    str(SEG_FRAMES)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     server = subprocess.Popen([os.path.join(ROOT, 'tools', 'foxglove'), '--port', '0'], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     procs.append(server)
-    line = server.stdout.readline()
-    assert 'listening on ws://127.0.0.1:' in line, server.stderr.read() if server.poll() is not None else line
-    url = line.split()[3]
+    url = server_url(server)
+    assert url.startswith('ws://127.0.0.1:')  # loopback by default
     time.sleep(0.5)
     cam = subprocess.Popen([os.path.join(BIN, 'camerad'), '--cameras', 'road', '--size', f'{W}x{H}',
                             '--pixel-format', 'yuv420p', '--frames', str(FRAMES)], env=env,
@@ -287,3 +286,12 @@ def test_json_convention_edge_values():
   bad = messaging.new_message('initData')
   with pytest.raises(ValueError):
     message(bad.to_bytes()[:-8])
+
+
+def test_live_server_reports_a_busy_port(tool):
+  import socket
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    s.listen()
+    p = tool('foxglove', '--port', s.getsockname()[1], check=False, timeout=30)
+  assert p.returncode == 2 and 'cannot listen on 127.0.0.1' in p.stderr and 'address already in use' in p.stderr
