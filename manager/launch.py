@@ -60,6 +60,8 @@ def main(argv=None):
   ap.add_argument('--no-model', action='store_true', help='do not run modeld')
   ap.add_argument('--segment-seconds', type=int, default=60, help='segment length (default 60)')
   ap.add_argument('--prefix', help='CONDUIT_PREFIX: isolate this pipeline from others on the machine')
+  ap.add_argument('--serve', nargs='?', const=8088, type=int, metavar='PORT',
+                  help='also run streamd: watch the routes and the live camera at http://127.0.0.1:PORT/ (default 8088)')
   ap.add_argument('--log-root', help='where routes go (default $CONDUIT_LOG_ROOT or ./data/routes)')
   args = ap.parse_args(argv)
   if args.prefix:
@@ -78,6 +80,10 @@ def main(argv=None):
   params.put('ModelEnabled', not args.no_model)
   params.put('SegmentSeconds', args.segment_seconds)
   params.put('LogRoot', os.environ.get('CONDUIT_LOG_ROOT', log_root()))
+  params.put('ServeEnabled', args.serve is not None)
+  if args.serve is not None:
+    params.put('ServePort', args.serve)
+    print(f'streamd: open http://127.0.0.1:{args.serve}/ in a browser')
 
   encoded = encoded_cameras(params)
   if encoded != cameras:

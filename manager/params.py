@@ -30,6 +30,8 @@ KEYS = {
   'LoggerdSqpoll': (bool, False, 'loggerd submits through an IORING_SETUP_SQPOLL ring (a kernel thread polls it: '
                     'no syscall per submission, CPU of its own; see loggerd/README.md)'),
   'LoggerdSqpollIdleMs': (int, 1000, 'how long loggerd\'s SQPOLL thread polls without submissions before it sleeps'),
+  'ServeEnabled': (bool, False, 'run streamd, the web server for routes and the live camera (./launch --serve)'),
+  'ServePort': (int, 8088, 'streamd\'s TCP port on 127.0.0.1'),
 }
 
 

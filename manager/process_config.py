@@ -67,15 +67,21 @@ def _modeld(params):
   return ['build/bin/modeld'] + ([] if backend == 'auto' else ['--backend', backend])
 
 
+def _log_root_env(params):
+  return {'CONDUIT_LOG_ROOT': params.get('LogRoot')} if params.get('LogRoot') else {}
+
+
 def _loggerd_env(params):
   env = {'LOGGERD_SEGMENT_SECONDS': str(params.get('SegmentSeconds')),
-         'LOGGERD_MIN_FREE_PERCENT': str(params.get('DeleterFreePercent'))}
-  if params.get('LogRoot'):
-    env['CONDUIT_LOG_ROOT'] = params.get('LogRoot')
+         'LOGGERD_MIN_FREE_PERCENT': str(params.get('DeleterFreePercent')), **_log_root_env(params)}
   if params.get('LoggerdSqpoll'):
     env['LOGGERD_IO'] = 'io_uring_sqpoll'
     env['LOGGERD_SQPOLL_IDLE_MS'] = str(params.get('LoggerdSqpollIdleMs'))
   return env
+
+
+def _streamd(params):
+  return ['build/bin/streamd', '--port', str(params.get('ServePort'))]
 
 
 # encoderd runs at nice 5: where the cores are short (2 cores: encoderd alone
@@ -91,4 +97,6 @@ PROCESSES = [
   # its sentinel and exits by itself (SIGALRM ends a stop that hangs).
   ProcessSpec('loggerd', ['build/bin/loggerd'], env=_loggerd_env, restart='always', watchdog=10.0,
               death_signal=signal.SIGTERM),
+  # Off by default (./launch --serve): it opens a TCP port, on 127.0.0.1 only.
+  ProcessSpec('streamd', _streamd, enabled=lambda p: p.get('ServeEnabled'), env=_log_root_env, restart='always'),
 ]

@@ -18,6 +18,7 @@ PACKAGES=(
   zlib1g-dev python3-websockets nodejs
   clang-14 libclang-rt-14-dev
   qemu-system-x86 busybox-static kmod cpio
+  chromium python3-websocket fonts-liberation
 )
 
 missing=()
