@@ -33,13 +33,9 @@ ByteRange parse_range(const std::string *header, uint64_t size) {
     r.start = last >= size ? 0 : size - last;
   } else {
     if (!parse_u64(a, &first)) return {ByteRange::kMalformed};
-    if (b.empty()) {
-      last = size ? size - 1 : 0;
-    } else if (!parse_u64(b, &last)) {
-      return {ByteRange::kMalformed};
-    }
-    if (last < first) return {ByteRange::kMalformed};
+    if (!b.empty() && (!parse_u64(b, &last) || last < first)) return {ByteRange::kMalformed};
     if (first >= size) return {ByteRange::kUnsatisfiable};
+    if (b.empty()) last = size - 1;
     r.start = first;
     if (last >= size) last = size - 1;
     r.length = last - first + 1;

@@ -530,18 +530,19 @@ struct Server::Impl {
   }
 
   void handle(Conn &c, const Request &req) {
-    if (!authorized(req)) return reply_error(c, req, 401, "a token is required (Authorization: Bearer T or ?token=T)");
+    std::vector<std::string> p = split_path(req.path);
+    // The page itself holds no data: it loads without the token and sends it with every request it makes.
+    bool page = req.path == "/" || req.path == "/index.html" || (p[0] == "static" && p.size() == 2);
+    if (!page && !authorized(req)) return reply_error(c, req, 401, "a token is required (Authorization: Bearer T or ?token=T)");
     const std::string *host = req.header("host");
     if (opts.token.empty() && !loopback_host(host ? *host : "")) {
       return reply_error(c, req, 421, "this server answers to localhost only");
     }
-    std::vector<std::string> p = split_path(req.path);
     for (const std::string &part : p) {
       if (part == "." || part == "..") return reply_error(c, req, 400, "path has . or .. components");
     }
     try {
-      if (req.path == "/" || req.path == "/index.html") return static_file(c, req, "index.html");
-      if (p[0] == "static" && p.size() == 2) return static_file(c, req, p[1]);
+      if (page) return static_file(c, req, p[0] == "static" ? p[1] : "index.html");
       if (p[0] == "routes") return routes(c, req, p);
       if (req.path == "/stats") return reply_json(c, req, stats_json());
       if (req.path == "/live/video") return live_video(c, req);
