@@ -82,7 +82,7 @@ bool Relay::drain(Client &c, uint64_t now_ns) {
 }
 
 std::vector<int> Relay::publish(std::string_view fragment, bool keyframe, uint64_t now_ns) {
-  std::vector<int> dead;
+  std::vector<int> dead, gone;
   size_t need = (fragment.size() + page_ - 1) / page_;
   ssize_t w = write(feed_w_, fragment.data(), fragment.size());
   if (w != ssize_t(fragment.size())) {  // larger than the feed pipe: nobody gets it
@@ -107,13 +107,13 @@ std::vector<int> Relay::publish(std::string_view fragment, bool keyframe, uint64
     }
     stats_.teed_bytes += fragment.size();
     c.queued.push_back(fragment.size());
-    if (!drain(c, now_ns)) dead.push_back(sock);
+    if (!drain(c, now_ns)) gone.push_back(sock);
   }
   splice(feed_r_, nullptr, null_fd_, nullptr, fragment.size(), SPLICE_F_NONBLOCK);
-  for (int s : dead) {
-    stats_.dropped_clients++;
-    remove(s);
-  }
+  stats_.dropped_clients += dead.size();
+  stats_.gone_clients += gone.size();
+  dead.insert(dead.end(), gone.begin(), gone.end());
+  for (int s : dead) remove(s);
   return dead;
 }
 
@@ -121,7 +121,7 @@ bool Relay::flush(int sock, uint64_t now_ns) {
   auto it = clients_.find(sock);
   if (it == clients_.end()) return true;
   if (drain(it->second, now_ns)) return true;
-  stats_.dropped_clients++;
+  stats_.gone_clients++;
   remove(sock);
   return false;
 }

@@ -26,7 +26,8 @@ struct RelayStats {
   uint64_t fragments = 0, fragment_bytes = 0;  // published (written once each)
   uint64_t teed_bytes = 0, spliced_bytes = 0;  // into clients' pipes, into their sockets
   uint64_t skipped = 0;                        // fragments a slow client did not get
-  uint64_t dropped_clients = 0;                // stalled or failed clients
+  uint64_t dropped_clients = 0;                // stalled (or, never expected, given part of a fragment)
+  uint64_t gone_clients = 0;                   // sockets that failed: the peer left
 };
 
 class Relay {

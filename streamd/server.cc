@@ -38,6 +38,7 @@ constexpr uint64_t kMs = 1'000'000;
 constexpr size_t kSendBudget = 4 << 20;        // bytes per connection per wake-up: others get their turn
 constexpr size_t kCopyChunk = 256 << 10;        // read+write competitor's buffer
 constexpr size_t kMaxEventBacklog = 256 << 10;  // SSE bytes a slow page may have pending
+constexpr int kLiveSocketBuffer = 128 << 10;
 
 enum class Mode { kHttp, kLive, kEvents };
 
@@ -441,6 +442,9 @@ struct Server::Impl {
     if (c.close_after) return close_conn(c.fd);
     if (c.go_live) {
       c.go_live = false;
+      // A small socket buffer bounds how far behind a client can fall before the relay notices.
+      int sndbuf = kLiveSocketBuffer;
+      setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
       if (!relay.add(c.fd)) return close_conn(c.fd);
       c.mode = Mode::kLive;
       set_events(c, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
@@ -690,7 +694,7 @@ struct Server::Impl {
            ",\"event_clients\":" + std::to_string(events) + ",\"fragments\":" + std::to_string(r.fragments) +
            ",\"fragment_bytes\":" + std::to_string(r.fragment_bytes) + ",\"teed_bytes\":" + std::to_string(r.teed_bytes) +
            ",\"spliced_bytes\":" + std::to_string(r.spliced_bytes) + ",\"skipped\":" + std::to_string(r.skipped) +
-           ",\"dropped_clients\":" + std::to_string(r.dropped_clients) +
+           ",\"dropped_clients\":" + std::to_string(r.dropped_clients) + ",\"gone_clients\":" + std::to_string(r.gone_clients) +
            ",\"events_dropped\":" + std::to_string(counters.events_dropped) +
            ",\"bad_packets\":" + std::to_string(feed ? feed->bad_packets() : 0) + "}}";
   }
