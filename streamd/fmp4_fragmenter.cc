@@ -8,10 +8,6 @@ extern "C" {
 
 namespace streamd {
 
-namespace {
-constexpr int64_t kFrameTicks = 4500;  // 50 ms at 90 kHz: the first frame's duration, until an interval is seen
-}
-
 Fmp4Fragmenter::~Fmp4Fragmenter() { close(); }
 
 int Fmp4Fragmenter::write_cb(void *opaque, uint8_t *buf, int size) {
@@ -73,17 +69,15 @@ bool Fmp4Fragmenter::push(const uint8_t *data, size_t size, const std::string &h
   if (!fmt_ || sof_ns < start_ns_) return false;
   int64_t pts = int64_t((sof_ns - start_ns_) * 9 / 100000);
   if (pts <= last_pts_) return false;  // out of order or repeated: the stream only moves forward
-  // A frame's duration is known only when the next one comes, and the muxer
-  // places each fragment at the sum of the durations before it. So frame n
-  // gets the interval before it: the sum telescopes to pts(n-1) + kFrameTicks,
-  // one interval off at most and never drifting, with no frame held back.
-  int64_t duration = last_pts_ < 0 ? kFrameTicks : pts - last_pts_;
+  // A frame's duration is known only when the next one comes. Given 0, the
+  // muxer puts the interval before the frame in its place, and the times it
+  // writes stay exact (see the header) without holding a frame back.
   last_pts_ = pts;
   AVPacket *pkt = av_packet_alloc();
   pkt->data = const_cast<uint8_t *>(data);
   pkt->size = int(size);
   pkt->pts = pkt->dts = pts;
-  pkt->duration = duration;
+  pkt->duration = 0;
   pkt->flags = keyframe ? AV_PKT_FLAG_KEY : 0;
   out_.clear();
   int err = av_write_frame(fmt_, pkt);

@@ -4,10 +4,10 @@
 // moov) once, then one fragment (moof + mdat) per packet. libavformat's mp4
 // muxer writes both into memory; nothing is re-encoded.
 //
-// Timestamps: 90 kHz, timestampSof minus the first packet's timestampSof
-// (start_ns()), so a client can tell a fragment's capture time: a fragment's
-// tfdt is its frame's time, give or take the difference between the interval
-// before the frame and 50 ms (exact at 20 fps).
+// Timestamps: 90 kHz from the first packet's timestampSof (start_ns()). A
+// frame's duration is unknown when it is sent, so each sample lasts as long
+// as the interval before it: fragment n+1 starts (tfdt) at the capture time
+// of frame n, exactly. The picture runs one frame early; nothing waits.
 // Threads: one thread. Errors: push() returns false for a packet that cannot
 // start the stream (no keyframe with parameter sets yet) or that the muxer
 // refuses; a keyframe with new parameter sets restarts the stream (generation()

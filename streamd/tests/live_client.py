@@ -1,6 +1,8 @@
 """A client of streamd's /live/video for tests and the benchmark: reads the
 fragmented MP4 as it comes and records, per fragment, its sequence number
-(mfhd), media time (tfdt, 90 kHz) and arrival time (CLOCK_MONOTONIC ns)."""
+(mfhd), media time (tfdt, 90 kHz) and arrival time (CLOCK_MONOTONIC ns).
+Capture time of fragment n = X-Stream-Start-Ns + tfdt of fragment n+1 (see
+streamd/fmp4_fragmenter.h); capture_lags_ms() pairs them."""
 import socket
 import struct
 import time
@@ -55,6 +57,11 @@ class LiveClient:
         self.fragments.append((*moof_seq_tfdt(self.buf[8:size]), now))
       self.buf = self.buf[size:]
     return True
+
+  def capture_lags_ms(self, first=0):
+    """Arrival minus capture time of every fragment from index `first` whose capture time is known."""
+    f = self.fragments
+    return [(f[i][2] - (self.start_ns + f[i + 1][1] * 100000 // 9)) / 1e6 for i in range(first, len(f) - 1)]
 
   def close(self):
     self.sock.close()

@@ -1,0 +1,188 @@
+"""streamd benchmark: serving a file with sendfile vs a read+write loop, and the
+live relay's fan-out cost.
+
+file_1GiB (impl sendfile / read_write): one 1 GiB segment file, warm in the
+page cache, fetched whole over loopback by one client, from two streamd servers
+that differ only in --no-sendfile. Per run, alternating:
+  cpu_s_per_gb  the server's CPU seconds (all threads) per GB sent (1e9 bytes)
+  gb_per_s      GB per second of wall time of the transfer
+
+relay (cases clients_1|10|50): streamd_feed publishes a qcamera-like H.264
+stream (526x330, 256 kbit/s) at 20 fps on the bus; N clients read /live/video.
+Over a MEASURE_S window after everyone is connected:
+  server_cores            streamd's CPU seconds per second (both threads: bus + loop)
+  p99_lag_ms              arrival at the client minus the frame's timestampSof (the
+                          feeder stamps it when publishing), over every fragment of
+                          every client
+  user_copies_per_packet  bytes streamd passed to write()-family syscalls (its
+                          /proc wchar, which splice and tee do not count), minus the
+                          one write of each fragment into the feed pipe, minus the
+                          eventfd wake-ups and this benchmark's /stats replies, per
+                          fragment byte per client: 0 = nothing was copied per client
+Medians over REPEATS runs (STREAMD_BENCH_REPEATS, default 3).
+"""
+import json
+import os
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, ROOT)
+from common.proc import cpu_seconds  # noqa: E402
+from streamd.tests.http_client import get  # noqa: E402
+from streamd.tests.live_client import LiveClient  # noqa: E402
+
+BIN = os.path.join(ROOT, 'build', 'bin')
+REPEATS = int(os.environ.get('STREAMD_BENCH_REPEATS', '3'))
+FILE_BYTES = 1 << 30
+CLIENTS = (1, 10, 50)
+WARMUP_S, MEASURE_S = 1.0, 5.0
+
+
+def row(impl, case, metric, value, unit):
+  return {'bench': 'streamd', 'impl': impl, 'case': case, 'metric': metric, 'value': value, 'unit': unit}
+
+
+class Server:
+  def __init__(self, *args, env=None):
+    self.proc = subprocess.Popen([os.path.join(BIN, 'streamd'), '--port', '0', *args], env=env,
+                                 stdout=subprocess.PIPE, text=True)
+    self.port = int(self.proc.stdout.readline().rsplit(':', 1)[1].strip('/\n'))
+
+  def stop(self):
+    self.proc.terminate()
+    self.proc.wait(10)
+
+
+def fetch_all(port, path):
+  """Bytes received for GET path; the body goes into one reused buffer."""
+  import socket
+  buf = bytearray(4 << 20)
+  view = memoryview(buf)
+  with socket.create_connection(('127.0.0.1', port)) as s:
+    s.sendall(f'GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'.encode())
+    total = 0
+    while (n := s.recv_into(view)):
+      total += n
+  return total
+
+
+def file_rows(tmp):
+  seg = os.path.join(tmp, 'bench--0')
+  os.makedirs(seg)
+  block = os.urandom(4 << 20)
+  with open(os.path.join(seg, 'fcamera.hevc'), 'wb') as f:
+    for _ in range(FILE_BYTES // len(block)):
+      f.write(block)
+  servers = {'sendfile': Server('--no-live', '--log-root', tmp),
+             'read_write': Server('--no-live', '--no-sendfile', '--log-root', tmp)}
+  got = {impl: {'cpu': [], 'rate': []} for impl in servers}
+  try:
+    fetch_all(servers['sendfile'].port, '/routes/bench/0/fcamera.hevc')  # page cache warm
+    for _ in range(REPEATS):
+      for impl, s in servers.items():
+        cpu0, t0 = cpu_seconds(s.proc.pid), time.monotonic()
+        n = fetch_all(s.port, '/routes/bench/0/fcamera.hevc')
+        wall, cpu = time.monotonic() - t0, cpu_seconds(s.proc.pid) - cpu0
+        assert n > FILE_BYTES, f'{impl}: got {n} bytes'
+        got[impl]['cpu'].append(cpu / (FILE_BYTES / 1e9))
+        got[impl]['rate'].append(FILE_BYTES / 1e9 / wall)
+  finally:
+    for s in servers.values():
+      s.stop()
+  rows = []
+  for impl, g in got.items():
+    rows.append(row(impl, 'file_1GiB', 'cpu_s_per_gb', statistics.median(g['cpu']), 's/GB'))
+    rows.append(row(impl, 'file_1GiB', 'gb_per_s', statistics.median(g['rate']), 'GB/s'))
+  ratio = statistics.median(got['sendfile']['cpu']) / statistics.median(got['read_write']['cpu'])
+  rows.append(row('sendfile', 'file_1GiB', 'cpu_ratio_vs_read_write', ratio, 'x'))
+  return rows
+
+
+def wchar(pid):
+  with open(f'/proc/{pid}/io') as f:
+    return next(int(l.split()[1]) for l in f if l.startswith('wchar'))
+
+
+def stats(port):
+  r = get(port, '/stats')
+  return json.loads(r.body)['live'], len(r.body) + 300  # a generous bound on the head's size
+
+
+def relay_once(port, pid, n):
+  clients = [LiveClient(port) for _ in range(n)]
+  try:
+    for c in clients:
+      assert c.read_head() == 200
+      c.sock.setblocking(False)
+
+    def pump(seconds):
+      end = time.monotonic() + seconds
+      while time.monotonic() < end:
+        for c in select.select(clients, [], [], 0.1)[0]:
+          assert c.pump(), 'the server closed a client'
+
+    pump(WARMUP_S)
+    marks = [len(c.fragments) for c in clients]
+    w0 = wchar(pid)
+    s0, reply0 = stats(port)
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    pump(MEASURE_S)
+    cpu, wall = cpu_seconds(pid) - cpu0, time.monotonic() - t0
+    w1 = wchar(pid)
+    s1, _ = stats(port)
+  finally:
+    for c in clients:
+      c.close()
+  frags, fbytes = s1['fragments'] - s0['fragments'], s1['fragment_bytes'] - s0['fragment_bytes']
+  assert frags > 0 and s1['dropped_clients'] == s0['dropped_clients'], f'a client was dropped: {s1}'
+  per_client = (w1 - w0 - fbytes - 8 * frags - reply0) / (fbytes * n)
+  lags = [lag for c, m in zip(clients, marks) for lag in c.capture_lags_ms(m)]
+  lags.sort()
+  return cpu / wall, lags[int(0.99 * (len(lags) - 1))], max(per_client, 0.0)
+
+
+def relay_rows(tmp):
+  prefix = f'streamdbench{os.getpid()}'
+  env = dict(os.environ, CONDUIT_PREFIX=prefix)
+  feed = subprocess.Popen([os.path.join(BIN, 'streamd_feed'), '--fps', '20'], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True)
+  server = None
+  got = {n: ([], [], []) for n in CLIENTS}
+  try:
+    assert feed.stdout.readline().startswith('ready')
+    server = Server('--log-root', tmp, env=env)
+    deadline = time.monotonic() + 10
+    while get(server.port, '/live/video', method='HEAD').status != 200:
+      assert time.monotonic() < deadline, 'no live video from streamd_feed'
+      time.sleep(0.1)
+    for _ in range(REPEATS):
+      for n in CLIENTS:
+        for lst, v in zip(got[n], relay_once(server.port, server.proc.pid, n)):
+          lst.append(v)
+  finally:
+    if server:
+      server.stop()
+    feed.terminate()
+    feed.wait(10)
+    shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
+  rows = []
+  for n, (cores, lag, copies) in got.items():
+    case = f'clients_{n}'
+    rows.append(row('relay', case, 'server_cores', statistics.median(cores), 'cores'))
+    rows.append(row('relay', case, 'p99_lag_ms', statistics.median(lag), 'ms'))
+    rows.append(row('relay', case, 'user_copies_per_packet', statistics.median(copies), 'copies/client'))
+  return rows
+
+
+def run():
+  tmp = tempfile.mkdtemp(prefix='streamd-bench-')
+  try:
+    return file_rows(tmp) + relay_rows(tmp)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
