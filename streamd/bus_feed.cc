@@ -86,8 +86,8 @@ void BusFeed::run(std::string video_service, std::vector<std::string> status_ser
               kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word *>(msg.data()), msg.size() / 8));
           auto ev = reader.getRoot<cereal::Event>();
           if (s == video) {
-            if (!ev.isQRoadEncodeData() && !ev.isRoadEncodeData()) continue;
-            auto d = ev.isQRoadEncodeData() ? ev.getQRoadEncodeData() : ev.getRoadEncodeData();
+            if (!ev.isQRoadEncodeData()) continue;
+            auto d = ev.getQRoadEncodeData();
             auto idx = d.getIdx();
             auto data = d.getData();
             auto header = d.getHeader();

@@ -35,6 +35,7 @@ class BusFeed {
  public:
   static constexpr double kStatusHz = 4.0;
 
+  // video_service carries H.264 EncodeData (qRoadEncodeData).
   BusFeed(const std::string &video_service, const std::vector<std::string> &status_services);
   ~BusFeed();
   BusFeed(const BusFeed &) = delete;

@@ -29,6 +29,7 @@
 #include "streamd/remux.h"
 #include "streamd/route_index.h"
 #include "streamd/signals.h"
+#include "streamd/worker.h"
 
 namespace streamd {
 
@@ -39,11 +40,13 @@ constexpr size_t kSendBudget = 4 << 20;        // bytes per connection per wake-
 constexpr size_t kCopyChunk = 256 << 10;        // read+write competitor's buffer
 constexpr size_t kMaxEventBacklog = 256 << 10;  // SSE bytes a slow page may have pending
 constexpr int kLiveSocketBuffer = 128 << 10;
+constexpr size_t kMaxSlowJobs = 64;             // remuxes and log reads queued for the worker
 
 enum class Mode { kHttp, kLive, kEvents };
 
 struct Conn {
   int fd;
+  uint64_t id;               // unique for the server's lifetime (fds are reused)
   Mode mode = Mode::kHttp;
   std::string in, out;
   size_t out_off = 0;
@@ -52,6 +55,7 @@ struct Conn {
   bool close_after = false;
   bool peer_done = false;    // the client shut its side: no more requests
   bool go_live = false;      // switch to Mode::kLive once `out` (head + init) is sent
+  bool waiting = false;      // the worker is making the reply
   int generation = 0;        // live: the init segment it got
   uint64_t deadline_ns = 0;
   uint32_t events = 0;       // registered with epoll
@@ -128,6 +132,8 @@ struct Server::Impl {
   std::unordered_map<int, std::unique_ptr<Conn>> conns;
   std::unique_ptr<BusFeed> feed;
   Relay relay;
+  Worker worker;
+  uint64_t next_id = 0;
   std::vector<char> copy_buf;
   int live_generation = 0;
   struct {
@@ -191,6 +197,7 @@ struct Server::Impl {
     timerfd_settime(timer_fd, 0, &tick, nullptr);
     watch(listen_fd, EPOLLIN);
     watch(timer_fd, EPOLLIN);
+    watch(worker.event_fd(), EPOLLIN);
     if (opts.live) {
       feed = std::make_unique<BusFeed>(opts.video_service, opts.status_services);
       watch(feed->event_fd(), EPOLLIN);
@@ -216,6 +223,7 @@ struct Server::Impl {
   // HTTP connections wait either for a request or for the socket to take the response.
   void update_events(Conn &c) {
     if (c.mode == Mode::kLive) return;
+    if (c.waiting) return set_events(c, c.peer_done ? 0 : EPOLLRDHUP);  // hang-ups are reported anyway
     uint32_t ev = c.sending() ? EPOLLOUT : EPOLLIN;
     if (!c.peer_done) ev |= EPOLLRDHUP;
     set_events(c, ev);
@@ -245,6 +253,8 @@ struct Server::Impl {
           sweep();
         } else if (feed && fd == feed->event_fd()) {
           on_feed();
+        } else if (fd == worker.event_fd()) {
+          for (auto &done : worker.take()) done();
         } else if (conns.count(fd)) {
           on_event(*conns[fd], events[i].events);
         }
@@ -269,6 +279,7 @@ struct Server::Impl {
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       auto c = std::make_unique<Conn>();
       c->fd = fd;
+      c->id = ++next_id;
       c->deadline_ns = conduit::mono_ns() + uint64_t(opts.header_timeout_ms) * kMs;
       c->events = EPOLLIN | EPOLLRDHUP;
       watch(fd, c->events);
@@ -280,7 +291,7 @@ struct Server::Impl {
   bool evict_idle() {
     Conn *oldest = nullptr;
     for (auto &[fd, c] : conns) {
-      if (c->mode == Mode::kHttp && !c->sending() && (!oldest || c->deadline_ns < oldest->deadline_ns)) oldest = c.get();
+      if (c->mode == Mode::kHttp && !c->sending() && !c->waiting && (!oldest || c->deadline_ns < oldest->deadline_ns)) oldest = c.get();
     }
     if (!oldest) return false;
     counters.evicted++;
@@ -292,7 +303,7 @@ struct Server::Impl {
     uint64_t now = conduit::mono_ns();
     std::vector<int> expired;
     for (auto &[fd, c] : conns) {
-      if (c->mode == Mode::kLive) continue;
+      if (c->mode == Mode::kLive || c->waiting) continue;
       if (c->mode == Mode::kEvents && !c->sending()) continue;
       if (now > c->deadline_ns) expired.push_back(fd);
     }
@@ -339,7 +350,7 @@ struct Server::Impl {
   }
 
   void after_process(Conn &c) {
-    if (c.mode == Mode::kHttp && c.peer_done && !c.sending()) return close_conn(c.fd);
+    if (c.mode == Mode::kHttp && c.peer_done && !c.sending() && !c.waiting) return close_conn(c.fd);
     update_events(c);
   }
 
@@ -371,7 +382,7 @@ struct Server::Impl {
 
   // Parses and answers requests while nothing is being sent (pipelining in order).
   void process(Conn &c) {
-    while (c.mode == Mode::kHttp && !c.sending() && !c.in.empty()) {
+    while (c.mode == Mode::kHttp && !c.sending() && !c.waiting && !c.in.empty()) {
       Request req;
       int n = parse_request(c.in, &req);
       if (n == 0) return;
@@ -524,6 +535,38 @@ struct Server::Impl {
     c.file_left = r.length;
   }
 
+  // What the loop does with a slow job's result.
+  using Reply = std::function<void(Conn &, const Request &)>;
+
+  // Runs `work` on the worker thread, and its reply on the loop thread when it
+  // is done, if the connection is still there. `work` may read opts, nothing else.
+  void defer(Conn &c, const Request &req, std::function<Reply()> work) {
+    if (worker.pending() >= kMaxSlowJobs) return reply_error(c, req, 503, "too many slow requests queued; retry");
+    c.waiting = true;
+    worker.post([this, fd = c.fd, id = c.id, req, work = std::move(work)]() -> Worker::Done {
+      Reply reply;
+      try {
+        reply = work();
+      } catch (const std::invalid_argument &e) {
+        reply = [this, m = std::string(e.what())](Conn &c, const Request &r) { reply_error(c, r, 404, m); };
+      } catch (const std::exception &e) {
+        reply = [this, m = std::string(e.what())](Conn &c, const Request &r) { reply_error(c, r, 500, m); };
+      }
+      return [this, fd, id, req, reply] {
+        auto it = conns.find(fd);
+        if (it == conns.end() || it->second->id != id) return;  // the client left meanwhile
+        Conn &c = *it->second;
+        c.waiting = false;
+        reply(c, req);
+        on_writable(c);
+        if (!conns.count(fd)) return;
+        process(c);
+        if (conns.count(fd)) after_process(c);
+      };
+    });
+    update_events(c);
+  }
+
   bool authorized(const Request &req) {
     if (opts.token.empty()) return true;
     if (const std::string *a = req.header("authorization"); a && a->rfind("Bearer ", 0) == 0) {
@@ -571,19 +614,23 @@ struct Server::Impl {
     const std::string &route = p[1];
     if (!safe_name(route)) return reply_error(c, req, 404, "not a route name");
     if (p.size() == 2) {
-      auto j = route_json(opts.log_root, route);
-      return j ? reply_json(c, req, *j) : reply_error(c, req, 404, "no route " + route);
+      return defer(c, req, [this, route]() -> Reply {
+        auto j = route_json(opts.log_root, route);
+        return [this, j, route](Conn &c, const Request &r) {
+          j ? reply_json(c, r, *j) : reply_error(c, r, 404, "no route " + route);
+        };
+      });
     }
     if (p.size() == 3 && p[2] == "video.mp4") {
-      if (route_segments(opts.log_root, route).empty()) return reply_error(c, req, 404, "no route " + route);
-      std::string mp4 = route_mp4(opts.log_root, route, opts.cache_dir);
-      int fd = open(mp4.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) return reply_error(c, req, 500, "cached video vanished");
-      return reply_file(c, req, fd, "video/mp4");
+      return defer(c, req, [this, route]() -> Reply {
+        std::string mp4 = route_mp4(opts.log_root, route, opts.cache_dir);
+        return [this, mp4](Conn &c, const Request &r) {
+          int fd = open(mp4.c_str(), O_RDONLY | O_CLOEXEC);
+          fd < 0 ? reply_error(c, r, 500, "the cached video vanished") : reply_file(c, r, fd, "video/mp4");
+        };
+      });
     }
     if (p.size() == 3 && p[2] == "signals") {
-      auto segs = route_segments(opts.log_root, route);
-      if (segs.empty()) return reply_error(c, req, 404, "no route " + route);
       std::vector<std::string> names;
       std::string list = req.param("s").value_or("");
       for (size_t pos = 0; pos < list.size();) {
@@ -593,18 +640,23 @@ struct Server::Impl {
         pos = comma + 1;
       }
       if (names.empty() || names.size() > 16) return reply_error(c, req, 400, "give 1 to 16 signals: ?s=modelV2.sceneChange,...");
-      uint64_t t0 = 0;
-      for (uint64_t s : qcamera_starts(segs)) {
-        if (s) {
-          t0 = s;
-          break;
+      return defer(c, req, [this, route, names]() -> Reply {
+        auto segs = route_segments(opts.log_root, route);
+        if (segs.empty()) throw std::invalid_argument("no route " + route);
+        uint64_t t0 = 0;
+        for (uint64_t s : qcamera_starts(segs)) {
+          if (s) {
+            t0 = s;
+            break;
+          }
         }
-      }
-      try {
-        return reply_json(c, req, signals_json(opts.log_root + "/" + route, names, t0));
-      } catch (const std::invalid_argument &e) {
-        return reply_error(c, req, 400, e.what());
-      }
+        try {
+          std::string j = signals_json(opts.log_root + "/" + route, names, t0);
+          return [this, j](Conn &c, const Request &r) { reply_json(c, r, j); };
+        } catch (const std::invalid_argument &e) {
+          return [this, m = std::string(e.what())](Conn &c, const Request &r) { reply_error(c, r, 400, m); };
+        }
+      });
     }
     if (p.size() == 4) {
       const std::string &num = p[2];

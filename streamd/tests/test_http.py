@@ -271,3 +271,12 @@ def test_signals_of_the_fixture_route(server):
   bad = get(s.port, f'/routes/{route}/signals?s=roadCameraState.nothing')
   assert bad.status == 400 and b"no field 'nothing'" in bad.body
   assert get(s.port, f'/routes/{route}/video.mp4').status == 404  # no qcamera.ts to remux
+
+
+def test_a_client_that_leaves_before_a_slow_reply_costs_nothing(server):
+  s, root, route = server
+  for _ in range(5):  # signals are made on the worker thread; the clients are gone when they are ready
+    with socket.create_connection(('127.0.0.1', s.port), timeout=10) as c:
+      c.sendall(f'GET /routes/{route}/signals?s=sensorEvents.0.values.1 HTTP/1.1\r\nHost: localhost\r\n\r\n'.encode())
+  r = json.loads(get(s.port, f'/routes/{route}/signals?s=sensorEvents.0.values.0').body)
+  assert r['signals']['sensorEvents.0.values.0']['v'] == list(range(400))
