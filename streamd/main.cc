@@ -40,6 +40,7 @@ int main(int argc, char **argv) {
   cl.option("live-stall-ms", "MS", "5000", "drop a live client that takes nothing this long");
   cl.option("max-connections", "N", "4000", "past this, the oldest idle connection is closed");
   cl.flag("no-sendfile", "send files through a read+write loop (benchmark comparison only)");
+  cl.flag("relay-copy", "send live video to each client from user space (benchmark comparison only)");
   cl.flag("no-live", "do not read the bus (no live video or events)");
   streamd::ServerOptions o;
   try {
@@ -59,6 +60,7 @@ int main(int argc, char **argv) {
     o.max_connections = int(cl.integer("max-connections", 1, 1000000));
     o.use_sendfile = !cl.on("no-sendfile");
     o.live = !cl.on("no-live");
+    o.relay_copy = cl.on("relay-copy");
   } catch (const std::exception &e) {
     fprintf(stderr, "streamd: %s\n", e.what());
     return 2;

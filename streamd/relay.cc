@@ -1,6 +1,7 @@
 #include "streamd/relay.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,8 +14,9 @@ namespace {
 constexpr int kFeedPipeBytes = 1 << 20;  // the largest fragment that can be relayed
 }
 
-Relay::Relay(uint64_t stall_ns, int client_pipe_bytes)
-    : stall_ns_(stall_ns), client_pipe_bytes_(client_pipe_bytes), page_(size_t(sysconf(_SC_PAGESIZE))) {
+Relay::Relay(uint64_t stall_ns, int client_pipe_bytes, bool copy_per_client)
+    : stall_ns_(stall_ns), client_pipe_bytes_(client_pipe_bytes), copy_(copy_per_client),
+      page_(size_t(sysconf(_SC_PAGESIZE))) {
   int p[2];
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("relay: pipe2 failed");
   feed_r_ = p[0];
@@ -26,8 +28,10 @@ Relay::Relay(uint64_t stall_ns, int client_pipe_bytes)
 
 Relay::~Relay() {
   for (auto &[sock, c] : clients_) {
-    close(c.pipe_r);
-    close(c.pipe_w);
+    if (c.pipe_r >= 0) {
+      close(c.pipe_r);
+      close(c.pipe_w);
+    }
   }
   close(feed_r_);
   close(feed_w_);
@@ -35,19 +39,25 @@ Relay::~Relay() {
 }
 
 bool Relay::add(int sock) {
+  if (copy_) {
+    clients_[sock] = Client{sock, -1, -1, size_t(client_pipe_bytes_) / page_, {}, 0, true, 0, {}};
+    return true;
+  }
   int p[2];
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return false;
   int size = fcntl(p[1], F_SETPIPE_SZ, client_pipe_bytes_);
   if (size < 0) size = fcntl(p[1], F_GETPIPE_SZ);
-  clients_[sock] = Client{sock, p[0], p[1], size_t(size) / page_, {}, 0, true, 0};
+  clients_[sock] = Client{sock, p[0], p[1], size_t(size) / page_, {}, 0, true, 0, {}};
   return true;
 }
 
 void Relay::remove(int sock) {
   auto it = clients_.find(sock);
   if (it == clients_.end()) return;
-  close(it->second.pipe_r);
-  close(it->second.pipe_w);
+  if (it->second.pipe_r >= 0) {
+    close(it->second.pipe_r);
+    close(it->second.pipe_w);
+  }
   clients_.erase(it);
 }
 
@@ -63,7 +73,33 @@ size_t Relay::slots_used(const Client &c) const {
   return n;
 }
 
+bool Relay::fits(const Client &c, size_t bytes) const {
+  if (copy_) return c.copy.size() + bytes <= c.slots * page_;
+  return slots_used(c) + (bytes + page_ - 1) / page_ <= c.slots;
+}
+
+bool Relay::send_copy(Client &c, std::string_view data, uint64_t now_ns) {
+  if (!c.copy.empty()) {
+    c.copy.append(data);
+    data = c.copy;
+  }
+  size_t sent = 0;
+  while (sent < data.size()) {
+    ssize_t n = send(c.sock, data.data() + sent, data.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno != EAGAIN) return false;
+      break;
+    }
+    sent += size_t(n);
+    stats_.spliced_bytes += uint64_t(n);
+    c.last_progress_ns = now_ns;
+  }
+  c.copy = std::string(data.substr(sent));
+  return true;
+}
+
 bool Relay::drain(Client &c, uint64_t now_ns) {
+  if (copy_) return send_copy(c, {}, now_ns);
   while (!c.queued.empty()) {
     ssize_t n = splice(c.pipe_r, nullptr, c.sock, nullptr, c.queued.front() - c.sent_of_front,
                        SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
@@ -83,8 +119,7 @@ bool Relay::drain(Client &c, uint64_t now_ns) {
 
 std::vector<int> Relay::publish(std::string_view fragment, bool keyframe, uint64_t now_ns) {
   std::vector<int> dead, gone;
-  size_t need = (fragment.size() + page_ - 1) / page_;
-  ssize_t w = write(feed_w_, fragment.data(), fragment.size());
+  ssize_t w = copy_ ? ssize_t(fragment.size()) : write(feed_w_, fragment.data(), fragment.size());
   if (w != ssize_t(fragment.size())) {  // larger than the feed pipe: nobody gets it
     if (w > 0) splice(feed_r_, nullptr, null_fd_, nullptr, size_t(w), SPLICE_F_NONBLOCK);
     stats_.skipped += clients_.size();
@@ -93,13 +128,18 @@ std::vector<int> Relay::publish(std::string_view fragment, bool keyframe, uint64
   stats_.fragments++;
   stats_.fragment_bytes += fragment.size();
   for (auto &[sock, c] : clients_) {
-    if (c.queued.empty()) c.last_progress_ns = now_ns;  // an idle pipe is not a stall
-    if ((c.waiting_for_keyframe && !keyframe) || slots_used(c) + need > c.slots) {
+    if (c.queued.empty() && c.copy.empty()) c.last_progress_ns = now_ns;  // an idle client is not a stall
+    if ((c.waiting_for_keyframe && !keyframe) || !fits(c, fragment.size())) {
       c.waiting_for_keyframe = true;
       stats_.skipped++;
       continue;
     }
     c.waiting_for_keyframe = false;
+    if (copy_) {
+      stats_.teed_bytes += fragment.size();
+      if (!send_copy(c, fragment, now_ns)) gone.push_back(sock);
+      continue;
+    }
     ssize_t t = tee(feed_r_, c.pipe_w, fragment.size(), SPLICE_F_NONBLOCK);
     if (t != ssize_t(fragment.size())) {  // a partial fragment would corrupt the stream
       dead.push_back(sock);
@@ -109,7 +149,7 @@ std::vector<int> Relay::publish(std::string_view fragment, bool keyframe, uint64
     c.queued.push_back(fragment.size());
     if (!drain(c, now_ns)) gone.push_back(sock);
   }
-  splice(feed_r_, nullptr, null_fd_, nullptr, fragment.size(), SPLICE_F_NONBLOCK);
+  if (!copy_) splice(feed_r_, nullptr, null_fd_, nullptr, fragment.size(), SPLICE_F_NONBLOCK);
   stats_.dropped_clients += dead.size();
   stats_.gone_clients += gone.size();
   dead.insert(dead.end(), gone.begin(), gone.end());
@@ -129,7 +169,7 @@ bool Relay::flush(int sock, uint64_t now_ns) {
 std::vector<int> Relay::expire(uint64_t now_ns) {
   std::vector<int> dead;
   for (auto &[sock, c] : clients_) {
-    if (!c.queued.empty() && now_ns - c.last_progress_ns > stall_ns_) dead.push_back(sock);
+    if ((!c.queued.empty() || !c.copy.empty()) && now_ns - c.last_progress_ns > stall_ns_) dead.push_back(sock);
   }
   for (int s : dead) {
     stats_.dropped_clients++;

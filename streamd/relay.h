@@ -11,11 +11,16 @@
 // next keyframe that fits; one that takes nothing for `stall_ns` is dropped.
 // Neither ever delays the others or the caller.
 //
+// The competitor, for the benchmark only (copy_per_client): each fragment is
+// send() to each client from user space, and what a socket does not take is
+// kept in a per-client buffer; the same slow-client rules, counted in bytes.
+//
 // Ownership: the caller owns the sockets (non-blocking); the relay owns the
 // pipes. Threads: one thread. Errors: publish() and flush() report sockets to
 // close (peer gone, stalled, or a pipe error) in their return value.
 #include <cstdint>
 #include <deque>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -32,7 +37,7 @@ struct RelayStats {
 
 class Relay {
  public:
-  explicit Relay(uint64_t stall_ns = 5'000'000'000ull, int client_pipe_bytes = 256 * 1024);
+  explicit Relay(uint64_t stall_ns = 5'000'000'000ull, int client_pipe_bytes = 256 * 1024, bool copy_per_client = false);
   ~Relay();
   Relay(const Relay &) = delete;
   Relay &operator=(const Relay &) = delete;
@@ -53,20 +58,24 @@ class Relay {
 
  private:
   struct Client {
-    int sock, pipe_r, pipe_w;
+    int sock, pipe_r, pipe_w;       // pipes: -1 when copying per client
     size_t slots;                   // pages the pipe holds
     std::deque<uint64_t> queued;    // lengths of the fragments in the pipe, oldest first
     uint64_t sent_of_front = 0;     // bytes of queued.front() already in the socket
     bool waiting_for_keyframe = true;
     uint64_t last_progress_ns = 0;
+    std::string copy;               // copy_per_client: bytes the socket has not taken yet
   };
   size_t slots_used(const Client &c) const;
   bool drain(Client &c, uint64_t now_ns);  // splice pipe -> socket; false on error
+  bool fits(const Client &c, size_t bytes) const;
+  bool send_copy(Client &c, std::string_view data, uint64_t now_ns);  // the competitor's drain
 
   std::unordered_map<int, Client> clients_;
   int feed_r_ = -1, feed_w_ = -1, null_fd_ = -1;
   uint64_t stall_ns_;
   int client_pipe_bytes_;
+  bool copy_;
   size_t page_;
   RelayStats stats_;
 };

@@ -141,7 +141,8 @@ struct Server::Impl {
     uint64_t status[6] = {};  // by class: 1xx..5xx
   } counters;
 
-  explicit Impl(ServerOptions o) : opts(std::move(o)), relay(uint64_t(opts.live_stall_ms) * kMs) {}
+  explicit Impl(ServerOptions o)
+      : opts(std::move(o)), relay(uint64_t(opts.live_stall_ms) * kMs, 256 * 1024, opts.relay_copy) {}
 
   ~Impl() {
     for (auto &[fd, c] : conns) {

@@ -40,6 +40,7 @@ struct ServerOptions {
   int live_stall_ms = 5000;  // a live client that takes nothing this long is dropped
   int max_connections = 4000;
   bool use_sendfile = true;  // false: a pread + write loop (the benchmark's competitor)
+  bool relay_copy = false;   // true: live fragments send() per client (the benchmark's competitor)
   bool live = true;          // read the bus (live video and events)
   std::string video_service = "qRoadEncodeData";
   std::vector<std::string> status_services = {"managerState", "loggerdState", "encoderdState", "cameradState",

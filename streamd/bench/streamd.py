@@ -8,17 +8,20 @@ that differ only in --no-sendfile. Per run, alternating:
   gb_per_s      GB per second of wall time of the transfer
 
 relay (cases clients_1|10|50): streamd_feed publishes a qcamera-like H.264
-stream (526x330, 256 kbit/s) at 20 fps on the bus; N clients read /live/video.
-Over a MEASURE_S window after everyone is connected:
+stream (526x330, 256 kbit/s) at 20 fps on the bus; N clients read /live/video
+from streamd (impl relay: tee + splice) and, in the same run, from a second
+streamd that send()s every fragment to every client from user space (impl
+relay_write, --relay-copy). Over a MEASURE_S window after everyone is connected:
   server_cores            streamd's CPU seconds per second (both threads: bus + loop)
   p99_lag_ms              arrival at the client minus the frame's timestampSof (the
                           feeder stamps it when publishing), over every fragment of
                           every client
   user_copies_per_packet  bytes streamd passed to write()-family syscalls (its
                           /proc wchar, which splice and tee do not count), minus the
-                          one write of each fragment into the feed pipe, minus the
-                          eventfd wake-ups and this benchmark's /stats replies, per
-                          fragment byte per client: 0 = nothing was copied per client
+                          one write of each fragment into the feed pipe (relay only),
+                          minus the eventfd wake-ups and this benchmark's /stats
+                          replies, per fragment byte per client: 0 = nothing was
+                          copied per client, 1 = every client got its own copy
 Medians over REPEATS runs (STREAMD_BENCH_REPEATS, default 3).
 """
 import json
@@ -114,7 +117,7 @@ def stats(port):
   return json.loads(r.body)['live'], len(r.body) + 300  # a generous bound on the head's size
 
 
-def relay_once(port, pid, n):
+def relay_once(port, pid, n, fed_through_pipe):
   clients = [LiveClient(port) for _ in range(n)]
   try:
     for c in clients:
@@ -141,7 +144,7 @@ def relay_once(port, pid, n):
       c.close()
   frags, fbytes = s1['fragments'] - s0['fragments'], s1['fragment_bytes'] - s0['fragment_bytes']
   assert frags > 0 and s1['dropped_clients'] == s0['dropped_clients'], f'a client was dropped: {s1}'
-  per_client = (w1 - w0 - fbytes - 8 * frags - reply0) / (fbytes * n)
+  per_client = (w1 - w0 - (fbytes if fed_through_pipe else 0) - 8 * frags - reply0) / (fbytes * n)
   lags = [lag for c, m in zip(clients, marks) for lag in c.capture_lags_ms(m)]
   lags.sort()
   return cpu / wall, lags[int(0.99 * (len(lags) - 1))], max(per_client, 0.0)
@@ -152,31 +155,33 @@ def relay_rows(tmp):
   env = dict(os.environ, CONDUIT_PREFIX=prefix)
   feed = subprocess.Popen([os.path.join(BIN, 'streamd_feed'), '--fps', '20'], env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL, text=True)
-  server = None
-  got = {n: ([], [], []) for n in CLIENTS}
+  servers = {}
+  got = {(impl, n): ([], [], []) for impl in ('relay', 'relay_write') for n in CLIENTS}
   try:
     assert feed.stdout.readline().startswith('ready')
-    server = Server('--log-root', tmp, env=env)
+    servers = {'relay': Server('--log-root', tmp, env=env), 'relay_write': Server('--relay-copy', '--log-root', tmp, env=env)}
     deadline = time.monotonic() + 10
-    while get(server.port, '/live/video', method='HEAD').status != 200:
-      assert time.monotonic() < deadline, 'no live video from streamd_feed'
-      time.sleep(0.1)
+    for s in servers.values():
+      while get(s.port, '/live/video', method='HEAD').status != 200:
+        assert time.monotonic() < deadline, 'no live video from streamd_feed'
+        time.sleep(0.1)
     for _ in range(REPEATS):
       for n in CLIENTS:
-        for lst, v in zip(got[n], relay_once(server.port, server.proc.pid, n)):
-          lst.append(v)
+        for impl, s in servers.items():
+          for lst, v in zip(got[impl, n], relay_once(s.port, s.proc.pid, n, impl == 'relay')):
+            lst.append(v)
   finally:
-    if server:
-      server.stop()
+    for s in servers.values():
+      s.stop()
     feed.terminate()
     feed.wait(10)
     shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
   rows = []
-  for n, (cores, lag, copies) in got.items():
+  for (impl, n), (cores, lag, copies) in got.items():
     case = f'clients_{n}'
-    rows.append(row('relay', case, 'server_cores', statistics.median(cores), 'cores'))
-    rows.append(row('relay', case, 'p99_lag_ms', statistics.median(lag), 'ms'))
-    rows.append(row('relay', case, 'user_copies_per_packet', statistics.median(copies), 'copies/client'))
+    rows.append(row(impl, case, 'server_cores', statistics.median(cores), 'cores'))
+    rows.append(row(impl, case, 'p99_lag_ms', statistics.median(lag), 'ms'))
+    rows.append(row(impl, case, 'user_copies_per_packet', statistics.median(copies), 'copies/client'))
   return rows
 
 
