@@ -8,7 +8,7 @@
 
 #include "cereal/messaging.h"
 #include "common/clock.h"
-#include "streamd/event_json.h"
+#include "tools/mcap/event_json.h"
 #include "streamd/fmp4_fragmenter.h"
 
 namespace streamd {
@@ -107,7 +107,7 @@ void BusFeed::run(std::string video_service, std::vector<std::string> status_ser
             uint64_t &last = last_status_ns[s->topic()];
             if (now - last < status_period) continue;
             last = now;
-            std::string json = event_json(ev);
+            std::string json = foxglove::event_json(ev);
             {
               std::lock_guard<std::mutex> lk(mutex_);
               bool found = false;

@@ -2,7 +2,8 @@
 // The bus side of streamd, on its own thread (msgq waits on futexes, which
 // epoll cannot): qRoadEncodeData packets become fMP4 fragments
 // (Fmp4Fragmenter), once each, and a few status services become JSON
-// (event_json, at most kStatusHz per service). Both are queued for the
+// (tools/mcap/event_json.h, the project's one JSON form of an Event; at most
+// kStatusHz per service). Both are queued for the
 // server's event loop; an eventfd tells it there is something to take.
 // Threads: the constructor starts the thread, the destructor stops it; the
 // other calls are for the loop thread and lock a mutex briefly.

@@ -236,11 +236,14 @@ function stopLive() {
   live = null;
 }
 
+// ev: one Event as JSON, {"logMonoTime", "valid", SERVICE: {...}} (tools/mcap/event_json.h)
 function showStatus(ev) {
-  if (ev.service === 'managerState') {
+  const service = Object.keys(ev).find((k) => k !== 'logMonoTime' && k !== 'valid');
+  const data = ev[service];
+  if (service === 'managerState') {
     const body = $('procs').tBodies[0];
     body.replaceChildren();
-    for (const p of ev.data.processes || []) {
+    for (const p of data.processes || []) {
       if (!p.shouldBeRunning && !p.running) continue;
       state.processes[p.name] = p.running;
       const tr = body.insertRow();
@@ -251,8 +254,8 @@ function showStatus(ev) {
       tr.insertCell().textContent = p.pid;
       tr.insertCell().textContent = p.restartCount;
     }
-  } else if (ev.service === 'loggerdState') {
-    $('logger').textContent = `recording ${ev.data.route} segment ${ev.data.segmentNum}, ${mb(ev.data.bytesWritten)} written`;
+  } else if (service === 'loggerdState') {
+    $('logger').textContent = `recording ${data.route} segment ${data.segmentNum}, ${mb(Number(data.bytesWritten))} written`;
   }
 }
 
