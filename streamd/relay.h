@@ -12,7 +12,7 @@
 // Neither ever delays the others or the caller.
 //
 // The competitor, for the benchmark only (copy_per_client): each fragment is
-// send() to each client from user space, and what a socket does not take is
+// written to each client's socket from user space, and what a socket does not take is
 // kept in a per-client buffer; the same slow-client rules, counted in bytes.
 //
 // Ownership: the caller owns the sockets (non-blocking); the relay owns the
