@@ -9,6 +9,7 @@
 //   seek IDX N       waits (up to N frames) for buffer IDX to come back with a good frame
 //   disconnect DEV   presses vivid's "Disconnect" button: the device vanishes as if unplugged
 // check also takes camerad's pid: then it reports camerad's CPU per frame.
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/videodev2.h>
 #include <sys/ioctl.h>
@@ -94,18 +95,22 @@ VisionBuf *next_frame(VisionIpcClient &c, VisionIpcBufExtra *extra) {
   return nullptr;
 }
 
-// CPU seconds (user + system) of process `pid` so far; -1 if unreadable.
+// CPU seconds of process `pid` so far, all its threads: the run time the
+// scheduler counted (/proc/PID/task/T/schedstat, nanoseconds); -1 if unreadable.
 double cpu_seconds(int pid) {
-  FILE *f = fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
-  if (!f) return -1;
-  char buf[1024];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  const char *p = strrchr(buf, ')');
-  unsigned long long utime = 0, stime = 0;
-  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return -1;
-  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR *d = opendir(dir.c_str());
+  if (!d) return -1;
+  unsigned long long total = 0;
+  while (dirent *e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    FILE *f = fopen((dir + "/" + e->d_name + "/schedstat").c_str(), "r");
+    unsigned long long ns = 0;
+    if (f && fscanf(f, "%llu", &ns) == 1) total += ns;
+    if (f) fclose(f);
+  }
+  closedir(d);
+  return double(total) / 1e9;
 }
 
 int check(VisionIpcClient &client, int n, int camerad_pid) {
