@@ -1,19 +1,22 @@
-"""loggerd benchmark: io_uring vs pwrite backends on the same loads, and the raw
-disk write bandwidth of the log root (the limit).
+"""loggerd benchmark: io_uring, io_uring with SQPOLL and pwrite backends on the
+same loads, and the raw disk write bandwidth of the log root (the limit).
 
 Cases: `realistic` (every logged service at its rate, road + wide H.265 at
 ~10 Mbit/s each, qcamera: ~2.9 MB/s) and `stress` (64-byte testMessages as fast
 as one publisher can send). MB are megabytes (1e6) of messages loggerd logged.
 
   cpu_s_per_mb     loggerd's user+sys CPU per MB, all its threads (io_uring workers
-                   included), from the load's start until it was written: start-up
+                   and the SQPOLL kernel thread included: they are threads of the
+                   process), from the load's start until it was written: start-up
                    (mapping rings, registering buffers) and shutdown are not per MB
+  sq_thread_cpu_s_per_mb  the SQPOLL thread's (iou-sqp-PID) share of cpu_s_per_mb
   syscalls_per_mb  every syscall of loggerd in the steady state (strace -c -f attached
                    WARMUP_S into the load until its end, a separate run: strace slows
                    the process, so CPU and MB/s come from untraced runs)
   mb_per_s         MB logged (sent minus dropped) per second of load
   dropped          messages loggerd lost (msgq lapped, malformed, video before a keyframe)
   cores            CPU seconds per second of load
+  syscalls_ratio   io_uring_sqpoll over io_uring syscalls_per_mb (target <= 1/20 at realistic)
 Medians over REPEATS runs (LOGGERD_BENCH_REPEATS, default 3).
 """
 import json
@@ -53,6 +56,21 @@ def _cpu_s(pid):
   return time.clock_gettime(((~pid) << 3) | 2)
 
 
+def _sq_thread_cpu_s(pid):
+  """CPU seconds of the process's SQPOLL kernel thread (iou-sqp-PID), 0 without one."""
+  total = 0.0
+  for tid in os.listdir(f'/proc/{pid}/task'):
+    try:
+      with open(f'/proc/{pid}/task/{tid}/comm') as f:
+        if not f.read().startswith('iou-sqp'):
+          continue
+      with open(f'/proc/{pid}/task/{tid}/schedstat') as f:
+        total += int(f.read().split()[0]) / 1e9
+    except OSError:
+      pass
+  return total
+
+
 def _strace_counts(path):
   counts = {}
   with open(path) as f:
@@ -73,7 +91,7 @@ def _run_once(impl, case, n, trace):
   traced_s = 0.0
   try:
     _wait_for(os.path.join(tmp, 'bench--0', 'rlog.zst'))
-    cpu_start = _cpu_s(proc.pid)
+    cpu_start, sq_start = _cpu_s(proc.pid), _sq_thread_cpu_s(proc.pid)
     gen = subprocess.Popen([os.path.join(BIN, 'loggerd_loadgen'), case, str(SECONDS[case])], env=env,
                            stdout=subprocess.PIPE, text=True)
     if trace:
@@ -94,6 +112,7 @@ def _run_once(impl, case, n, trace):
       tracer = None
     time.sleep(SETTLE_S)  # the last turn and flush window of the load
     cpu_s = _cpu_s(proc.pid) - cpu_start
+    sq_s = _sq_thread_cpu_s(proc.pid) - sq_start
   finally:
     if tracer:
       tracer.send_signal(signal.SIGINT)
@@ -108,7 +127,7 @@ def _run_once(impl, case, n, trace):
   # MB logged: what was sent minus what loggerd lost (stress messages all have one size).
   kept = 1 - sent['dropped'] / max(1, sent['messages'])
   mb = sent['bytes'] / 1e6 * kept
-  return {'mb': mb, 'seconds': sent['seconds'], 'cpu_s': cpu_s, 'dropped': sent['dropped'], 'counts': counts,
+  return {'mb': mb, 'seconds': sent['seconds'], 'cpu_s': cpu_s, 'sq_s': sq_s, 'dropped': sent['dropped'], 'counts': counts,
           'traced_mb': mb * min(1.0, traced_s / sent['seconds'])}
 
 
@@ -136,7 +155,8 @@ def run():
   rows = []
   n = 0
   for case in ('realistic', 'stress'):
-    for impl in ('io_uring', 'pwrite'):
+    per_mb = {}
+    for impl in ('io_uring', 'io_uring_sqpoll', 'pwrite'):
       runs = []
       for _ in range(repeats):
         runs.append(_run_once(impl, case, n, trace=False))
@@ -152,8 +172,13 @@ def run():
         'dropped': (med(lambda r: r['dropped']), 'messages'),
         'cores': (med(lambda r: r['cpu_s'] / r['seconds']), 'cores'),
       }
+      if impl == 'io_uring_sqpoll':
+        values['sq_thread_cpu_s_per_mb'] = (med(lambda r: r['sq_s'] / r['mb']), 's/MB')
+      per_mb[impl] = values['syscalls_per_mb'][0]
       for metric, (value, unit) in values.items():
         rows.append({'bench': 'loggerd', 'impl': impl, 'case': case, 'metric': metric, 'value': value, 'unit': unit})
+    rows.append({'bench': 'loggerd', 'impl': 'io_uring_sqpoll_vs_io_uring', 'case': case, 'metric': 'syscalls_ratio',
+                 'value': per_mb['io_uring_sqpoll'] / per_mb['io_uring'], 'unit': 'x'})
   speeds = [_disk_limit() for _ in range(repeats)]
   rows.append({'bench': 'loggerd', 'impl': 'disk_limit', 'case': 'seq_write', 'metric': 'mb_per_s',
                'value': statistics.median(speeds), 'unit': 'MB/s'})
