@@ -18,7 +18,7 @@ def render(services):
   rows = []
   for name, s in services.items():
     decimation = s.decimation if s.decimation is not None else -1
-    rows.append(f'    {{"{name}", {str(s.should_log).lower()}, {s.frequency!r}, {decimation}, {s.ring_size}u}},')
+    rows.append(f'    {{"{name}", {str(s.should_log).lower()}, {s.frequency!r}, {decimation}, {s.ring_size}u, {s.loan}u}},')
   return f"""#pragma once
 // Generated from cereal/services.py by cereal/gen_services_h.py. Do not edit.
 // The services table: one row per msgq topic / Event union member.
@@ -34,6 +34,7 @@ struct Service {{
   double frequency;   // Hz; 0 = irregular
   int decimation;     // qlog keeps message i when i % decimation == 0; -1 = never
   size_t ring_size;   // bytes of the topic's ring
+  size_t loan;        // 0: copied; else bytes of a loan, built and read in place
 }};
 
 inline constexpr std::array<Service, {len(rows)}> kServices = {{{{

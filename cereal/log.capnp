@@ -283,5 +283,6 @@ struct Event {
     deviceState @25 :DeviceState;
     heartbeat @26 :Heartbeat;
     testMessage @27 :TestMessage;
+    testLargeMessage @28 :TestMessage;  # a loan topic: built and read in place
   }
 }

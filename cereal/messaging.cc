@@ -76,12 +76,11 @@ void check_event_layout() {
 // accepted here passes capnp's own checks of the root (segment table, pointer
 // kind, bounds), so setting up a reader later cannot fail, and everything
 // below the root stays bounds-checked by capnp when it is read.
-const kj::byte *event_data(const msgq::Message &bytes) {
-  const size_t size = bytes.size();
+const kj::byte *event_data(const char *bytes, size_t size) {
   if (size < 3 * sizeof(capnp::word) || size % sizeof(capnp::word) != 0) return nullptr;
   uint64_t table, root;
-  std::memcpy(&table, bytes.data(), sizeof(table));
-  std::memcpy(&root, bytes.data() + sizeof(table), sizeof(root));
+  std::memcpy(&table, bytes, sizeof(table));
+  std::memcpy(&root, bytes + sizeof(table), sizeof(root));
   const uint64_t segment_words = size / sizeof(capnp::word) - 1;
   // The table's two uint32s: segment count - 1 (zero), then the segment's words (all of them).
   if (table != segment_words << 32) return nullptr;
@@ -91,7 +90,7 @@ const kj::byte *event_data(const msgq::Message &bytes) {
   const uint64_t data_words = uint16_t(root >> 32), pointer_words = uint16_t(root >> 48);
   if (start + data_words + pointer_words > segment_words) return nullptr;
   if (data_words * sizeof(capnp::word) < kEventLayout.data_bytes) return nullptr;
-  return reinterpret_cast<const kj::byte *>(bytes.data()) + (1 + start) * sizeof(capnp::word);
+  return reinterpret_cast<const kj::byte *>(bytes) + (1 + start) * sizeof(capnp::word);
 }
 
 template <class T>
@@ -105,7 +104,7 @@ T load(const kj::byte *p) {
 // segment table and the root pointer, and throws kj::Exception when they are
 // not a message.
 void open_reader(ReceivedEvent &m) {
-  m.reader.emplace(kj::arrayPtr(reinterpret_cast<const capnp::word *>(m.bytes.data()), m.bytes.size() / sizeof(capnp::word)));
+  m.reader.emplace(m.words());
   m.event = m.reader->getRoot<Event>();
 }
 
@@ -214,19 +213,38 @@ PooledSegment::~PooledSegment() {
 
 }  // namespace detail
 
+MessageBuilder::MessageBuilder(msgq::PubSocket &sock, size_t capacity) {
+  if (sock.on_loan() || capacity < 2 * sizeof(capnp::word)) return;  // another builder holds it
+  const size_t words = capacity / sizeof(capnp::word);
+  lent_ = kj::arrayPtr(static_cast<capnp::word *>(sock.loan(words * sizeof(capnp::word))), words);
+  lender_ = &sock;
+}
+
+MessageBuilder::MessageBuilder(PubMaster &pm, std::string_view name)
+    : MessageBuilder(pm.socket(name), service(name).loan) {}
+
 MessageBuilder::~MessageBuilder() noexcept(false) {
   if (gave_first_) {
-    // capnp takes the first segment as zeroed memory: give it back that way. It
-    // is segment 0 (allocateSegment hands it out first); only its used part is dirty.
-    std::memset(segment_.begin(), 0, getSegmentsForOutput()[0].size() * sizeof(capnp::word));
+    // capnp takes the pooled segment as zeroed memory: give it back that way. It
+    // is the first segment allocateSegment handed out after any loan; only its
+    // used part is dirty.
+    std::memset(segment_.begin(), 0, getSegmentsForOutput()[gave_lent_ ? 1 : 0].size() * sizeof(capnp::word));
   }
   for (capnp::word *segment : more_) std::free(segment);
+  if (lender_ != nullptr && !sent_) lender_->cancel_loan();
 }
 
 kj::ArrayPtr<capnp::word> MessageBuilder::allocateSegment(unsigned minimum_words) {
+  if (lender_ != nullptr && !gave_lent_ && minimum_words < lent_.size()) {
+    gave_lent_ = true;
+    auto segment = lent_.slice(1, lent_.size());
+    std::memset(segment.begin(), 0, segment.size() * sizeof(capnp::word));  // the ring's old bytes
+    next_words_ = segment.size();
+    return segment;
+  }
   if (!gave_first_ && minimum_words <= segment_.size()) {
     gave_first_ = true;
-    next_words_ = segment_.size();
+    next_words_ = std::max(next_words_, segment_.size());
     return segment_;
   }
   // As capnp::MallocMessageBuilder grows (GROW_HEURISTICALLY): each new segment
@@ -250,6 +268,37 @@ kj::ArrayPtr<const kj::byte> MessageBuilder::flatBytesInPlace() {
   return kj::arrayPtr(reinterpret_cast<const kj::byte *>(block_), (segments[0].size() + 1) * sizeof(capnp::word));
 }
 
+void MessageBuilder::send(msgq::PubSocket &sock, std::vector<uint64_t> &scratch) {
+  if (lender_ != nullptr) return send_lent(sock, scratch);
+  auto flat = flatBytesInPlace();
+  if (flat.size() > 0) {
+    sock.send(flat.begin(), flat.size());
+  } else {
+    sock.send(scratch.data(), serialize(*this, scratch));
+  }
+}
+
+void MessageBuilder::send_lent(msgq::PubSocket &sock, std::vector<uint64_t> &scratch) {
+  if (sent_) {
+    throw msgq::Error("msgq topic '" + sock.topic() + "': a message built in a loan is sent once (its bytes are the "
+                      "topic's now); build a new one");
+  }
+  auto segments = getSegmentsForOutput();
+  if (&sock == lender_ && segments.size() == 1 && segments[0].begin() == lent_.begin() + 1) {
+    auto *table = reinterpret_cast<uint32_t *>(lent_.begin());
+    table[0] = 0;  // segment count - 1
+    table[1] = uint32_t(segments[0].size());
+    sent_ = true;
+    sock.commit((segments[0].size() + 1) * sizeof(capnp::word));
+    return;
+  }
+  // Outgrew the loan, or another socket: copied, read out of the loan before it goes back.
+  const size_t size = serialize(*this, scratch);
+  sent_ = true;
+  lender_->cancel_loan();
+  sock.send(scratch.data(), size);
+}
+
 Event::Builder MessageBuilder::initEvent(bool valid) {
   Event::Builder event = initRoot<Event>();
   event.setLogMonoTime(conduit::mono_ns());
@@ -269,16 +318,6 @@ PubMaster::PubMaster(const std::vector<std::string> &services) {
 
 void PubMaster::not_published(std::string_view name) {
   throw std::invalid_argument("PubMaster does not publish '" + std::string(name) + "'");
-}
-
-void PubMaster::send_on(msgq::PubSocket &sock, MessageBuilder &msg) {
-  auto flat = msg.flatBytesInPlace();
-  if (flat.size() > 0) {
-    sock.send(flat.begin(), flat.size());
-  } else {
-    size_t size = serialize(msg, buffer_);
-    sock.send(buffer_.data(), size);
-  }
 }
 
 // --- SubMaster ---
@@ -311,6 +350,7 @@ SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector
     opts.conflate = conflate;
     opts.ring_size = s.service->ring_size;
     s.socket = msgq::SubSocket::create(s.name, opts);
+    s.in_place = s.service->loan != 0;
     const double hz = s.service->frequency;
     if (hz > 0.0) {
       s.alive_window_ns = uint64_t(std::ceil(10.0 / hz * 1e9));
@@ -394,7 +434,9 @@ struct EventHead {
 // of line, so the usual path carries no exception handling.
 [[gnu::noinline]] static std::optional<EventHead> read_unusual_head(ReceivedEvent &m) {
   try {
-    if (m.bytes.size() % sizeof(capnp::word) != 0) throw std::runtime_error("size is not a multiple of 8");
+    if ((m.in_place ? m.view.size() : m.bytes.size()) % sizeof(capnp::word) != 0) {
+      throw std::runtime_error("size is not a multiple of 8");
+    }
     open_reader(m);
     return EventHead{m.event.which(), m.event.getValid(), m.event.getLogMonoTime()};
   } catch (...) {
@@ -402,8 +444,9 @@ struct EventHead {
   }
 }
 
-static std::optional<EventHead> read_head(ReceivedEvent &m) {
-  const kj::byte *data = event_data(m.bytes);
+// m's head, from m's `bytes` (its bytes or its view's).
+static std::optional<EventHead> read_head(ReceivedEvent &m, const char *bytes, size_t size) {
+  const kj::byte *data = event_data(bytes, size);
   if (data == nullptr) return read_unusual_head(m);
   const EventLayout &l = kEventLayout;
   return EventHead{static_cast<Event::Which>(load<uint16_t>(data + l.which_byte)),
@@ -412,14 +455,13 @@ static std::optional<EventHead> read_head(ReceivedEvent &m) {
 }
 
 // Whether every field of m can be read without capnp throwing (event_check.h).
-static bool readable(const ReceivedEvent &m) {
-  return !event_problem(kj::arrayPtr(reinterpret_cast<const capnp::word *>(m.bytes.data()), m.bytes.size() / sizeof(capnp::word)));
-}
+static bool readable(const ReceivedEvent &m) { return !event_problem(m.words()); }
 
 // A spare holder of its own: the old one is still held by a message() handle.
 [[gnu::noinline]] static void renew(std::shared_ptr<ReceivedEvent> &spare) { spare = std::make_shared<ReceivedEvent>(); }
 
 inline bool SubMaster::receive(State &s) {
+  if (s.in_place) [[unlikely]] return receive_in_place(s);
   // Receive into the spare holder (the message before last, reused unless
   // someone still holds it), so a bad message leaves the current one in place.
   if (!s.spare || s.spare.use_count() > 1) renew(s.spare);
@@ -427,15 +469,37 @@ inline bool SubMaster::receive(State &s) {
   if (!s.socket->receive(m.bytes, 0)) return false;
   m.reader.reset();
 
-  const std::optional<EventHead> head = read_head(m);
+  const std::optional<EventHead> head = read_head(m, m.bytes.data(), m.bytes.size());
   if (!head || head->which != s.which || !readable(m)) {
     ++s.bad_messages;
     return false;
   }
-  std::swap(s.message, s.spare);
+  return accept(s, head->valid, head->log_mono_time);
+}
 
-  s.valid = head->valid;
-  s.log_mono_time = head->log_mono_time;
+// A loan topic: the message as a view, checked as a copy is, and then still
+// intact (else it was overwritten while checked, and counts as lost).
+[[gnu::noinline]] bool SubMaster::receive_in_place(State &s) {
+  if (!s.spare || s.spare.use_count() > 1) renew(s.spare);
+  ReceivedEvent &m = *s.spare;
+  if (!s.socket->receive_view(m.view, 0)) return false;
+  m.in_place = true;
+  m.reader.reset();
+  const std::optional<EventHead> head = read_head(m, m.view.data(), m.view.size());
+  const bool good = head && head->which == s.which && readable(m);
+  if (!m.view.intact()) return false;
+  if (!good) {
+    ++s.bad_messages;
+    return false;
+  }
+  return accept(s, head->valid, head->log_mono_time);
+}
+
+// The message in the spare holder becomes the service's newest.
+inline bool SubMaster::accept(State &s, bool valid, uint64_t log_mono_time) {
+  std::swap(s.message, s.spare);
+  s.valid = valid;
+  s.log_mono_time = log_mono_time;
   s.rcv_time = pass_time_;
   s.rcv_frame = frame_;
   s.rate.add(s.rcv_time);

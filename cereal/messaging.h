@@ -14,9 +14,17 @@
 //     if (sm.updated("can")) use(sm["can"].getCan());
 //   }
 //
+// Loan topics (services.py `loan`): the same code, with MessageBuilder msg(pm,
+// "name"), builds the message in place in the topic's ring and sends it with
+// no copy; SubMaster reads it in place. Nothing pins it there (msgq.h): after
+// reading sm["name"], sm.intact("name") says whether what was read was the
+// whole message (false: overwritten meanwhile, counted in lost(); reads may
+// also have thrown kj::Exception). Copied topics are always intact.
+//
 // Ownership: each master owns its sockets. SubMaster::operator[] returns a reader
 // over the bytes received, valid until the update() that replaces that service's
-// message; message() returns a handle that keeps them alive as long as it is held.
+// message; message() returns a handle that keeps them alive as long as it is held
+// (for loan topics, no longer than the SubMaster: the bytes are in its ring).
 // Threads: a master is used by one thread at a time.
 // Errors: unknown service names throw std::invalid_argument; socket errors throw
 // msgq::Error. A received message that is not a valid Event for its service
@@ -40,6 +48,8 @@
 #include "msgq/msgq.h"
 
 namespace cereal {
+
+class PubMaster;
 
 // The service row for `name`; throws std::invalid_argument naming the known services.
 const Service &service(std::string_view name);
@@ -76,6 +86,15 @@ class PooledSegment {
 class MessageBuilder : private detail::PooledSegment, public capnp::MessageBuilder {
  public:
   MessageBuilder() = default;
+  // A message built in place in a loan of `capacity` bytes from `sock`
+  // (msgq::PubSocket::loan; zeroed, as capnp builds on zeros), when the socket
+  // has no loan out; as MessageBuilder() otherwise. Sent on `sock`, a message
+  // that fits the loan is committed where it lies; one that outgrew it is
+  // copied. It is sent once, must not change after, nor outlive `sock`.
+  MessageBuilder(msgq::PubSocket &sock, size_t capacity);
+  // The same over pm's socket for `service` when the services table gives it
+  // a loan; as MessageBuilder() for copied services.
+  MessageBuilder(PubMaster &pm, std::string_view service);
   ~MessageBuilder() noexcept(false) override;
   // The root Event with logMonoTime = now (common/clock.h) and the given valid flag.
   Event::Builder initEvent(bool valid = true);
@@ -85,10 +104,20 @@ class MessageBuilder : private detail::PooledSegment, public capnp::MessageBuild
   // (valid until the builder changes); empty otherwise, then use serialize().
   kj::ArrayPtr<const kj::byte> flatBytesInPlace();
 
-  // capnp's hook for space: the pooled segment first, then heap segments.
+  // capnp's hook for space: the loan or the pooled segment first, then heap segments.
   kj::ArrayPtr<capnp::word> allocateSegment(unsigned minimum_words) override;
 
+  // Publishes the message on `sock`: in place from a loan of sock's, else
+  // copied (in place from the pooled segment, or serialized into `scratch`).
+  void send(msgq::PubSocket &sock, std::vector<uint64_t> &scratch);
+  bool inLoan() const { return lender_ != nullptr; }
+
  private:
+  void send_lent(msgq::PubSocket &sock, std::vector<uint64_t> &scratch);
+
+  msgq::PubSocket *lender_ = nullptr;  // the loan's socket
+  kj::ArrayPtr<capnp::word> lent_;     // the loan: segment table word, then the segment
+  bool gave_lent_ = false, sent_ = false;
   bool gave_first_ = false;
   size_t next_words_ = 0;            // size of the next heap segment
   std::vector<capnp::word *> more_;  // heap segments, calloc'ed
@@ -98,10 +127,11 @@ class PubMaster {
  public:
   // Publishes on each of `services`, with the ring size from the services table.
   explicit PubMaster(const std::vector<std::string> &services);
-  void send(std::string_view name, MessageBuilder &msg) { send_on(socket(name), msg); }
+  void send(std::string_view name, MessageBuilder &msg) { msg.send(socket(name), buffer_); }
   void send(std::string_view name, const void *data, size_t size) { socket(name).send(data, size); }
 
  private:
+  friend class MessageBuilder;
   // A handful of services per master: a scan beats a tree.
   msgq::PubSocket &socket(std::string_view name) {
     for (auto &[n, sock] : sockets_) {
@@ -110,19 +140,30 @@ class PubMaster {
     not_published(name);
   }
   [[noreturn]] static void not_published(std::string_view name);
-  void send_on(msgq::PubSocket &sock, MessageBuilder &msg);
   std::vector<std::pair<std::string, std::unique_ptr<msgq::PubSocket>>> sockets_;
   std::vector<uint64_t> buffer_;
 };
 
 // One received Event, read in place from the bytes msgq delivered (msgq::Message
-// is 8-byte aligned, so Cap'n Proto needs no copy). SubMaster checks the whole
-// message when it arrives (cereal/event_check.h) and sets up `reader` and
-// `event` when it is first read (operator[], message()).
+// is 8-byte aligned, so Cap'n Proto needs no copy), or, on a loan topic, from
+// the ring itself. SubMaster checks the whole message when it arrives
+// (cereal/event_check.h) and sets up `reader` and `event` when it is first read
+// (operator[], message()).
 struct ReceivedEvent {
-  msgq::Message bytes;
+  msgq::Message bytes;     // copied topics
+  msgq::MessageView view;  // loan topics
+  bool in_place = false;   // which of the two
   std::optional<capnp::FlatArrayMessageReader> reader;
   Event::Reader event;
+
+  kj::ArrayPtr<const capnp::word> words() const {
+    const char *data = in_place ? view.data() : bytes.data();
+    const size_t size = in_place ? view.size() : bytes.size();
+    return kj::arrayPtr(reinterpret_cast<const capnp::word *>(data), size / sizeof(capnp::word));
+  }
+  // Whether everything read from it so far was the message (msgq.h's
+  // MessageView::intact()); always true for a copy.
+  bool intact() const { return !in_place || view.intact(); }
 };
 
 class SubMaster {
@@ -177,6 +218,12 @@ class SubMaster {
   uint64_t bad_messages(std::string_view name) const { return state(name).bad_messages; }
   // Messages the publisher overwrote before this subscriber read them.
   uint64_t lost(std::string_view name) const { return state(name).socket->lost(); }
+  // Loan topics: whether the newest message is still whole, so everything read
+  // from it before this call is good; ask after reading. Always true for copies.
+  bool intact(std::string_view name) const {
+    const State &s = state(name);
+    return s.message == nullptr || s.message->intact();
+  }
 
   // All of the above for services()[i], without a name lookup (bindings, hot loops).
   struct Status {
@@ -224,6 +271,7 @@ class SubMaster {
     uint64_t rcv_time = 0, rcv_frame = 0, log_mono_time = 0;
     uint64_t alive_window_ns = 0;  // 10 periods; 0 for frequency 0
     bool ignore_alive = false, polled = false;
+    bool in_place = false;  // a loan topic: read as views
     uint64_t bad_messages = 0;
     RateWindow rate;
   };
@@ -244,6 +292,8 @@ class SubMaster {
   bool take_waiting(std::optional<uint64_t> fixed_now);
   void take_arrived(std::optional<uint64_t> fixed_now);
   bool receive(State &s);
+  bool receive_in_place(State &s);
+  bool accept(State &s, bool valid, uint64_t log_mono_time);
   bool is_alive(const State &s) const {
     const bool seen = s.rate.added != 0;  // every message received adds its time
     return seen && (s.alive_window_ns == 0 || pass_time_ - s.rcv_time < s.alive_window_ns);

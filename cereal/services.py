@@ -7,6 +7,11 @@ union member has the service's name (cereal/log.capnp).
               (None: never in qlog)
   ring_size   bytes of the topic's shared-memory ring; a message may be at most
               about half of it, so size it for the largest message plus slack
+  loan        0: messages are copied into the ring and out of it (small ones).
+              Otherwise bytes of a loan: messages are built in place in the
+              ring and read there (msgq loans and views, large ones); size it
+              for the largest message, as a loan this large is zeroed for
+              Cap'n Proto and reserved in the ring per message
 
 C++ gets the same table from cereal/gen/services.h, generated from this file at
 build time by cereal/gen_services_h.py.
@@ -22,10 +27,11 @@ class Service(NamedTuple):
   frequency: float
   decimation: Optional[int]
   ring_size: int
+  loan: int = 0
 
 
 _SERVICES = {
-  # name: (should_log, frequency, decimation, ring_size)
+  # name: (should_log, frequency, decimation, ring_size[, loan])
   "initData": (True, 0., 1, 1 * MiB),
   "sentinel": (True, 0., 1, 64 * KiB),
 
@@ -63,6 +69,7 @@ _SERVICES = {
 
   # Crash-safety and load tests.
   "testMessage": (True, 0., 10, 4 * MiB),
+  "testLargeMessage": (False, 0., None, 8 * MiB, 1 * MiB + 4 * KiB),
 }
 
 SERVICE_LIST = {name: Service(*row) for name, row in _SERVICES.items()}

@@ -21,7 +21,7 @@ char *Message::resize(size_t size) {
 
 // The seqlock check of the reads made through the view so far: they saw the
 // message only if the publisher had not declared its bytes overwritten yet.
-bool MessageView::intact() {
+bool MessageView::intact() const {
   if (overwritten_upto_ == nullptr) return true;
   std::atomic_thread_fence(std::memory_order_acquire);
   if (overwritten_upto_->load(std::memory_order_relaxed) <= pos_) return true;

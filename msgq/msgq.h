@@ -100,7 +100,7 @@ class MessageView {
   uint64_t seq() const { return seq_; }
   // True while the publisher has not overwritten the message: call it after
   // reading. The first false counts the message in the socket's lost().
-  bool intact();
+  bool intact() const;
 
  private:
   friend class ShmSubSocket;
@@ -111,7 +111,7 @@ class MessageView {
   uint64_t seq_ = 0;
   uint64_t pos_ = 0;                                 // where it lies in the ring
   const std::atomic<uint64_t> *overwritten_upto_ = nullptr;  // null: a copy, always intact
-  uint64_t *lost_ = nullptr;                         // the socket's count, until counted
+  mutable uint64_t *lost_ = nullptr;                 // the socket's count, until counted
   Message copy_;                                     // the copy, on backends that copy
 };
 

@@ -94,7 +94,8 @@ int ShmPubSocket::subscriber_count() const {
 }
 
 [[noreturn, gnu::noinline]] static void loan_is_out(const std::string &topic) {
-  throw Error("msgq topic '" + topic + "': a loan is out; commit() or cancel_loan() it first");
+  throw Error("msgq topic '" + topic + "': a loan is out (a message being built in place); commit() or cancel_loan() it "
+              "first: one loan per topic at a time");
 }
 
 // Where a message of `size` bytes goes, with everything it will overwrite

@@ -7,10 +7,17 @@
   sm.update(100); print(sm['can'][0].address if sm.updated['can'] else None)
 
 Sockets come from cereal._cereal (msgq: shared memory, or libzmq with ZMQ=1);
-waits release the GIL. Readers read received bytes in place. Bad input raises:
+waits release the GIL. Readers read received bytes in place. Loan services
+(SERVICE_LIST[name].loan): new_message builds in the ring of this process's
+publisher of that service and send() commits it there, no copy; SubMaster
+reads it in place: check sm.intact(name) after reading sm[name] (False: it was
+overwritten meanwhile, and counts in sm.lost). sock.receive_view() gives a
+MessageView (memoryview/numpy/log_from_bytes over the ring; view.intact()
+after reading). Bad input raises:
 TypeError (wrong Python type for a field), ValueError/CapnpError (malformed
 message, inactive union member), KeyError/ValueError (unknown service).
 """
+import weakref
 from collections.abc import Mapping
 
 from cereal import log
@@ -27,6 +34,9 @@ __all__ = [
 ]
 
 _LOCAL_ADDRS = ("127.0.0.1", "localhost", "::1", None)
+_LOAN_SERVICES = frozenset(name for name, s in SERVICE_LIST.items() if s.loan)
+# {service: PubSocket} for loan services published in this process: new_message builds in its loans.
+_lenders = weakref.WeakValueDictionary()
 
 
 def _ring_size(endpoint):
@@ -37,7 +47,11 @@ def _ring_size(endpoint):
 def new_message(service=None, size=None, **kwargs):
   """An Event builder stamped now (logMonoTime, CLOCK_MONOTONIC ns), valid=True unless
   given, with the union member `service` initialized (a list of `size` if given)
-  unless kwargs already set it."""
+  unless kwargs already set it. For a loan service published in this process,
+  it is built in place in the topic's ring: send it once, on that socket, and
+  do not change it after."""
+  if service in _LOAN_SERVICES:
+    return _new_event(log.Event, service, size, kwargs, _lenders.get(service))
   return _new_event(log.Event, service, size, kwargs)
 
 
@@ -48,7 +62,10 @@ def log_from_bytes(dat, traversal_limit_in_words=None):
 
 
 def pub_sock(endpoint):
-  return PubSocket(endpoint, _ring_size(endpoint))
+  sock = PubSocket(endpoint, _ring_size(endpoint))
+  if endpoint in _LOAN_SERVICES:
+    _lenders[endpoint] = sock
+  return sock
 
 
 def sub_sock(endpoint, poller=None, addr="127.0.0.1", conflate=False, timeout=None):
@@ -146,7 +163,8 @@ class SubMaster:
   Per service, dicts kept current by every update: updated, alive, valid,
   freq_ok. Mappings read on access: recv_time (s, monotonic), recv_time_ns,
   recv_frame, logMonoTime, lost, bad_messages. sm[name] is the newest message's
-  union member.
+  union member; on a loan service it is read in place: sm.intact(name) after
+  reading says whether what was read was whole.
   """
 
   def __init__(self, services, poll=None, ignore_alive=None, ignore_avg_freq=None, ignore_valid=None,
@@ -202,6 +220,11 @@ class SubMaster:
 
   def __contains__(self, service):
     return service in self.services
+
+  def intact(self, service):
+    """Whether the newest message of `service` is still whole: always for copied
+    services; for loan services, ask after reading sm[service]."""
+    return self._sm.intact(service)
 
   def all_alive(self, service_list=None):
     names = self.services if service_list is None else service_list

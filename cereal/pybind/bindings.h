@@ -1,8 +1,19 @@
 #pragma once
 // The parts of the cereal._cereal Python module (cereal/pybind/module.cc).
+#include <memory>
+
 #include <pybind11/pybind11.h>
 
+#include "msgq/msgq.h"
+
 namespace cereal_py {
+
+struct BuiltMessage;
+// A message builder over a loan of `capacity` bytes from `pub_socket` (a
+// PubSocket), or an ordinary one when that socket has a loan out: msgq_bind.cc.
+std::shared_ptr<BuiltMessage> message_in_loan(pybind11::handle pub_socket, size_t capacity);
+// The view `obj` wraps when it is a MessageView, else nullptr: msgq_bind.cc.
+const msgq::MessageView *message_view_in(pybind11::handle obj);
 
 void bind_capnp(pybind11::module_ &m);      // schemas, readers, builders: capnp_bind.cc
 void bind_msgq(pybind11::module_ &m);       // sockets and poller: msgq_bind.cc

@@ -96,6 +96,16 @@ capnp::ReaderOptions reader_options(py::object traversal_limit_in_words, py::obj
 // Readers over `data`: in place when it is an aligned bytes object, else over one copy.
 std::shared_ptr<ReadMessage> hold_bytes(py::handle data, kj::ArrayPtr<const capnp::word> *words) {
   auto msg = std::make_shared<ReadMessage>();
+  if (const msgq::MessageView *view = message_view_in(data)) {  // in place, in the ring: check view.intact() after
+    if (view->size() % sizeof(capnp::word) != 0) {
+      throw CapnpError("a Cap'n Proto message is a whole number of 8-byte words; got " + std::to_string(view->size()) +
+                       " bytes");
+    }
+    msg->source = py::reinterpret_borrow<py::object>(data);
+    *words = kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word *>(view->data()),
+                                             view->size() / sizeof(capnp::word));
+    return msg;
+  }
   if (PyBytes_Check(data.ptr())) {
     const char *p = PyBytes_AS_STRING(data.ptr());
     size_t n = size_t(PyBytes_GET_SIZE(data.ptr()));

@@ -44,6 +44,11 @@ struct ReadMessage {
 };
 
 struct BuiltMessage {
+  BuiltMessage() = default;
+  // Built in a loan of `sock`, which `lender` (its Python PubSocket) keeps alive.
+  BuiltMessage(py::object lender, msgq::PubSocket &sock, size_t capacity)
+      : lender(std::move(lender)), message(sock, capacity) {}
+  py::object lender;  // destroyed after `message`, which gives the loan back
   cereal::MessageBuilder message;
 };
 

@@ -11,22 +11,30 @@ namespace cereal_py {
 
 namespace {
 
-// new_event(event_schema, service, size, fields): an Event builder stamped now
-// (logMonoTime, CLOCK_MONOTONIC ns) and valid, with the union member `service`
-// initialized (a list of `size`) unless service is None or among `fields`, then
-// `fields` (a dict) set. event_schema is cereal.log.Event: it is built with the
-// compiled Event and read through the parsed one, which lay it out alike.
+// new_event(event_schema, service, size, fields[, lender]): an Event builder
+// stamped now (logMonoTime, CLOCK_MONOTONIC ns) and valid, with the union
+// member `service` initialized (a list of `size`) unless service is None or
+// among `fields`, then `fields` (a dict) set. event_schema is cereal.log.Event:
+// it is built with the compiled Event and read through the parsed one, which
+// lay it out alike. lender: None, or the PubSocket of a loan service, which
+// then lends the memory it is built in (the services table's loan bytes).
 PyObject *new_event(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
   return guarded([&]() -> PyObject * {
-    if (nargs != 4 || !PyDict_Check(args[3])) {
-      throw py::type_error("new_event(event_schema, service, size, fields) takes 4 arguments, fields a dict");
+    if ((nargs != 4 && nargs != 5) || !PyDict_Check(args[3])) {
+      throw py::type_error("new_event(event_schema, service, size, fields[, lender]) takes 4 or 5 arguments, fields a dict");
     }
     capnp::StructSchema schema = unwrap<StructSchemaPy>(args[0]).schema();
     if (schema.getProto().getId() != capnp::typeId<cereal::Event>()) {
       throw py::type_error("new_event: expected the Event schema of cereal/log.capnp, found " +
                            std::string(schema.getShortDisplayName().cStr()));
     }
-    auto msg = std::make_shared<BuiltMessage>();
+    std::shared_ptr<BuiltMessage> msg;
+    if (nargs == 5 && args[4] != Py_None) {
+      const cereal::Service &service = cereal::service(py::cast<std::string>(py::handle(args[1])));
+      msg = message_in_loan(args[4], service.loan);
+    } else {
+      msg = std::make_shared<BuiltMessage>();
+    }
     msg->message.initEvent();
     auto event = msg->message.getRoot<capnp::DynamicStruct>(schema);
     const int service_in_fields = args[1] == Py_None ? 0 : PyDict_Contains(args[3], args[1]);
@@ -39,9 +47,10 @@ PyObject *new_event(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 
 PyMethodDef new_event_def = {"new_event", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(new_event)),
                              METH_FASTCALL,
-                             "new_event(event_schema, service, size, fields)\n--\n\n"
+                             "new_event(event_schema, service, size, fields, lender=None)\n--\n\n"
                              "An Event builder stamped now and valid, with `service` initialized (a list of `size`) "
-                             "unless it is None or among `fields`, then `fields` set."};
+                             "unless it is None or among `fields`, then `fields` set; built in a loan of `lender` "
+                             "(a PubSocket) when given."};
 
 }  // namespace
 

@@ -34,6 +34,7 @@ struct PubSocketPy {
       if (!b->is_root) throw py::type_error("send() takes a whole message; this builder is a field of one");
       if (!which.is_none()) check_which(b->value, which);
       cereal::MessageBuilder &msg = std::static_pointer_cast<BuiltMessage>(b->keep)->message;
+      if (msg.inLoan()) return msg.send(*sock, buffer);  // committed in place (copied if it outgrew the loan)
       auto flat = msg.flatBytesInPlace();
       if (flat.size() > 0) {
         send_bytes(flat.begin(), flat.size());
@@ -77,10 +78,32 @@ struct PubSocketPy {
   }
 };
 
+// A received message in place (msgq::MessageView): a read-only buffer
+// (memoryview(v), numpy.frombuffer(v), log_from_bytes(v) read it in place).
+// Holds its socket, whose ring it points into.
+struct MessageViewPy {
+  py::object socket;
+  msgq::MessageView view;
+};
+
 struct SubSocketPy {
   std::unique_ptr<msgq::SubSocket> sock;
   int timeout_ms = -1;
   msgq::Message msg;
+
+  // Next message as a MessageView, or None; waits as receive().
+  static py::object receive_view(py::object self, bool non_blocking, py::object timeout) {
+    SubSocketPy &s = unwrap<SubSocketPy>(self);
+    int wait = non_blocking ? 0 : (timeout.is_none() ? s.timeout_ms : py::cast<int>(timeout));
+    MessageViewPy v{self, {}};
+    bool got = s.sock->receive_view(v.view, 0);
+    if (!got && wait != 0) {
+      py::gil_scoped_release release;
+      got = s.sock->receive_view(v.view, wait);
+    }
+    if (!got) return py::none();
+    return wrap(std::move(v));
+  }
 
   // Next message as bytes, or None. Tries without waiting first, so a ready
   // message costs no GIL round trip.
@@ -121,6 +144,16 @@ struct PollerPy {
 
 }  // namespace
 
+std::shared_ptr<BuiltMessage> message_in_loan(py::handle pub_socket, size_t capacity) {
+  PubSocketPy &p = unwrap<PubSocketPy>(pub_socket);
+  return std::make_shared<BuiltMessage>(py::reinterpret_borrow<py::object>(pub_socket), *p.sock, capacity);
+}
+
+const msgq::MessageView *message_view_in(py::handle obj) {
+  const MessageViewPy *v = wrapped<MessageViewPy>(obj);
+  return v != nullptr ? &v->view : nullptr;
+}
+
 void bind_msgq(py::module_ &m) {
   py::register_exception<msgq::Error>(m, "MsgqError", PyExc_RuntimeError);
 
@@ -139,7 +172,19 @@ void bind_msgq(py::module_ &m) {
       .def("send", &PubSocketPy::send, py::arg("data"), py::arg("which") = py::none(),
            "Publishes bytes or a message builder; a builder must hold the union member `which` when given.")
       .def_property_readonly("topic", [](const PubSocketPy &p) { return p.sock->topic(); })
-      .def("subscriber_count", [](const PubSocketPy &p) { return p.sock->subscriber_count(); });
+      .def("subscriber_count", [](const PubSocketPy &p) { return p.sock->subscriber_count(); })
+      .def(
+          "loan",
+          [](PubSocketPy &p, size_t size) {
+            void *data = p.sock->loan(size);
+            return py::reinterpret_steal<py::object>(PyMemoryView_FromMemory(static_cast<char *>(data), Py_ssize_t(size), PyBUF_WRITE));
+          },
+          py::arg("size"),
+          "A writable memoryview of `size` bytes in the topic's ring for the next message (msgq.h's loan): "
+          "fill it, then commit(n). Do not touch it after commit() or cancel_loan().")
+      .def("commit", [](PubSocketPy &p, size_t size) { p.sock->commit(size); }, py::arg("size"),
+           "Publishes the first `size` bytes of the loan, in place.")
+      .def("cancel_loan", [](PubSocketPy &p) { p.sock->cancel_loan(); });
 
   py::class_<SubSocketPy> sub_socket(m, "SubSocket");
   sub_socket
@@ -153,10 +198,25 @@ void bind_msgq(py::module_ &m) {
            py::arg("timeout_ms") = -1)
       .def("receive", &SubSocketPy::receive, py::arg("non_blocking") = false, py::arg("timeout_ms") = py::none(),
            "The next message as bytes; None when none arrived in time.")
+      .def("receive_view", &SubSocketPy::receive_view, py::arg("non_blocking") = false,
+           py::arg("timeout_ms") = py::none(),
+           "The next message in place, as a MessageView; None when none arrived in time. Read it, then "
+           "check view.intact(): False means it was overwritten meanwhile (and counts in lost()).")
       .def("set_timeout", [](SubSocketPy &s, int ms) { s.timeout_ms = ms; })
       .def_property_readonly("timeout_ms", [](const SubSocketPy &s) { return s.timeout_ms; })
       .def_property_readonly("topic", [](const SubSocketPy &s) { return s.sock->topic(); })
       .def("lost", [](const SubSocketPy &s) { return s.sock->lost(); });
+
+  py::class_<MessageViewPy> message_view(m, "MessageView", py::buffer_protocol());
+  message_view
+      .def_buffer([](MessageViewPy &v) {
+        return py::buffer_info(const_cast<char *>(v.view.data()), 1, py::format_descriptor<uint8_t>::format(), 1,
+                               {py::ssize_t(v.view.size())}, {py::ssize_t(1)}, /*readonly=*/true);
+      })
+      .def("intact", [](const MessageViewPy &v) { return v.view.intact(); },
+           "True while the message was not overwritten: everything read before this call was the message.")
+      .def_property_readonly("seq", [](const MessageViewPy &v) { return v.view.seq(); })
+      .def("__len__", [](const MessageViewPy &v) { return v.view.size(); });
 
   py::class_<PollerPy> poller(m, "Poller");
   poller
@@ -165,6 +225,7 @@ void bind_msgq(py::module_ &m) {
       .def("registerSocket", &PollerPy::add)
       .def("poll", &PollerPy::poll, py::arg("timeout_ms"), "Sockets with a message ready (empty on timeout).");
 
+  conduit_py::refuse_construction(message_view);
   for (py::handle type : std::initializer_list<py::handle>{pub_socket, sub_socket, poller}) {
     conduit_py::require_init(type);
   }

@@ -60,9 +60,9 @@ class SubMasterPy {
     if (received) {
       auto msg = std::make_shared<ReadMessage>();
       msg->external = received;
-      kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word *>(received->bytes.data()),
-                                            received->bytes.size() / sizeof(capnp::word));
-      readers_[i] = wrap(read_struct(event_, msg, words, capnp::ReaderOptions()));
+      // A loan topic's message lies in the subscriber's ring: the reader keeps the SubMaster alive.
+      if (received->in_place) msg->source = py::cast(this, py::return_value_policy::reference);
+      readers_[i] = wrap(read_struct(event_, msg, received->words(), capnp::ReaderOptions()));
     } else {
       auto msg = std::make_shared<BuiltMessage>();
       auto root = msg->message.initRoot<capnp::DynamicStruct>(event_);
@@ -235,6 +235,7 @@ void bind_submaster(py::module_ &m) {
       .def("logMonoTime", [](S &s, const std::string &n) { return s.sm().logMonoTime(n); })
       .def("bad_messages", [](S &s, const std::string &n) { return s.sm().bad_messages(n); })
       .def("lost", [](S &s, const std::string &n) { return s.sm().lost(n); })
+      .def("intact", [](S &s, const std::string &n) { return s.sm().intact(n); })
       .def("frame", [](S &s) { return s.sm().frame(); })
       .def("all_alive", [](S &s, py::object names) { return s.sm().allAlive(names_or_all(names)); }, py::arg("names") = py::none())
       .def("all_valid", [](S &s, py::object names) { return s.sm().allValid(names_or_all(names)); }, py::arg("names") = py::none())

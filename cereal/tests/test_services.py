@@ -22,6 +22,7 @@ def test_rows_are_sane():
     assert isinstance(s.should_log, bool) and s.frequency >= 0, name
     assert s.decimation is None or (isinstance(s.decimation, int) and s.decimation >= 1), name
     assert s.ring_size >= 64 * 1024 and s.ring_size % 4096 == 0, name
+    assert s.loan == 0 or (s.loan % 8 == 0 and s.loan <= max_message_size(s.ring_size)), name
   for idx in ("roadEncodeIdx", "wideRoadEncodeIdx", "driverEncodeIdx", "qRoadEncodeIdx"):
     assert SERVICE_LIST[idx].decimation == 1
   for data in ("roadEncodeData", "wideRoadEncodeData", "driverEncodeData"):
@@ -32,9 +33,9 @@ def test_rows_are_sane():
 def test_generated_header_matches(tmp_path):
   out = tmp_path / "services.h"
   subprocess.run([sys.executable, os.path.join(CEREAL, "gen_services_h.py"), str(out)], check=True)
-  rows = re.findall(r'\{"(\w+)", (true|false), ([0-9.e+-]+), (-?\d+), (\d+)u\}', out.read_text())
+  rows = re.findall(r'\{"(\w+)", (true|false), ([0-9.e+-]+), (-?\d+), (\d+)u, (\d+)u\}', out.read_text())
   assert [r[0] for r in rows] == list(SERVICE_LIST)
-  for name, should_log, freq, decimation, ring in rows:
+  for name, should_log, freq, decimation, ring, loan in rows:
     s = SERVICE_LIST[name]
-    assert (should_log == "true", float(freq), int(decimation), int(ring)) == \
-      (s.should_log, s.frequency, -1 if s.decimation is None else s.decimation, s.ring_size)
+    assert (should_log == "true", float(freq), int(decimation), int(ring), int(loan)) == \
+      (s.should_log, s.frequency, -1 if s.decimation is None else s.decimation, s.ring_size, s.loan)
