@@ -263,11 +263,11 @@ void ShmSubSocket::skip_to_newest() {
   next_seq_ = seq;
 }
 
-void ShmSubSocket::take(Message &msg, const MessageHeader *m, uint32_t size, uint64_t) {
+[[gnu::always_inline]] inline void ShmSubSocket::take(Message &msg, const MessageHeader *m, uint32_t size, uint64_t) {
   copy_out(msg.resize(size), m + 1, size);
 }
 
-void ShmSubSocket::take(MessageView &view, const MessageHeader *m, uint32_t size, uint64_t pos) {
+[[gnu::always_inline]] inline void ShmSubSocket::take(MessageView &view, const MessageHeader *m, uint32_t size, uint64_t pos) {
   view.data_ = reinterpret_cast<const char *>(m + 1);
   view.size_ = size;
   view.pos_ = pos;
