@@ -98,11 +98,17 @@ std::vector<std::string> resolve_logs(const std::string &spec_in, bool qlog, std
       throw std::invalid_argument("log spec '" + spec_in + "': bad segment range '" + last + "', expected a, a:b, a: or :b");
     p = p.parent_path();
   }
-  std::string root = p.parent_path().empty() ? "." : p.parent_path().string();
-  std::string route = p.filename().string();
+  // A bare route name is looked up under the log root, then here.
+  const std::string route = p.filename().string();
+  std::string root;
   std::vector<SegmentDir> segs;
-  for (auto &s : list_segments(root))
-    if (s.route == route) segs.push_back(s);
+  for (const std::string &r : p.parent_path().empty() ? std::vector<std::string>{log_root(), "."}
+                                                      : std::vector<std::string>{p.parent_path().string()}) {
+    root = r;
+    for (auto &s : list_segments(root))
+      if (s.route == route) segs.push_back(s);
+    if (!segs.empty()) break;
+  }
   if (segs.empty())
     throw std::invalid_argument("log spec '" + spec_in + "': expected a log file, a segment directory or <root>/<route>[/a:b]; found no segments " +
                                 root + "/" + route + "--<n>");

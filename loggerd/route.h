@@ -6,6 +6,7 @@
 //   <root>/<route>                         every segment of the route, in order
 //   <root>/<route>/<a>:<b> (or /<a>, /<a>:, /:<b>)   segments numbered a <= n < b;
 //                                          negative bounds count from the newest (-1: the last)
+//   <route>[/<a>:<b>]                      a bare route name: under log_root(), else here
 // Errors: std::invalid_argument naming the spec and what was expected.
 #include <string>
 #include <vector>

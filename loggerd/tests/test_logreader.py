@@ -294,3 +294,20 @@ def test_loggerd_keeps_unreadable_events_out_of_the_log(tmp_path):
   assert cal == [i for i in range(30) if i % 10 != 5]
   assert lr.bad_events == 0 and lr.warnings == []
   assert 'keeping an invalid liveCalibration message out of the log' in err
+
+
+def test_lr_help_unknown_services_and_route_names_under_the_log_root(tmp_path):
+  lr = os.path.join(ROOT, 'build', 'bin', 'lr')
+  out = subprocess.run([lr, '--help'], capture_output=True, text=True, timeout=30)
+  assert out.returncode == 0 and out.stdout.startswith('usage: lr')
+  messaging = _messaging()
+  seg = tmp_path / 'myroute--0'
+  seg.mkdir()
+  _log_with_poison(messaging, seg / 'rlog.zst', bad_at=())
+  out = subprocess.run([lr, '--only', 'liveCalibratoin', str(seg)], capture_output=True, text=True, timeout=30)
+  assert out.returncode == 2
+  assert "no such service: 'liveCalibratoin' (did you mean 'liveCalibration'?)" in out.stderr
+  env = dict(os.environ, CONDUIT_LOG_ROOT=str(tmp_path))
+  out = subprocess.run([lr, 'myroute/0'], capture_output=True, text=True, timeout=30, env=env, cwd='/')
+  assert out.returncode == 0, out.stderr
+  assert len(out.stdout.splitlines()) == 40

@@ -1,8 +1,12 @@
 // lr: prints the Events of a log spec (loggerd/route.h) as JSON lines.
-//   lr [--qlog] [--strict] [--only svc1,svc2] [--raw-count] SPEC
+//   lr [--qlog] [--strict] [--only svc1,svc2] SPEC   (--help: usage, exit 0)
 // Warnings about damaged files go to stderr; the exit status is 1 if there were any.
 #include <capnp/compat/json.h>
+#include <capnp/schema.h>
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -18,10 +22,40 @@ std::string which_name(cereal::Event::Reader ev) {
   return "?";
 }
 
-int usage() {
-  fprintf(stderr, "usage: lr [--qlog] [--strict] [--only svc1,svc2] SPEC\n"
-                  "  SPEC: a log file, a segment dir, or <root>/<route>[/a:b]\n");
-  return 2;
+int usage(FILE *out, int status) {
+  fprintf(out, "usage: lr [--qlog] [--strict] [--only svc1,svc2] SPEC\n"
+               "  SPEC: a log file, a segment dir, <root>/<route>[/a:b], or a route name\n"
+               "        under $CONDUIT_LOG_ROOT (default ./data/routes)\n");
+  return status;
+}
+
+// The service names `only` asks for that the schema does not have, each with the closest known name.
+std::string unknown_services(const std::set<std::string> &only) {
+  std::string out;
+  for (const std::string &name : only) {
+    std::string best;
+    size_t best_d = SIZE_MAX;
+    bool known = false;
+    for (auto field : capnp::Schema::from<cereal::Event>().getUnionFields()) {
+      const std::string n = field.getProto().getName().cStr();
+      known |= n == name;
+      // Closeness: edit distance, enough for a typo.
+      std::vector<size_t> row(n.size() + 1);
+      for (size_t j = 0; j <= n.size(); ++j) row[j] = j;
+      for (size_t i = 1; i <= name.size(); ++i) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= n.size(); ++j) {
+          size_t up = row[j];
+          row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (name[i - 1] != n[j - 1])});
+          diag = up;
+        }
+      }
+      if (row[n.size()] < best_d) best_d = row[n.size()], best = n;
+    }
+    if (!known) out += (out.empty() ? "" : ", ") + ("'" + name + "' (did you mean '" + best + "'?)");
+  }
+  return out;
 }
 
 }  // namespace
@@ -32,15 +66,20 @@ int main(int argc, char **argv) {
   std::string spec;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--help" || a == "-h") return usage(stdout, 0);
     if (a == "--qlog") opts.qlog = true;
     else if (a == "--strict") opts.strict = true;
     else if (a == "--only" && i + 1 < argc) {
       std::stringstream ss(argv[++i]);
       for (std::string s; std::getline(ss, s, ',');) only.insert(s);
-    } else if (a.rfind("--", 0) == 0 || !spec.empty()) return usage();
+    } else if (a.rfind("--", 0) == 0 || !spec.empty()) return usage(stderr, 2);
     else spec = a;
   }
-  if (spec.empty()) return usage();
+  if (spec.empty()) return usage(stderr, 2);
+  if (std::string bad = unknown_services(only); !bad.empty()) {
+    fprintf(stderr, "lr: --only names no such service: %s\n", bad.c_str());
+    return 2;
+  }
   try {
     loggerd::LogReader lr(spec, opts);
     capnp::JsonCodec json;
