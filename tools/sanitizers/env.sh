@@ -4,7 +4,6 @@
 sanitizers_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export LSAN_OPTIONS=suppressions=$sanitizers_dir/suppressions.txt
 # die_after_fork=0: msgq's tests fork children that use threads (the publisher
 # in another process); TSan's default ends such a child at its first thread.
 export TSAN_OPTIONS=halt_on_error=1:die_after_fork=0:second_deadlock_stack=1:suppressions=$sanitizers_dir/suppressions.txt
