@@ -244,6 +244,28 @@ struct Heartbeat {
   pid @1 :Int32;
 }
 
+# What a bridge (bridge/bridge.cc) relays between this host's bus and others,
+# per service and direction, counted since the bridge started.
+struct BridgeState {
+  services @0 :List(RelayedService);
+
+  struct RelayedService {
+    name @0 :Text;
+    direction @1 :Direction;
+    peer @2 :Text;        # tcp:// endpoint: bound (publish) or connected to (subscribe)
+    messages @3 :UInt64;  # relayed
+    bytes @4 :UInt64;     # payload bytes relayed
+    lost @5 :UInt64;      # missed before this bridge got them: local ring laps (publish); gaps in the
+                          # source's sequence numbers: remote bridge down, network cut, queue overflow (subscribe)
+    dropped @6 :UInt64;   # received but not relayed: malformed frames, messages too large for the ring
+  }
+
+  enum Direction {
+    publish @0;    # local bus -> network
+    subscribe @1;  # network -> local bus
+  }
+}
+
 # Crash-safety tests: checksum covers seq and payload, so a reader can tell a
 # complete message from a torn or corrupted one.
 struct TestMessage {
@@ -284,5 +306,6 @@ struct Event {
     heartbeat @26 :Heartbeat;
     testMessage @27 :TestMessage;
     testLargeMessage @28 :TestMessage;  # a loan topic: built and read in place
+    bridgeState @29 :BridgeState;
   }
 }

@@ -13,7 +13,9 @@
 #include <capnp/schema.h>
 
 #include "cereal/event_check.h"
+#include "cereal/remote.h"
 #include "common/clock.h"
+#include "msgq/zmq_socket.h"
 
 namespace cereal {
 
@@ -334,7 +336,7 @@ bool SubMaster::RateWindow::ok() const {
 }
 
 SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector<std::string> &poll,
-                     const std::vector<std::string> &ignore_alive, bool conflate)
+                     const std::vector<std::string> &ignore_alive, bool conflate, const std::string &addr)
     : names_(services), states_(services.size()) {
   static const bool layout_checked = (check_event_layout(), true);
   (void)layout_checked;
@@ -346,10 +348,12 @@ SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector
     if (index_of(s.name) != i) {
       throw std::invalid_argument("SubMaster: service '" + s.name + "' listed twice");
     }
-    msgq::SubOptions opts;
-    opts.conflate = conflate;
-    opts.ring_size = s.service->ring_size;
-    s.socket = msgq::SubSocket::create(s.name, opts);
+    if (is_local_addr(addr)) {
+      msgq::SubOptions opts;
+      opts.conflate = conflate;
+      opts.ring_size = s.service->ring_size;
+      s.socket = msgq::SubSocket::create(s.name, opts);
+    }
     s.in_place = s.service->loan != 0;
     const double hz = s.service->frequency;
     if (hz > 0.0) {
@@ -362,7 +366,13 @@ SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector
   }
   for (const std::string &name : ignore_alive) states_[index_of(name)].ignore_alive = true;
 
-  poller_ = msgq::Poller::create();
+  if (is_local_addr(addr)) {
+    poller_ = msgq::Poller::create();
+  } else {
+    auto remote = remote_subscribers(services, addr, conflate);
+    for (size_t i = 0; i < services.size(); ++i) states_[i].socket = std::move(remote[i]);
+    poller_ = std::make_unique<msgq::ZmqPoller>();
+  }
   for (const std::string &name : poll.empty() ? services : poll) {
     State &s = states_[index_of(name)];
     if (!s.polled) poller_->add(*s.socket);

@@ -170,8 +170,10 @@ class SubMaster {
  public:
   // Subscribes to `services`. update() waits for the services in `poll` (all of
   // them when empty); services in `ignore_alive` count as alive in allAlive().
+  // addr: another host, whose bridge relays the services (cereal/remote.h); the
+  // default, 127.0.0.1 or localhost mean this host's bus.
   SubMaster(const std::vector<std::string> &services, const std::vector<std::string> &poll = {},
-            const std::vector<std::string> &ignore_alive = {}, bool conflate = false);
+            const std::vector<std::string> &ignore_alive = {}, bool conflate = false, const std::string &addr = "");
 
   // Waits up to timeout_ms (0: no wait, -1: forever) for a polled service, then
   // takes at most one new message from every service. A message's receive time

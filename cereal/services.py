@@ -13,6 +13,9 @@ union member has the service's name (cereal/log.capnp).
               for the largest message, as a loan this large is zeroed for
               Cap'n Proto and reserved in the ring per message
 
+A service's row index is also its place among a bridge's tcp ports (bridge
+port = base + index, cereal/remote.h): add new services at the end.
+
 C++ gets the same table from cereal/gen/services.h, generated from this file at
 build time by cereal/gen_services_h.py.
 """
@@ -70,6 +73,8 @@ _SERVICES = {
   # Crash-safety and load tests.
   "testMessage": (True, 0., 10, 4 * MiB),
   "testLargeMessage": (False, 0., None, 8 * MiB, 1 * MiB + 4 * KiB),
+
+  "bridgeState": (True, 1., 1, 256 * KiB),
 }
 
 SERVICE_LIST = {name: Service(*row) for name, row in _SERVICES.items()}

@@ -32,6 +32,11 @@ KEYS = {
   'LoggerdSqpollIdleMs': (int, 1000, 'how long loggerd\'s SQPOLL thread polls without submissions before it sleeps'),
   'ServeEnabled': (bool, False, 'run streamd, the web server for routes and the live camera (./launch --serve)'),
   'ServePort': (int, 8088, 'streamd\'s TCP port on 127.0.0.1'),
+  'BridgePublish': (str, '', 'services the bridge serves to other hosts: a comma-separated list or "all" '
+                    '(empty, and BridgeFrom empty: no bridge)'),
+  'BridgeBind': (str, '127.0.0.1', 'address the bridge serves on (another host needs a non-loopback one)'),
+  'BridgeFrom': (str, '', 'host whose bridge to take BridgeSubscribe from (empty: none)'),
+  'BridgeSubscribe': (str, 'all', 'services the bridge takes from BridgeFrom'),
 }
 
 

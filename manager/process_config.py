@@ -84,6 +84,15 @@ def _streamd(params):
   return ['build/bin/streamd', '--port', str(params.get('ServePort'))]
 
 
+def _bridge(params):
+  argv = ['build/bin/bridge']
+  if params.get('BridgePublish'):
+    argv += ['--publish', params.get('BridgePublish'), '--bind', params.get('BridgeBind')]
+  if params.get('BridgeFrom'):
+    argv += ['--from', params.get('BridgeFrom'), '--subscribe', params.get('BridgeSubscribe')]
+  return argv
+
+
 # encoderd runs at nice 5: where the cores are short (2 cores: encoderd alone
 # wants ~1.4 of them) it yields to modeld and loggerd. It can afford to: it reads
 # every frame in order and VisionIPC's buffers hold a few frames for it to catch
@@ -99,4 +108,7 @@ PROCESSES = [
               death_signal=signal.SIGTERM),
   # Off by default (./launch --serve): it opens a TCP port, on 127.0.0.1 only.
   ProcessSpec('streamd', _streamd, enabled=lambda p: p.get('ServeEnabled'), env=_log_root_env, restart='always'),
+  # Off by default (Params BridgePublish / BridgeFrom): it opens TCP ports.
+  ProcessSpec('bridge', _bridge, enabled=lambda p: bool(p.get('BridgePublish') or p.get('BridgeFrom')),
+              restart='always', watchdog=5.0),
 ]

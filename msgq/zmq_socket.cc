@@ -14,7 +14,7 @@ namespace msgq {
 
 // One context per process. A forked child gets a new one: a libzmq context
 // does not survive fork (its I/O threads stay in the parent).
-static void *zmq_context() {
+void *zmq_context() {
   static void *ctx = nullptr;
   static pid_t owner = 0;
   if (owner != getpid()) {
@@ -45,12 +45,52 @@ std::string zmq_endpoint(const std::string &topic) {
   return "tcp://127.0.0.1:" + std::to_string(port);
 }
 
-ZmqPubSocket::ZmqPubSocket(const std::string &topic, size_t ring_size)
-    : topic_(topic), max_size_(max_message_size(ring_size)) {
-  std::string ep = zmq_endpoint(topic);
+ZmqLink zmq_local_link(const std::string &topic) {
+  ZmqLink link;
+  link.endpoint = zmq_endpoint(topic);
+  return link;
+}
+
+// Queue bound of a remote link: a stalled peer costs at most this many
+// messages per topic, dropped by libzmq and counted by the receiver's lost().
+constexpr int kRemoteQueue = 2000;
+// A peer silent for this long (heartbeats included) is dropped and reconnected.
+constexpr int kHeartbeatMs = 1000, kHeartbeatTimeoutMs = 5000;
+
+static void set_int(void *sock, int option, int value) { zmq_setsockopt(sock, option, &value, sizeof(value)); }
+
+// The options both ends of a link share; false for a bad CURVE key.
+static bool configure(void *sock, const ZmqLink &link, bool server) {
+  set_int(sock, server ? ZMQ_SNDHWM : ZMQ_RCVHWM, link.remote ? kRemoteQueue : 0);
+  if (link.remote) {
+    set_int(sock, ZMQ_HEARTBEAT_IVL, kHeartbeatMs);
+    set_int(sock, ZMQ_HEARTBEAT_TIMEOUT, kHeartbeatTimeoutMs);
+  }
+  if (link.curve_key.empty()) return true;
+  // One secret makes both keypairs: a peer that holds another secret cannot
+  // name this server's public key, so the handshake fails.
+  char pub[41];
+  if (link.curve_key.size() != 40 || zmq_curve_public(pub, link.curve_key.c_str()) != 0) return false;
+  if (server) {
+    set_int(sock, ZMQ_CURVE_SERVER, 1);
+    return zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, link.curve_key.c_str(), 40) == 0;
+  }
+  return zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, pub, 40) == 0 &&
+         zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40) == 0 &&
+         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, link.curve_key.c_str(), 40) == 0;
+}
+
+ZmqPubSocket::ZmqPubSocket(const std::string &topic, size_t ring_size, const ZmqLink &link)
+    : topic_(topic), max_size_(max_message_size(ring_size)), tag_words_(link.tag.size() / 8) {
+  if (link.tag.size() % 8 != 0) throw Error("msgq (zmq) topic '" + topic + "': the link's tag is not a multiple of 8 bytes");
+  buf_.resize(tag_words_ + 1);
+  memcpy(buf_.data(), link.tag.data(), link.tag.size());
+  const std::string &ep = link.endpoint;
   sock_ = zmq_socket(zmq_context(), ZMQ_PUB);
-  int hwm = 0;
-  zmq_setsockopt(sock_, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+  if (!configure(sock_, link, true)) {
+    zmq_close(sock_);
+    throw Error("msgq (zmq) topic '" + topic + "': bad CURVE key (expected 40 Z85 characters of a secret key)");
+  }
   // A publisher closed a moment ago may still hold the port (libzmq closes
   // asynchronously): retry briefly before calling it a second publisher.
   int rc;
@@ -78,13 +118,13 @@ char *ZmqPubSocket::frame(size_t size) {
                 " bytes exceeds the largest this topic allows (" + std::to_string(max_size_) + ")");
   }
   if (on_loan_) throw Error("msgq topic '" + topic_ + "': a loan is out; commit() or cancel_loan() it first");
-  buf_.resize(1 + (size + 7) / 8);
-  return reinterpret_cast<char *>(buf_.data() + 1);
+  buf_.resize(tag_words_ + 1 + (size + 7) / 8);
+  return reinterpret_cast<char *>(buf_.data() + tag_words_ + 1);
 }
 
 void ZmqPubSocket::send_frame(size_t size) {
-  buf_[0] = seq_;
-  if (zmq_send(sock_, buf_.data(), 8 + size, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN) {
+  buf_[tag_words_] = seq_;
+  if (zmq_send(sock_, buf_.data(), 8 * (tag_words_ + 1) + size, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN) {
     throw zmq_error("send failed", topic_);
   }
   seq_++;
@@ -113,16 +153,20 @@ void ZmqPubSocket::commit(size_t size) {
   send_frame(size);
 }
 
-ZmqSubSocket::ZmqSubSocket(const std::string &topic, SubOptions opts)
-    : topic_(topic) {
-  std::string ep = zmq_endpoint(topic);
+ZmqSubSocket::ZmqSubSocket(const std::string &topic, SubOptions opts, const ZmqLink &link)
+    : topic_(topic), tag_(link.tag) {
+  const std::string &ep = link.endpoint;
   sock_ = ::zmq_socket(zmq_context(), ZMQ_SUB);
-  int one = 1, hwm = 0;
-  if (opts.conflate) zmq_setsockopt(sock_, ZMQ_CONFLATE, &one, sizeof(one));
-  zmq_setsockopt(sock_, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-  zmq_setsockopt(sock_, ZMQ_SUBSCRIBE, "", 0);
-  if (zmq_connect(sock_, ep.c_str()) != 0) {
-    Error e = zmq_error("cannot connect " + ep, topic);
+  if (opts.conflate) set_int(sock_, ZMQ_CONFLATE, 1);
+  if (link.remote) {
+    int64_t limit = int64_t(tag_.size() + 8 + max_message_size(opts.ring_size));
+    zmq_setsockopt(sock_, ZMQ_MAXMSGSIZE, &limit, sizeof(limit));
+  }
+  bool ok = configure(sock_, link, false);
+  zmq_setsockopt(sock_, ZMQ_SUBSCRIBE, tag_.data(), tag_.size());
+  if (ok && !link.monitor.empty()) ok = zmq_socket_monitor(sock_, link.monitor.c_str(), ZMQ_EVENT_ALL) == 0;
+  if (!ok || zmq_connect(sock_, ep.c_str()) != 0) {
+    Error e = zmq_error(ok ? "cannot connect " + ep : "bad CURVE key or monitor endpoint", topic);
     zmq_close(sock_);
     throw e;
   }
@@ -145,15 +189,17 @@ bool ZmqSubSocket::receive(Message &msg, int timeout_ms) {
     zmq_msg_close(&m);
     return false;
   }
-  size_t n = zmq_msg_size(&m);
-  if (n < 8) {
+  const size_t head = tag_.size() + 8, n = zmq_msg_size(&m);
+  if (n < head) {
     zmq_msg_close(&m);
     throw Error("msgq (zmq) topic '" + topic_ + "': malformed frame of " + std::to_string(n) +
-                " bytes (expected an 8-byte sequence number first)");
+                " bytes (expected " + std::to_string(head) + " bytes of tag and sequence number first)");
   }
+  const char *in = static_cast<const char *>(zmq_msg_data(&m));
   uint64_t seq;
-  memcpy(&seq, zmq_msg_data(&m), 8);
-  memcpy(msg.resize(n - 8), static_cast<char *>(zmq_msg_data(&m)) + 8, n - 8);
+  memcpy(&seq, in + tag_.size(), 8);
+  char *dst = msg.resize(n - head);
+  if (n > head) memcpy(dst, in + head, n - head);
   zmq_msg_close(&m);
   msg.set_seq(seq);
   // A publisher restart starts again from 0: count from there.

@@ -2,7 +2,8 @@
 // The libzmq backend of msgq.h (ZMQ=1): PUB binds, SUB connects, on loopback
 // tcp by default (port derived from prefix and topic) or ipc:// in the prefix's
 // shm directory with CONDUIT_ZMQ_TRANSPORT=ipc. Each message is one frame:
-// an 8-byte sequence number, then the payload, so lost() is exact here too.
+// the link's tag, an 8-byte sequence number, then the payload, so lost() is
+// exact here too. The bridge (msgq/remote.h) uses the same sockets across hosts.
 #include <zmq.h>
 
 #include <string>
@@ -13,12 +14,33 @@
 namespace msgq {
 
 std::string zmq_endpoint(const std::string &topic);
+// This process's libzmq context (a forked child gets its own).
+void *zmq_context();
+
+// Where a zmq socket meets its peers and what its frames carry.
+struct ZmqLink {
+  std::string endpoint;    // the publisher binds it, subscribers connect to it
+  std::string tag;         // bytes before the sequence number, a multiple of 8 (the payload stays aligned);
+                           // a subscriber takes only frames with its tag
+  std::string curve_key;   // Z85 CURVE secret both ends share (the publisher is the server); empty: plaintext
+  bool remote = false;     // across a network: bounded send queue, heartbeats, received size limited to the ring's
+  std::string monitor;     // a subscriber's inproc:// endpoint for zmq_socket_monitor events, set before it connects
+};
+
+// The ZMQ=1 backend's link of `topic`: zmq_endpoint(topic), untagged, plaintext.
+ZmqLink zmq_local_link(const std::string &topic);
 
 class ZmqPubSocket final : public PubSocket {
  public:
-  ZmqPubSocket(const std::string &topic, size_t ring_size);
+  ZmqPubSocket(const std::string &topic, size_t ring_size) : ZmqPubSocket(topic, ring_size, zmq_local_link(topic)) {}
+  ZmqPubSocket(const std::string &topic, size_t ring_size, const ZmqLink &link);
   ~ZmqPubSocket() override;
   void send(const void *data, size_t size) override;
+  // Sends with the given sequence number (a relay keeps its source's); the next send() continues after it.
+  void send(const void *data, size_t size, uint64_t seq) {
+    seq_ = seq;
+    send(data, size);
+  }
   // A loan is the frame buffer after the sequence number: commit() sends it as is.
   void *loan(size_t size) override;
   void commit(size_t size) override;
@@ -33,16 +55,18 @@ class ZmqPubSocket final : public PubSocket {
 
   std::string topic_;
   size_t max_size_;
+  size_t tag_words_;
   void *sock_;
   uint64_t seq_ = 0;
-  std::vector<uint64_t> buf_;  // sequence number, then payload
+  std::vector<uint64_t> buf_;  // tag, sequence number, then payload
   bool on_loan_ = false;
   size_t loan_size_ = 0;
 };
 
 class ZmqSubSocket final : public SubSocket {
  public:
-  ZmqSubSocket(const std::string &topic, SubOptions opts);
+  ZmqSubSocket(const std::string &topic, SubOptions opts) : ZmqSubSocket(topic, opts, zmq_local_link(topic)) {}
+  ZmqSubSocket(const std::string &topic, SubOptions opts, const ZmqLink &link);
   ~ZmqSubSocket() override;
   bool receive(Message &msg, int timeout_ms) override;
   uint64_t lost() const override { return lost_; }
@@ -51,6 +75,7 @@ class ZmqSubSocket final : public SubSocket {
 
  private:
   std::string topic_;
+  std::string tag_;
   void *sock_;
   uint64_t lost_ = 0;
   bool have_seq_ = false;

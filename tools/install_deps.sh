@@ -19,6 +19,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   qemu-system-x86 busybox-static kmod cpio
   chromium python3-websocket fonts-liberation
+  iproute2
 )
 
 missing=()

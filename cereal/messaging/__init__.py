@@ -33,7 +33,16 @@ __all__ = [
   "recv_one_retry", "recv_sock", "remove_unused_topics", "sub_sock", "zmq_backend",
 ]
 
-_LOCAL_ADDRS = ("127.0.0.1", "localhost", "::1", None)
+
+def _host(addr):
+  """'' for this host's bus (None, 127.0.0.1, localhost), else the host whose bridge to reach."""
+  if addr is None:
+    return ""
+  if not isinstance(addr, str):
+    raise TypeError(f"addr must be a host name or address (str), found {type(addr).__name__}")
+  return addr
+
+
 _LOAN_SERVICES = frozenset(name for name, s in SERVICE_LIST.items() if s.loan)
 # {service: PubSocket} for loan services published in this process: new_message builds in its loans.
 _lenders = weakref.WeakValueDictionary()
@@ -69,12 +78,11 @@ def pub_sock(endpoint):
 
 
 def sub_sock(endpoint, poller=None, addr="127.0.0.1", conflate=False, timeout=None):
-  """A subscriber of `endpoint`. timeout: ms that receive() waits (None: forever)."""
-  if addr not in _LOCAL_ADDRS:
-    raise ValueError(f"sub_sock: msgq is local; got addr {addr!r}, expected 127.0.0.1 "
-                     "(bridge remote topics with the msgq bridge)")
+  """A subscriber of `endpoint`. timeout: ms that receive() waits (None: forever).
+  addr: another host, whose bridge (`bridge --publish`) relays the service;
+  MsgqError says what is wrong when it cannot (no bridge there, not published)."""
   sock = SubSocket(endpoint, conflate=conflate, ring_size=_ring_size(endpoint),
-                   timeout_ms=-1 if timeout is None else int(timeout))
+                   timeout_ms=-1 if timeout is None else int(timeout), addr=_host(addr))
   if poller is not None:
     poller.registerSocket(sock)
   return sock
@@ -164,20 +172,20 @@ class SubMaster:
   freq_ok. Mappings read on access: recv_time (s, monotonic), recv_time_ns,
   recv_frame, logMonoTime, lost, bad_messages. sm[name] is the newest message's
   union member; on a loan service it is read in place: sm.intact(name) after
-  reading says whether what was read was whole.
+  reading says whether what was read was whole. addr: another host, whose
+  bridge relays the services (receive times are this host's; lost counts
+  what never arrived from there).
   """
 
   def __init__(self, services, poll=None, ignore_alive=None, ignore_avg_freq=None, ignore_valid=None,
                addr="127.0.0.1", conflate=False):
-    if addr not in _LOCAL_ADDRS:
-      raise ValueError(f"SubMaster: msgq is local; got addr {addr!r}, expected 127.0.0.1")
     self.services = list(services)
     _unknown(self.services, "SubMaster")
     poll = [poll] if isinstance(poll, str) else list(poll or [])
     self.ignore_alive = list(ignore_alive or [])
     self.ignore_avg_freq = list(ignore_avg_freq or [])
     self.ignore_valid = list(ignore_valid or [])
-    self._sm = sm = _SubMaster(self.services, poll, self.ignore_alive, conflate, log.Event)
+    self._sm = sm = _SubMaster(self.services, poll, self.ignore_alive, conflate, log.Event, _host(addr))
     # update(timeout=100, now_ns=None) is the C++ call itself: no Python frame and no
     # pybind11 dispatch on the hot path.
     self.update = sm.bound_update()

@@ -10,11 +10,13 @@
 
 #include "cereal/messaging.h"
 #include "msgq/introspect.h"
+#include "cereal/remote.h"
 #include "cereal/pybind/bindings.h"
 #include "cereal/pybind/capnp_values.h"
 #include "cereal/pybind/fast_cast.h"
 #include "common/py_object_guards.h"
 #include "msgq/msgq.h"
+#include "msgq/zmq_socket.h"
 
 namespace cereal_py {
 
@@ -89,6 +91,7 @@ struct MessageViewPy {
 struct SubSocketPy {
   std::unique_ptr<msgq::SubSocket> sock;
   int timeout_ms = -1;
+  bool remote = false;  // relayed from another host's bridge
   msgq::Message msg;
 
   // Next message as a MessageView, or None; waits as receive().
@@ -120,17 +123,22 @@ struct SubSocketPy {
 };
 
 struct PollerPy {
-  std::unique_ptr<msgq::Poller> poller = msgq::Poller::create();
+  std::unique_ptr<msgq::Poller> poller;  // of the first socket's kind: this host's bus, or a remote host's
   std::map<msgq::SubSocket *, py::object> sockets;  // also keeps them alive
 
   void add(py::object sock) {
     SubSocketPy &s = unwrap<SubSocketPy>(sock);  // TypeError for anything else, or one never initialized
     if (sockets.count(s.sock.get())) return;
+    if (!poller) {
+      if (s.remote) poller = std::make_unique<msgq::ZmqPoller>();
+      else poller = msgq::Poller::create();
+    }
     poller->add(*s.sock);
     sockets.emplace(s.sock.get(), sock);
   }
 
   py::list poll(int timeout_ms) {
+    if (!poller) poller = msgq::Poller::create();
     const std::vector<msgq::SubSocket *> *ready;  // the poller's own list, valid until its next poll
     {
       py::gil_scoped_release release;
@@ -161,6 +169,8 @@ void bind_msgq(py::module_ &m) {
   m.def("max_message_size", &msgq::max_message_size, py::arg("ring_size"));
   m.def("remove_unused_topics", &msgq::remove_unused_topics,
         "Removes the ring files of topics with no live publisher or subscriber; returns their names.");
+  m.def("bridge_port", [](const std::string &service) { return cereal::bridge_port(service); }, py::arg("service"),
+        "The tcp port of `service` on a bridge (cereal/remote.h: base from CONDUIT_BRIDGE_PORT or CONDUIT_PREFIX).");
   m.attr("DEFAULT_RING_SIZE") = msgq::kDefaultRingSize;
 
   py::class_<PubSocketPy> pub_socket(m, "PubSocket");
@@ -188,14 +198,19 @@ void bind_msgq(py::module_ &m) {
 
   py::class_<SubSocketPy> sub_socket(m, "SubSocket");
   sub_socket
-      .def(py::init([](const std::string &topic, bool conflate, size_t ring_size, int timeout_ms) {
+      .def(py::init([](const std::string &topic, bool conflate, size_t ring_size, int timeout_ms, const std::string &addr) {
+             if (!cereal::is_local_addr(addr)) {
+               auto remote = std::move(cereal::remote_subscribers({topic}, addr, conflate).front());
+               return std::make_unique<SubSocketPy>(SubSocketPy{std::move(remote), timeout_ms, true, {}});
+             }
              msgq::SubOptions opts;
              opts.conflate = conflate;
              opts.ring_size = ring_size;
-             return std::make_unique<SubSocketPy>(SubSocketPy{msgq::SubSocket::create(topic, opts), timeout_ms, {}});
+             return std::make_unique<SubSocketPy>(SubSocketPy{msgq::SubSocket::create(topic, opts), timeout_ms, false, {}});
            }),
            py::arg("topic"), py::arg("conflate") = false, py::arg("ring_size") = msgq::kDefaultRingSize,
-           py::arg("timeout_ms") = -1)
+           py::arg("timeout_ms") = -1, py::arg("addr") = "",
+           "A subscriber of `topic` on this host's bus, or (addr: another host) of the service its bridge relays.")
       .def("receive", &SubSocketPy::receive, py::arg("non_blocking") = false, py::arg("timeout_ms") = py::none(),
            "The next message as bytes; None when none arrived in time.")
       .def("receive_view", &SubSocketPy::receive_view, py::arg("non_blocking") = false,

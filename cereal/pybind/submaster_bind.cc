@@ -20,8 +20,8 @@ namespace {
 class SubMasterPy {
  public:
   SubMasterPy(const std::vector<std::string> &services, const std::vector<std::string> &poll,
-              const std::vector<std::string> &ignore_alive, bool conflate, StructSchemaPy event)
-      : sm_(services, poll, ignore_alive, conflate), event_(event.schema()), readers_(services.size()) {
+              const std::vector<std::string> &ignore_alive, bool conflate, StructSchemaPy event, const std::string &addr)
+      : sm_(services, poll, ignore_alive, conflate, addr), event_(event.schema()), readers_(services.size()) {
     for (size_t i = 0; i < services.size(); ++i) {
       index_[services[i]] = i;
       keys_.push_back(py::reinterpret_steal<py::str>(PyUnicode_InternFromString(services[i].c_str())));
@@ -213,8 +213,9 @@ void bind_submaster(py::module_ &m) {
   py::class_<S> sub_master(m, "SubMaster");
   sub_master
       .def(py::init<const std::vector<std::string> &, const std::vector<std::string> &,
-                    const std::vector<std::string> &, bool, StructSchemaPy>(),
-           py::arg("services"), py::arg("poll"), py::arg("ignore_alive"), py::arg("conflate"), py::arg("event_schema"))
+                    const std::vector<std::string> &, bool, StructSchemaPy, const std::string &>(),
+           py::arg("services"), py::arg("poll"), py::arg("ignore_alive"), py::arg("conflate"), py::arg("event_schema"),
+           py::arg("addr") = "")
       .def("bound_update", &bound_update,
            "The update(timeout=100, now_ns=None) function of this SubMaster (a plain CPython function: "
            "no pybind11 dispatch per call)")

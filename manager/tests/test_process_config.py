@@ -49,3 +49,17 @@ def test_loggerd_sqpoll_param_selects_the_sqpoll_ring(tmp_path):
   params.put('LoggerdSqpollIdleMs', 50)
   env = loggerd.env(params)
   assert (env['LOGGERD_IO'], env['LOGGERD_SQPOLL_IDLE_MS']) == ('io_uring_sqpoll', '50')
+
+
+def test_bridge_runs_only_when_configured(tmp_path):
+  params = Params(str(tmp_path))
+  bridge = next(p for p in PROCESSES if p.name == 'bridge')
+  assert not bridge.enabled(params)
+  params.put('BridgePublish', 'all')
+  assert bridge.enabled(params)
+  assert bridge.command(params)[1:] == ['--publish', 'all', '--bind', '127.0.0.1']
+  params.put('BridgeFrom', '192.0.2.1')
+  params.put('BridgeSubscribe', 'can')
+  assert bridge.command(params)[1:] == ['--publish', 'all', '--bind', '127.0.0.1', '--from', '192.0.2.1',
+                                        '--subscribe', 'can']
+  assert os.path.isabs(bridge.command(params)[0]) and bridge.command(params)[0].endswith('build/bin/bridge')

@@ -1,0 +1,242 @@
+// bridge: relays services between this host's bus and other hosts over libzmq
+// tcp, both directions in one process (one bridge per host: it publishes the
+// host's bridgeState).
+//
+//   bridge --publish all --bind 192.0.2.1      this host's services, for other hosts
+//   bridge --from 192.0.2.1 --subscribe all    that host's services, onto this bus
+//
+// Out: one thread reads the local topics and sends every message unchanged,
+// with its publisher's sequence number, on the service's port (cereal/remote.h).
+// In: one thread receives a peer's messages and publishes them locally as they
+// came, so local subscribers cannot tell them from local ones. Sequence gaps
+// (the peer's bridge restarted, the link was cut, a queue overflowed) are
+// counted exactly in bridgeState, published once a second and relayed out too.
+// A peer that vanishes never blocks anything: sends never wait, libzmq
+// reconnects when the peer returns.
+#include <signal.h>
+#include <zmq.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cereal/messaging.h"
+#include "cereal/remote.h"
+#include "common/command_line.h"
+#include "common/watchdog.h"
+#include "msgq/remote.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+constexpr int kPollMs = 100;
+
+// One service relayed in one direction. The counters are written by the
+// relaying thread and read by the one publishing bridgeState.
+struct Relay {
+  std::string name, peer;
+  bool publish;
+  std::atomic<uint64_t> messages{0}, bytes{0}, lost{0}, dropped{0};
+  // publish: local -> network
+  std::unique_ptr<msgq::SubSocket> local_in;
+  std::unique_ptr<msgq::ZmqPubSocket> net_out;
+  // subscribe: network -> local
+  std::unique_ptr<msgq::ZmqSubSocket> net_in;
+  std::unique_ptr<msgq::PubSocket> local_out;
+};
+
+// Services named by a comma-separated list, where `all` stands for every
+// service except the video packets (*EncodeData, heavy: name them to relay
+// them) and bridgeState (each bridge publishes its own).
+std::vector<std::string> services_of(const std::string &list) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string &name) {
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  };
+  std::stringstream ss(list);
+  for (std::string name; std::getline(ss, name, ',');) {
+    if (name == "all") {
+      for (const cereal::Service &s : cereal::kServices) {
+        if (!s.name.ends_with("EncodeData") && s.name != "bridgeState") add(std::string(s.name));
+      }
+    } else if (!name.empty()) {
+      cereal::service(name);  // throws naming the known services
+      if (name == "bridgeState") throw std::invalid_argument("bridgeState is each bridge's own; it cannot be relayed");
+      add(name);
+    }
+  }
+  if (out.empty()) throw std::invalid_argument("no services in '" + list + "': expected a comma-separated list or `all`");
+  return out;
+}
+
+void relay_out(std::vector<Relay *> relays) {
+  auto poller = msgq::Poller::create();
+  for (Relay *r : relays) poller->add(*r->local_in);
+  msgq::Message msg;
+  while (!g_stop) {
+    for (msgq::SubSocket *sock : poller->poll(kPollMs)) {
+      Relay *r = *std::find_if(relays.begin(), relays.end(), [&](Relay *x) { return x->local_in.get() == sock; });
+      while (sock->receive(msg, 0)) {
+        try {
+          r->net_out->send(msg.data(), msg.size(), msg.seq());
+          r->messages.fetch_add(1, std::memory_order_relaxed);
+          r->bytes.fetch_add(msg.size(), std::memory_order_relaxed);
+        } catch (const msgq::Error &e) {
+          r->dropped.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      r->lost.store(sock->lost(), std::memory_order_relaxed);
+    }
+  }
+}
+
+void relay_in(std::vector<Relay *> relays) {
+  std::vector<zmq_pollitem_t> items;
+  for (Relay *r : relays) items.push_back({r->net_in->zmq_socket(), 0, ZMQ_POLLIN, 0});
+  msgq::Message msg;
+  while (!g_stop) {
+    if (zmq_poll(items.data(), int(items.size()), kPollMs) <= 0) continue;
+    for (size_t i = 0; i < relays.size(); ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      Relay *r = relays[i];
+      for (;;) {
+        try {
+          if (!r->net_in->receive(msg, 0)) break;
+          r->local_out->send(msg.data(), msg.size());
+          r->messages.fetch_add(1, std::memory_order_relaxed);
+          r->bytes.fetch_add(msg.size(), std::memory_order_relaxed);
+        } catch (const msgq::Error &e) {  // a malformed frame, or one too large for the local ring
+          r->dropped.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      r->lost.store(r->net_in->lost(), std::memory_order_relaxed);
+    }
+  }
+}
+
+void publish_state(cereal::PubMaster &pm, const std::vector<std::unique_ptr<Relay>> &relays) {
+  cereal::MessageBuilder msg;
+  auto list = msg.initEvent().initBridgeState().initServices(unsigned(relays.size()));
+  for (unsigned i = 0; i < relays.size(); ++i) {
+    const Relay &r = *relays[i];
+    auto s = list[i];
+    s.setName(r.name);
+    s.setDirection(r.publish ? cereal::BridgeState::Direction::PUBLISH : cereal::BridgeState::Direction::SUBSCRIBE);
+    s.setPeer(r.peer);
+    s.setMessages(r.messages.load(std::memory_order_relaxed));
+    s.setBytes(r.bytes.load(std::memory_order_relaxed));
+    s.setLost(r.lost.load(std::memory_order_relaxed));
+    s.setDropped(r.dropped.load(std::memory_order_relaxed));
+  }
+  pm.send("bridgeState", msg);
+}
+
+int run(const conduit::CommandLine &cl) {
+  const std::string key = msgq::bridge_key();
+  const std::string bind = cl.str("bind"), from = cl.str("from");
+  std::vector<std::string> out = cl.str("publish").empty() ? std::vector<std::string>{} : services_of(cl.str("publish"));
+  std::vector<std::string> in;
+  if (!from.empty()) in = services_of(cl.str("subscribe"));
+  else if (cl.str("subscribe") != "all") throw std::invalid_argument("--subscribe needs --from HOST");
+  if (out.empty() && in.empty()) throw std::invalid_argument("nothing to relay: give --publish SERVICES and/or --from HOST");
+  for (const std::string &name : in) {
+    if (std::find(out.begin(), out.end(), name) != out.end()) {
+      throw std::invalid_argument("'" + name + "' is both published and subscribed: it would loop between the hosts");
+    }
+  }
+  if (!out.empty()) out.push_back("bridgeState");  // lets remote subscribers find this bridge
+
+  cereal::PubMaster pm({"bridgeState"});  // throws if another bridge runs on this bus
+  std::vector<std::unique_ptr<Relay>> relays;
+  std::vector<Relay *> outs, ins;
+  for (const std::string &name : out) {
+    auto r = std::make_unique<Relay>();
+    r->name = name, r->publish = true, r->peer = cereal::bridge_endpoint(bind, name);
+    const size_t ring = cereal::service(name).ring_size;
+    r->local_in = msgq::SubSocket::create(name, {.ring_size = ring});
+    r->net_out = std::make_unique<msgq::ZmqPubSocket>(name, ring, msgq::remote_link(name, r->peer, key));
+    outs.push_back(r.get());
+    relays.push_back(std::move(r));
+  }
+  for (const std::string &name : in) {
+    auto r = std::make_unique<Relay>();
+    r->name = name, r->publish = false, r->peer = cereal::bridge_endpoint(from, name);
+    const size_t ring = cereal::service(name).ring_size;
+    r->net_in = std::make_unique<msgq::ZmqSubSocket>(name, msgq::SubOptions{.ring_size = ring},
+                                                     msgq::remote_link(name, r->peer, key));
+    r->local_out = msgq::PubSocket::create(name, ring);
+    ins.push_back(r.get());
+    relays.push_back(std::move(r));
+  }
+  fprintf(stderr, "bridge: publishing %zu services on %s (ports from %d), subscribing to %zu from %s%s\n", outs.size(),
+          bind.c_str(), cereal::bridge_base_port(), ins.size(), from.empty() ? "-" : from.c_str(),
+          key.empty() ? "" : ", CURVE");
+
+  std::vector<std::thread> threads;
+  if (!outs.empty()) threads.emplace_back(relay_out, outs);
+  if (!ins.empty()) threads.emplace_back(relay_in, ins);
+  auto next = std::chrono::steady_clock::now();
+  while (!g_stop) {
+    conduit::watchdog_kick();
+    if (std::chrono::steady_clock::now() >= next) {
+      publish_state(pm, relays);
+      next += std::chrono::seconds(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
+  }
+  for (std::thread &t : threads) t.join();
+  publish_state(pm, relays);
+  for (const auto &r : relays) {
+    fprintf(stderr, "bridge: %s %s: %llu messages, %llu lost, %llu dropped\n", r->publish ? "out" : "in",
+            r->name.c_str(), (unsigned long long)r->messages.load(), (unsigned long long)r->lost.load(),
+            (unsigned long long)r->dropped.load());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  conduit::CommandLine cl("bridge",
+                          "Relays services between this host's bus and other hosts over libzmq tcp, byte for byte.\n"
+                          "--publish serves local services on one port each (cereal/remote.h: base 8023, or from\n"
+                          "CONDUIT_PREFIX, or $CONDUIT_BRIDGE_PORT); --from HOST republishes that host's services\n"
+                          "here. SERVICES: a comma-separated list, or `all` (every service but the *EncodeData\n"
+                          "video packets, which must be named). With CONDUIT_BRIDGE_KEY (`bridge --keygen`) set\n"
+                          "on both hosts the traffic is CURVE-encrypted and peers without the key get nothing.\n"
+                          "Counts what it relays, and what was lost on the way, in bridgeState.");
+  cl.option("publish", "SERVICES", "", "local services to serve to other hosts");
+  cl.option("bind", "ADDR", "127.0.0.1", "address to serve on (another host needs a non-loopback one)");
+  cl.option("from", "HOST", "", "host whose bridge to subscribe to");
+  cl.option("subscribe", "SERVICES", "all", "services to take from --from HOST");
+  cl.flag("keygen", "print a new CONDUIT_BRIDGE_KEY and exit");
+  try {
+    if (!cl.parse(argc, argv)) {
+      printf("%s", cl.help().c_str());
+      return 0;
+    }
+    if (cl.on("keygen")) {
+      char pub[41], secret[41];
+      if (zmq_curve_keypair(pub, secret) != 0) throw std::runtime_error("this libzmq has no CURVE support");
+      printf("%s\n", secret);
+      return 0;
+    }
+    struct sigaction sa = {};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    return run(cl);
+  } catch (const std::exception &e) {
+    fprintf(stderr, "bridge: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,332 @@
+"""The bridge between two hosts: two network namespaces joined by a veth pair
+(common/testing/netns.py). Host A's bus gets testMessage from this test; A's
+bridge publishes it; host B runs a bridge that republishes it on B's bus, and
+subscribers: unmodified local ones on B's bus (Python here, C++
+bridge_submaster_peer) and remote ones reaching A's bridge themselves
+(bridge/tests/remote_peer.py, bridge_submaster_peer ADDR). Shared memory is not
+namespaced, so A and B are two prefixes; this process publishes on A's bus and
+reads B's directly."""
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import cereal.messaging as messaging
+from cereal._cereal import bridge_port
+from common.testing.netns import NetnsPair, NetnsUnavailable
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BRIDGE = os.path.join(ROOT, "build", "bin", "bridge")
+CPP_PEER = os.path.join(ROOT, "build", "bin", "bridge_submaster_peer")
+PY_PEER = os.path.join(ROOT, "bridge", "tests", "remote_peer.py")
+PORT = "9000"  # inside the namespaces every port is free
+RATE = 100.0
+KEY1, KEY2 = "rq:rM>}U?@Lns47E1%kR.o@n5FcmR4QL!i=i/Rp-", "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
+
+
+@pytest.fixture
+def net():
+  try:
+    with NetnsPair() as n:
+      yield n
+  except NetnsUnavailable as e:
+    pytest.skip(f"bridge tests need two network namespaces: {e}")
+
+
+@contextlib.contextmanager
+def prefix_env(prefix):
+  old = os.environ.get("CONDUIT_PREFIX")
+  os.environ["CONDUIT_PREFIX"] = prefix
+  try:
+    yield
+  finally:
+    os.environ["CONDUIT_PREFIX"] = old
+
+
+@pytest.fixture
+def prefixes(conduit_prefix):
+  names = (conduit_prefix + "_a", conduit_prefix + "_b")
+  yield names
+  for p in names:
+    shutil.rmtree(f"/dev/shm/conduit_{p}", ignore_errors=True)
+
+
+class Lines:
+  """A process's stdout lines, read as they come; `ready` is set at the line 'ready'."""
+
+  def __init__(self, proc):
+    self.proc, self.lines, self.ready = proc, [], threading.Event()
+    threading.Thread(target=self._read, daemon=True).start()
+
+  def _read(self):
+    for line in self.proc.stdout:
+      line = line.strip()
+      if line == "ready" or line.startswith("error"):
+        self.ready.set()
+      self.lines.append(line)
+
+  def finish(self, timeout=15):
+    self.proc.wait(timeout)
+    time.sleep(0.05)
+    return self.lines
+
+
+def env_for(prefix, key=None, port=PORT):
+  env = dict(os.environ, CONDUIT_PREFIX=prefix, PYTHONPATH=ROOT)
+  env.pop("CONDUIT_BRIDGE_KEY", None)
+  env.pop("CONDUIT_BRIDGE_PORT", None)
+  if port:
+    env["CONDUIT_BRIDGE_PORT"] = port
+  if key:
+    env["CONDUIT_BRIDGE_KEY"] = key
+  return env
+
+
+def start_bridge(net, side, prefix, args, **env_kw):
+  """A bridge in `side`'s namespace, returned once it has bound its ports."""
+  p = net.popen(side, [BRIDGE, *args], env=env_for(prefix, **env_kw), stderr=subprocess.PIPE, text=True)
+  line = p.stderr.readline()
+  assert line.startswith("bridge: publishing"), f"bridge did not start: {line}{p.stderr.read() if p.poll() is not None else ''}"
+  threading.Thread(target=p.stderr.read, daemon=True).start()  # keep its pipe drained
+  return p
+
+
+def start_peer(net, side, argv, prefix, **env_kw):
+  popen = (lambda a, **kw: net.popen(side, a, **kw)) if side is not None else subprocess.Popen
+  return Lines(popen(argv, env=env_for(prefix, **env_kw), stdout=subprocess.PIPE, text=True))
+
+
+class Stream:
+  """testMessage on A's bus at RATE Hz; every message's bytes kept in `sent`."""
+
+  def __init__(self, prefix, local_subs=()):
+    with prefix_env(prefix):
+      self.pub = messaging.pub_sock("testMessage")
+    self.sent, self.local = [], {s: [] for s in local_subs}
+
+  def send(self, payload):
+    msg = messaging.new_message("testMessage")
+    msg.testMessage.seq = len(self.sent)
+    msg.testMessage.payload = payload
+    dat = msg.to_bytes()
+    self.pub.send(dat)
+    self.sent.append(dat)
+    for sock, got in self.local.items():
+      got.extend(messaging.drain_sock_raw(sock))
+
+  def run(self, seconds=None, until=None, payload=lambda i: os.urandom(200), timeout=20):
+    """Sends for `seconds`, or until until() holds."""
+    start = time.monotonic()
+    while (time.monotonic() - start < seconds) if seconds is not None else not until():
+      assert time.monotonic() - start < timeout, "timed out"
+      self.send(payload(len(self.sent)))
+      time.sleep(1 / RATE)
+
+  def finish(self, peers, timeout=30):
+    """Sends 'last' until every peer has exited and every local subscriber has it."""
+    start = time.monotonic()
+    while any(p.proc.poll() is None for p in peers) or any(not got or payload_of(got[-1]) != b"last"
+                                                            for got in self.local.values()):
+      assert time.monotonic() - start < timeout, "receivers did not finish: " + repr(
+        [(p.proc.args[-3:], p.proc.poll(), len(p.lines)) for p in peers] + [len(got) for got in self.local.values()])
+      self.send(b"last")
+      time.sleep(0.05)
+    return self.sent.index(next(d for d in self.sent if payload_of(d) == b"last"))
+
+
+def payload_of(dat):
+  return messaging.log_from_bytes(dat).testMessage.payload
+
+
+def received_hex(lines):
+  """The hex lines between 'ready' and 'lost', and the lost count."""
+  assert lines and lines[0] == "ready", lines[:3]
+  assert lines[-1].startswith("lost "), lines[-3:]
+  return lines[1:-1], int(lines[-1].split()[1])
+
+
+def check_in_order(got, sent, last):
+  """got is sent's messages in order, byte for byte, from the first one it holds
+  up to the first 'last'; returns the indices of sent it misses."""
+  first = sent.index(got[0])
+  index = {d: i for i, d in enumerate(sent)}
+  idx = [index.get(d) for d in got]
+  assert None not in idx, "a message arrived that was never sent (bytes changed)"
+  assert idx == sorted(set(idx)), "out of order or duplicated"
+  idx = [i for i in idx if i <= last]  # more copies of 'last' may follow
+  assert idx[-1] == last
+  return sorted(set(range(first, last + 1)) - set(idx))
+
+
+def final_bridge_state(net, proc, sub):
+  """The bridgeState a bridge publishes as it stops (SIGTERM), per service and direction."""
+  net.stop(proc)
+  msgs = messaging.drain_sock(sub)
+  assert msgs, "no bridgeState"
+  return {(s.name, str(s.direction)): s for s in msgs[-1].bridgeState.services}
+
+
+def test_relays_every_message_byte_identical_and_in_order(net, prefixes):
+  pa, pb = prefixes
+  a = start_bridge(net, 0, pa, ["--publish", "testMessage", "--bind", net.addrs[0]])
+  with prefix_env(pb):
+    local_py = messaging.sub_sock("testMessage", timeout=0)
+    state = messaging.sub_sock("bridgeState", timeout=0)
+  b = start_bridge(net, 1, pb, ["--from", net.addrs[0], "--subscribe", "testMessage"])
+  peers = {
+    "cpp_local": start_peer(net, None, [CPP_PEER], pb),
+    "cpp_remote": start_peer(net, 1, [CPP_PEER, net.addrs[0]], pb),
+    "py_sub_sock_remote": start_peer(net, 1, [sys.executable, PY_PEER, "sub_sock", "--addr", net.addrs[0]], pb),
+    "py_submaster_remote": start_peer(net, 1, [sys.executable, PY_PEER, "submaster", "--addr", net.addrs[0]], pb),
+  }
+  stream = Stream(pa, [local_py])
+  stream.run(until=lambda: all(p.ready.is_set() for p in peers.values()) and stream.local[local_py],
+             payload=lambda i: b"warm-up")
+  warm = len(stream.sent)
+  stream.run(until=lambda: len(stream.sent) == warm + 200)
+  last = stream.finish(peers.values())
+
+  assert check_in_order(stream.local[local_py], stream.sent, last) == []
+  for name in ("cpp_local", "cpp_remote", "py_sub_sock_remote"):
+    hexes, lost = received_hex(peers[name].finish())
+    assert check_in_order([bytes.fromhex(h) for h in hexes], stream.sent, last) == [], name
+    assert lost == 0, name
+  lines, lost = received_hex(peers["py_submaster_remote"].finish())
+  expect = [messaging.log_from_bytes(d).testMessage for d in stream.sent]
+  first = int(lines[0].split()[0])
+  assert lines == [f"{m.seq} {m.payload.hex()}" for m in expect[first:last + 1]]
+  assert lost == 0
+  st = final_bridge_state(net, b, state)[("testMessage", "subscribe")]
+  assert (st.lost, st.dropped) == (0, 0)
+  assert st.messages == len(stream.local[local_py] + messaging.drain_sock_raw(local_py))
+  assert net.stop(a) == 0
+
+
+def test_sigkilled_bridge_restarts_and_the_gap_is_counted(net, prefixes):
+  pa, pb = prefixes
+  args = ["--publish", "testMessage", "--bind", net.addrs[0]]
+  a = start_bridge(net, 0, pa, args)
+  with prefix_env(pb):
+    local_py = messaging.sub_sock("testMessage", timeout=0)
+    state = messaging.sub_sock("bridgeState", timeout=0)
+  b = start_bridge(net, 1, pb, ["--from", net.addrs[0], "--subscribe", "testMessage"])
+  remote = start_peer(net, 1, [CPP_PEER, net.addrs[0]], pb)
+  stream = Stream(pa, [local_py])
+  stream.run(until=lambda: remote.ready.is_set() and stream.local[local_py], payload=lambda i: b"warm-up")
+  stream.run(seconds=1)
+  assert net.stop(a, signal.SIGKILL) == -signal.SIGKILL
+  dark_from = len(stream.sent)
+  stream.run(seconds=0.5)
+  dark_to = len(stream.sent)
+  a = start_bridge(net, 0, pa, args)
+  stream.run(seconds=2)
+  last = stream.finish([remote])
+
+  missed = check_in_order(stream.local[local_py], stream.sent, last)
+  assert set(range(dark_from, dark_to)) <= set(missed), "messages published while A's bridge was dead arrived?"
+  assert max(missed) < dark_to + 2 * RATE, "the stream did not resume within 2 s of the restart"
+  st = final_bridge_state(net, b, state)[("testMessage", "subscribe")]
+  assert st.lost == len(missed)
+  hexes, lost = received_hex(remote.finish())
+  assert lost == len(check_in_order([bytes.fromhex(h) for h in hexes], stream.sent, last))
+  assert lost >= dark_to - dark_from
+
+
+def test_link_down_for_2s_loses_only_that_window_counted(net, prefixes):
+  pa, pb = prefixes
+  a = start_bridge(net, 0, pa, ["--publish", "testMessage", "--bind", net.addrs[0]])
+  with prefix_env(pb):
+    local_py = messaging.sub_sock("testMessage", timeout=0)
+    state = messaging.sub_sock("bridgeState", timeout=0)
+  b = start_bridge(net, 1, pb, ["--from", net.addrs[0], "--subscribe", "testMessage"])
+  remote = start_peer(net, 1, [sys.executable, PY_PEER, "submaster", "--addr", net.addrs[0]], pb)
+  stream = Stream(pa, [local_py])
+  stream.run(until=lambda: remote.ready.is_set() and stream.local[local_py], payload=lambda i: b"warm-up")
+  stream.run(seconds=1)
+  net.set_link(False)
+  down_from = len(stream.sent)
+  stream.run(seconds=2)
+  net.set_link(True)
+  down_to = len(stream.sent)
+  stream.run(seconds=4)  # TCP's retransmission backs off to ~3 s while the link is down
+  last = stream.finish([remote])
+
+  missed = check_in_order(stream.local[local_py], stream.sent, last)
+  assert all(down_from <= i < down_to for i in missed), f"lost outside the cut: {missed}"
+  st = final_bridge_state(net, b, state)[("testMessage", "subscribe")]
+  assert st.lost == len(missed)
+  lines, lost = received_hex(remote.finish())
+  seqs = [int(line.split()[0]) for line in lines]
+  assert seqs == sorted(set(seqs)) and seqs[-1] == last
+  gaps = sorted(set(range(seqs[0], last + 1)) - set(seqs))
+  assert all(down_from <= i < down_to for i in gaps) and lost == len(gaps)
+  assert net.stop(a) == 0
+
+
+def test_wrong_curve_key_gets_nothing(net, prefixes):
+  pa, pb = prefixes
+  start_bridge(net, 0, pa, ["--publish", "testMessage", "--bind", net.addrs[0]], key=KEY1)
+  with prefix_env(pb):
+    local_py = messaging.sub_sock("testMessage", timeout=0)
+    state = messaging.sub_sock("bridgeState", timeout=0)
+  b = start_bridge(net, 1, pb, ["--from", net.addrs[0], "--subscribe", "testMessage"], key=KEY2)
+  wrong = start_peer(net, 1, [sys.executable, PY_PEER, "sub_sock", "--addr", net.addrs[0]], pb, key=KEY2)
+  plain = start_peer(net, 1, [CPP_PEER, net.addrs[0]], pb)
+  right = start_peer(net, 1, [CPP_PEER, net.addrs[0]], pb, key=KEY1)
+  stream = Stream(pa)
+  stream.run(until=right.ready.is_set, payload=lambda i: b"warm-up")
+  stream.run(seconds=1)
+  stream.finish([right])
+  for peer in (wrong, plain):
+    lines = peer.finish()
+    assert len(lines) == 1 and lines[0].startswith("error ") and "handshake failed" in lines[0], lines
+    assert peer.proc.returncode == 2
+  assert messaging.drain_sock_raw(local_py) == []
+  st = final_bridge_state(net, b, state)[("testMessage", "subscribe")]
+  assert (st.messages, st.lost, st.dropped) == (0, 0, 0)
+  assert len(received_hex(right.finish())[0]) >= 50  # the right key: about a second of messages
+
+
+def test_prefixes_isolate_and_errors_say_what_is_wrong(net, conduit_prefix):
+  # Two pipelines on host A, each bridged on its prefix's own ports.
+  names = []
+  for i in range(50):
+    with prefix_env(f"{conduit_prefix}_{i}"):
+      if bridge_port("testMessage") not in [p for _, p in names]:
+        names.append((f"{conduit_prefix}_{i}", bridge_port("testMessage")))
+    if len(names) == 3:
+      break
+  (p1, _), (p2, _), (p3, _) = names
+  try:
+    for p in (p1, p2):
+      start_bridge(net, 0, p, ["--publish", "testMessage", "--bind", net.addrs[0]], port=None)
+    peers = {p: start_peer(net, 1, [CPP_PEER, net.addrs[0]], p, port=None) for p in (p1, p2)}
+    streams = {p1: Stream(p1), p2: Stream(p2)}
+    start = time.monotonic()
+    while not all(peer.ready.is_set() for peer in peers.values()):
+      assert time.monotonic() - start < 15
+      for p, s in streams.items():
+        s.send(p.encode())
+      time.sleep(0.01)
+    for p, s in streams.items():
+      s.finish([peers[p]])
+      payloads = {payload_of(bytes.fromhex(h)) for h in received_hex(peers[p].finish())[0]}
+      assert payloads == {p.encode(), b"last"}
+
+    no_bridge = start_peer(net, 1, [sys.executable, PY_PEER, "sub_sock", "--addr", net.addrs[0]], p3, port=None)
+    assert "no bridge there" in no_bridge.finish()[0]
+    with prefix_env(p1):
+      port = bridge_port("can")
+    not_published = net.popen(1, [sys.executable, "-c", "import cereal.messaging as m; m.SubMaster(['can'], addr='192.0.2.1')"],
+                              env=env_for(p1, port=None), stderr=subprocess.PIPE, text=True)
+    err = not_published.communicate(timeout=10)[1]
+    assert f"'can' at tcp://192.0.2.1:{port}: the bridge on 192.0.2.1 does not publish it" in err
+  finally:
+    for p, _ in names:
+      shutil.rmtree(f"/dev/shm/conduit_{p}", ignore_errors=True)

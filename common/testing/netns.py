@@ -1,0 +1,90 @@
+"""Two hosts on one machine for tests and benchmarks: two network namespaces
+joined by a veth pair, 192.0.2.1 (side 0) and 192.0.2.2 (side 1), addresses
+from TEST-NET-1 (192.0.2.0/24, never routed). Shared memory is not
+namespaced, so each side's pipeline needs its own CONDUIT_PREFIX.
+
+  with NetnsPair() as net:          # raises NetnsUnavailable where it cannot
+    p = net.popen(1, ['build/bin/bridge', '--from', net.addrs[0]])
+    net.set_link(False)             # cut the wire, set_link(True) mends it
+
+Leaving the block kills what popen() started and deletes both namespaces
+(the veth pair goes with them), also after an exception."""
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+
+
+class NetnsUnavailable(RuntimeError):
+  pass
+
+
+class NetnsPair:
+  addrs = ("192.0.2.1", "192.0.2.2")
+
+  def __init__(self):
+    tag = uuid.uuid4().hex[:8]
+    self.names = (f"cdt{tag}a", f"cdt{tag}b")
+    self.ifaces = (f"vc{tag}a", f"vc{tag}b")
+    self.procs = []
+
+  def __enter__(self):
+    if os.geteuid() != 0:
+      raise NetnsUnavailable("network namespaces need root (CAP_NET_ADMIN)")
+    if shutil.which("ip") is None:
+      raise NetnsUnavailable("network namespaces need iproute2's `ip` (tools/install_deps.sh installs it)")
+    made = []
+    try:
+      for ns in self.names:
+        self._ip("netns", "add", ns)
+        made.append(ns)
+      self._ip("link", "add", self.ifaces[0], "type", "veth", "peer", "name", self.ifaces[1])
+      for side in (0, 1):
+        ns, iface = self.names[side], self.ifaces[side]
+        self._ip("link", "set", iface, "netns", ns)
+        self._ip("-n", ns, "addr", "add", f"{self.addrs[side]}/24", "dev", iface)
+        self._ip("-n", ns, "link", "set", iface, "up")
+        self._ip("-n", ns, "link", "set", "lo", "up")
+    except subprocess.CalledProcessError as e:
+      for ns in made:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+      subprocess.run(["ip", "link", "del", self.ifaces[0]], capture_output=True)
+      raise NetnsUnavailable(f"cannot make network namespaces: `{' '.join(e.cmd)}`: {e.stderr.strip()}") from None
+    return self
+
+  def __exit__(self, *exc):
+    self.stop_all()
+    for ns in self.names:
+      subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+  def popen(self, side, argv, **kwargs):
+    """Starts argv inside side's namespace (its own process group, killed on exit)."""
+    p = subprocess.Popen(["ip", "netns", "exec", self.names[side], *argv], start_new_session=True, **kwargs)
+    self.procs.append(p)
+    return p
+
+  def stop(self, p, sig=signal.SIGTERM, timeout=5):
+    """Sends sig to p's process group and reaps it (SIGKILL if it lingers)."""
+    if p.poll() is None:
+      try:
+        os.killpg(p.pid, sig)
+        p.wait(timeout)
+      except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+      except ProcessLookupError:
+        pass
+    return p.wait()
+
+  def stop_all(self):
+    for p in self.procs:
+      self.stop(p)
+
+  def set_link(self, up):
+    """Brings side 1's end of the wire up or down."""
+    self._ip("-n", self.names[1], "link", "set", self.ifaces[1], "up" if up else "down")
+
+  @staticmethod
+  def _ip(*args):
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
