@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Command 2: set up if needed, build, run every C++ unit test, then pytest.
-# Exits non-zero on any failure; ends with pytest's summary line.
+# Command 2: set up if needed, build, run every C++ unit test, the fuzzing gate,
+# then pytest. Exits non-zero on any failure; ends with pytest's summary line.
+#
+# Gates (CI runs them all; `./test.sh --quick` skips them for local iteration):
+#   fuzz  every libFuzzer target for 20 s (tools/fuzz); a crash fails it
 set -uo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-/usr/bin/python3}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export CONDUIT_PREFIX=${CONDUIT_PREFIX:-test$$}
+quick=0
+if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
 
 ./tools/install_deps.sh || { echo "test.sh: installing dependencies failed"; exit 1; }
 scons -Q -j"$(nproc)" || { echo "test.sh: build failed"; exit 1; }
@@ -21,6 +26,11 @@ for t in build/tests/*; do
 done
 
 if [ $failed -ne 0 ]; then echo "test.sh: C++ unit tests failed (see FAILED lines above)"; fi
+
+if [ $quick -eq 0 ] && ! ./tools/fuzz all 20; then
+  echo "FAILED: tools/fuzz all 20 (a fuzz target crashed: see its crash line above)"
+  failed=1
+fi
 
 "$PYTHON" -m pytest -q -p no:cacheprovider "$@"
 rc=$?

@@ -45,11 +45,23 @@ ShmPubSocket::ShmPubSocket(const std::string &topic, size_t ring_size)
     }
     if (h->publisher.compare_exchange_weak(current, owner_)) break;
   }
-  // A restarted publisher continues where the previous one stopped.
+  // A restarted publisher continues where the previous one stopped, if the
+  // marks it left are message boundaries within one ring of each other (a
+  // publisher killed mid-send leaves them so; sending from anything else would
+  // walk or write outside the ring).
   write_pos_ = h->write_pos.load(std::memory_order_acquire);
   seq_ = h->write_seq.load();
   oldest_pos_ = h->oldest_pos.load();
   declared_ = h->overwritten_upto.load();
+  const uint64_t R = ring_.size();
+  if ((write_pos_ | oldest_pos_ | declared_) % 16 != 0 || oldest_pos_ > write_pos_ || declared_ > write_pos_ ||
+      write_pos_ - std::min(oldest_pos_, declared_) > R) {
+    uint64_t mine = owner_;
+    h->publisher.compare_exchange_strong(mine, 0);  // not ours after all
+    throw Error("msgq topic '" + topic + "': corrupt ring header (write_pos " + std::to_string(write_pos_) +
+                ", oldest_pos " + std::to_string(oldest_pos_) + ", overwritten_upto " + std::to_string(declared_) +
+                "). Remove its shm file, or use another CONDUIT_PREFIX.");
+  }
   adopt_committed_message();
 }
 
@@ -287,6 +299,13 @@ ShmSubSocket::ReadResult ShmSubSocket::read_at(uint64_t pos, Out &out, uint64_t 
   };
   while (true) {
     if (h->overwritten_upto.load(std::memory_order_acquire) > pos) return kLapped;
+    // Positions come from the shared header too: one off a message boundary is
+    // corruption (its header could even straddle the end of the mapping).
+    if (pos % 16 != 0) {
+      skip_to_newest();
+      throw Error("msgq topic '" + topic() + "': corrupt read position " + std::to_string(pos) +
+                  " (not a message boundary); skipped to the newest message");
+    }
     const MessageHeader *m = ring_.message_at(pos);
     const uint32_t size = m->size.load(std::memory_order_acquire);
     if (size == kNoMessageYet) return intact() ? kNothingYet : kLapped;

@@ -340,6 +340,42 @@ TEST(MsgqShm, CorruptMessageHeaderIsAnErrorAndTheSubscriberRecovers) {
   EXPECT_EQ(sub->lost(), 1u);
 }
 
+// Positions in the header that are no message boundary, or more than a ring
+// apart (found by the msgq_attach fuzzer: a subscriber read a header across
+// the end of the mapping; a publisher taking over walked ~2^60 steps). The
+// subscriber gets an error; a publisher refuses the ring and leaves it free.
+TEST(MsgqShm, CorruptPositionsInTheHeaderAreErrors) {
+  ScopedPrefix prefix("corruptpos");
+  {
+    auto pub = PubSocket::create("corruptpos", 4096);
+    pub->send("first", 5);
+  }
+  auto poke = [](size_t offset, uint64_t value) {
+    int fd = open(conduit::shm_path("corruptpos").c_str(), O_RDWR);
+    ASSERT_EQ(pwrite(fd, &value, 8, offset), 8);
+    close(fd);
+  };
+  const uint64_t good_pos = [] {
+    std::ifstream f(conduit::shm_path("corruptpos"), std::ios::binary);
+    RingHeader h;
+    f.read(reinterpret_cast<char *>(&h), sizeof(h));
+    return h.write_pos.load();
+  }();
+  poke(offsetof(RingHeader, write_pos), 4096 * 3 + 4090);  // its header would end past the ring
+  auto sub = SubSocket::create("corruptpos", {.ring_size = 4096});  // starts there
+  Message m;
+  EXPECT_THROW(sub->receive(m, 0), Error);
+  EXPECT_THROW(PubSocket::create("corruptpos", 4096), Error);
+  poke(offsetof(RingHeader, write_pos), uint64_t(1) << 60);  // a lap of 2^60 bytes since the oldest message
+  EXPECT_THROW(PubSocket::create("corruptpos", 4096), Error);
+  poke(offsetof(RingHeader, write_pos), good_pos);
+  auto pub = PubSocket::create("corruptpos", 4096);  // the refusals left no publisher behind
+  EXPECT_THROW(sub->receive(m, 0), Error);           // still at the bad position: skips to the newest
+  pub->send("second", 6);
+  ASSERT_TRUE(sub->receive(m, 0));
+  EXPECT_EQ(std::string(m.data(), m.size()), "second");
+}
+
 // Readers that keep up meet the writer at the header it is about to commit:
 // one waiting in a Poller's look, one asleep in receive(), one conflating. Each
 // sees every message whole and in order, and counts exactly what it missed.
