@@ -46,7 +46,7 @@ $V hold_forever > /tmp/killed.out 2>&1 & K=$!
 wait_for /tmp/killed.out HELD
 sed "s/^/@killed /" /tmp/killed.out
 kill -9 $K
-client seek seek $(sed -n "s/HELD idx=//p" /tmp/killed.out) 60
+client seek seek $(sed -n "s/HELD idx=//p" /tmp/killed.out) 200
 stop kill
 
 rmmod vivid && modprobe vivid n_devs=1 node_types=0x1 multiplanar=2 && echo MPLANE_LOADED
