@@ -4,12 +4,13 @@ Each case is a module selfdrive_tests/chaos/<case>.py defining
 rows(**options) -> list of rows; add a case by adding its module and its name
 to CASES. CHAOS_CASES=kills,disk_full picks cases; CHAOS_ROUNDS sets the kill
 rounds (default 500, the issue's long run; ./test.sh runs 20 in
-selfdrive_tests/chaos/test_chaos.py).
+selfdrive_tests/chaos/test_chaos.py); CHAOS_FUZZ_SECONDS the time per fuzz
+target (default 600).
 """
 import importlib
 import os
 
-CASES = ['kills', 'disk_full', 'poison']
+CASES = ['kills', 'disk_full', 'poison', 'fuzz']
 
 
 def run():
