@@ -44,8 +44,9 @@
 // Nothing read from a view may be acted on before intact() says true; a
 // parser over a changing view (Cap'n Proto checks bounds, not values) may
 // also throw, which intact() then explains. Copies (receive()) need no check.
-// When to use which: copies for small messages (up to tens of KiB, where a
-// copy costs less than the check and is safe to keep), loans for large ones.
+// When to use which: copies for small messages (up to tens of KiB: the copy
+// is cheap, and the reader owns the result), loans for large ones (a copy
+// costs more than the wake-up; tools/bench/run msgq measures both).
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
