@@ -19,7 +19,10 @@
 // the same topic) may be used from different threads.
 // Errors: msgq::Error (a std::runtime_error) with what was expected and what was
 // found — bad topic names, a second live publisher, an oversized message, a shm
-// file with the wrong magic/version/size, no free subscriber slot.
+// file with the wrong magic/version/size, no free subscriber slot. A subscriber
+// never goes silent over damage: a corrupt message header or ring header, or
+// (checked when a wait times out, at most once a second) its shm file removed
+// or replaced, is an Error from receive()/poll() saying so.
 // Loss: a subscriber lapped by the publisher never sees a torn message; it resumes
 // at the oldest intact message (about half a ring behind the publisher when it
 // is lapped again before it has read half the ring: it does not keep up) and

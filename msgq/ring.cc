@@ -110,6 +110,8 @@ Ring::Ring(const std::string &topic, size_t ring_bytes) : topic_(topic) {
                 ". Remove it, or use another CONDUIT_PREFIX.");
   }
   mapped_bytes_ = st.st_size;
+  dev_ = st.st_dev;
+  ino_ = st.st_ino;
   void *p = mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
   if (p == MAP_FAILED) throw Error(errno_text("msgq: cannot map", path));
@@ -117,6 +119,11 @@ Ring::Ring(const std::string &topic, size_t ring_bytes) : topic_(topic) {
   data_ = static_cast<char *>(p) + kHeaderBytes;
   bytes_ = probe.ring_bytes;
   mask_ = (bytes_ & (bytes_ - 1)) == 0 ? bytes_ - 1 : 0;
+}
+
+bool Ring::replaced() const {
+  struct stat st;
+  return stat(conduit::shm_path(topic_).c_str(), &st) != 0 || uint64_t(st.st_dev) != dev_ || uint64_t(st.st_ino) != ino_;
 }
 
 Ring::~Ring() {

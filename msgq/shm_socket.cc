@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/clock.h"
+#include "common/prefix.h"
 #include "msgq/futex.h"
 
 namespace msgq {
@@ -275,6 +276,33 @@ void ShmSubSocket::skip_to_newest() {
   next_seq_ = seq;
 }
 
+// Resumes after the newest message and says why: a subscriber never goes quiet
+// over damage without an error.
+void ShmSubSocket::damaged(const std::string &what) {
+  skip_to_newest();
+  throw Error("msgq topic '" + topic() + "': " + what + "; skipped to the newest message");
+}
+
+// After a wait that timed out (out of the hot path, at most once a second):
+// silence because the ring is gone or damaged must not look like an idle topic.
+void ShmSubSocket::check_after_timeout() {
+  const uint64_t now = conduit::mono_ns();
+  if (now < next_check_ns_) return;
+  next_check_ns_ = now + 1'000'000'000;
+  if (ring_.replaced()) {
+    throw Error("msgq topic '" + topic() + "': its shm file " + conduit::shm_path(topic()) +
+                " was removed or replaced since this subscriber attached; it would never receive again: "
+                "create the subscriber anew");
+  }
+  RingHeader *h = ring_.header();
+  const uint64_t write_pos = h->write_pos.load(std::memory_order_acquire);
+  const uint64_t upto = h->overwritten_upto.load(std::memory_order_acquire);
+  if (upto > write_pos || read_pos_ > write_pos + ring_.size()) {
+    damaged("ring header damaged (write position " + std::to_string(write_pos) + ", overwritten up to " +
+            std::to_string(upto) + ", this reader at " + std::to_string(read_pos_) + ")");
+  }
+}
+
 [[gnu::always_inline]] inline void ShmSubSocket::take(Message &msg, const MessageHeader *m, uint32_t size, uint64_t) {
   copy_out(msg.resize(size), m + 1, size);
 }
@@ -348,6 +376,9 @@ bool ShmSubSocket::try_read(Out &msg) {
   RingHeader *h = ring_.header();
   bool to_newest = opts_.conflate;
   for (int laps = 0;; laps++) {
+    // A healthy ring laps a read a few times at most, even with the writer
+    // flat out; more means its marks are damaged, and the loop would never end.
+    if (laps == 64) damaged("lapped 64 times in one read (ring header damaged)");
     // Only the newest message needs write_pos: `>=`, not `==`, as the writer
     // stores newest_pos before write_pos, so a reader that took the newest
     // message can be ahead of write_pos for a moment, where the bytes are
@@ -408,7 +439,10 @@ bool ShmSubSocket::wait_and_read(Out &msg, int timeout_ms) {
     if (wait_ms != 0) futex_wait(&h->futex_word, seen, wait_ms);
     set_sleeping(false);
     if (got || try_read(msg)) return true;
-    if (wait_ms == 0) return false;
+    if (wait_ms == 0) {
+      check_after_timeout();
+      return false;
+    }
   }
 }
 
@@ -445,7 +479,11 @@ const std::vector<SubSocket *> &ShmPoller::poll(int timeout_ms) {
     int wait_ms = got ? 0 : remaining_ms(deadline);
     if (wait_ms != 0) futex_wait_any(words_.data(), seen_.data(), words_.size(), wait_ms);
     for (ShmSubSocket *s : sockets_) s->set_sleeping(false);
-    if (got || collect() || wait_ms == 0) return ready_;
+    if (got || collect()) return ready_;
+    if (wait_ms == 0) {
+      for (ShmSubSocket *s : sockets_) s->check_after_timeout();
+      return ready_;
+    }
   }
 }
 

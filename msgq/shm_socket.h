@@ -65,6 +65,9 @@ class ShmSubSocket final : public SubSocket {
   void take(Message &msg, const MessageHeader *m, uint32_t size, uint64_t pos);
   void take(MessageView &view, const MessageHeader *m, uint32_t size, uint64_t pos);
   void skip_to_newest();
+  [[noreturn]] void damaged(const std::string &what);
+  friend class ShmPoller;
+  void check_after_timeout();
   static constexpr uint64_t kNoMark = UINT64_MAX;
   uint64_t half_a_ring_back() const;
 
@@ -74,6 +77,7 @@ class ShmSubSocket final : public SubSocket {
   uint64_t read_pos_, next_seq_;
   uint64_t resumed_at_ = UINT64_MAX;  // where it last resumed after being lapped (max: never)
   uint64_t lost_ = 0;
+  uint64_t next_check_ns_ = 0;  // check_after_timeout() looks at most once a second
 };
 
 class ShmPoller final : public Poller {

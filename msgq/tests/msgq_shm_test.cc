@@ -376,6 +376,49 @@ TEST(MsgqShm, CorruptPositionsInTheHeaderAreErrors) {
   EXPECT_EQ(std::string(m.data(), m.size()), "second");
 }
 
+// A ring file replaced under a subscriber (removed, a new pipeline created the
+// topic again): it used to wait forever in silence; now a timed-out wait says why.
+TEST(MsgqShm, ASubscriberWhoseRingFileWasReplacedSaysSo) {
+  ScopedPrefix prefix("replaced");
+  auto sub = SubSocket::create("replaced", {.ring_size = 4096});
+  auto polled = SubSocket::create("replaced", {.ring_size = 4096});
+  auto poller = Poller::create();
+  poller->add(*polled);
+  ASSERT_EQ(unlink(conduit::shm_path("replaced").c_str()), 0);
+  auto pub = PubSocket::create("replaced", 4096);
+  pub->send("lost", 4);
+  Message m;
+  try {
+    sub->receive(m, 20);
+    FAIL() << "receive() stayed silent";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("was removed or replaced since this subscriber attached"), std::string::npos)
+        << e.what();
+  }
+  auto sub2 = SubSocket::create("replaced", {.ring_size = 4096});
+  auto poller2 = Poller::create();
+  poller2->add(*sub2);
+  EXPECT_TRUE(poller2->poll(20).empty());  // the new file is healthy: an idle topic is no error
+  pub->send("seen", 4);
+  ASSERT_TRUE(sub2->receive(m, 0));
+  EXPECT_THROW(poller->poll(20), Error);  // a poller of an old subscriber says it too
+}
+
+// overwritten_upto scribbled past the writer: every read looked lapped and receive() spun forever.
+TEST(MsgqShm, ADamagedOverwriteMarkIsAnErrorNotAHang) {
+  ScopedPrefix prefix("upto");
+  auto pub = PubSocket::create("upto", 4096);
+  auto sub = SubSocket::create("upto", {.ring_size = 4096});
+  pub->send("first", 5);
+  {
+    Ring ring("upto", 4096);
+    ring.header()->overwritten_upto.store(uint64_t(1) << 40);
+  }
+  Message m;
+  EXPECT_THROW(sub->receive(m, 0), Error);
+  EXPECT_THROW(sub->receive(m, 20), Error);  // after the wait: the header itself is checked
+}
+
 // Readers that keep up meet the writer at the header it is about to commit:
 // one waiting in a Poller's look, one asleep in receive(), one conflating. Each
 // sees every message whole and in order, and counts exactly what it missed.

@@ -103,14 +103,15 @@ def chaos(tmp_path_factory):
     yield r
 
 
-def test_every_kill_is_restarted_and_stable_processes_come_back_within_a_second(chaos):
+def test_every_kill_is_restarted_and_stable_processes_come_back_at_once(chaos):
   ks = chaos['kills']
   assert len(ks) == ROUNDS
   assert all(k['restart_ms'] is not None for k in ks), ks
   stable = [k for k in ks if k['ran_s'] >= kills.STABLE_S]
   assert stable, 'no kill hit a process that had run 10 s'
-  slow = [k for k in stable if k['restart_ms'] > 1000]
-  assert not slow, f'processes that had run >= 10 s came back after more than a second: {slow}'
+  # The manager restarts them at once (its next 50 ms tick); 2 s is the issue's p99 bound, room for a loaded machine.
+  slow = [k for k in stable if k['restart_ms'] > 2000]
+  assert not slow, f'processes that had run >= 10 s came back after more than 2 s: {slow}'
 
 
 def test_every_process_is_back_with_its_rate_after_all_faults(chaos):
