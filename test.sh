@@ -5,7 +5,7 @@
 # Gates (CI runs them all; `./test.sh --quick` skips them for local iteration):
 #   tsan  build/tsan (scons --sanitize=tsan): the msgq, cereal, visionipc memory
 #         and loggerd writer/deleter tests; any report fails it (tools/sanitizers/)
-#   fuzz  every libFuzzer target for 20 s (tools/fuzz); a crash fails it
+#   fuzz  every libFuzzer target, 20000 runs from a fixed seed (tools/fuzz --gate); a crash fails it
 set -uo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -48,8 +48,8 @@ if [ $quick -eq 0 ]; then
   fi
 fi
 
-if [ $quick -eq 0 ] && ! ./tools/fuzz all 20; then
-  echo "FAILED: tools/fuzz all 20 (a fuzz target crashed: see its crash line above)"
+if [ $quick -eq 0 ] && ! ./tools/fuzz --gate all; then
+  echo "FAILED: tools/fuzz --gate all (a fuzz target crashed: see its crash line above)"
   failed=1
 fi
 

@@ -27,9 +27,16 @@ def build(targets):
   subprocess.run(cmd, cwd=ROOT, check=True)
 
 
-def run(target, seconds):
-  """Fuzzes `target` for `seconds`. Returns {'execs', 'crashes', 'artifact', 'log'}:
-  libFuzzer stops at the first crash, so crashes is 0 or 1."""
+# The gate in ./test.sh: a fixed seed and a fixed number of runs per target, so
+# it makes the same inputs on every machine and passes or fails alike; finding
+# new bugs is the timed runs' job (tools/fuzz TARGET SECONDS).
+GATE_OPTIONS = ['-seed=1', '-runs=20000']
+
+
+def run(target, seconds, gate=False):
+  """Fuzzes `target` for `seconds` (gate: GATE_OPTIONS instead, on the committed
+  seeds only). Returns {'execs', 'crashes', 'artifact', 'log'}: libFuzzer stops
+  at the first crash, so crashes is 0 or 1."""
   work = os.path.join(VARIANT, 'corpus', target)
   crashes = os.path.join(VARIANT, 'crashes')
   os.makedirs(work, exist_ok=True)
@@ -38,8 +45,12 @@ def run(target, seconds):
   before = set(glob.glob(prefix + '*'))
   log = prefix + 'log.txt'
   seeds = os.path.join(ROOT, TARGETS[target], 'fuzz', 'corpus', target)
-  cmd = [os.path.join(VARIANT, 'build', 'fuzz', target), f'-max_total_time={seconds}', f'-artifact_prefix={prefix}',
-         *OPTIONS, work, seeds]
+  if gate:
+    work = os.path.join(VARIANT, 'gate_corpus', target)
+    subprocess.run(['rm', '-rf', work], check=True)
+    os.makedirs(work)
+  limit = GATE_OPTIONS if gate else [f'-max_total_time={seconds}']
+  cmd = [os.path.join(VARIANT, 'build', 'fuzz', target), *limit, f'-artifact_prefix={prefix}', *OPTIONS, work, seeds]
   env = dict(os.environ, CONDUIT_PREFIX=f'fuzz_{target}_{os.getpid()}')
   with open(log, 'w') as out:
     rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -63,7 +74,9 @@ def rows(seconds):
 
 
 def main(argv):
-  """tools/fuzz [TARGET|all] [SECONDS]: builds and fuzzes; exits 1 on a crash."""
+  """tools/fuzz [--gate] [TARGET|all] [SECONDS]: builds and fuzzes; exits 1 on a crash."""
+  gate = bool(argv) and argv[0] == '--gate'
+  argv = argv[1:] if gate else argv
   which = argv[0] if argv else 'all'
   seconds = int(argv[1]) if len(argv) > 1 else 20
   targets = list(TARGETS) if which == 'all' else [which]
@@ -73,8 +86,8 @@ def main(argv):
   build(targets)
   failed = False
   for t in targets:
-    r = run(t, seconds)
-    print(f'{t:16} {seconds:5d} s  {r["execs"]:10d} execs  {r["crashes"]} crashes', flush=True)
+    r = run(t, seconds, gate)
+    print(f'{t:16} {"gate" if gate else f"{seconds:d} s":>7}  {r["execs"]:10d} execs  {r["crashes"]} crashes', flush=True)
     if r['crashes']:
       failed = True
       print(f'  crash: input {r["artifact"]}, log {r["log"]}; reproduce: '
