@@ -130,11 +130,9 @@ def _messaging():
 
 def test_decoded_events_and_qlog_decimation(tmp_path):
   messaging = _messaging()
-  prefix = f'lgpy{os.getpid()}'
   published = []
 
   def publish():
-    os.environ['CONDUIT_PREFIX'] = prefix
     pm = messaging.PubMaster(['can'])
     for i in range(250):
       msg = messaging.new_message('can', 1)
@@ -143,14 +141,7 @@ def test_decoded_events_and_qlog_decimation(tmp_path):
       published.append(i)
     time.sleep(0.3)
 
-  old = os.environ.get('CONDUIT_PREFIX')
-  try:
-    rc, err = _run_loggerd(tmp_path, 0, during=publish)
-  finally:
-    if old is None:
-      os.environ.pop('CONDUIT_PREFIX', None)
-    else:
-      os.environ['CONDUIT_PREFIX'] = old
+  rc, err = _run_loggerd(tmp_path, 0, during=publish)
   assert rc == 0, err
   seg = tmp_path / 'py--0'
   rlog = list(LogReader(seg))
@@ -170,8 +161,16 @@ def _run_loggerd(root, seconds, during=None):
     deadline = time.monotonic() + 20
     while not (root / 'py--0' / 'rlog.zst').exists() and time.monotonic() < deadline:
       time.sleep(0.01)
-    if during:
-      during()
+    if during:  # publishes on loggerd's bus
+      old = os.environ.get('CONDUIT_PREFIX')
+      os.environ['CONDUIT_PREFIX'] = env['CONDUIT_PREFIX']
+      try:
+        during()
+      finally:
+        if old is None:
+          os.environ.pop('CONDUIT_PREFIX', None)
+        else:
+          os.environ['CONDUIT_PREFIX'] = old
     time.sleep(seconds)
   finally:
     p.send_signal(signal.SIGTERM)
@@ -276,10 +275,8 @@ def test_lr_skips_an_unreadable_event_and_says_where(tmp_path):
 def test_loggerd_keeps_unreadable_events_out_of_the_log(tmp_path):
   messaging = _messaging()
   from common.testing import poison
-  prefix = f'lgpy{os.getpid()}'
 
   def publish():
-    os.environ['CONDUIT_PREFIX'] = prefix
     sock = messaging.pub_sock('liveCalibration')
     for i in range(30):
       if i % 10 == 5:
@@ -290,14 +287,7 @@ def test_loggerd_keeps_unreadable_events_out_of_the_log(tmp_path):
         sock.send(msg.to_bytes())
     time.sleep(0.3)
 
-  old = os.environ.get('CONDUIT_PREFIX')
-  try:
-    rc, err = _run_loggerd(tmp_path, 0, during=publish)
-  finally:
-    if old is None:
-      os.environ.pop('CONDUIT_PREFIX', None)
-    else:
-      os.environ['CONDUIT_PREFIX'] = old
+  rc, err = _run_loggerd(tmp_path, 0, during=publish)
   assert rc == 0, err
   lr = LogReader(tmp_path / 'py--0')
   cal = [e.liveCalibration.calPerc for e in lr if e.which() == 'liveCalibration']
