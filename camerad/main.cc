@@ -4,15 +4,19 @@
 // Sources: synthetic (default), file:PATH, v4l2[:DEVICE]. See --help.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "camerad/camera_stream.h"
+#include "camerad/device_return.h"
 #include "common/command_line.h"
 #include "camerad/frame_source.h"
 #include "camerad/pacer.h"
@@ -192,24 +196,31 @@ int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, camera
   };
   camerad::V4l2Capture c;
   if (setup.dmabuf) {
-    // A buffer goes (back) to the device only once no client holds it.
+    // A buffer goes (back) to the device only once no client holds it, and
+    // not before clients had their turn at its frame (device_return.h).
     std::vector<VisionBuf *> in_device(setup.buffers, nullptr);
-    auto refill = [&] {
-      for (size_t i = 0; i < in_device.size(); i++) {
-        if (in_device[i]) continue;
-        if ((in_device[i] = server.claim_buffer(type, i))) dev.queue(int(i));
-      }
+    camerad::DeviceReturn returns(setup.buffers, std::max<size_t>(1, setup.buffers / 2), 1000000000ull / uint64_t(s.fps));
+    auto queued = [&] { return size_t(dev.queued()); };
+    auto give = [&](size_t i) {
+      if (!(in_device[i] = server.claim_buffer(type, i))) return false;
+      dev.queue(int(i));
+      return true;
     };
-    refill();
     while (keep_going()) {
       conduit::watchdog_kick();
-      // While clients keep buffers out of the device, look again soon.
-      if (dev.dequeue(dev.queued() < int(in_device.size()) ? 5 : 100, c)) {
+      int wait_ms = returns.refill(conduit::mono_ns(), queued, give);
+      // Look again soon when a buffer is due or held, else wait for the device.
+      int timeout_ms = wait_ms < 0 ? 100 : std::clamp(wait_ms, 5, 100);
+      if (dev.queued() == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+        continue;
+      }
+      if (dev.dequeue(timeout_ms, c)) {
         VisionBuf *buf = in_device.at(size_t(c.index));
         in_device[size_t(c.index)] = nullptr;
         publish(buf, c);
+        returns.sent(size_t(c.index), conduit::mono_ns());
       }
-      refill();
     }
   } else {
     conduit::Yuv420Layout scratch_layout = conduit::yuv420_layout(s.format, s.width, s.height);

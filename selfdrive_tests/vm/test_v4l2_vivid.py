@@ -2,7 +2,7 @@
 (TCG) with the vivid virtual capture driver, and camerad and VisionIPC clients
 (camerad/tests/v4l2_guest_client.cc) run inside; this side reads the console.
 
-One boot runs every scenario in turn (about 45 s here): two clients checking
+One boot runs every scenario in turn (about 25 s here): two clients checking
 vivid's colour bars frame by frame on the dmabuf path (NV12) and on the copy
 path (I420); a client holding a buffer while another reads; a client killed
 while it holds one; the multi-planar API (I420, dmabuf); the device vanishing
@@ -93,14 +93,7 @@ def frames_dropped(log):
   return int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
 
 
-# Known failure, found at the end of the session on a quiet host: the guest's
-# dmabuf-path clients exit 1 (hundreds of frames counted dropped) while the
-# copy path passes. Marked, not hidden: an XPASS shows when it is fixed.
-DMABUF_CLIENTS_FAIL = pytest.mark.xfail(reason='guest dmabuf-path clients exit 1 (see the comment above)', strict=False)
-
-
-@pytest.mark.parametrize('path,scenario,uv_step', [pytest.param('dmabuf', 'dma', '2', marks=DMABUF_CLIENTS_FAIL),
-                                                     ('copy', 'copy', '1')])
+@pytest.mark.parametrize('path,scenario,uv_step', [('dmabuf', 'dma', '2'), ('copy', 'copy', '1')])
 def test_two_clients_get_correct_pixels(console, path, scenario, uv_step):
   names = (f'{scenario}_a', f'{scenario}_b')
   for name in names:
@@ -111,6 +104,10 @@ def test_two_clients_get_correct_pixels(console, path, scenario, uv_step):
     assert c['path'] == path, c          # what cameradState says
     assert c['layout'].endswith(f'uv_step{uv_step}'), c
     assert (c['copies'] == '0') == (path == 'dmabuf'), c
+    # A frame a client was told about is still there when it gets to it: the
+    # device gets a sent buffer back only when it runs short (camerad/device_return.h).
+    # Reclaiming it at once lost most frames (100-400 dropped for 30 received).
+    assert int(c['dropped']) < int(c['frames']), c
   sent, _, copied, logged = frames_dropped(camlog(console, scenario))
   assert logged == path and sent >= 30
   assert (copied == 0) if path == 'dmabuf' else (copied >= sent)
@@ -123,7 +120,6 @@ def test_dmabuf_layout_is_the_drivers(console):
   assert 'path dmabuf' in camlog(console, 'dma'), camlog(console, 'dma')
 
 
-@DMABUF_CLIENTS_FAIL
 def test_held_buffer_is_never_refilled(console):
   (h,), rc = client_lines(console, 'hold', 'HOLD_DONE')
   assert rc == 0 and h['same'] == '1' and h['bars_ok'] == '1', h
@@ -136,19 +132,18 @@ def test_held_buffer_is_never_refilled(console):
   assert dropped > 0, camlog(console, 'hold')
 
 
-@DMABUF_CLIENTS_FAIL
 def test_killed_client_releases_its_hold(console):
   (held,), _ = client_lines(console, 'killed', 'HELD')
   (s,), rc = client_lines(console, 'seek', 'SEEK')
   assert rc == 0 and s['seen'] == '1' and s['idx'] == held['idx'], (held, s)
 
 
-@DMABUF_CLIENTS_FAIL
 def test_multiplanar_api(console):
   assert 'MPLANE_LOADED' in console
   for name in ('mp_a', 'mp_b'):
     (c,), rc = client_lines(console, name, 'CHECK')
     assert rc == 0 and c['bad'] == '0' and c['path'] == 'dmabuf', c
+    assert int(c['dropped']) < int(c['frames']), c
     assert c['layout'] == '640x360/stride640/uv_step1', c
   assert '(mplane), path dmabuf' in camlog(console, 'vanish')
 
