@@ -55,9 +55,7 @@ void publish_frame_data(cereal::PubMaster &pm, const Camera &cam, const VisionBu
                         uint64_t dropped, const Settings &s, const char *source, const std::string &sensor) {
   cereal::MessageBuilder msg;
   cereal::Event::Builder ev = msg.initEvent(true);
-  cereal::FrameData::Builder fd = cam.stream == CameraStream::Road   ? ev.initRoadCameraState()
-                                  : cam.stream == CameraStream::Wide ? ev.initWideRoadCameraState()
-                                                                     : ev.initDriverCameraState();
+  cereal::FrameData::Builder fd = cereal::init_camera_state(ev, cam.stream);
   fd.setFrameId(extra.frame_id);
   fd.setTimestampSof(extra.timestamp_sof);
   fd.setTimestampEof(extra.timestamp_eof);
@@ -69,7 +67,7 @@ void publish_frame_data(cereal::PubMaster &pm, const Camera &cam, const VisionBu
   fd.setHeight(uint32_t(s.height));
   fd.setDroppedFrames(uint32_t(dropped));
   fd.setBufferId(uint32_t(buf->idx));
-  pm.send(cam.info->state_topic, msg);
+  pm.send(cam.info->state_service, msg);
 }
 
 // Synthetic and file sources: one frame per camera per tick of the pacer.
@@ -329,7 +327,7 @@ int main(int argc, char **argv) {
     V4l2Setup v4l2;
     for (const Camera &c : cams) {
       if (source) server.create_buffers(c.info->vision_stream, nbuf, size_t(s.width), size_t(s.height), s.format);
-      topics.push_back(c.info->state_topic);
+      topics.push_back(c.info->state_service);
     }
     if (!source) {
       dev = std::make_unique<camerad::V4l2Camera>(source_spec.size() > 5 ? source_spec.substr(5) : "", s.width,

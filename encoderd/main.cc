@@ -18,57 +18,29 @@ extern "C" {
 #include <libavutil/log.h>
 }
 
-#include "camerad/camera_stream.h"
 #include "common/command_line.h"
 #include "cereal/messaging.h"
+#include "cereal/streams.h"
 #include "common/watchdog.h"
 #include "encoderd/stream_encoder.h"
 #include "visionipc/visionipc_client.h"
 
 namespace {
 
-using camerad::CameraStream;
-
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_failed{0};
 
 void on_signal(int) { g_stop = true; }
 
-enum class Topic { Road, Wide, Driver, QRoad };
-
 struct Output {
-  std::string name;  // for logs: "road", "qcamera", ...
-  VisionStreamType vision_stream;
-  Topic topic;
-  std::string data_topic, idx_topic;
-  cereal::EncodeIndex::Type type;
+  const cereal::Video *video;
   encoderd::EncoderConfig config;
 };
-
-cereal::EncodeData::Builder init_data(cereal::Event::Builder ev, Topic t) {
-  switch (t) {
-    case Topic::Road: return ev.initRoadEncodeData();
-    case Topic::Wide: return ev.initWideRoadEncodeData();
-    case Topic::Driver: return ev.initDriverEncodeData();
-    case Topic::QRoad: break;
-  }
-  return ev.initQRoadEncodeData();
-}
-
-cereal::EncodeIndex::Builder init_idx(cereal::Event::Builder ev, Topic t) {
-  switch (t) {
-    case Topic::Road: return ev.initRoadEncodeIdx();
-    case Topic::Wide: return ev.initWideRoadEncodeIdx();
-    case Topic::Driver: return ev.initDriverEncodeIdx();
-    case Topic::QRoad: break;
-  }
-  return ev.initQRoadEncodeIdx();
-}
 
 void fill_index(cereal::EncodeIndex::Builder idx, const Output &o, const encoderd::EncodedFrame &f, int w, int h,
                 float encode_time) {
   idx.setFrameId(f.frame_id);
-  idx.setType(o.type);
+  idx.setType(o.video->qcamera ? cereal::EncodeIndex::Type::QCAMERA_H264 : cereal::EncodeIndex::Type::FULL_H_E_V_C);
   idx.setEncodeId(f.encode_id);
   idx.setSegmentNum(int32_t(f.segment_num));
   idx.setSegmentId(f.segment_id);
@@ -91,8 +63,9 @@ uint64_t unix_ns() {
 }
 
 void run_output(const Output &o, const std::string &server, encoderd::SegmentClock &clock) {
-  VisionIpcClient client(server, o.vision_stream, false);
-  cereal::PubMaster pm({o.data_topic, o.idx_topic});
+  const cereal::Video &v = *o.video;
+  VisionIpcClient client(server, cereal::camera_info(v.camera).vision_stream, false);
+  cereal::PubMaster pm({v.data_service, v.idx_service});
   std::unique_ptr<encoderd::StreamEncoder> enc;
   uint32_t last_segment = UINT32_MAX;
   auto sink = [&](const encoderd::EncodedFrame &f) {
@@ -100,21 +73,21 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
     int w = enc->encoder().width(), h = enc->encoder().height();
     {
       cereal::MessageBuilder msg;
-      cereal::EncodeData::Builder data = init_data(msg.initEvent(true), o.topic);
+      cereal::EncodeData::Builder data = cereal::init_encode_data(msg.initEvent(true), v);
       fill_index(data.initIdx(), o, f, w, h, encode_time);
       data.setData(capnp::Data::Reader(f.data, f.size));
       if (!f.header->empty()) {
         data.setHeader(capnp::Data::Reader(reinterpret_cast<const uint8_t *>(f.header->data()), f.header->size()));
       }
       data.setUnixTimestampNanos(unix_ns());
-      pm.send(o.data_topic, msg);
+      pm.send(v.data_service, msg);
     }
     cereal::MessageBuilder msg;
-    fill_index(init_idx(msg.initEvent(true), o.topic), o, f, w, h, encode_time);
-    pm.send(o.idx_topic, msg);
+    fill_index(cereal::init_encode_idx(msg.initEvent(true), v), o, f, w, h, encode_time);
+    pm.send(v.idx_service, msg);
     if (f.segment_num != last_segment) {
       last_segment = f.segment_num;
-      fprintf(stderr, "encoderd: %s: segment %u starts at frame %u (%u frames dropped so far)\n", o.name.c_str(),
+      fprintf(stderr, "encoderd: %s: segment %u starts at frame %u (%u frames dropped so far)\n", o.video->name,
               f.segment_num, f.frame_id, f.dropped_frames);
     }
   };
@@ -133,7 +106,7 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
     bool opened = enc->push(frame, {extra.frame_id, extra.timestamp_sof, extra.timestamp_eof}, client.server_id(),
                             [&client] { client.release(); });
     if (opened) {  // the first frame, or camerad came back with another size or layout
-      fprintf(stderr, "encoderd: %s: %s %dx%d (%s frames, %s codec input, %s)\n", o.name.c_str(),
+      fprintf(stderr, "encoderd: %s: %s %dx%d (%s frames, %s codec input, %s)\n", o.video->name,
               enc->encoder().codec_name().c_str(), enc->encoder().width(), enc->encoder().height(),
               conduit::pixel_format_name(frame.format()), enc->encoder().input_pixel_format(),
               enc->encoder().scales() ? "scaled" : "in place");
@@ -143,7 +116,7 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
   if (enc) {
     enc->flush();
     fprintf(stderr, "encoderd: %s: stopped after %llu frames, %u packets, %u dropped, %.3f frame copies per frame\n",
-            o.name.c_str(), (unsigned long long)frames, enc->packets(), enc->dropped(),
+            o.video->name, (unsigned long long)frames, enc->packets(), enc->dropped(),
             enc->encoder().frames_in() ? enc->encoder().copied_bytes() /
                                              (enc->encoder().input_width() * enc->encoder().input_height() * 1.5) /
                                              enc->encoder().frames_in()
@@ -202,19 +175,14 @@ int main(int argc, char **argv) {
     full.tune = cl.str("tune");
     full.x265_params = cl.str("x265-params");
     full.x264_params = cl.str("x264-params");
-    for (CameraStream c : camerad::parse_camera_list(cl.str("cameras"))) {
-      const camerad::CameraInfo &info = camerad::camera_info(c);
-      Topic t = c == CameraStream::Road ? Topic::Road : c == CameraStream::Wide ? Topic::Wide : Topic::Driver;
-      std::string prefix = c == CameraStream::Road ? "road" : c == CameraStream::Wide ? "wideRoad" : "driver";
-      outputs.push_back({info.name, info.vision_stream, t, prefix + "EncodeData", prefix + "EncodeIdx",
-                         cereal::EncodeIndex::Type::FULL_H_E_V_C, full});
-      if (c == CameraStream::Road && !cl.on("no-qcam")) {
-        encoderd::EncoderConfig q = full;
-        q.codec = cl.str("qcam-codec");
-        cl.size("qcam-size", q.width, q.height);
-        q.bitrate = cl.integer("qcam-bitrate", 1000, 1000000000);
-        outputs.push_back({"qcamera", info.vision_stream, Topic::QRoad, "qRoadEncodeData", "qRoadEncodeIdx",
-                           cereal::EncodeIndex::Type::QCAMERA_H264, q});
+    encoderd::EncoderConfig q = full;
+    q.codec = cl.str("qcam-codec");
+    cl.size("qcam-size", q.width, q.height);
+    q.bitrate = cl.integer("qcam-bitrate", 1000, 1000000000);
+    for (cereal::Camera c : cereal::parse_camera_list(cl.str("cameras"))) {
+      for (const cereal::Video &v : cereal::kVideos) {
+        if (v.camera != c || (v.qcamera && cl.on("no-qcam"))) continue;
+        outputs.push_back({&v, v.qcamera ? q : full});
       }
     }
     av_log_set_level(AV_LOG_WARNING);
@@ -241,7 +209,7 @@ int main(int argc, char **argv) {
       try {
         run_output(o, server, clock);
       } catch (const std::exception &e) {
-        fprintf(stderr, "encoderd: %s: %s\n", o.name.c_str(), e.what());
+        fprintf(stderr, "encoderd: %s: %s\n", o.video->name, e.what());
         g_failed = 1;
         g_stop = true;
       }

@@ -45,6 +45,7 @@
 
 #include "cereal/event_check.h"
 #include "cereal/messaging.h"
+#include "cereal/streams.h"
 #include "common/clock.h"
 #include "common/prefix.h"
 #include "common/watchdog.h"
@@ -74,17 +75,6 @@ constexpr int kMaxPerSocketPerTurn = 4096;
 // this long before sleeping on the futex, a syscall and a wake-up each time.
 constexpr uint64_t kFlatOutSpinNs = 50'000;
 
-struct EncoderStream {
-  const char *data_service, *idx_service, *file;
-  bool ts;  // MPEG-TS container (H.264); otherwise the raw Annex B stream
-};
-constexpr EncoderStream kEncoders[] = {
-  {"roadEncodeData", "roadEncodeIdx", "fcamera.hevc", false},
-  {"wideRoadEncodeData", "wideRoadEncodeIdx", "ecamera.hevc", false},
-  {"driverEncodeData", "driverEncodeIdx", "dcamera.hevc", false},
-  {"qRoadEncodeData", "qRoadEncodeIdx", "qcamera.ts", true},
-};
-
 double env_num(const char *name, double fallback) {
   const char *v = getenv(name);
   if (!v || !*v) return fallback;
@@ -112,7 +102,7 @@ struct Source {
   std::string name;
   std::unique_ptr<msgq::SubSocket> sock;
   int decimation = -1;   // qlog keeps message i of a segment when i % decimation == 0
-  int encoder = -1;      // index into kEncoders for *EncodeData topics
+  int encoder = -1;      // index into cereal::kVideos for *EncodeData topics
   cereal::Event::Which which{};  // the union member its messages must hold
   uint64_t segment_count = 0;
   uint64_t lost_seen = 0;  // sock->lost() at the end of the last turn
@@ -150,7 +140,7 @@ class Loggerd {
   std::vector<Source> sources_;
   std::unique_ptr<msgq::Poller> poller_;
   std::unique_ptr<cereal::PubMaster> pm_;
-  Encoder encoders_[4];
+  Encoder encoders_[cereal::kVideos.size()];
   uint64_t segment_start_ns_ = 0, next_second_ns_ = 0, next_deleter_ns_ = 0, deleter_bytes_ = 0;
   uint64_t flat_out_until_ns_ = 0;  // no pause between turns before this (after a backlog)
   uint64_t next_submit_ns_ = 0;     // flat out: the turn that hands the batch to the kernel
@@ -195,9 +185,9 @@ Loggerd::Loggerd(int argc, char **argv) {
   for (const cereal::Service &s : cereal::kServices) {
     int enc = -1;
     bool derived = false;
-    for (int e = 0; e < 4; ++e) {
-      if (s.name == kEncoders[e].data_service) enc = e;
-      if (s.name == kEncoders[e].idx_service) derived = true;
+    for (const cereal::Video &v : cereal::kVideos) {
+      if (s.name == v.data_service) enc = int(v.id);
+      if (s.name == v.idx_service) derived = true;
     }
     bool self_written = s.name == "initData" || s.name == "sentinel";
     if ((!s.should_log || derived || self_written) && enc < 0) continue;
@@ -248,13 +238,7 @@ void Loggerd::handle_encode(int e, msgq::Message &msg, uint64_t now) {
     kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word *>(msg.data()), msg.size() / 8);
     capnp::FlatArrayMessageReader reader(words);
     auto ev = reader.getRoot<cereal::Event>();
-    cereal::EncodeData::Reader data;
-    switch (e) {
-      case 0: if (!ev.isRoadEncodeData()) throw std::runtime_error("not roadEncodeData"); data = ev.getRoadEncodeData(); break;
-      case 1: if (!ev.isWideRoadEncodeData()) throw std::runtime_error("not wideRoadEncodeData"); data = ev.getWideRoadEncodeData(); break;
-      case 2: if (!ev.isDriverEncodeData()) throw std::runtime_error("not driverEncodeData"); data = ev.getDriverEncodeData(); break;
-      default: if (!ev.isQRoadEncodeData()) throw std::runtime_error("not qRoadEncodeData"); data = ev.getQRoadEncodeData(); break;
-    }
+    cereal::EncodeData::Reader data = cereal::encode_data(ev, cereal::kVideos[e]);
     int seg = data.getIdx().getSegmentNum();
     if (enc.segment < 0) enc.segment = seg;
     if (seg != enc.segment || !enc.held.empty()) {
@@ -264,10 +248,10 @@ void Loggerd::handle_encode(int e, msgq::Message &msg, uint64_t now) {
     write_packet(e, data, ev.getLogMonoTime(), now);
   } catch (const std::exception &ex) {
     if (bad_messages_++ % 1000 == 0)
-      fprintf(stderr, "loggerd: dropping a bad %s message: %s\n", kEncoders[e].data_service, ex.what());
+      fprintf(stderr, "loggerd: dropping a bad %s message: %s\n", cereal::kVideos[e].data_service, ex.what());
   } catch (const kj::Exception &ex) {
     if (bad_messages_++ % 1000 == 0)
-      fprintf(stderr, "loggerd: dropping a bad %s message: %s\n", kEncoders[e].data_service, ex.getDescription().cStr());
+      fprintf(stderr, "loggerd: dropping a bad %s message: %s\n", cereal::kVideos[e].data_service, ex.getDescription().cStr());
   }
 }
 
@@ -275,25 +259,25 @@ void Loggerd::write_packet(int e, cereal::EncodeData::Reader data, uint64_t log_
   Encoder &enc = encoders_[e];
   auto idx = data.getIdx();
   bool keyframe = idx.getFlags() & cereal::EncodeIndex::FLAG_KEYFRAME;
-  if (logger_->video_gap(kEncoders[e].file)) {
+  if (logger_->video_gap(cereal::kVideos[e].file)) {
     enc.need_keyframe = true;
-    fprintf(stderr, "loggerd: a write to %s failed; the stream goes on at the next keyframe\n", kEncoders[e].file);
+    fprintf(stderr, "loggerd: a write to %s failed; the stream goes on at the next keyframe\n", cereal::kVideos[e].file);
   }
   if (enc.need_keyframe && !keyframe) {
     enc.skipped++;  // a segment's video must start with a keyframe
     return;
   }
   enc.need_keyframe = false;
-  loggerd::AppendFile *f = logger_->video(kEncoders[e].file);
+  loggerd::AppendFile *f = logger_->video(cereal::kVideos[e].file);
   auto header = data.getHeader();
   auto bytes = data.getData();
-  if (kEncoders[e].ts) {
+  if (cereal::kVideos[e].qcamera) {
     if (!enc.ts) enc.ts = std::make_unique<loggerd::TsMuxer>(f, idx.getWidth(), idx.getHeight());
     packet_.assign(keyframe ? header.begin() : header.end(), header.end());
     packet_.insert(packet_.end(), bytes.begin(), bytes.end());
     if (!enc.ts->write(packet_.data(), packet_.size(), keyframe, idx.getTimestampSof())) {
       if (bad_messages_++ % 1000 == 0)
-        fprintf(stderr, "loggerd: %s packet rejected by the TS muxer: %s\n", kEncoders[e].data_service, enc.ts->last_error().c_str());
+        fprintf(stderr, "loggerd: %s packet rejected by the TS muxer: %s\n", cereal::kVideos[e].data_service, enc.ts->last_error().c_str());
       return;
     }
   } else {
@@ -306,12 +290,7 @@ void Loggerd::write_packet(int e, cereal::EncodeData::Reader data, uint64_t log_
   cereal::MessageBuilder b;
   auto ev = b.initEvent();
   ev.setLogMonoTime(log_mono_time);
-  switch (e) {
-    case 0: ev.setRoadEncodeIdx(idx); break;
-    case 1: ev.setWideRoadEncodeIdx(idx); break;
-    case 2: ev.setDriverEncodeIdx(idx); break;
-    default: ev.setQRoadEncodeIdx(idx); break;
-  }
+  cereal::set_encode_idx(ev, cereal::kVideos[e], idx);
   size_t n = cereal::serialize(b, scratch_);
   logger_->log(scratch_.data(), n, true, now);
 }
@@ -323,7 +302,7 @@ void Loggerd::rotate(uint64_t now) {
   logger_->start_segment(next);
   segment_start_ns_ = now;
   for (auto &s : sources_) s.segment_count = 0;
-  for (int e = 0; e < 4; ++e) {
+  for (int e = 0; e < int(cereal::kVideos.size()); ++e) {
     Encoder &enc = encoders_[e];
     enc.segment = -1;
     enc.need_keyframe = true;

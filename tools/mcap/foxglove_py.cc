@@ -35,7 +35,7 @@ Converted convert(const std::string &bytes) {
     auto dyn = capnp::toDynamic(ev);
     KJ_IF_MAYBE(member, dyn.which()) {
       std::string topic = member->getProto().getName().cStr();
-      if (const foxglove::VideoStream *s = foxglove::video_stream(topic)) {
+      if (const cereal::Video *s = foxglove::video_stream(topic)) {
         auto data = dyn.get(*member).as<cereal::EncodeData>();
         auto idx = data.getIdx();
         auto header = data.getHeader();
@@ -74,6 +74,6 @@ PYBIND11_MODULE(foxglove_json, m) {
     return py::make_tuple(out.topic, out.mono_time, py::bytes(out.json), out.keyframe);
   }, py::arg("event"), "(topic, logMonoTime, JSON bytes, keyframe) of one serialized Event");
   py::list topics;
-  for (const auto &s : foxglove::kVideoStreams) topics.append(s.topic);
+  for (const auto &s : cereal::kVideos) topics.append(s.data_service);
   m.attr("VIDEO_TOPICS") = topics;
 }

@@ -61,11 +61,11 @@ class Exporter {
  private:
   bool wanted(std::string_view service) const { return o_.services.empty() || o_.services.count(std::string(service)); }
   uint16_t channel(std::string_view topic);
-  void add_video(const replay::SegmentFiles &seg, const replay::LogFile &log, const foxglove::VideoStream &s);
+  void add_video(const replay::SegmentFiles &seg, const replay::LogFile &log, const cereal::Video &s);
 
   struct Item {
     uint64_t time;
-    int stream;      // -1: event `index` of the log; else kVideoStreams[stream], packet `index`
+    int stream;      // -1: event `index` of the log; else cereal::kVideos[stream], packet `index`
     uint32_t index;
     uint64_t frame_time = 0;
     bool keyframe = false;
@@ -75,9 +75,9 @@ class Exporter {
   mcap::McapWriter writer_;
   std::map<std::string, uint16_t, std::less<>> channels_;
   std::vector<Item> items_;
-  std::vector<foxglove::VideoPackets> videos_{foxglove::kVideoStreams.size()};
+  std::vector<foxglove::VideoPackets> videos_{cereal::kVideos.size()};
   // A video channel begins at a keyframe: frames before the first one in range cannot be decoded.
-  std::array<bool, foxglove::kVideoStreams.size()> video_started_{};
+  std::array<bool, cereal::kVideos.size()> video_started_{};
   bool done_ = false;
 };
 
@@ -95,16 +95,16 @@ uint16_t Exporter::channel(std::string_view topic) {
   return id;
 }
 
-void Exporter::add_video(const replay::SegmentFiles &seg, const replay::LogFile &log, const foxglove::VideoStream &s) {
-  int stream = int(&s - foxglove::kVideoStreams.data());
+void Exporter::add_video(const replay::SegmentFiles &seg, const replay::LogFile &log, const cereal::Video &s) {
+  int stream = int(&s - cereal::kVideos.data());
   std::vector<const replay::LogEvent *> index;
   for (const auto &e : log.events())
-    if (e.which == s.encode_idx) index.push_back(&e);
+    if (e.which == s.idx_which) index.push_back(&e);
   if (index.empty()) return;
   std::string path = seg.file(s.file);
   if (!std::filesystem::exists(path)) {
     warn("segment " + std::to_string(seg.number) + ": " + std::to_string(index.size()) + " " +
-         std::string(replay::service_name(s.encode_idx)) + " entries but no " + s.file);
+         std::string(replay::service_name(s.idx_which)) + " entries but no " + s.file);
     return;
   }
   auto &video = videos_[stream];
@@ -115,7 +115,7 @@ void Exporter::add_video(const replay::SegmentFiles &seg, const replay::LogFile 
     return;
   }
   if (video.truncated) warn(video.error + "; the frames after it are skipped");
-  auto member = foxglove::service_field(replay::service_name(s.encode_idx));
+  auto member = foxglove::service_field(replay::service_name(s.idx_which));
   size_t missing = 0;
   for (const replay::LogEvent *e : index) {
     capnp::FlatArrayMessageReader msg(e->bytes());
@@ -148,8 +148,8 @@ void Exporter::segment(const replay::SegmentFiles &seg) {
   items_.clear();
   for (uint32_t i = 0; i < events.size(); ++i)
     if (wanted(events[i].service)) items_.push_back({events[i].mono_time, -1, i});
-  for (const auto &s : foxglove::kVideoStreams)
-    if (wanted(s.topic)) add_video(seg, log, s);
+  for (const auto &s : cereal::kVideos)
+    if (wanted(s.data_service)) add_video(seg, log, s);
   std::stable_sort(items_.begin(), items_.end(), [](const Item &a, const Item &b) { return a.time < b.time; });
 
   std::string json;
@@ -168,11 +168,11 @@ void Exporter::segment(const replay::SegmentFiles &seg) {
     } else {
       if (!it.keyframe && !video_started_[it.stream]) continue;
       video_started_[it.stream] = true;
-      const auto &s = foxglove::kVideoStreams[it.stream];
+      const auto &s = cereal::kVideos[it.stream];
       const auto &p = videos_[it.stream].packets[it.index];
       json = foxglove::compressed_video_json(s, it.frame_time, reinterpret_cast<const uint8_t *>(p.data.data()),
                                              p.data.size(), it.keyframe, videos_[it.stream].header);
-      writer_.write(channel(s.topic), it.time, json);
+      writer_.write(channel(s.data_service), it.time, json);
     }
   }
 }

@@ -4,8 +4,8 @@
 
 namespace replay {
 
-CameraServer::CameraServer(VisionIpcServer &server, CameraSlot slot, Warn warn)
-    : server_(server), slot_(slot), stream_(kCameraVideos[slot].stream), warn_(std::move(warn)) {
+CameraServer::CameraServer(VisionIpcServer &server, cereal::VideoId slot, Warn warn)
+    : server_(server), slot_(slot), stream_(cereal::vision_stream(cereal::video(slot))), warn_(std::move(warn)) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -60,7 +60,7 @@ void CameraServer::loop() {
 }
 
 void CameraServer::serve(const Job &job) {
-  FrameReader *reader = job.seg->video[slot_].get();
+  FrameReader *reader = job.seg->video[size_t(slot_)].get();
   if (!reader) {
     ++dropped_;
     return;

@@ -29,7 +29,7 @@ namespace replay {
 class CameraServer {
  public:
   using Warn = std::function<void(const std::string &)>;
-  CameraServer(VisionIpcServer &server, CameraSlot slot, Warn warn);
+  CameraServer(VisionIpcServer &server, cereal::VideoId slot, Warn warn);
   ~CameraServer();
 
   // Queues one frame; blocks while `max_queued` jobs are already waiting.
@@ -62,7 +62,7 @@ class CameraServer {
 
   static constexpr size_t kMaxQueued = 2;
   VisionIpcServer &server_;
-  CameraSlot slot_;
+  cereal::VideoId slot_;
   VisionStreamType stream_;
   Warn warn_;
   std::mutex mutex_;

@@ -74,8 +74,11 @@ Replay::Replay(ReplayOptions opts) : opts_(std::move(opts)), speed_(opts_.speed)
   for (int gap : route_.gaps()) warn("segment " + std::to_string(gap) + " is missing from the route");
   for (const auto &m : route_.missing()) warn(m + ": segment skipped");
 
-  std::vector<CameraSlot> videos;
-  if (opts_.vipc) videos = opts_.qcam ? std::vector<CameraSlot>{kQcam} : std::vector<CameraSlot>{kRoad, kWide, kDriver};
+  // The cameras' full-resolution videos, or with --qcam the qcamera in the road camera's place.
+  std::vector<cereal::VideoId> videos;
+  for (const cereal::Video &v : cereal::kVideos) {
+    if (opts_.vipc && v.qcamera == opts_.qcam) videos.push_back(v.id);
+  }
   loader_ = std::make_unique<SegmentLoader>(route_, videos, opts_.load_ahead);
 
   // The first playable segment tells the video sizes, which VisionIPC needs up front.
@@ -94,15 +97,15 @@ Replay::Replay(ReplayOptions opts) : opts_(std::move(opts)), speed_(opts_.speed)
   }
 
   camera_for_which_.fill(-1);
-  cameras_.resize(kCameraSlots);
+  cameras_.resize(cereal::kVideos.size());
   if (!videos.empty()) {
     vipc_ = std::make_unique<VisionIpcServer>("camerad");
-    for (CameraSlot slot : videos) {
-      if (!first->video[slot]) continue;
-      vipc_->create_buffers(kCameraVideos[slot].stream, opts_.vipc_buffers, first->video[slot]->width(),
-                            first->video[slot]->height());
-      cameras_[slot] = std::make_unique<CameraServer>(*vipc_, slot, opts_.on_warning);
-      camera_for_which_[size_t(kCameraVideos[slot].encode_idx)] = slot;
+    for (cereal::VideoId slot : videos) {
+      if (!first->video[size_t(slot)]) continue;
+      vipc_->create_buffers(cereal::vision_stream(cereal::video(slot)), opts_.vipc_buffers, first->video[size_t(slot)]->width(),
+                            first->video[size_t(slot)]->height());
+      cameras_[size_t(slot)] = std::make_unique<CameraServer>(*vipc_, slot, opts_.on_warning);
+      camera_for_which_[size_t(cereal::video(slot).idx_which)] = int(slot);
     }
     if (streams().empty()) warn("segment " + std::to_string(first->number) + " has no camera video: serving no frames");
     vipc_->start_listener();
@@ -119,7 +122,7 @@ void Replay::warn(const std::string &msg) { opts_.on_warning(msg); }
 std::vector<VisionStreamType> Replay::streams() const {
   std::vector<VisionStreamType> out;
   for (size_t slot = 0; slot < cameras_.size(); ++slot) {
-    if (cameras_[slot]) out.push_back(kCameraVideos[slot].stream);
+    if (cameras_[slot]) out.push_back(cereal::vision_stream(cereal::kVideos[slot]));
   }
   return out;
 }
@@ -234,7 +237,7 @@ void Replay::publish(const LogEvent &e) {
   bytes_ += e.size();
 }
 
-void Replay::serve_frame(const std::shared_ptr<Segment> &seg, const LogEvent &e, CameraSlot slot) {
+void Replay::serve_frame(const std::shared_ptr<Segment> &seg, const LogEvent &e, cereal::VideoId slot) {
   capnp::FlatArrayMessageReader reader(e.bytes());
   auto event = reader.getRoot<cereal::Event>();
   auto idx = encode_index(event);
@@ -243,7 +246,7 @@ void Replay::serve_frame(const std::shared_ptr<Segment> &seg, const LogEvent &e,
   extra.timestamp_sof = idx.getTimestampSof();
   extra.timestamp_eof = idx.getTimestampEof();
   extra.valid = event.getValid();
-  cameras_[slot]->push(seg, idx.getSegmentIdEncode(), extra, speed_ == 0);
+  cameras_[size_t(slot)]->push(seg, idx.getSegmentIdEncode(), extra, speed_ == 0);
 }
 
 void Replay::run() {
@@ -359,7 +362,7 @@ void Replay::run() {
       if (deadline > now && !wait_until(deadline)) continue;  // a control came first
     }
     if (pub) publish(e);
-    if (cam >= 0) serve_frame(seg, e, CameraSlot(cam));
+    if (cam >= 0) serve_frame(seg, e, cereal::VideoId(cam));
     if (last_mono && e.mono_time > last_mono && e.mono_time - last_mono <= kMaxWaitNs) {
       played_ns_ += e.mono_time - last_mono;
     }

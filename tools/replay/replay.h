@@ -113,7 +113,7 @@ class Replay {
   // With mutex_ held.
   bool control_pending() const { return seek_target_.has_value() || stop_ || paused_ || speed_changed_; }
   void publish(const LogEvent &e);
-  void serve_frame(const std::shared_ptr<Segment> &seg, const LogEvent &e, CameraSlot slot);
+  void serve_frame(const std::shared_ptr<Segment> &seg, const LogEvent &e, cereal::VideoId slot);
   void warn(const std::string &msg);
 
   ReplayOptions opts_;
@@ -123,11 +123,11 @@ class Replay {
   std::atomic<uint64_t> duration_ns_{0};
   std::atomic<uint64_t> finish_wall_{0};
   std::vector<bool> allowed_;
-  std::array<int, 64> camera_for_which_;  // Event::Which -> CameraSlot served, or -1
+  std::array<int, 64> camera_for_which_;  // Event::Which -> cereal::VideoId served, or -1
 
   std::unique_ptr<SegmentLoader> loader_;
   std::unique_ptr<VisionIpcServer> vipc_;
-  std::vector<std::unique_ptr<CameraServer>> cameras_;  // indexed by CameraSlot, null if not served
+  std::vector<std::unique_ptr<CameraServer>> cameras_;  // indexed by cereal::VideoId, null if not served
   std::map<cereal::Event::Which, std::unique_ptr<msgq::PubSocket>> pubs_;
 
   mutable std::mutex mutex_;

@@ -5,7 +5,7 @@
 
 namespace replay {
 
-std::shared_ptr<Segment> Segment::load(const SegmentFiles &files, const std::vector<CameraSlot> &videos) {
+std::shared_ptr<Segment> Segment::load(const SegmentFiles &files, const std::vector<cereal::VideoId> &videos) {
   auto seg = std::make_shared<Segment>();
   seg->number = files.number;
   seg->log_ = LogFile::read(files.log);
@@ -21,20 +21,20 @@ std::shared_ptr<Segment> Segment::load(const SegmentFiles &files, const std::vec
   std::stable_sort(seg->events.begin(), seg->events.end(),
                    [](const LogEvent &a, const LogEvent &b) { return a.mono_time < b.mono_time; });
 
-  for (CameraSlot slot : videos) {
-    const CameraVideo &cam = kCameraVideos[slot];
+  for (cereal::VideoId slot : videos) {
+    const cereal::Video &cam = cereal::video(slot);
     size_t indexed = std::count_if(seg->events.begin(), seg->events.end(),
-                                   [&](const LogEvent &e) { return e.which == cam.encode_idx; });
+                                   [&](const LogEvent &e) { return e.which == cam.idx_which; });
     std::string path = files.file(cam.file);
     if (!std::filesystem::exists(path)) {
       if (indexed) seg->warnings.push_back(std::string(cam.file) + " is missing: no " + cam.name + " frames");
       continue;
     }
     try {
-      seg->video[slot] = std::make_unique<FrameReader>(path);
-      if (seg->video[slot]->size() != indexed) {
-        seg->warnings.push_back(std::string(cam.file) + " has " + std::to_string(seg->video[slot]->size()) +
-                                " frames, " + std::string(service_name(cam.encode_idx)) + " lists " +
+      seg->video[size_t(slot)] = std::make_unique<FrameReader>(path);
+      if (seg->video[size_t(slot)]->size() != indexed) {
+        seg->warnings.push_back(std::string(cam.file) + " has " + std::to_string(seg->video[size_t(slot)]->size()) +
+                                " frames, " + std::string(service_name(cam.idx_which)) + " lists " +
                                 std::to_string(indexed));
       }
     } catch (const FrameError &e) {

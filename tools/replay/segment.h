@@ -2,7 +2,7 @@
 // Segment: one loaded segment — its events in time order and a FrameReader per
 // video that replay serves.
 //
-//   auto seg = Segment::load(route.segments()[0], {kRoad});
+//   auto seg = Segment::load(route.segments()[0], {cereal::VideoId::Road});
 //   for (const LogEvent &e : seg->events) ...
 //
 // Ownership: events point into the segment's LogFile; keep the Segment (it is
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "tools/replay/camera_table.h"
+#include "cereal/streams.h"
 #include "tools/replay/frame_reader.h"
 #include "tools/replay/log_file.h"
 #include "tools/replay/route.h"
@@ -28,11 +28,11 @@ namespace replay {
 class Segment {
  public:
   // videos: which camera slots to open.
-  static std::shared_ptr<Segment> load(const SegmentFiles &files, const std::vector<CameraSlot> &videos);
+  static std::shared_ptr<Segment> load(const SegmentFiles &files, const std::vector<cereal::VideoId> &videos);
 
   int number = 0;
   std::vector<LogEvent> events;  // stable-sorted by logMonoTime
-  std::array<std::unique_ptr<FrameReader>, kCameraSlots> video;
+  std::array<std::unique_ptr<FrameReader>, cereal::kVideos.size()> video;
   std::vector<std::string> warnings;
 
   uint64_t start_mono() const { return events.front().mono_time; }

@@ -2,7 +2,7 @@
 
 namespace replay {
 
-SegmentLoader::SegmentLoader(const Route &route, std::vector<CameraSlot> videos, size_t ahead)
+SegmentLoader::SegmentLoader(const Route &route, std::vector<cereal::VideoId> videos, size_t ahead)
     : route_(route), videos_(std::move(videos)), ahead_(ahead) {
   thread_ = std::thread([this] { loop(); });
 }

@@ -2,7 +2,7 @@
 // SegmentLoader: loads a route's segments on a background thread, ahead of
 // playback, holding at most `ahead + 2` of them in memory.
 //
-//   SegmentLoader loader(route, {kRoad});
+//   SegmentLoader loader(route, {cereal::VideoId::Road});
 //   loader.set_current(i);                       // playback is at segment i
 //   auto seg = loader.get(i, &error);            // waits; nullptr if damaged
 //
@@ -28,7 +28,7 @@ namespace replay {
 
 class SegmentLoader {
  public:
-  SegmentLoader(const Route &route, std::vector<CameraSlot> videos, size_t ahead = 2);
+  SegmentLoader(const Route &route, std::vector<cereal::VideoId> videos, size_t ahead = 2);
   ~SegmentLoader();
 
   // Index into route.segments() of the segment playback is in.
@@ -47,7 +47,7 @@ class SegmentLoader {
   bool kept(size_t i) const { return in_window(i) || i + 1 == current_; }
 
   const Route &route_;
-  std::vector<CameraSlot> videos_;
+  std::vector<cereal::VideoId> videos_;
   size_t ahead_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;

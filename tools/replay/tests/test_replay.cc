@@ -396,12 +396,12 @@ TEST(Replay, LoopStartsOver) {
 TEST(SegmentLoader, HoldsAtMostTheWindow) {
   fixture();
   auto route = Route::open("fixture", fixture_options().dir);
-  SegmentLoader loader(route, {kRoad}, 0);
+  SegmentLoader loader(route, {cereal::VideoId::Road}, 0);
   std::string err;
   auto s0 = loader.get(0, &err);
   ASSERT_NE(s0, nullptr) << err;
   EXPECT_EQ(s0->number, 0);
-  EXPECT_NE(s0->video[kRoad], nullptr);
+  EXPECT_NE(s0->video[size_t(cereal::VideoId::Road)], nullptr);
   loader.set_current(1);
   auto s1 = loader.get(1, &err);
   ASSERT_NE(s1, nullptr) << err;
