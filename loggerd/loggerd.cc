@@ -1,5 +1,5 @@
 // loggerd: records every logged service and the encoders' video into route
-// segments under the log root (DESIGN.md "Files on disk", loggerd/README.md).
+// segments under the log root (docs/architecture.md "Files on disk", loggerd/README.md).
 //
 // One thread, one loop turn at a time: wait on the msgq Poller, drain every
 // socket, write (rlog/qlog through zstd, video packets as they come), end log

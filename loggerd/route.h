@@ -1,5 +1,5 @@
 #pragma once
-// Where logs live on disk (DESIGN.md "Files on disk"), and how a user names
+// Where logs live on disk (docs/architecture.md "Files on disk"), and how a user names
 // them. A log spec is one of:
 //   <path>/rlog.zst (or qlog, rlog, ...)   one file
 //   <root>/<route>--<n>                    one segment (its rlog, or qlog)

@@ -6,7 +6,7 @@ its watchdog limit. See manager/process.py for the fields. Arguments come from
 Params (manager/params.py), so ./launch options and tests configure them there.
 
 Frame layout: the pipeline runs camerad with I420 buffers (Param CameraPixelFormat
-= yuv420p), not the NV12 that DESIGN.md names and camerad defaults to. The design
+= yuv420p), not the NV12 that docs/architecture.md names first and camerad defaults to. The design
 asks for frames to reach the encoder "without a copy where the encoder allows",
 and libx265, the road encoder on every machine without NVENC, accepts only planar
 input: x265 3.5 rejects NV12 pictures at x265_encoder_encode. From NV12 buffers

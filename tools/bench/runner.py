@@ -1,6 +1,6 @@
 """Benchmark runner. A benchmark NAME is the module `<component>/bench/NAME.py`
 that defines `run() -> list[dict]` (other modules there are helpers), each dict a row
-{"bench", "impl", "case", "metric", "value", "unit"} as in DESIGN.md. The
+{"bench", "impl", "case", "metric", "value", "unit"} as in docs/architecture.md. The
 module runs its competitors itself, in the same run, so ratios are fair."""
 import argparse
 import glob
