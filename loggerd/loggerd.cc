@@ -41,12 +41,14 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cereal/event_check.h"
 #include "cereal/messaging.h"
 #include "cereal/streams.h"
 #include "common/clock.h"
+#include "common/command_line.h"
 #include "common/prefix.h"
 #include "common/watchdog.h"
 #include "loggerd/deleter.h"
@@ -416,6 +418,32 @@ int main(int argc, char **argv) {
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  conduit::CommandLine cl("loggerd",
+                          "Records every logged service and the encoders' video into route segments under the log\n"
+                          "root (loggerd/README.md). Other settings come from the environment (LOGGERD_*, CONDUIT_LOG_ROOT).");
+  cl.option("io", "MODE", "", "I/O engine: io_uring, io_uring_sqpoll (a kernel thread polls the submission ring, so\n"
+            "                            submitting needs no syscall) or pwrite (default: $LOGGERD_IO, else io_uring)");
+  cl.option("sqpoll-idle-ms", "MS", "", "io_uring_sqpoll: how long the kernel thread polls without work before it\n"
+            "                            sleeps (default: $LOGGERD_SQPOLL_IDLE_MS, else 1000)");
+  cl.option("sqpoll-cpu", "CPU", "", "io_uring_sqpoll: pin the kernel thread to this CPU (default: $LOGGERD_SQPOLL_CPU)");
+  try {
+    if (!cl.parse(argc, argv)) {
+      printf("%s", cl.help().c_str());
+      return 0;
+    }
+    const std::string &io = cl.str("io");
+    if (!io.empty() && io != "io_uring" && io != "io_uring_sqpoll" && io != "pwrite")
+      throw std::invalid_argument("loggerd: --io '" + io + "': expected io_uring, io_uring_sqpoll or pwrite");
+    // The flags stand for the environment variables the I/O engine reads (io_backend.h).
+    if (!io.empty()) setenv("LOGGERD_IO", io.c_str(), 1);
+    for (auto [flag, env, max] : {std::tuple{"sqpoll-idle-ms", "LOGGERD_SQPOLL_IDLE_MS", 1 << 30},
+                                  {"sqpoll-cpu", "LOGGERD_SQPOLL_CPU", 4096}}) {
+      if (!cl.str(flag).empty()) setenv(env, std::to_string(cl.integer(flag, 0, max)).c_str(), 1);
+    }
+  } catch (const std::invalid_argument &e) {
+    fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
   try {
     Loggerd d(argc, argv);
     return d.run();

@@ -71,13 +71,15 @@ def _log_root_env(params):
   return {'CONDUIT_LOG_ROOT': params.get('LogRoot')} if params.get('LogRoot') else {}
 
 
+def _loggerd(params):
+  if not params.get('LoggerdSqpoll'):
+    return ['build/bin/loggerd']
+  return ['build/bin/loggerd', '--io', 'io_uring_sqpoll', '--sqpoll-idle-ms', str(params.get('LoggerdSqpollIdleMs'))]
+
+
 def _loggerd_env(params):
-  env = {'LOGGERD_SEGMENT_SECONDS': str(params.get('SegmentSeconds')),
-         'LOGGERD_MIN_FREE_PERCENT': str(params.get('DeleterFreePercent')), **_log_root_env(params)}
-  if params.get('LoggerdSqpoll'):
-    env['LOGGERD_IO'] = 'io_uring_sqpoll'
-    env['LOGGERD_SQPOLL_IDLE_MS'] = str(params.get('LoggerdSqpollIdleMs'))
-  return env
+  return {'LOGGERD_SEGMENT_SECONDS': str(params.get('SegmentSeconds')),
+          'LOGGERD_MIN_FREE_PERCENT': str(params.get('DeleterFreePercent')), **_log_root_env(params)}
 
 
 def _streamd(params):
@@ -104,7 +106,7 @@ PROCESSES = [
   ProcessSpec('encoderd', _encoderd, restart='always', watchdog=10.0, nice=5),
   # A manager killed outright leaves loggerd a SIGTERM: it ends the route with
   # its sentinel and exits by itself (SIGALRM ends a stop that hangs).
-  ProcessSpec('loggerd', ['build/bin/loggerd'], env=_loggerd_env, restart='always', watchdog=10.0,
+  ProcessSpec('loggerd', _loggerd, env=_loggerd_env, restart='always', watchdog=10.0,
               death_signal=signal.SIGTERM),
   # Off by default (./launch --serve): it opens a TCP port, on 127.0.0.1 only.
   ProcessSpec('streamd', _streamd, enabled=lambda p: p.get('ServeEnabled'), env=_log_root_env, restart='always'),

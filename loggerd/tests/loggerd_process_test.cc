@@ -42,7 +42,8 @@ bool wait_for(const std::function<bool()> &cond, double seconds = 20) {
 
 class Loggerd {
  public:
-  Loggerd(const std::string &root, const std::string &route, std::map<std::string, std::string> env = {})
+  Loggerd(const std::string &root, const std::string &route, std::map<std::string, std::string> env = {},
+          std::vector<std::string> args = {})
       : root_(root), route_(route) {
     env["CONDUIT_LOG_ROOT"] = root;
     env["LOGGERD_ROUTE"] = route;
@@ -53,7 +54,10 @@ class Loggerd {
       int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       dup2(fd, 2);
       std::string bin = loggerd_bin();
-      execl(bin.c_str(), bin.c_str(), (char *)nullptr);
+      std::vector<char *> argv = {bin.data()};
+      for (std::string &a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
       _exit(127);
     }
   }
@@ -320,6 +324,23 @@ TEST_F(LoggerdProcess, SigkillAtRandomMomentsLosesOnlyTheFlushWindow) { sigkill_
 
 // The SQ thread submits on its own: a SIGKILL still loses only the flush window.
 TEST_F(LoggerdProcess, SigkillWithSqpollLosesOnlyTheFlushWindow) { sigkill_rounds(dir.path, "io_uring_sqpoll", 10); }
+
+// --io and --sqpoll-* choose the engine as LOGGERD_IO and LOGGERD_SQPOLL_* do (and win over them);
+// bad values are refused before anything starts.
+TEST_F(LoggerdProcess, IoFlagsChooseTheEngine) {
+  {
+    Loggerd d(dir.path, "flags", {{"LOGGERD_IO", "pwrite"}}, {"--io", "io_uring_sqpoll", "--sqpoll-idle-ms", "50"});
+    ASSERT_TRUE(d.wait_ready()) << d.stderr_text();
+    EXPECT_EQ(d.stop(SIGINT), 0);
+    EXPECT_NE(d.stderr_text().find("io io_uring_sqpoll"), std::string::npos) << d.stderr_text();
+  }
+  for (auto [args, error] : {std::pair<std::vector<std::string>, std::string>{{"--io", "aio"}, "--io 'aio': expected"},
+                             {{"--sqpoll-idle-ms", "soon"}, "sqpoll-idle-ms"}}) {
+    Loggerd d(dir.path, "bad_flags", {}, args);
+    EXPECT_EQ(d.stop(0), 2);
+    EXPECT_NE(d.stderr_text().find(error), std::string::npos) << d.stderr_text();
+  }
+}
 
 // The same input through every backend gives the same events and videos.
 TEST_F(LoggerdProcess, PwriteAndIoUringWriteIdenticalLogs) {

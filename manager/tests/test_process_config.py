@@ -44,11 +44,10 @@ def test_encoded_cameras_param_overrides_the_default(tmp_path):
 def test_loggerd_sqpoll_param_selects_the_sqpoll_ring(tmp_path):
   params = Params(str(tmp_path))
   loggerd = next(p for p in PROCESSES if p.name == 'loggerd')
-  assert 'LOGGERD_IO' not in loggerd.env(params)
+  assert loggerd.command(params)[1:] == []
   params.put('LoggerdSqpoll', True)
   params.put('LoggerdSqpollIdleMs', 50)
-  env = loggerd.env(params)
-  assert (env['LOGGERD_IO'], env['LOGGERD_SQPOLL_IDLE_MS']) == ('io_uring_sqpoll', '50')
+  assert loggerd.command(params)[1:] == ['--io', 'io_uring_sqpoll', '--sqpoll-idle-ms', '50']
 
 
 def test_bridge_runs_only_when_configured(tmp_path):
