@@ -2,13 +2,14 @@
 (TCG) with the vivid virtual capture driver, and camerad and VisionIPC clients
 (camerad/tests/v4l2_guest_client.cc) run inside; this side reads the console.
 
-One boot runs every scenario in turn (about 25 s here): two clients checking
+One boot runs every scenario in turn (about 30 s here): two clients checking
 vivid's colour bars frame by frame on the dmabuf path (NV12) and on the copy
 path (I420); a client holding a buffer while another reads; a client killed
 while it holds one; the multi-planar API (I420, dmabuf); the device vanishing
-mid-stream. Frames are 640x360: vivid draws every frame on the guest's
-emulated CPU, which TCG makes slow at full size (tools/bench/run v4l2 uses
-1920x1080). Skips only where QEMU or the kernel package is missing."""
+mid-stream, and camerad started again once it is back. Frames are 640x360:
+vivid draws every frame on the guest's emulated CPU, which TCG makes slow at
+full size (tools/bench/run v4l2 uses 1920x1080). Skips only where QEMU or the
+kernel package is missing."""
 import re
 
 import pytest
@@ -58,6 +59,12 @@ client disconnect disconnect /dev/video0
 i=0; while kill -0 $CAM 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 if kill -0 $CAM 2>/dev/null; then echo "VANISH hung"; kill -9 $CAM; else wait $CAM; echo "VANISH rc=$?"; fi
 sed "s/^/CAMLOG vanish /" /tmp/cam.log
+
+# What the manager does after that exit: camerad starts again, here once the device is back.
+rmmod vivid && modprobe vivid n_devs=1 node_types=0x1 && echo RELOADED
+start --pixel-format nv12
+client restart check 10
+stop restart
 '''
 
 
@@ -154,3 +161,7 @@ def test_vanished_device_ends_the_stream_with_a_clear_error(console):
   assert 'VANISH rc=1' in console, [l for l in console.splitlines() if 'VANISH' in l]
   log = camlog(console, 'vanish')
   assert 'camerad: v4l2: /dev/video0 vanished' in log and 'unplugged or its driver removed' in log, log
+  # Started again (the manager restarts it: restart='always'), it serves the returned device.
+  assert 'RELOADED' in console
+  (c,), rc = client_lines(console, 'restart', 'CHECK')
+  assert rc == 0 and (c['frames'], c['bad'], c['path']) == ('10', '0', 'dmabuf'), c
