@@ -2,6 +2,8 @@
 // (one stream per camera) and publishes a FrameData per frame on
 // roadCameraState / wideRoadCameraState / driverCameraState.
 // Sources: synthetic (default), file:PATH, v4l2[:DEVICE]. See --help.
+// cameradState once a second: per camera frames sent, dropped (every buffer
+// held by clients), fps; missed deadlines; the v4l2 path and its copies.
 #include <signal.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +26,7 @@
 #include "camerad/realtime.h"
 #include "camerad/v4l2_camera.h"
 #include "cereal/messaging.h"
+#include "cereal/stream_stats.h"
 #include "common/clock.h"
 #include "common/watchdog.h"
 #include "visionipc/visionipc_server.h"
@@ -43,7 +47,32 @@ struct Camera {
   CameraStream stream;
   const camerad::CameraInfo *info;
   uint64_t sent = 0;
+  std::shared_ptr<cereal::StreamCounters> stats = std::make_shared<cereal::StreamCounters>();
 };
+
+// What cameradState says beside the cameras.
+struct SourceState {
+  const char *path = "";  // v4l2 only
+  std::string device;
+  uint64_t frame_copies = 0, bytes_copied = 0, late_ticks = 0;
+};
+
+void publish_camerad_state(cereal::PubMaster &pm, VisionIpcServer &server, std::span<Camera> cams,
+                           const SourceState &src) {
+  cereal::MessageBuilder msg;
+  cereal::CameradState::Builder st = msg.initEvent(true).initCameradState();
+  auto out = st.initCameras(uint32_t(cams.size()));
+  for (size_t i = 0; i < cams.size(); i++) {
+    cams[i].stats->dropped = server.dropped_frames(cams[i].info->vision_stream);
+    cams[i].stats->fill(out[uint32_t(i)], cams[i].info->name);
+  }
+  st.setPath(src.path);
+  st.setDevice(src.device);
+  st.setFrameCopies(src.frame_copies);
+  st.setBytesCopied(src.bytes_copied);
+  st.setLateTicks(src.late_ticks);
+  pm.send("cameradState", msg);
+}
 
 struct Settings {
   int width, height, fps;
@@ -51,8 +80,9 @@ struct Settings {
   uint64_t max_frames;
 };
 
-void publish_frame_data(cereal::PubMaster &pm, const Camera &cam, const VisionBuf *buf, const VisionIpcBufExtra &extra,
+void publish_frame_data(cereal::PubMaster &pm, Camera &cam, const VisionBuf *buf, const VisionIpcBufExtra &extra,
                         uint64_t dropped, const Settings &s, const char *source, const std::string &sensor) {
+  cam.stats->frame(buf->layout.size(), conduit::mono_ns() - extra.timestamp_sof);
   cereal::MessageBuilder msg;
   cereal::Event::Builder ev = msg.initEvent(true);
   cereal::FrameData::Builder fd = cereal::init_camera_state(ev, cam.stream);
@@ -78,8 +108,13 @@ int run_paced(VisionIpcServer &server, cereal::PubMaster &pm, std::vector<Camera
   camerad::Tick tick;
   const uint64_t start = pacer.deadline(0);
   bool ended = false;
+  uint64_t next_state_ns = 0;
   while (!g_stop && !ended && pacer.wait(tick)) {
     conduit::watchdog_kick();
+    if (tick.deadline >= next_state_ns) {
+      publish_camerad_state(pm, server, cams, SourceState{"", "", 0, 0, pacer.skipped()});
+      next_state_ns = tick.deadline + 1000000000ull;
+    }
     if (s.max_frames && tick.index >= s.max_frames) break;
     for (Camera &cam : cams) {
       VisionBuf *buf = server.get_buffer(cam.info->vision_stream);
@@ -99,6 +134,7 @@ int run_paced(VisionIpcServer &server, cereal::PubMaster &pm, std::vector<Camera
     }
   }
   g_pacer = nullptr;
+  publish_camerad_state(pm, server, cams, SourceState{"", "", 0, 0, pacer.skipped()});
   for (const Camera &cam : cams) {
     fprintf(stderr, "camerad: %s: %llu frames sent, %llu dropped (all buffers held)\n", cam.info->name,
             (unsigned long long)cam.sent, (unsigned long long)server.dropped_frames(cam.info->vision_stream));
@@ -145,21 +181,6 @@ V4l2Setup setup_v4l2(VisionIpcServer &server, camerad::V4l2Camera &dev, const Ca
   return out;
 }
 
-void publish_camerad_state(cereal::PubMaster &pm, VisionIpcServer &server, const Camera &cam, const char *path,
-                           const std::string &device, uint64_t frame_copies, uint64_t bytes_copied) {
-  cereal::MessageBuilder msg;
-  cereal::CameradState::Builder st = msg.initEvent(true).initCameradState();
-  auto cams = st.initCameras(1);
-  cams[0].setName(cam.info->name);
-  cams[0].setFrames(cam.sent);
-  cams[0].setDropped(server.dropped_frames(cam.info->vision_stream));
-  st.setPath(path);
-  st.setDevice(device);
-  st.setFrameCopies(frame_copies);
-  st.setBytesCopied(bytes_copied);
-  pm.send("cameradState", msg);
-}
-
 int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, camerad::V4l2Camera &dev,
              const V4l2Setup &setup, const Settings &s) {
   const char *path = setup.dmabuf ? "dmabuf" : "copy";
@@ -187,7 +208,7 @@ int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, camera
   auto keep_going = [&] {
     uint64_t now = conduit::mono_ns();
     if (now >= next_state_ns) {
-      publish_camerad_state(pm, server, cam, path, device, frame_copies, dev.bytes_copied());
+      publish_camerad_state(pm, server, {&cam, 1}, {path, device, frame_copies, dev.bytes_copied()});
       next_state_ns = now + 1000000000ull;
     }
     return !g_stop && !(s.max_frames && cam.sent >= s.max_frames);
@@ -235,7 +256,7 @@ int run_v4l2(VisionIpcServer &server, cereal::PubMaster &pm, Camera &cam, camera
       buf = nullptr;
     }
   }
-  publish_camerad_state(pm, server, cam, path, device, frame_copies, dev.bytes_copied());
+  publish_camerad_state(pm, server, {&cam, 1}, {path, device, frame_copies, dev.bytes_copied()});
   fprintf(stderr, "camerad: %s: %llu frames sent, %llu dropped, %llu copied (path %s)\n", cam.info->name,
           (unsigned long long)cam.sent, (unsigned long long)server.dropped_frames(type),
           (unsigned long long)frame_copies, path);

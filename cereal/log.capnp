@@ -208,15 +208,21 @@ struct LoggerdState {
   flushes @7 :UInt64;
   pendingBytes @8 :UInt64;
   invalidMessages @9 :UInt64;    # well framed but not readable Events (cereal/event_check.h): not logged
+  writeErrors @10 :UInt64;       # writes the disk refused (their bytes are in droppedBytes)
+  streams @11 :List(StreamStats);  # per video file: packets written, skipped (waiting for a keyframe), bytes, held
 }
 
+# One stream of a process, in its state service (once a second). Counters run
+# from the process's start; fps and latencyMs cover the last window (~1 s).
 struct StreamStats {
   name @0 :Text;
-  frames @1 :UInt64;
-  dropped @2 :UInt64;
+  frames @1 :UInt64;             # sent (camerad), encoded (encoderd), processed (modeld), written (loggerd)
+  dropped @2 :UInt64;            # lost on this stream: counted, never silent
   bytes @3 :UInt64;
   latencyMs @4 :Float32;         # mean processing latency over the last window
   fps @5 :Float32;
+  queueDepth @6 :UInt32;         # frames or packets waiting inside the process
+  errors @7 :UInt64;
 }
 
 struct EncoderdState {
@@ -229,6 +235,12 @@ struct CameradState {
   device @2 :Text;          # v4l2: device, card and the format it delivers
   frameCopies @3 :UInt64;   # frames the CPU wrote into VisionIPC buffers
   bytesCopied @4 :UInt64;
+  lateTicks @5 :UInt64;     # synthetic/file: frame deadlines camerad missed (it was not scheduled in time)
+}
+
+struct ModeldState {
+  stream @0 :StreamStats;   # frames processed, dropped by conflation, latencyMs = model execution
+  backend @1 :Text;
 }
 
 struct DeviceState {
@@ -307,5 +319,6 @@ struct Event {
     testMessage @27 :TestMessage;
     testLargeMessage @28 :TestMessage;  # a loan topic: built and read in place
     bridgeState @29 :BridgeState;
+    modeldState @30 :ModeldState;
   }
 }

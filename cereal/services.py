@@ -62,7 +62,7 @@ _SERVICES = {
   "logMessage": (True, 0., 1, 2 * MiB),
   "errorLogMessage": (True, 0., 1, 1 * MiB),
   "heartbeat": (False, 1., None, 64 * KiB),
-  "deviceState": (True, 2., 1, 64 * KiB),
+  "deviceState": (True, 1., 1, 64 * KiB),
 
   "sensorEvents": (True, 100., 100, 1 * MiB),
   "can": (True, 100., 100, 2 * MiB),
@@ -75,6 +75,7 @@ _SERVICES = {
   "testLargeMessage": (False, 0., None, 8 * MiB, 1 * MiB + 4 * KiB),
 
   "bridgeState": (True, 1., 1, 256 * KiB),
+  "modeldState": (True, 1., 1, 64 * KiB),
 }
 
 SERVICE_LIST = {name: Service(*row) for name, row in _SERVICES.items()}

@@ -27,3 +27,13 @@ def cpu_seconds(pid):
   nanosecond resolution: its process CPU clock (CPUCLOCK_SCHED, clock id ~pid << 3 | 2)."""
   import time
   return time.clock_gettime(((~pid) << 3) | 2)
+
+
+def rss_kb(pid):
+  """Resident memory of pid in KiB (/proc/<pid>/statm), or None if gone."""
+  import os
+  try:
+    with open(f'/proc/{pid}/statm') as f:
+      return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+  except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+    return None

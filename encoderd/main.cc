@@ -2,7 +2,9 @@
 // H.265 output (fcamera/ecamera/dcamera), and for the road camera a small H.264
 // qcamera. Publishes <cam>EncodeData (packet + index + codec header on
 // keyframes) and <cam>EncodeIdx. One thread and one VisionIPC client per output,
-// so a slow encoder only drops its own frames; camerad is never blocked.
+// so a slow encoder only drops its own frames; camerad is never blocked. The
+// main thread publishes encoderdState once a second: per output, packets,
+// dropped frames, bytes, mean encode time, fps and frames inside the codec.
 #include <signal.h>
 
 #include <atomic>
@@ -20,7 +22,9 @@ extern "C" {
 
 #include "common/command_line.h"
 #include "cereal/messaging.h"
+#include "cereal/stream_stats.h"
 #include "cereal/streams.h"
+#include "common/clock.h"
 #include "common/watchdog.h"
 #include "encoderd/stream_encoder.h"
 #include "visionipc/visionipc_client.h"
@@ -62,7 +66,16 @@ uint64_t unix_ns() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-void run_output(const Output &o, const std::string &server, encoderd::SegmentClock &clock) {
+void publish_state(cereal::PubMaster &pm, const std::vector<Output> &outputs,
+                   std::vector<std::unique_ptr<cereal::StreamCounters>> &counters) {
+  cereal::MessageBuilder msg;
+  auto streams = msg.initEvent(true).initEncoderdState().initStreams(uint32_t(outputs.size()));
+  for (size_t i = 0; i < outputs.size(); i++) counters[i]->fill(streams[uint32_t(i)], outputs[i].video->name);
+  pm.send("encoderdState", msg);
+}
+
+void run_output(const Output &o, const std::string &server, encoderd::SegmentClock &clock,
+                cereal::StreamCounters &stats) {
   const cereal::Video &v = *o.video;
   VisionIpcClient client(server, cereal::camera_info(v.camera).vision_stream, false);
   cereal::PubMaster pm({v.data_service, v.idx_service});
@@ -85,6 +98,7 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
     cereal::MessageBuilder msg;
     fill_index(cereal::init_encode_idx(msg.initEvent(true), v), o, f, w, h, encode_time);
     pm.send(v.idx_service, msg);
+    stats.frame(f.size, f.encode_ns);
     if (f.segment_num != last_segment) {
       last_segment = f.segment_num;
       fprintf(stderr, "encoderd: %s: segment %u starts at frame %u (%u frames dropped so far)\n", o.video->name,
@@ -112,9 +126,12 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
               enc->encoder().scales() ? "scaled" : "in place");
     }
     frames++;
+    stats.dropped = enc->dropped();
+    stats.queue_depth = enc->in_flight();
   }
   if (enc) {
     enc->flush();
+    stats.queue_depth = 0;
     fprintf(stderr, "encoderd: %s: stopped after %llu frames, %u packets, %u dropped, %.3f frame copies per frame\n",
             o.video->name, (unsigned long long)frames, enc->packets(), enc->dropped(),
             enc->encoder().frames_in() ? enc->encoder().copied_bytes() /
@@ -203,11 +220,14 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, nullptr);
 
   encoderd::SegmentClock clock(frames_per_segment);
+  std::vector<std::unique_ptr<cereal::StreamCounters>> counters;
+  for (size_t i = 0; i < outputs.size(); i++) counters.push_back(std::make_unique<cereal::StreamCounters>());
+  cereal::PubMaster pm({"encoderdState"});
   std::vector<std::thread> threads;
-  for (const Output &o : outputs) {
-    threads.emplace_back([&o, &server, &clock] {
+  for (size_t i = 0; i < outputs.size(); i++) {
+    threads.emplace_back([&o = outputs[i], &stats = *counters[i], &server, &clock] {
       try {
-        run_output(o, server, clock);
+        run_output(o, server, clock, stats);
       } catch (const std::exception &e) {
         fprintf(stderr, "encoderd: %s: %s\n", o.video->name, e.what());
         g_failed = 1;
@@ -217,6 +237,13 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "encoderd: %zu outputs from VisionIPC '%s', %u frames per segment\n", outputs.size(),
           server.c_str(), frames_per_segment);
+  for (uint64_t next = 0; !g_stop; std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+    uint64_t now = conduit::mono_ns();
+    if (now < next) continue;
+    publish_state(pm, outputs, counters);
+    next = now + 1000000000ull;
+  }
   for (std::thread &t : threads) t.join();
+  publish_state(pm, outputs, counters);  // the final counts, after the codecs were flushed
   return g_failed ? 1 : 0;
 }

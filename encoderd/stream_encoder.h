@@ -59,6 +59,7 @@ class StreamEncoder {
   const VideoEncoder &encoder() const { return *encoder_; }
   uint32_t dropped() const { return dropped_; }
   uint32_t packets() const { return encode_id_; }
+  uint32_t in_flight() const { return uint32_t(in_flight_.size()); }  // frames inside the codec
 
  private:
   void emit(const EncodedPacket &p);

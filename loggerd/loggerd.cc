@@ -116,7 +116,7 @@ struct Encoder {
   bool need_keyframe = true;
   std::deque<msgq::Message> held;  // packets of its next segment
   std::unique_ptr<loggerd::TsMuxer> ts;  // qcamera: MPEG-TS container of this segment
-  uint64_t packets = 0, skipped = 0;
+  uint64_t packets = 0, skipped = 0, bytes = 0;
 };
 
 class Loggerd {
@@ -131,6 +131,7 @@ class Loggerd {
   void maybe_rotate(uint64_t now);
   void rotate(uint64_t now);
   void once_a_second(uint64_t now);
+  void fill_streams(cereal::LoggerdState::Builder ls);
 
   std::string root_;
   loggerd::InitInfo info_;
@@ -288,6 +289,7 @@ void Loggerd::write_packet(int e, cereal::EncodeData::Reader data, uint64_t log_
     f->end_unit();
   }
   enc.packets++;
+  enc.bytes += bytes.size();
 
   cereal::MessageBuilder b;
   auto ev = b.initEvent();
@@ -351,7 +353,28 @@ void Loggerd::once_a_second(uint64_t now) {
   ls.setBytesLogged(logger_->bytes_logged());
   ls.setFlushes(logger_->flushes());
   ls.setPendingBytes(writer_->pending_bytes());
+  ls.setWriteErrors(st.write_errors);
+  fill_streams(ls);
   pm_->send("loggerdState", b);
+}
+
+// Per video file that got packets: written, dropped (lapped in the ring before
+// loggerd read them, or skipped while waiting for a keyframe), held for the next segment.
+void Loggerd::fill_streams(cereal::LoggerdState::Builder ls) {
+  size_t n = 0;
+  for (auto &enc : encoders_) n += enc.last_ns != 0;
+  auto out = ls.initStreams(uint32_t(n));
+  uint32_t i = 0;
+  for (auto &src : sources_) {
+    if (src.encoder < 0 || !encoders_[src.encoder].last_ns) continue;
+    const Encoder &enc = encoders_[src.encoder];
+    auto st = out[i++];
+    st.setName(cereal::kVideos[src.encoder].file);
+    st.setFrames(enc.packets);
+    st.setDropped(enc.skipped + src.sock->lost());
+    st.setBytes(enc.bytes);
+    st.setQueueDepth(uint32_t(enc.held.size()));
+  }
 }
 
 int Loggerd::run() {

@@ -4,49 +4,15 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 
 from common.prefix import log_root
 from manager.manager import Manager
 from manager.params import Params
 from manager.process_config import PROCESSES, encoded_cameras
+from manager.status import StatusLine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CAMERA_TOPICS = {'road': 'roadCameraState', 'wide': 'wideRoadCameraState', 'driver': 'driverCameraState'}
-
-
-class StatusLine:
-  """Reads the bus once per manager tick and redraws one terminal line."""
-
-  def __init__(self, cameras):
-    import cereal.messaging as messaging
-    self.cameras = cameras
-    self.sm = messaging.SubMaster([CAMERA_TOPICS[c] for c in cameras] + ['modelV2', 'loggerdState', 'encoderdState'])
-    self.frames = {c: [] for c in cameras}
-    self.route = None
-    self.last_draw = 0.0
-    self.tty = sys.stdout.isatty()
-
-  def __call__(self, mgr):
-    self.sm.update(0)
-    now = time.monotonic()
-    for c in self.cameras:
-      if self.sm.updated[CAMERA_TOPICS[c]]:
-        self.frames[c].append(now)
-      self.frames[c] = [t for t in self.frames[c] if now - t < 2.0]
-    if self.sm.valid['loggerdState'] and self.sm['loggerdState'].route:
-      self.route = self.sm['loggerdState'].route
-    if now - self.last_draw < 1.0:
-      return
-    self.last_draw = now
-    up = sum(p.running() for p in mgr.procs)
-    fps = ' '.join(f'{c} {len(v) / 2.0:4.1f}fps' for c, v in self.frames.items())
-    model = self.sm['modelV2']
-    drops = sum(getattr(self.sm[CAMERA_TOPICS[c]], 'droppedFrames', 0) for c in self.cameras)
-    seg = self.sm['loggerdState'].segmentNum if self.sm.recv_frame['loggerdState'] else '-'
-    line = (f'procs {up}/{len(mgr.procs)} | {fps} | model {model.modelExecutionTime * 1000:5.1f}ms '
-            f'drop {model.frameDropPerc:4.1f}% | camera drops {drops} | segment {seg}')
-    print(('\r' + line + '\x1b[K') if self.tty else line, end='' if self.tty else '\n', flush=True)
 
 
 def main(argv=None):
@@ -89,11 +55,13 @@ def main(argv=None):
   if encoded != cameras:
     print(f'encoding {",".join(encoded)} to H.265 (not {",".join(c for c in cameras if c not in encoded)}: '
           f'{len(os.sched_getaffinity(0))} cores are too few; Params EncodedCameras overrides)')
-  status = StatusLine(cameras)
+  route_dir = params.get('LogRoot')  # the manager's clean exit removes the params with the rest of the prefix
+  status = StatusLine()
   rc = Manager(PROCESSES, params, on_tick=status).run(args.duration)
   print()
+  if status.summary:
+    print(status.summary)
   if status.route:
-    route_dir = params.get('LogRoot')
     print(f'route {status.route} in {route_dir}')
     subprocess.run([os.path.join(ROOT, 'tools', 'route_info'), os.path.join(route_dir, status.route)])
   else:

@@ -2,7 +2,8 @@
 """The manager: starts the processes of the process table, restarts the ones that
 crash (exponential backoff per process, so a crash loop never starves the
 others), restarts the ones whose watchdog heartbeat stops, forwards their output
-as logMessage events, publishes managerState at 2 Hz, and on SIGINT/SIGTERM
+as logMessage events, publishes managerState at 2 Hz (with each process's CPU %
+and RSS) and deviceState at 1 Hz (manager/health.py), and on SIGINT/SIGTERM
 stops them all: SIGINT first, SIGKILL after STOP_TIMEOUT seconds.
 
 Children die with the manager even when it is SIGKILLed (PR_SET_PDEATHSIG), and
@@ -29,12 +30,15 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from common.prefix import shm_dir  # noqa: E402
+from common import proc, shm  # noqa: E402
+from common.prefix import log_root, prefix, shm_dir  # noqa: E402
+from manager.health import CpuMeter, DeviceMeter  # noqa: E402
 from manager.params import Params  # noqa: E402
 from manager.process import ManagedProcess  # noqa: E402
 
 STOP_TIMEOUT = 5.0
 STATE_PERIOD = 0.5
+DEVICE_PERIOD = 1.0
 BUS_RETRY = 1.0  # seconds between attempts to re-open the bus after a fault
 CLEAN_EXITS = (0, -signal.SIGINT, -signal.SIGTERM)
 
@@ -52,6 +56,8 @@ class Manager:
     self.pm = None  # opened on first use, dropped on a bus fault
     self.bus_retry_at = 0.0
     self.bus_faults = 0
+    self.cpu = CpuMeter()
+    self.device = DeviceMeter(self.params.get('LogRoot') or log_root())
     if publish:
       import cereal.messaging as messaging
       self.messaging = messaging
@@ -67,7 +73,7 @@ class Manager:
       if now < self.bus_retry_at:
         return
       try:
-        self.pm = self.messaging.PubMaster(['managerState', 'logMessage'])
+        self.pm = self.messaging.PubMaster(['managerState', 'logMessage', 'deviceState'])
       except Exception as e:  # noqa: BLE001: whatever the bus says, supervision goes on
         self._bus_fault(f'cannot open the bus: {e}', now)
         return
@@ -80,8 +86,9 @@ class Manager:
       self._bus_fault(f'publishing {service} failed: {e}', now)
 
   def _release_bus(self):
-    """Stopped: closes our publishers and removes the rings nobody uses any more,
-    so a clean stop leaves no shared memory behind."""
+    """Stopped: closes our publishers and removes the rings nobody uses any
+    more, then the prefix's whole directory (params, watchdog files, sockets)
+    unless a live process still uses it, so a stop leaves no shared memory."""
     if not self.publish:
       return
     self.pm = None
@@ -89,6 +96,10 @@ class Manager:
       self.messaging.remove_unused_topics()
     except Exception as e:  # noqa: BLE001
       print(f'manager: cannot remove the unused rings: {e}', file=sys.stderr, flush=True)
+    busy = shm.remove(prefix(), exclude=())
+    if busy:
+      print(f'manager: leaving {shm.prefix_dir(prefix())}: in use by '
+            f'{", ".join(f"{n} ({pid})" for pid, n in busy.items())}', file=sys.stderr, flush=True)
 
   def _bus_fault(self, what, now):
     self.bus_faults += 1
@@ -140,6 +151,15 @@ class Manager:
       st.startMonoTime = int(p.start_time * 1e9)
       hb = p.heartbeat_ns()
       st.lastHeartbeatMonoTime = hb or 0
+      if p.running():
+        st.cpuUsagePercent = self.cpu.percent(p.pid)
+        st.memoryRssKb = proc.rss_kb(p.pid) or 0
+    self.cpu.forget_others([p.pid for p in self.procs if p.running()])
+    return msg
+
+  def _device_state(self):
+    msg = self.messaging.new_message('deviceState')
+    self.device.fill(msg.deviceState)
     return msg
 
   # ------------------------------------------------------------------ supervision
@@ -210,7 +230,7 @@ class Manager:
     for sig in (signal.SIGINT, signal.SIGTERM):
       signal.signal(sig, self.request_stop)
     end = time.monotonic() + duration if duration else float('inf')
-    next_state = 0.0
+    next_state = next_device = 0.0
     try:
       while not self.stop_requested and time.monotonic() < end:
         now = time.monotonic()
@@ -219,6 +239,9 @@ class Manager:
         if now >= next_state:
           self._publish_state()
           next_state = now + STATE_PERIOD
+        if now >= next_device:
+          self._send('deviceState', self._device_state)
+          next_device = now + DEVICE_PERIOD
         if self.on_tick:
           self.on_tick(self)
         time.sleep(0.05)
@@ -227,6 +250,8 @@ class Manager:
       self._stop([p for p in self.procs if p.running()])
       self._forward_output()
       self._publish_state(shutting_down=True)
+      if hasattr(self.on_tick, 'close'):
+        self.on_tick.close()  # its subscriptions would keep the bus in use
       self._release_bus()
     failed = [p.name for p in self.procs if p.failed]
     if failed:

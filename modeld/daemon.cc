@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cereal/messaging.h"
+#include "cereal/stream_stats.h"
 #include "common/clock.h"
 #include "common/watchdog.h"
 #include "visionipc/visionipc_client.h"
@@ -25,6 +26,14 @@ bool read_calibration(const cereal::SubMaster &sm, Mat3 &out) {
   }
   out = r;
   return true;
+}
+
+void publish_state(cereal::PubMaster &pm, cereal::StreamCounters &stats, const char *backend) {
+  cereal::MessageBuilder msg;
+  auto st = msg.initEvent(true).initModeldState();
+  stats.fill(st.initStream(), "road");
+  st.setBackend(backend);
+  pm.send("modeldState", msg);
 }
 
 }  // namespace
@@ -64,7 +73,9 @@ int Daemon::run() {
     pipeline_->reset_history();
   }
 
-  cereal::PubMaster pm({"modelV2"});
+  cereal::PubMaster pm({"modelV2", "modeldState"});
+  cereal::StreamCounters stats;
+  uint64_t next_state_ns = 0;
   cereal::SubMaster sm({"liveCalibration", "roadCameraState"}, {"liveCalibration"}, {}, true);
   VisionIpcClient client(options_.server, VisionStreamType(options_.stream), true);
   while (!stop_ && !client.connect(false)) {
@@ -85,6 +96,11 @@ int Daemon::run() {
     VisionIpcBufExtra extra;
     VisionBuf *buf = client.recv(&extra, 100);
     conduit::watchdog_kick();
+    if (uint64_t now = conduit::mono_ns(); now >= next_state_ns) {
+      stats.dropped = client.dropped();
+      publish_state(pm, stats, backend);
+      next_state_ns = now + 1000000000ull;
+    }
     if (!buf) continue;
     if (client.reconnects() != reconnects) {
       // New mappings: forget wrappers of the old ones and the old frame history.
@@ -134,9 +150,12 @@ int Daemon::run() {
     }
     if (scene_change >= 0) m.setSceneChange(raw[offsets[scene_change]]);
     pm.send("modelV2", msg);
+    stats.frame(0, uint64_t(t.total_ms * 1e6));
     published++;
     if (options_.max_frames && published >= options_.max_frames) break;
   }
+  stats.dropped = client.dropped();
+  publish_state(pm, stats, backend);
   fprintf(stderr, "modeld: published %llu frames, %llu dropped by conflation\n", (unsigned long long)published,
           (unsigned long long)client.dropped());
   return 0;

@@ -10,6 +10,8 @@
 // (device time of transform + model), all in seconds; backend; rawPredictions
 // (every output, float32 little-endian, concatenated in output order, shapes in
 // outputShape); rowEdges / sceneChange from the outputs of those names.
+// modeldState once a second: frames processed, dropped by conflation, fps,
+// mean model execution time (latencyMs), the backend.
 // Threads: run() blocks the calling thread until stop() (async-signal-safe).
 #include <atomic>
 #include <memory>

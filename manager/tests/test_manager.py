@@ -190,8 +190,7 @@ def test_children_die_when_the_manager_is_sigkilled():
 
 
 def test_a_clean_stop_leaves_no_rings_behind():
-  from common.prefix import shm_dir
+  from common.shm import prefix_dir
   mgr = Manager([ProcessSpec('a', py('import time; time.sleep(60)'))], echo=False)
   assert mgr.run(duration=1.0) == 0
-  rings = [f for f in os.listdir(shm_dir()) if os.path.isfile(os.path.join(shm_dir(), f))]
-  assert rings == [], 'managerState/logMessage rings left after a clean stop'
+  assert not os.path.exists(prefix_dir(os.environ['CONDUIT_PREFIX'])), 'shared memory left after a clean stop'

@@ -1,0 +1,129 @@
+"""Health as the processes report it: an encoder forced to drop frames says so in
+encoderdState and the status line; the manager's CPU/RSS per process and
+deviceState; the status line counts only enabled processes; a clean stop
+leaves no shared memory of the prefix."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, ROOT)
+
+from common import shm  # noqa: E402
+from manager.manager import Manager  # noqa: E402
+from manager.process import ProcessSpec  # noqa: E402
+from manager.status import StatusLine, status_text, summary_text  # noqa: E402
+
+PY = '/usr/bin/python3'
+
+
+@pytest.fixture(autouse=True)
+def prefix(monkeypatch):
+  name = f'health{os.getpid()}'
+  monkeypatch.setenv('CONDUIT_PREFIX', name)
+  yield name
+  subprocess.run(['rm', '-rf', shm.prefix_dir(name)])
+
+
+def wait_for(pred, timeout=60.0):
+  end = time.monotonic() + timeout
+  while time.monotonic() < end:
+    if pred():
+      return True
+    time.sleep(0.05)
+  return False
+
+
+def test_an_encoder_forced_to_drop_reports_the_drops_in_encoderdState_and_the_status_line():
+  import numpy as np
+  import cereal.messaging as messaging
+  from visionipc import VISION_STREAM_ROAD, VisionIpcServer
+  w, h = 640, 384
+  server = VisionIpcServer('camerad')
+  server.create_buffers(VISION_STREAM_ROAD, 12, w, h, 'yuv420p')
+  server.start_listener()
+  sm = messaging.SubMaster(['encoderdState', 'cameradState', 'loggerdState', 'modeldState', 'modelV2'])
+  enc = subprocess.Popen([os.path.join(ROOT, 'build/bin/encoderd'), '--cameras', 'road', '--no-qcam'],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  try:
+    assert wait_for(lambda: server.num_clients(VISION_STREAM_ROAD) >= 1), 'encoderd never connected'
+    frame = np.full(w * h * 3 // 2, 128, dtype=np.uint8)
+    # Frames 4..9 never come: encoderd sees them as dropped (it was too slow for them).
+    for i, frame_id in enumerate([0, 1, 2, 3, 10, 11, 12, 13]):
+      server.send(VISION_STREAM_ROAD, frame, frame_id, 1000 + i, 2000 + i, True)
+    assert server.dropped_frames(VISION_STREAM_ROAD) == 0
+    assert wait_for(lambda: sm.update(0) or (sm.recv_frame['encoderdState'] and
+                                              sm['encoderdState'].streams[0].dropped == 6)), 'no drops reported'
+    enc.send_signal(signal.SIGINT)  # flush: every frame sent comes out as a packet, then the final state
+    assert enc.wait(60) == 0, enc.stderr.read()
+    for _ in range(5):
+      sm.update(0)
+    road = sm['encoderdState'].streams[0]
+    assert (road.name, road.frames, road.dropped, road.queueDepth) == ('road', 8, 6, 0)
+    assert road.bytes > 0 and road.latencyMs >= 0
+    assert 'enc drops road 6' in status_text(sm, 1, 1)
+    assert 'encoderd road: 8 frames encoded, 6 dropped' in summary_text(sm)
+  finally:
+    if enc.poll() is None:
+      enc.kill()
+      enc.wait()
+
+
+def test_manager_reports_cpu_rss_restarts_and_device_state_and_counts_enabled_processes(capsys, prefix):
+  import cereal.messaging as messaging
+  hog = 'b = bytearray(64 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nwhile True: pass'
+  specs = [ProcessSpec('hog', [PY, '-c', hog]),
+           ProcessSpec('crasher', [PY, '-c', 'import sys; sys.exit(3)'], restart='always'),
+           ProcessSpec('off', [PY, '-c', 'pass'], enabled=lambda p: False)]
+  sm = messaging.SubMaster(['managerState', 'deviceState'])
+  seen = {}
+
+  def tick(mgr):
+    sm.update(0)
+    if sm.updated['managerState']:
+      for p in sm['managerState'].processes:
+        seen[p.name] = tuple(map(max, seen.get(p.name, (0, 0, 0)), (p.memoryRssKb, p.cpuUsagePercent, p.restartCount)))
+    if sm.updated['deviceState']:
+      seen['device'] = sm['deviceState'].to_dict()
+  status = StatusLine()
+  Manager(specs, echo=False, on_tick=lambda m: (tick(m), status(m))).run(duration=4.0)
+  rss, cpu, _ = seen['hog']
+  assert rss >= 64 * 1024, seen
+  assert cpu > 0, seen
+  assert seen['crasher'][2] >= 1, seen
+  assert seen.get('off', (0, 0, 0)) == (0, 0, 0)
+  d = seen['device']
+  assert len(d['cpuUsagePercent']) == os.cpu_count()
+  assert all(0 <= c <= 100 for c in d['cpuUsagePercent'])
+  assert 0 < d['memoryUsagePercent'] < 100 and 0 < d['freeSpacePercent'] <= 100 and d['uptimeSeconds'] > 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines and all(line.startswith('procs ') and line.split()[1] in ('1/2', '2/2') for line in lines), lines
+  del sm
+
+
+def test_a_clean_stop_removes_the_prefix_shared_memory_unless_something_uses_it(prefix):
+  import cereal.messaging as messaging
+  specs = [ProcessSpec('a', [PY, '-c', 'import time; time.sleep(60)'])]
+  status = StatusLine()
+  assert Manager(specs, echo=False, on_tick=status).run(duration=1.0) == 0
+  assert not os.path.exists(shm.prefix_dir(prefix)), os.listdir(shm.prefix_dir(prefix))
+
+  # A subscriber outside the manager keeps it: removing it would pull the ring from under it.
+  user = subprocess.Popen([PY, '-c', 'import sys, cereal.messaging as m; s = m.sub_sock("can"); print("up", flush=True); '
+                           'sys.stdin.read()'], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+  try:
+    assert user.stdout.readline() == 'up\n'
+    assert Manager(specs, echo=False).run(duration=1.0) == 0
+    assert os.path.exists(os.path.join(shm.prefix_dir(prefix), 'can'))
+    assert shm.users(shm.prefix_dir(prefix)) == {user.pid: 'python3'}
+  finally:
+    user.stdin.close()
+    user.wait()
+  assert shm.remove(prefix) == {}
+  assert not os.path.exists(shm.prefix_dir(prefix))
+  del messaging
