@@ -241,79 +241,81 @@ TEST(V4l2Camera, WithoutADeviceTheErrorNamesWhatWasLookedFor) {
   EXPECT_THROW(camerad::V4l2Camera((dir.path / "video0").string(), 1928, 1208, 20, PixelFormat::kNv12), camerad::V4l2Error);
 }
 
-// The dmabuf path's return order: the device keeps keep_queued buffers; the
-// other sent frames stay readable, oldest going back first; a held buffer
-// stays out; the frame just sent waits its grace time even when the device is dry.
-TEST(DeviceReturn, SentFramesStayReadableUntilTheDeviceRunsShort) {
-  const uint64_t ms = 1000000;
-  camerad::DeviceReturn r(8, 4, 33 * ms);
+// The dmabuf path's return order, against a fake device: `device` is its queue,
+// `held` the buffers clients hold.
+struct FakeDevice {
   std::vector<size_t> device;
   std::set<size_t> held;
-  auto queued = [&] { return device.size(); };
-  auto give = [&](size_t i) {
-    if (held.count(i)) return false;
-    device.push_back(i);
-    return true;
-  };
-  EXPECT_EQ(r.refill(0, queued, give), -1);
+  int refill(camerad::DeviceReturn &r, uint64_t now_ns) {
+    return r.refill(now_ns, [&] { return device.size(); }, [&](size_t i) {
+      if (held.count(i)) return false;
+      device.push_back(i);
+      return true;
+    });
+  }
+};
+constexpr uint64_t kMs = 1000000;
+
+// The device keeps keep_queued buffers; the other sent frames stay readable,
+// oldest going back first; a held buffer stays out.
+TEST(DeviceReturn, SentFramesStayReadableUntilTheDeviceRunsShort) {
+  camerad::DeviceReturn r(8, 4, 33 * kMs);
+  FakeDevice f;
+  auto &device = f.device;
+  auto &held = f.held;
+  EXPECT_EQ(f.refill(r, 0), -1);
   EXPECT_EQ(device, (std::vector<size_t>{0, 1, 2, 3}));
   // Frames come out of the device in order; each sent one waits while the device has enough.
-  uint64_t t = 1000 * ms;
-  for (int k = 0; k < 4; k++, t += 33 * ms) {
+  uint64_t t = 1000 * kMs;
+  for (int k = 0; k < 4; k++, t += 33 * kMs) {
     size_t idx = device.front();
     device.erase(device.begin());
     r.sent(idx, t);
-    r.refill(t, queued, give);
+    f.refill(r, t);
   }
   // Device took 4, 5, 6, 7 (never-sent buffers first), the sent 0..3 stay out for clients.
   EXPECT_EQ(device, (std::vector<size_t>{4, 5, 6, 7}));
   // Next frame (4) leaves the device: the oldest sent (0) goes back, the others stay readable.
   device.erase(device.begin());
   r.sent(4, t);
-  EXPECT_EQ(r.refill(t, queued, give), -1);
+  EXPECT_EQ(f.refill(r, t), -1);
   EXPECT_EQ(device, (std::vector<size_t>{5, 6, 7, 0}));
   // A held buffer (1) is skipped; the next oldest (2) goes instead, and 1 waits for its release.
   held = {1};
   device.erase(device.begin());
-  r.sent(5, t + 33 * ms);
-  EXPECT_EQ(r.refill(t + 33 * ms, queued, give), -1);
+  r.sent(5, t + 33 * kMs);
+  EXPECT_EQ(f.refill(r, t + 33 * kMs), -1);
   EXPECT_EQ(device, (std::vector<size_t>{6, 7, 0, 2}));
 }
 
 TEST(DeviceReturn, TheFrameJustSentWaitsItsGraceEvenWhenTheDeviceIsDry) {
-  const uint64_t ms = 1000000;
-  camerad::DeviceReturn r(2, 1, 33 * ms);
-  std::vector<size_t> device;
-  std::set<size_t> held;
-  auto queued = [&] { return device.size(); };
-  auto give = [&](size_t i) {
-    if (held.count(i)) return false;
-    device.push_back(i);
-    return true;
-  };
-  r.refill(0, queued, give);
+  camerad::DeviceReturn r(2, 1, 33 * kMs);
+  FakeDevice f;
+  auto &device = f.device;
+  auto &held = f.held;
+  f.refill(r, 0);
   EXPECT_EQ(device, (std::vector<size_t>{0}));
   device.clear();
-  r.sent(0, 1000 * ms);
+  r.sent(0, 1000 * kMs);
   held = {0};  // a client holds frame 0: buffer 1 goes to the device
-  EXPECT_EQ(r.refill(1000 * ms, queued, give), -1);
+  EXPECT_EQ(f.refill(r, 1000 * kMs), -1);
   EXPECT_EQ(device, (std::vector<size_t>{1}));
   device.clear();
-  r.sent(1, 1010 * ms);
+  r.sent(1, 1010 * kMs);
   // Only the frame just sent is free: it stays out for 33 ms, then goes back.
   // (The held one is due first: the wait is until then, then until 1 is due.)
-  EXPECT_EQ(r.refill(1010 * ms, queued, give), 23);
-  EXPECT_EQ(r.refill(1033 * ms, queued, give), 10);
+  EXPECT_EQ(f.refill(r, 1010 * kMs), 23);
+  EXPECT_EQ(f.refill(r, 1033 * kMs), 10);
   EXPECT_TRUE(device.empty());
-  EXPECT_EQ(r.refill(1043 * ms, queued, give), -1);
+  EXPECT_EQ(f.refill(r, 1043 * kMs), -1);
   EXPECT_EQ(device, (std::vector<size_t>{1}));
   // Every other buffer held and the device busy: nothing left to return.
   device.clear();
   held = {0, 1};
-  r.sent(1, 1100 * ms);
-  EXPECT_EQ(r.refill(2000 * ms, queued, give), 0);  // due but held: look again soon
+  r.sent(1, 1100 * kMs);
+  EXPECT_EQ(f.refill(r, 2000 * kMs), 0);  // due but held: look again soon
   held.clear();
-  EXPECT_EQ(r.refill(2000 * ms, queued, give), -1);
+  EXPECT_EQ(f.refill(r, 2000 * kMs), -1);
   EXPECT_EQ(device, (std::vector<size_t>{0}));
 }
 
