@@ -17,8 +17,7 @@
 #include "common/clock.h"
 #include "common/yuv420_psnr.h"
 #include "camerad/tests/clip_util.h"
-#include "encoderd/tests/decode_util.h"
-#include "encoderd/video_encoder.h"
+#include "common/testing/video.h"
 
 using camerad::CameraStream;
 using conduit::PixelFormat;

@@ -12,15 +12,13 @@
 #include "common/prefix.h"
 #include "common/yuv420_psnr.h"
 #include "camerad/tests/clip_util.h"
-#include "encoderd/tests/decode_util.h"
-#include "encoderd/tests/process_util.h"
+#include "cereal/tests/collect.h"
+#include "common/testing/child.h"
+#include "common/testing/prefix.h"
+#include "common/testing/video.h"
 #include "visionipc/visionipc_client.h"
 
 namespace {
-struct PrefixScope {
-  explicit PrefixScope(const std::string &name) { setenv("CONDUIT_PREFIX", (name + std::to_string(getpid())).c_str(), 1); }
-  ~PrefixScope() { std::filesystem::remove_all(conduit::shm_dir()); }
-};
 // Connects `client` to a 320x192 camerad and checks 5 frames of `stream`, pixel
 // for pixel, against the synthetic scene in the layout they come in, which must
 // be `format`. Returns how many frames were checked.
@@ -46,7 +44,7 @@ int check_scene_frames(VisionIpcClient &client, camerad::CameraStream stream, co
 }  // namespace
 
 TEST(CameradProcess, ServesTheSyntheticSceneWithSteadyTimestamps) {
-  PrefixScope scope("camproc");
+  testutil::ScopedPrefix scope("camproc");
   auto state = msgq::SubSocket::create("driverCameraState");
   testutil::Child camerad({"build/bin/camerad", "--cameras", "road,driver", "--size", "320x192"});
 
@@ -83,7 +81,7 @@ TEST(CameradProcess, ServesTheSyntheticSceneWithSteadyTimestamps) {
 // --pixel-format yuv420p: I420 buffers (U plane, then V plane) holding exactly
 // the synthetic scene, as a consumer that reads the layout from VisionIPC sees them.
 TEST(CameradProcess, ServesI420Buffers) {
-  PrefixScope scope("cami420");
+  testutil::ScopedPrefix scope("cami420");
   testutil::Child camerad({"build/bin/camerad", "--cameras", "road", "--size", "320x192", "--pixel-format", "yuv420p"});
   VisionIpcClient client("camerad", VISION_STREAM_ROAD, false);
   EXPECT_EQ(check_scene_frames(client, camerad::CameraStream::Road, conduit::PixelFormat::kI420), 5);
@@ -97,7 +95,7 @@ TEST(CameradProcess, ServesI420Buffers) {
 
 // --source file: every camera shows the clip, in real time, looping.
 TEST(CameradProcess, FileSourceReplaysAClipOnEveryCamera) {
-  PrefixScope scope("camfile");
+  testutil::ScopedPrefix scope("camfile");
   std::filesystem::path clip = std::filesystem::temp_directory_path() / ("camerad_clip_" + std::to_string(getpid()) + ".ts");
   const int n = 8;
   testutil::write_clip(clip.string(), 320, 192, n, 20, true);
@@ -133,7 +131,7 @@ TEST(CameradProcess, FileSourceReplaysAClipOnEveryCamera) {
 }
 
 TEST(CameradProcess, BadSourcesFailWithAClearMessage) {
-  PrefixScope scope("cambad");
+  testutil::ScopedPrefix scope("cambad");
   EXPECT_EQ(testutil::Child({"build/bin/camerad", "--source", "tape"}).wait(20), 2);
   EXPECT_EQ(testutil::Child({"build/bin/camerad", "--source", "file:/nonexistent/clip.mp4"}).wait(20), 1);
   if (camerad::v4l2_device_paths().empty()) {
@@ -144,7 +142,7 @@ TEST(CameradProcess, BadSourcesFailWithAClearMessage) {
 // A FIFO (or any non-regular file) as file: source fails at once instead of
 // blocking in open() until a writer appears.
 TEST(CameradProcess, FifoSourceFailsInsteadOfHanging) {
-  PrefixScope scope("camfifo");
+  testutil::ScopedPrefix scope("camfifo");
   std::string fifo = std::filesystem::temp_directory_path() / ("camerad_fifo_" + std::to_string(getpid()));
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   EXPECT_EQ(testutil::Child({"build/bin/camerad", "--source", "file:" + fifo, "--size", "320x192"}).wait(10), 1);
@@ -155,7 +153,7 @@ TEST(CameradProcess, FifoSourceFailsInsteadOfHanging) {
 // A file that opens but holds no decodable frame is an error (exit 1), not an
 // ended source (exit 0), which a process manager would restart forever.
 TEST(CameradProcess, FileWithoutDecodableFramesIsAnError) {
-  PrefixScope scope("camnoframe");
+  testutil::ScopedPrefix scope("camnoframe");
   std::filesystem::path clip = std::filesystem::temp_directory_path() / ("camerad_noframe_" + std::to_string(getpid()) + ".ts");
   testutil::write_clip(clip.string(), 320, 192, 4, 20, true);
   std::filesystem::resize_file(clip, 3 * 188);  // PAT, PMT and the start of the first video packet

@@ -10,6 +10,7 @@
 
 #include "cereal/messaging.h"
 #include "common/prefix.h"
+#include "common/testing/prefix.h"
 
 namespace {
 
@@ -19,17 +20,8 @@ using cereal::SubMaster;
 
 constexpr const char *kLoaned = "testLargeMessage";
 
-class Loans : public ::testing::Test {
- protected:
-  void SetUp() override {
-    static int counter = 0;
-    std::string prefix = "cerealloans_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
-    setenv("CONDUIT_PREFIX", prefix.c_str(), 1);
-    dir_ = conduit::shm_dir();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
-};
+// Each test runs under its own CONDUIT_PREFIX.
+class Loans : public testutil::PrefixTest {};
 
 kj::byte pattern(uint64_t seq, size_t i) { return kj::byte((seq * 131 + i * 7) & 0xff); }
 

@@ -16,6 +16,7 @@
 #include "cereal/messaging.h"
 #include "common/clock.h"
 #include "common/prefix.h"
+#include "common/testing/prefix.h"
 
 namespace {
 
@@ -25,18 +26,8 @@ using cereal::SubMaster;
 
 constexpr uint64_t kMs = 1000000;
 
-// Each test gets its own CONDUIT_PREFIX and removes its shm directory.
-class Messaging : public ::testing::Test {
- protected:
-  void SetUp() override {
-    static int counter = 0;
-    std::string prefix = "cerealtest_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
-    setenv("CONDUIT_PREFIX", prefix.c_str(), 1);
-    dir_ = conduit::shm_dir();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
-};
+// Each test runs under its own CONDUIT_PREFIX.
+class Messaging : public testutil::PrefixTest {};
 
 void send_can(PubMaster &pm, uint32_t address, bool valid = true) {
   MessageBuilder msg;

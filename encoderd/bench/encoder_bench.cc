@@ -25,7 +25,7 @@
 #include "camerad/realtime.h"
 #include "camerad/synthetic_scene.h"
 #include "common/clock.h"
-#include "encoderd/tests/decode_util.h"
+#include "common/testing/video.h"
 #include "encoderd/video_encoder.h"
 #include "visionipc/visionbuf.h"
 

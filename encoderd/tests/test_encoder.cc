@@ -5,7 +5,7 @@
 #include "camerad/synthetic_scene.h"
 #include "encoderd/stream_encoder.h"
 #include "encoderd/video_encoder.h"
-#include "encoderd/tests/decode_util.h"
+#include "common/testing/video.h"
 
 using camerad::CameraStream;
 using encoderd::EncodedFrame;

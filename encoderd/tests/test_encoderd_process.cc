@@ -8,8 +8,10 @@
 
 #include "camerad/synthetic_scene.h"
 #include "common/prefix.h"
-#include "encoderd/tests/decode_util.h"
-#include "encoderd/tests/process_util.h"
+#include "cereal/tests/collect.h"
+#include "common/testing/child.h"
+#include "common/testing/prefix.h"
+#include "common/testing/video.h"
 
 namespace {
 
@@ -40,11 +42,7 @@ const int kW = 640, kH = 384, kSegment = 10;
 }  // namespace
 
 TEST(EncoderdProcess, SegmentsKeyframesDropsAndCameradRestart) {
-  std::string prefix = "encproc" + std::to_string(getpid());
-  setenv("CONDUIT_PREFIX", prefix.c_str(), 1);
-  struct Cleanup {
-    ~Cleanup() { std::filesystem::remove_all(conduit::shm_dir()); }
-  } cleanup;
+  testutil::ScopedPrefix prefix("encproc");
   auto road = msgq::SubSocket::create("roadEncodeData", {false, 16 << 20});
   auto qcam = msgq::SubSocket::create("qRoadEncodeData", {false, 4 << 20});
   std::vector<Packet> road_pkts, qcam_pkts;

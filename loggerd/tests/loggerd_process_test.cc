@@ -21,6 +21,9 @@
 #include "loggerd/route.h"
 #include "loggerd/tests/av_util.h"
 #include "loggerd/tests/test_util.h"
+#include "common/testing/child.h"
+#include "common/testing/prefix.h"
+#include "common/testing/wait.h"
 
 using namespace loggerd_test;
 namespace fs = std::filesystem;
@@ -31,58 +34,34 @@ std::string loggerd_bin() {
   return fs::read_symlink("/proc/self/exe").parent_path().parent_path().string() + "/bin/loggerd";
 }
 
-bool wait_for(const std::function<bool()> &cond, double seconds = 20) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    usleep(5000);
-  }
-  return cond();
-}
+using testutil::wait_for;
 
 class Loggerd {
  public:
   Loggerd(const std::string &root, const std::string &route, std::map<std::string, std::string> env = {},
           std::vector<std::string> args = {})
-      : root_(root), route_(route) {
-    env["CONDUIT_LOG_ROOT"] = root;
-    env["LOGGERD_ROUTE"] = route;
-    log_ = root + "/" + route + ".stderr";
-    pid_ = fork();
-    if (pid_ == 0) {
-      for (auto &[k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 2);
-      std::string bin = loggerd_bin();
-      std::vector<char *> argv = {bin.data()};
-      for (std::string &a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
-    }
-  }
-  ~Loggerd() {
-    if (pid_ > 0) stop(SIGKILL);
-  }
+      : root_(root), route_(route), log_(root + "/" + route + ".stderr"),
+        child_(start(root, route, log_, std::move(env), std::move(args))) {}
   // Ready once segment 0's rlog exists: the sockets were created before it.
   bool wait_ready() {
     return wait_for([&] { return exists(segment(0) + "/rlog.zst"); });
   }
   std::string segment(int n) const { return root_ + "/" + route_ + "--" + std::to_string(n); }
-  bool alive() const { return pid_ > 0 && kill(pid_, 0) == 0; }
-  // Sends `sig` and returns the exit status (or -signal).
-  int stop(int sig) {
-    kill(pid_, sig);
-    int st = 0;
-    waitpid(pid_, &st, 0);
-    pid_ = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-  }
+  bool alive() const { return child_.alive(); }
+  // Sends `sig` and returns the exit status (or 128 + the signal).
+  int stop(int sig) { return child_.stop(sig); }
   std::string stderr_text() const { return slurp(log_); }
 
  private:
+  static testutil::Child start(const std::string &root, const std::string &route, const std::string &log,
+                               std::map<std::string, std::string> env, std::vector<std::string> args) {
+    env["CONDUIT_LOG_ROOT"] = root;
+    env["LOGGERD_ROUTE"] = route;
+    args.insert(args.begin(), loggerd_bin());
+    return testutil::Child(args, {env, log});
+  }
   std::string root_, route_, log_;
-  pid_t pid_ = -1;
+  testutil::Child child_;
 };
 
 struct Read {
@@ -154,21 +133,14 @@ void publish_test_message(cereal::PubMaster &pm, uint64_t seq, size_t size, std:
   pm.send("testMessage", b);
 }
 
-class LoggerdProcess : public ::testing::Test {
+class LoggerdProcess : public testutil::PrefixTest {
  protected:
-  void SetUp() override {
-    static int n = 0;
-    prefix_ = "lgtest" + std::to_string(getpid()) + "_" + std::to_string(n++);
-    setenv("CONDUIT_PREFIX", prefix_.c_str(), 1);
-  }
-  void TearDown() override { fs::remove_all("/dev/shm/conduit_" + prefix_); }
   std::vector<std::string> locks(const std::string &root) {
     std::vector<std::string> out;
     for (auto &e : fs::recursive_directory_iterator(root))
       if (e.path().extension() == ".lock") out.push_back(e.path().string());
     return out;
   }
-  std::string prefix_;
   TempDir dir;
 };
 
@@ -296,7 +268,7 @@ static void sigkill_rounds(const std::string &root, const std::string &io, int r
     int st = d.stop(SIGKILL);
     stop = true;
     pub.join();
-    EXPECT_EQ(st, -SIGKILL);
+    EXPECT_EQ(st, 128 + SIGKILL);
 
     loggerd::LogReader lr(d.segment(0) + "/rlog.zst");
     int64_t prev = -1;

@@ -124,7 +124,7 @@ TEST(MsgqLoan, SubscriberKilledHoldingAViewStallsNothing) {
   uint64_t sent = 1;
   for (; sent < 200; sent++) publish_loaned(*pub, sent, 8192);  // 25 laps past the held view
   EXPECT_EQ(pub->subscriber_count(), 2);
-  holder.kill_now();
+  holder.stop(SIGKILL);
   for (; sent < 400; sent++) publish_loaned(*pub, sent, 8192);
   EXPECT_EQ(pub->subscriber_count(), 1);
   MessageView v;

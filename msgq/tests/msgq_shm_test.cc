@@ -211,7 +211,7 @@ TEST(MsgqShm, KilledSubscriberFreesItsSlot) {
   });
   ready.wait();
   EXPECT_THROW(SubSocket::create("killed"), Error);  // all 64 held by live processes
-  holder.kill_now();
+  holder.stop(SIGKILL);
   EXPECT_NO_THROW(subs.push_back(SubSocket::create("killed")));
 }
 

@@ -1,35 +1,21 @@
 #pragma once
-// Helpers shared by the msgq tests: a private CONDUIT_PREFIX per test, a
-// checksummed payload format, and a forked child process that is always reaped.
-#include <signal.h>
-#include <sys/wait.h>
+// Helpers shared by the msgq tests: a checksummed payload format and a pipe
+// that says "ready" across fork; the prefix and child helpers of common/testing.
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <string>
 #include <vector>
 
-#include "common/prefix.h"
+#include "common/testing/child.h"
+#include "common/testing/prefix.h"
 
 namespace msgq_test {
 
-// Sets a fresh prefix for the test and removes its shm dir afterwards.
-struct ScopedPrefix {
-  std::string dir;
-  explicit ScopedPrefix(const std::string &tag) {
-    static int counter = 0;
-    std::string p = "msgqtest_" + std::to_string(getpid()) + "_" + tag + "_" + std::to_string(counter++);
-    setenv("CONDUIT_PREFIX", p.c_str(), 1);
-    dir = conduit::shm_dir();
-  }
-  ~ScopedPrefix() {
-    std::string cmd = "rm -rf '" + dir + "'";
-    if (system(cmd.c_str()) != 0) perror("rm");
-  }
-};
+using testutil::Child;
+using testutil::ScopedPrefix;
 
 // payload = seq (8 bytes) | checksum (8 bytes) | filler derived from seq,
 // written at p (size >= 16): into a vector, or in place into a loan.
@@ -57,28 +43,6 @@ inline bool check_payload(const char *data, size_t size, uint64_t *seq_out) {
   *seq_out = seq;
   return want == sum;
 }
-
-// Runs fn in a forked child; the child exits with fn's return value.
-struct Child {
-  pid_t pid = -1;
-  explicit Child(std::function<int()> fn) {
-    pid = fork();
-    if (pid == 0) _exit(fn());
-  }
-  int wait() {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  void kill_now() {
-    kill(pid, SIGKILL);
-    wait();
-  }
-  ~Child() {
-    if (pid > 0) kill_now();
-  }
-};
 
 // A pipe used to say "ready" across fork.
 struct Signal {

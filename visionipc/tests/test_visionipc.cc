@@ -21,11 +21,12 @@
 #include "visionipc/announcement.h"
 #include "visionipc/handshake.h"
 #include "visionipc/tests/frame_pattern.h"
-#include "visionipc/tests/test_env.h"
+#include "common/testing/prefix.h"
 #include "visionipc/visionipc_client.h"
 #include "visionipc/visionipc_server.h"
 
 using namespace visionipc_test;
+using testutil::PrefixTest;
 using visionipc::Error;
 
 namespace {

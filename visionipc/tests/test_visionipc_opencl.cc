@@ -4,11 +4,12 @@
 #include <vector>
 
 #include "visionipc/tests/frame_pattern.h"
-#include "visionipc/tests/test_env.h"
+#include "common/testing/prefix.h"
 #include "visionipc/visionipc_client.h"
 #include "visionipc/visionipc_server.h"
 
 using namespace visionipc_test;
+using testutil::PrefixTest;
 
 namespace {
 

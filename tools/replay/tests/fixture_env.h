@@ -1,6 +1,6 @@
 #pragma once
 // Shared test setup: one fixture route per test binary (written once, copied
-// when a test damages it) and a CONDUIT_PREFIX per test.
+// when a test damages it).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -43,28 +43,6 @@ inline std::string fixture_copy(const std::string &tag) {
   fs::copy(fixture_options().dir, dst, fs::copy_options::recursive);
   return dst;
 }
-
-// A CONDUIT_PREFIX of its own for the running test; its shared-memory directory
-// goes when the guard does (declare it first, so it outlives what uses it).
-class TestPrefix {
- public:
-  TestPrefix() {
-    const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
-    name_ = std::string("rt") + std::to_string(getpid()) + "_" + info->name();
-    for (char &c : name_) {
-      if (!std::isalnum((unsigned char)c) && c != '_') c = '_';
-    }
-    setenv("CONDUIT_PREFIX", name_.c_str(), 1);
-  }
-  ~TestPrefix() {
-    std::error_code ec;
-    fs::remove_all("/dev/shm/conduit_" + name_, ec);
-    unsetenv("CONDUIT_PREFIX");
-  }
-
- private:
-  std::string name_;
-};
 
 // PSNR in dB of an image (any 4:2:0 layout) against the synthetic road frame.
 inline double psnr_vs_synthetic(uint32_t frame_id, const conduit::Yuv420Frame &img) {

@@ -1,6 +1,7 @@
 #pragma once
-// Test helpers: decode Annex-B packets with libavcodec, compare pictures with
-// the synthetic scene.
+// Test helpers for video: decode Annex B packets with libavcodec into
+// pictures, frames with padded rows, and the PSNR of a picture against a frame.
+// Header only: link libavcodec where it is used.
 extern "C" {
 #include <libavcodec/avcodec.h>
 }
@@ -11,7 +12,6 @@ extern "C" {
 #include <string>
 #include <vector>
 
-#include "camerad/synthetic_scene.h"
 #include "common/yuv420_psnr.h"
 
 namespace testutil {
