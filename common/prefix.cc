@@ -23,7 +23,7 @@ void check_name(const std::string &name, const char *what) {
   }
   if (!ok || name.find("..") != std::string::npos) {
     throw std::invalid_argument(std::string(what) + " '" + name +
-                                "' is invalid: expected 1-128 characters of [A-Za-z0-9_.-], no '/' or '..'");
+                                "' is invalid: expected 1-128 characters of [A-Za-z0-9_.-], not '.', no '/' or '..'");
   }
 }
 

@@ -8,8 +8,11 @@ _NAME = re.compile(r'^[A-Za-z0-9_.-]{1,128}$')
 
 
 def check_name(name: str, what: str) -> str:
-  if not _NAME.match(name or '') or '..' in name:
-    raise ValueError(f"{what} {name!r} is invalid: expected 1-128 characters of [A-Za-z0-9_.-], no '/' or '..'")
+  """The rule of common/prefix.h's check_name: a safe single path component,
+  1-128 characters of [A-Za-z0-9_.-], not "." and without ".."."""
+  if not _NAME.match(name or '') or name == '.' or '..' in name:
+    raise ValueError(f"{what} {name!r} is invalid: expected 1-128 characters of [A-Za-z0-9_.-], not '.', "
+                     "no '/' or '..'")
   return name
 
 

@@ -64,3 +64,14 @@ TEST_F(ShmDir, RefusesAnotherUsersDirectoryAndASymlink) {
 }
 
 }  // namespace
+
+// The rule common/prefix.py applies too (common/tests/test_prefix.py checks both
+// against one table of names).
+TEST(CheckName, AcceptsOnlyASafePathComponent) {
+  for (const char *ok : {"a", "a.b", "A-9_z"}) EXPECT_NO_THROW(conduit::check_name(ok, "name")) << ok;
+  EXPECT_NO_THROW(conduit::check_name(std::string(128, 'x'), "name"));
+  for (const char *bad : {"", ".", "..", "a..b", "a/b", "a b"}) {
+    EXPECT_THROW(conduit::check_name(bad, "name"), std::invalid_argument) << bad;
+  }
+  EXPECT_THROW(conduit::check_name(std::string(129, 'x'), "name"), std::invalid_argument);
+}

@@ -58,3 +58,29 @@ def test_the_manager_refuses_a_squatted_directory_with_one_clear_line(shm):
   assert out.returncode == 1
   assert out.stderr.startswith('manager: ') and 'can be entered by other users' in out.stderr
   assert 'Traceback' not in out.stderr
+
+
+# One naming rule, two implementations: common/prefix.py, and common/prefix.cc
+# (msgq checks topic names with it, reached here through the binding).
+NAMES = {
+  'a': True, 'a.b': True, 'A-9_z': True, 'x' * 128: True,
+  '': False, '.': False, '..': False, 'a..b': False, 'a/b': False, 'x' * 129: False, 'a b': False, 'é': False,
+}
+
+
+@pytest.mark.parametrize('name,valid', NAMES.items())
+def test_python_and_cpp_accept_the_same_names(name, valid, conduit_prefix):
+  from cereal._cereal import PubSocket
+  try:
+    prefix.check_name(name, 'name')
+    python_ok = True
+  except ValueError as e:
+    python_ok = False
+    assert "not '.', no '/' or '..'" in str(e)
+  try:
+    PubSocket(name, 64 * 1024)
+    cpp_ok = True
+  except Exception as e:  # noqa: BLE001 - the binding's error type is not the point here
+    cpp_ok = False
+    assert "not '.', no '/' or '..'" in str(e)
+  assert (python_ok, cpp_ok) == (valid, valid)
