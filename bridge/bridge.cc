@@ -30,6 +30,7 @@
 #include "cereal/messaging.h"
 #include "cereal/remote.h"
 #include "common/command_line.h"
+#include "common/stop_signal.h"
 #include "common/watchdog.h"
 #include "msgq/remote.h"
 
@@ -230,10 +231,7 @@ int main(int argc, char **argv) {
       printf("%s\n", secret);
       return 0;
     }
-    struct sigaction sa = {};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
+    conduit::on_stop_signal(on_signal);
     return run(cl);
   } catch (const std::exception &e) {
     fprintf(stderr, "bridge: %s\n", e.what());

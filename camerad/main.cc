@@ -28,6 +28,7 @@
 #include "cereal/messaging.h"
 #include "cereal/stream_stats.h"
 #include "common/clock.h"
+#include "common/stop_signal.h"
 #include "common/watchdog.h"
 #include "visionipc/visionipc_server.h"
 
@@ -329,11 +330,7 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;  // no SA_RESTART: clock_nanosleep returns EINTR
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  conduit::on_stop_signal(on_signal);
 
   try {
     std::unique_ptr<camerad::FrameSource> source;

@@ -25,6 +25,7 @@ extern "C" {
 #include "cereal/stream_stats.h"
 #include "cereal/streams.h"
 #include "common/clock.h"
+#include "common/stop_signal.h"
 #include "common/watchdog.h"
 #include "encoderd/stream_encoder.h"
 #include "visionipc/visionipc_client.h"
@@ -213,11 +214,7 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  conduit::on_stop_signal(on_signal);
 
   encoderd::SegmentClock clock(frames_per_segment);
   std::vector<std::unique_ptr<cereal::StreamCounters>> counters;

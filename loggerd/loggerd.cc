@@ -50,6 +50,7 @@
 #include "common/clock.h"
 #include "common/command_line.h"
 #include "common/prefix.h"
+#include "common/stop_signal.h"
 #include "common/watchdog.h"
 #include "loggerd/deleter.h"
 #include "loggerd/file_lock.h"
@@ -437,10 +438,7 @@ int Loggerd::run() {
 
 int main(int argc, char **argv) {
   // Before anything else: a stop during start-up still ends the route cleanly.
-  struct sigaction sa = {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  conduit::on_stop_signal(on_signal);
   conduit::CommandLine cl("loggerd",
                           "Records every logged service and the encoders' video into route segments under the log\n"
                           "root (loggerd/README.md). Other settings come from the environment (LOGGERD_*, CONDUIT_LOG_ROOT).");

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/stop_signal.h"
 #include "modeld/daemon.h"
 
 namespace {
@@ -99,10 +100,7 @@ int main(int argc, char **argv) {
   try {
     modeld::Daemon daemon(std::move(pipeline), options);
     g_daemon = &daemon;
-    struct sigaction sa = {};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
+    conduit::on_stop_signal(on_signal);
     int rc = daemon.run();
     g_daemon = nullptr;
     return rc;

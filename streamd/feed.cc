@@ -15,6 +15,7 @@
 #include "cereal/messaging.h"
 #include "common/clock.h"
 #include "common/command_line.h"
+#include "common/stop_signal.h"
 #include "encoderd/video_encoder.h"
 
 extern "C" {
@@ -58,10 +59,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "streamd_feed: %s\n", e.what());
     return 2;
   }
-  struct sigaction sa = {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  conduit::on_stop_signal(on_signal);
 
   encoderd::EncoderConfig config;
   config.codec = "libx264";

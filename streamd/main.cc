@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/command_line.h"
+#include "common/stop_signal.h"
 #include "loggerd/route.h"
 #include "streamd/server.h"
 
@@ -66,10 +67,7 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  struct sigaction sa = {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  conduit::on_stop_signal(on_signal);
   signal(SIGPIPE, SIG_IGN);
   try {
     streamd::Server server(o);

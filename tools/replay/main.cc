@@ -15,6 +15,7 @@ extern "C" {
 }
 
 #include "common/prefix.h"
+#include "common/stop_signal.h"
 #include "tools/replay/console_ui.h"
 #include "tools/replay/replay.h"
 
@@ -109,10 +110,7 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  conduit::on_stop_signal(on_signal);
   av_log_set_level(AV_LOG_FATAL);  // decode problems are reported by replay itself
 
   try {
