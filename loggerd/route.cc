@@ -75,7 +75,8 @@ std::vector<SegmentDir> list_segments(const std::string &root) {
   return out;
 }
 
-std::vector<std::string> resolve_logs(const std::string &spec_in, bool qlog, std::vector<std::string> *missing) {
+std::vector<std::string> resolve_logs(const std::string &spec_in, bool qlog, std::vector<std::string> *missing,
+                                      const std::string &log_root_dir) {
   std::string spec = spec_in;
   while (spec.size() > 1 && spec.back() == '/') spec.pop_back();
   if (fs::is_regular_file(spec)) return {spec};
@@ -102,7 +103,7 @@ std::vector<std::string> resolve_logs(const std::string &spec_in, bool qlog, std
   const std::string route = p.filename().string();
   std::string root;
   std::vector<SegmentDir> segs;
-  for (const std::string &r : p.parent_path().empty() ? std::vector<std::string>{log_root(), "."}
+  for (const std::string &r : p.parent_path().empty() ? std::vector<std::string>{log_root_dir.empty() ? log_root() : log_root_dir, "."}
                                                       : std::vector<std::string>{p.parent_path().string()}) {
     root = r;
     for (auto &s : list_segments(root))

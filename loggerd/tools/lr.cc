@@ -1,7 +1,7 @@
-// lr: prints the Events of a log spec (loggerd/route.h) as JSON lines.
-//   lr [--qlog] [--strict] [--only svc1,svc2] SPEC   (--help: usage, exit 0)
+// lr: prints the Events of a log spec (loggerd/route.h) as JSON lines, in the
+// one JSON convention of the tools (tools/mcap/event_json.h).
+//   lr [--qlog] [--strict] [--only svc1,svc2] [--log-root DIR] SPEC   (--help: usage, exit 0)
 // Warnings about damaged files go to stderr; the exit status is 1 if there were any.
-#include <capnp/compat/json.h>
 #include <capnp/schema.h>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "loggerd/log_reader.h"
+#include "tools/mcap/event_json.h"
 
 namespace {
 
@@ -23,9 +24,11 @@ std::string which_name(cereal::Event::Reader ev) {
 }
 
 int usage(FILE *out, int status) {
-  fprintf(out, "usage: lr [--qlog] [--strict] [--only svc1,svc2] SPEC\n"
-               "  SPEC: a log file, a segment dir, <root>/<route>[/a:b], or a route name\n"
-               "        under $CONDUIT_LOG_ROOT (default ./data/routes)\n");
+  fprintf(out, "usage: lr [--qlog] [--strict] [--only svc1,svc2] [--log-root DIR] [--prefix NAME] SPEC\n"
+               "  SPEC: a log file, a segment dir, <root>/<route>[/a:b], or a route name[/a:b]\n"
+               "        under --log-root (default $CONDUIT_LOG_ROOT, else ./data/routes)\n"
+               "  Prints one JSON object per event: 64-bit integers as decimal strings, Data as\n"
+               "  base64 (tools/mcap/event_json.h). --prefix is accepted like every tool's; lr reads no bus.\n");
   return status;
 }
 
@@ -72,6 +75,8 @@ int main(int argc, char **argv) {
     else if (a == "--only" && i + 1 < argc) {
       std::stringstream ss(argv[++i]);
       for (std::string s; std::getline(ss, s, ',');) only.insert(s);
+    } else if ((a == "--log-root" || a == "--prefix") && i + 1 < argc) {
+      setenv(a == "--log-root" ? "CONDUIT_LOG_ROOT" : "CONDUIT_PREFIX", argv[++i], 1);
     } else if (a.rfind("--", 0) == 0 || !spec.empty()) return usage(stderr, 2);
     else spec = a;
   }
@@ -82,13 +87,13 @@ int main(int argc, char **argv) {
   }
   try {
     loggerd::LogReader lr(spec, opts);
-    capnp::JsonCodec json;
-    json.handleByAnnotation<cereal::Event>();
+    std::string line;
     while (lr.next()) {
       if (!only.empty() && !only.count(which_name(lr.event()))) continue;
-      kj::String s = json.encode(lr.event());
-      fwrite(s.begin(), 1, s.size(), stdout);
-      fputc('\n', stdout);
+      line.clear();
+      foxglove::append_event_json(line, lr.event());
+      line += '\n';
+      fwrite(line.data(), 1, line.size(), stdout);
     }
     for (auto &w : lr.warnings()) fprintf(stderr, "lr: warning: %s\n", w.c_str());
     if (lr.bad_events() > 0) fprintf(stderr, "lr: skipped %llu unreadable event(s)\n", (unsigned long long)lr.bad_events());

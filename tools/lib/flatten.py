@@ -1,5 +1,7 @@
 """Flattening of Event dicts into dotted columns (export, plot):
-  {'can': [{'address': 5, 'dat': b'\x01'}]} -> {'can.0.address': 5, 'can.0.dat': '01'}"""
+  {'can': [{'address': 5, 'dat': b'\x01'}]} -> {'can.0.address': 5, 'can.0.dat': 'AQ=='}
+Data becomes base64, as in the tools' JSON (tools/mcap/event_json.h)."""
+import base64
 
 
 def flatten(value, prefix='', out=None):
@@ -11,7 +13,7 @@ def flatten(value, prefix='', out=None):
     for i, v in enumerate(value):
       flatten(v, f"{prefix}.{i}" if prefix else str(i), out)
   elif isinstance(value, (bytes, bytearray)):
-    out[prefix] = bytes(value).hex()
+    out[prefix] = base64.b64encode(bytes(value)).decode()
   else:
     out[prefix] = value
   return out

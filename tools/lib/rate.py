@@ -36,14 +36,25 @@ class Window:
 
 def watch(windows, interval, duration, report):
   """Receives on every topic of `windows` and calls report() every `interval`
-  seconds, until `duration` seconds passed (0: until Ctrl-C)."""
+  seconds, until `duration` seconds passed (0: until Ctrl-C). While nothing
+  came, says once on stderr why (tools.lib.cli.waiting_hint)."""
+  from tools.lib.cli import live_bus
+  with live_bus():
+    return _watch(windows, interval, duration, report)
+
+
+def _watch(windows, interval, duration, report):
+  import sys
+
   import cereal.messaging as messaging
+  from tools.lib.cli import waiting_hint
   poller = messaging.Poller()
   socks = {}
   for name in windows:
     socks[name] = messaging.sub_sock(name, poller=poller, timeout=0)
   start = time.monotonic()
   next_report = start + interval
+  hinted = False
   while not duration or time.monotonic() - start < duration:
     timeout_ms = max(0, int((next_report - time.monotonic()) * 1000))
     for sock in poller.poll(timeout_ms):
@@ -54,5 +65,8 @@ def watch(windows, interval, duration, report):
       for name, s in socks.items():
         windows[name].lost = s.lost()
       report()
+      if not hinted and not any(w.samples for w in windows.values()):
+        print(f"no message yet: {waiting_hint(list(windows))}", file=sys.stderr, flush=True)
+        hinted = True
       next_report += interval
   return 0

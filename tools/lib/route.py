@@ -1,7 +1,8 @@
 """A recorded route as the CLI tools see it: its segments (number, directory,
-log file), gaps in the numbering, and segments without a log — resolved with
-loggerd's spec rules (loggerd/route.h): a route name under the log root, a path
-<root>/<route>, a range <route>/a:b, a segment directory or one log file."""
+log file), gaps in the numbering, and segments without a log — resolved by
+loggerd's one resolver (loggerd/route.h): a route name under the log root,
+name/segment, name/a:b, a path <root>/<route>[/a:b], a segment directory or one
+log file."""
 import os
 import re
 from typing import NamedTuple
@@ -25,7 +26,7 @@ class Route(NamedTuple):
   segments: list
   gaps: list      # segment numbers absent between the first and the last
   missing: list   # "dir: no rlog" for segment directories without the log
-  spec: str = ''  # the spec as resolved: a path, with the range if one was given
+  spec: str = ''  # the spec as given: C++ tools resolve it the same way (same log root in the environment)
 
 
 def log_root():
@@ -34,22 +35,16 @@ def log_root():
 
 
 def open_route(spec, qlog=False):
-  """Raises ToolError (unknown route, bad range) with loggerd's explanation."""
+  """Raises ToolError (unknown route, bad range) with loggerd's explanation.
+  One resolver for every tool (loggerd/route.h): a bare name, name/segment or
+  name/a:b is looked up under the log root (--log-root, $CONDUIT_LOG_ROOT)."""
   from loggerd.logreader import resolve_logs
   if not spec:
     raise ToolError('no route given: expected a route name, <root>/<route>[/a:b] or a segment directory')
-  # A path as given first; a relative spec that names nothing here is a route
-  # (with an optional /a:b range) under the log root.
-  candidates = [spec] if os.path.isabs(spec) else [spec, os.path.join(log_root(), spec)]
-  if '/' not in spec and not os.path.exists(spec):
-    candidates = candidates[1:]
-  for i, full in enumerate(candidates):
-    try:
-      files, missing = resolve_logs(full, qlog)
-      break
-    except ValueError as e:
-      if i + 1 == len(candidates):
-        raise ToolError(f"route {spec!r} not found: {e}") from None
+  try:
+    files, missing = resolve_logs(spec, qlog)
+  except ValueError as e:
+    raise ToolError(f"route {spec!r} not found: {e}{_nearest_route(spec)}") from None
   if not files:
     raise ToolError(f"route {spec!r}: no segment in range has a {'qlog' if qlog else 'rlog'}")
   segments, gaps, name = [], [], None
@@ -62,7 +57,29 @@ def open_route(spec, qlog=False):
     if segments and number > segments[-1].number + 1:
       gaps.extend(range(segments[-1].number + 1, number))
     segments.append(Segment(number, d, log))
-  return Route(name or os.path.basename(files[0]), segments, gaps, list(missing), os.path.abspath(full))
+  return Route(name or os.path.basename(files[0]), segments, gaps, list(missing), spec)
+
+
+def list_routes(root=None):
+  """{route name: [segment directories, by number]} under the log root."""
+  root = root or log_root()
+  routes = {}
+  if not os.path.isdir(root):
+    return routes
+  for entry in os.listdir(root):
+    m = _SEGMENT_DIR.match(entry)
+    if m and os.path.isdir(os.path.join(root, entry)):
+      routes.setdefault(m.group(1), []).append((int(m.group(2)), os.path.join(root, entry)))
+  return {name: [d for _, d in sorted(segs)] for name, segs in sorted(routes.items())}
+
+
+def _nearest_route(spec):
+  import difflib
+  name = spec.split('/')[0]
+  if os.sep in spec.rstrip('/') and not spec.split('/')[-1].replace(':', '').lstrip('-').isdigit():
+    return ''
+  near = difflib.get_close_matches(name, list(list_routes()), n=2, cutoff=0.6)
+  return f"; did you mean {' or '.join(near)}?" if near else ''
 
 
 def read_segment(seg, services=None):

@@ -5,6 +5,8 @@
 //   message(event_bytes) -> (topic, logMonoTime, json bytes, keyframe); EncodeData
 //                           events become foxglove.CompressedVideo frames on their
 //                           own topic (keyframe: whether a decoder can start there)
+//   event_json(event_bytes) -> str: the Event as JSON in the tools' one convention
+//                           (event_json.h), EncodeData too; dump, export and lr print it
 // Malformed messages raise ValueError. The GIL is released while converting.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -25,7 +27,7 @@ struct Converted {
   bool keyframe = false;
 };
 
-Converted convert(const std::string &bytes) {
+Converted convert(const std::string &bytes, bool video = true) {
   if (bytes.size() % sizeof(capnp::word)) throw py::value_error("a Cap'n Proto message is a whole number of words");
   kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
   memcpy(words.begin(), bytes.data(), bytes.size());
@@ -35,7 +37,7 @@ Converted convert(const std::string &bytes) {
     auto dyn = capnp::toDynamic(ev);
     KJ_IF_MAYBE(member, dyn.which()) {
       std::string topic = member->getProto().getName().cStr();
-      if (const cereal::Video *s = foxglove::video_stream(topic)) {
+      if (const cereal::Video *s = video ? foxglove::video_stream(topic) : nullptr) {
         auto data = dyn.get(*member).as<cereal::EncodeData>();
         auto idx = data.getIdx();
         auto header = data.getHeader();
@@ -73,6 +75,15 @@ PYBIND11_MODULE(foxglove_json, m) {
     }
     return py::make_tuple(out.topic, out.mono_time, py::bytes(out.json), out.keyframe);
   }, py::arg("event"), "(topic, logMonoTime, JSON bytes, keyframe) of one serialized Event");
+  m.def("event_json", [](py::bytes data) {
+    std::string bytes = data;
+    Converted out;
+    {
+      py::gil_scoped_release release;
+      out = convert(bytes, false);
+    }
+    return out.json;
+  }, py::arg("event"), "the JSON of one serialized Event (tools/mcap/event_json.h)");
   py::list topics;
   for (const auto &s : cereal::kVideos) topics.append(s.data_service);
   m.attr("VIDEO_TOPICS") = topics;

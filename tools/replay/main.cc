@@ -31,7 +31,7 @@ Plays a recorded route back: every logged message is republished on its msgq
 topic at its original timing, and the camera videos are decoded and served over
 VisionIPC (server "camerad"), so consumers run as on a live pipeline.
 
-ROUTE is a route name under the data directory or a path <dir>/<route>, with an
+ROUTE is a route name under the log root or a path <dir>/<route>, with an
 optional segment range: ROUTE/a:b plays segments a <= n < b (ROUTE/a: to the
 end, ROUTE/-2: the last two); <dir>/<route>--<n> plays one segment.
 
@@ -45,7 +45,8 @@ options:
   --qcam              serve the small qcamera.ts stream as the road camera
   --qlog              play qlog.zst instead of rlog.zst
   --loop              start over at the end
-  --data-dir DIR      where routes are (default $CONDUIT_LOG_ROOT or ./data/routes)
+  --log-root DIR      where routes are (default $CONDUIT_LOG_ROOT or ./data/routes;
+                      --data-dir is the same)
   --prefix NAME       CONDUIT_PREFIX to publish under (isolates from other pipelines)
   -h, --help          this text
 
@@ -95,7 +96,7 @@ int main(int argc, char **argv) {
       else if (a == "--qcam") opts.qcam = true;
       else if (a == "--qlog") opts.qlog = true;
       else if (a == "--loop") opts.loop = true;
-      else if (a == "--data-dir") opts.data_dir = value();
+      else if (a == "--log-root" || a == "--data-dir") opts.data_dir = value();
       else if (a == "--prefix") {
         std::string p = value();
         conduit::check_name(p, "--prefix");

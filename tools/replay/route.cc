@@ -13,21 +13,12 @@ std::string default_data_dir() { return loggerd::log_root(); }
 
 Route Route::open(const std::string &spec, const std::string &data_dir, bool qlog) {
   if (spec.empty()) throw RouteError("no route given: expected a route name, <root>/<route>[/a:b] or a segment");
-  // A path as given first; a relative spec that names nothing here is a route
-  // (with an optional /a:b range) under data_dir.
-  std::vector<std::string> candidates;
-  if (spec.find('/') != std::string::npos || fs::exists(spec)) candidates.push_back(spec);
-  if (spec[0] != '/') candidates.push_back(data_dir + "/" + spec);
   Route r;
   std::vector<std::string> logs;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    try {
-      r.missing_.clear();
-      logs = loggerd::resolve_logs(candidates[i], qlog, &r.missing_);
-      break;
-    } catch (const std::invalid_argument &e) {
-      if (i + 1 == candidates.size()) throw RouteError(std::string("route not found: ") + e.what());
-    }
+  try {
+    logs = loggerd::resolve_logs(spec, qlog, &r.missing_, data_dir);
+  } catch (const std::invalid_argument &e) {
+    throw RouteError(std::string("route not found: ") + e.what());
   }
   if (logs.empty()) {
     throw RouteError("route '" + spec + "': no segment in range has a " + (qlog ? "qlog" : "rlog"));

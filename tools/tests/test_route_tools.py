@@ -2,6 +2,7 @@
 (tools/replay/fixture_route.h): 2 segments x 2 s; 20 Hz roadCameraState/roadEncodeIdx
 (frame f), 100 Hz sensorEvents (message j: values [j, sin(j/10)]), can every 2nd
 sensor tick (address 0x100 + j % 4, dat = j little-endian), deviceState at 2 Hz."""
+import base64
 import csv
 import io
 import json
@@ -64,7 +65,7 @@ def test_export_csv_values(route, tool):
   for i, row in enumerate(rows):
     j = 2 * i
     assert int(row['can.0.address']) == 0x100 + j % 4
-    assert row['can.0.dat'] == j.to_bytes(4, 'little').hex()
+    assert row['can.0.dat'] == base64.b64encode(j.to_bytes(4, 'little')).decode()
     assert int(row['logMonoTime']) == 1_000_000_000_000 + j * 10_000_000 + 100_000
     assert abs(float(row['t']) - (j * 0.01 + 0.0001)) < 1e-9
 
