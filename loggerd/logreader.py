@@ -40,7 +40,30 @@ def resolve_logs(spec, qlog=False):
 
 
 class LogReader:
+  """The Events of a log file, a segment or a route range, in order.
+
+    for ev in LogReader("myroute/2:5", only=["can"]):   # a route under $CONDUIT_LOG_ROOT
+      print(ev.logMonoTime, ev.can[0].address)
+
+  spec    a log file (rlog/qlog, .zst or raw), a segment directory, a route
+          name (under $CONDUIT_LOG_ROOT, else ./data/routes), name/3 (one
+          segment), name/2:5 (segments 2..4; negative bounds count from the
+          newest), or a path <root>/<route>[/a:b]
+  qlog    read the decimated qlog instead of rlog
+  only    a list of services: yield only those events
+  raw     yield each event's serialized bytes instead (no check, no decoding)
+  strict  raise RuntimeError on damage instead of warning
+
+  Events are read-only Cap'n Proto readers (ev.which(), ev.<service>,
+  ev.to_dict()). Damage never raises unless strict: a truncated or corrupt
+  file ends at its last intact event, an unreadable event is skipped alone;
+  each is appended to `warnings` (and warned) and counted in `bad_events`.
+  `files` lists the log files the spec named. A spec that names nothing
+  raises ValueError saying what was expected.
+  """
+
   def __init__(self, spec, qlog=False, strict=False, raw=False, only=None):
+    """Resolves `spec` now (ValueError when it names no log); reads on iteration."""
     if raw and only:
       raise ValueError("LogReader: `only` filters decoded events; it cannot be combined with raw=True")
     self.files, missing = resolve_logs(spec, qlog)
@@ -62,6 +85,7 @@ class LogReader:
     _warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
   def __iter__(self):
+    """Reads the files anew on every iteration; warnings and bad_events accumulate."""
     for path in self.files:
       reader = _ext.LogFileReader(path, self.strict)
       for data in reader:

@@ -30,7 +30,8 @@ class ProcessSpec:
 
   argv:      command line, relative paths resolved against the repo root;
              a callable gets the Params and returns the argv
-  python:    alternatively a Python module to run with Debian's python3 (-m)
+  python:    alternatively a Python module to run with Debian's python3, as
+             __main__ (manager/python_process.py: a stop prints no traceback)
   enabled:   callable(params) -> bool: whether it should run at all
   restart:   'always' (also after a clean exit), 'on-failure', or 'never'
   watchdog:  seconds without a heartbeat (common/watchdog) before a restart; 0 = off
@@ -51,7 +52,7 @@ class ProcessSpec:
 
   def command(self, params) -> List[str]:
     if self.python:
-      return [PYTHON, '-m', self.python]
+      return [PYTHON, '-m', 'manager.python_process', self.python]
     argv = self.argv(params) if callable(self.argv) else list(self.argv)
     if argv and not os.path.isabs(argv[0]) and os.sep in argv[0]:
       argv[0] = os.path.join(ROOT, argv[0])

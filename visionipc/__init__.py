@@ -8,6 +8,7 @@
   client = VisionIpcClient("camerad", VISION_STREAM_ROAD, conflate=True)
   client.connect(True)
   buf = client.recv(100)          # buf.y / buf.u / buf.v are numpy views of shared memory
+  rgb = to_rgb(buf)               # (height, width, 3) uint8 copy, BT.601 (visionipc/rgb.py)
 """
 from visionipc._visionipc import (  # noqa: F401
   VISION_STREAM_DRIVER,
@@ -20,3 +21,4 @@ from visionipc._visionipc import (  # noqa: F401
   VisionIpcServer,
   VisionStreamType,
 )
+from visionipc.rgb import to_rgb, yuv_to_rgb  # noqa: F401,E402

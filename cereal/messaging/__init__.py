@@ -165,6 +165,19 @@ def _unknown(services, what):
 class SubMaster:
   """Subscribes to services and keeps the newest message of each.
 
+    sm = SubMaster(['modelV2', 'can'])
+    while True:
+      sm.update(100)                       # wait up to 100 ms for a message
+      if sm.updated['modelV2']:
+        print(sm['modelV2'].frameId, sm.recv_time['modelV2'])
+
+  SubMaster(services, poll=None, ignore_alive=None, ignore_avg_freq=None,
+  ignore_valid=None, addr="127.0.0.1", conflate=False): services are names of
+  cereal/services.py (ValueError for unknown ones); poll: the services whose
+  messages end update()'s wait (default all); ignore_*: services left out of
+  all_alive()/all_freq_ok()/all_valid(); conflate: keep only the newest
+  message in the ring.
+
   update(timeout=100, now_ns=None) waits up to timeout ms (0: no wait, -1:
   forever) for a service in `poll` (all when None), then takes at most one new
   message per service; now_ns replaces the receive time (replay, tests).
@@ -202,11 +215,20 @@ class SubMaster:
     self.lost = _View(sm.lost, self.services)
     self.bad_messages = _View(sm.bad_messages, self.services)
 
+  def update(self, timeout=100, now_ns=None):
+    """Waits up to `timeout` ms (0: no wait, -1: forever) for a message of a
+    polled service, then takes at most one new message per service. Sets
+    updated[name] for those that got one; alive, valid and freq_ok follow.
+    (Each SubMaster replaces this with the C++ call itself: no Python frame.)"""
+    return self._sm.bound_update()(timeout, now_ns)
+
   @property
   def frame(self):
+    """How many times update() was called."""
     return self._sm.frame()
 
   def updated_services(self):
+    """The services that got a message in the last update()."""
     return self._sm.updated_services()
 
   def __getitem__(self, service):
@@ -235,21 +257,25 @@ class SubMaster:
     return self._sm.intact(service)
 
   def all_alive(self, service_list=None):
+    """True when every service (of service_list, default all) got a message recently enough for its rate."""
     names = self.services if service_list is None else service_list
     names = [s for s in names if s not in self.ignore_alive]
     return not names or self._sm.all_alive(names)
 
   def all_freq_ok(self, service_list=None):
+    """True when every service arrives at about its services.py frequency."""
     names = self.services if service_list is None else service_list
     names = [s for s in names if s not in self.ignore_avg_freq and s not in self.ignore_alive]
     return not names or self._sm.all_freq_ok(names)
 
   def all_valid(self, service_list=None):
+    """True when the newest message of every service has valid set."""
     names = self.services if service_list is None else service_list
     names = [s for s in names if s not in self.ignore_valid]
     return not names or self._sm.all_valid(names)
 
   def all_checks(self, service_list=None):
+    """all_alive() and all_freq_ok() and all_valid()."""
     return self.all_alive(service_list) and self.all_freq_ok(service_list) and self.all_valid(service_list)
 
 

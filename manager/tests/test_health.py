@@ -127,3 +127,23 @@ def test_a_clean_stop_removes_the_prefix_shared_memory_unless_something_uses_it(
   assert shm.remove(prefix) == {}
   assert not os.path.exists(shm.prefix_dir(prefix))
   del messaging
+
+
+def test_a_python_process_stopped_by_the_manager_prints_no_traceback(tmp_path, capsys):
+  (tmp_path / 'sleeper.py').write_text('import atexit, time\natexit.register(lambda: print("cleaned up", flush=True))\n'
+                                       'print("up", flush=True)\ntime.sleep(60)\n')
+  spec = ProcessSpec('sleeper', python='sleeper', env={'PYTHONPATH': f'{ROOT}:{tmp_path}'})
+  out = []
+
+  def stop_once_up(mgr):
+    captured = capsys.readouterr()
+    out.extend([captured.out, captured.err])
+    if '[sleeper] up' in ''.join(out):
+      mgr.request_stop(signal.SIGINT)
+  mgr = Manager([spec], publish=False, on_tick=stop_once_up)
+  assert mgr.run(duration=60) == 0  # the stop counts as clean
+  captured = capsys.readouterr()
+  text = ''.join(out) + captured.out + captured.err
+  assert '[sleeper] up' in text and '[sleeper] cleaned up' in text, text
+  assert 'Traceback' not in text and 'KeyboardInterrupt' not in text, text
+  assert mgr.procs[0].exit_code == -signal.SIGINT

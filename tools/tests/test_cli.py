@@ -12,7 +12,7 @@ import sys
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-TOOLS = ['dump', 'hz', 'bw', 'topics', 'route_info', 'routes', 'export', 'plot', 'clean', 'pub', 'schema',
+TOOLS = ['dump', 'hz', 'bw', 'topics', 'route_info', 'routes', 'export', 'plot', 'clean', 'pub', 'schema', 'frame',
          'foxglove', 'replay', 'lr']
 
 
