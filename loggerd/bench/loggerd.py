@@ -36,6 +36,9 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, ROOT)
+from common.testing.wait import wait_for  # noqa: E402
+
 BIN = os.path.join(ROOT, 'build', 'bin')
 SECONDS = {'realistic': 8.0, 'stress': 3.0}
 SETTLE_S = 0.5
@@ -49,14 +52,6 @@ def _log_root_fs():
   root = os.environ.get('CONDUIT_LOG_ROOT', os.path.join(ROOT, 'data', 'routes'))
   os.makedirs(root, exist_ok=True)
   return root
-
-
-def _wait_for(path, timeout=20):
-  deadline = time.monotonic() + timeout
-  while not os.path.exists(path):
-    if time.monotonic() > deadline:
-      raise RuntimeError(f'loggerd did not create {path}')
-    time.sleep(0.01)
 
 
 def _cpu_s(pid):
@@ -99,7 +94,9 @@ def _run_once(impl, case, n, trace):
   tracer = None
   traced_s = 0.0
   try:
-    _wait_for(os.path.join(tmp, 'bench--0', 'rlog.zst'))
+    rlog = os.path.join(tmp, 'bench--0', 'rlog.zst')
+    if not wait_for(lambda: os.path.exists(rlog), 20, 0.01):
+      raise RuntimeError(f'loggerd did not create {rlog}')
     cpu_start, sq_start = _cpu_s(proc.pid), _sq_thread_cpu_s(proc.pid)
     gen = subprocess.Popen([os.path.join(BIN, 'loggerd_loadgen'), case, str(SECONDS[case])], env=env,
                            stdout=subprocess.PIPE, text=True)

@@ -172,7 +172,7 @@ TEST_F(LoggerdProcess, RotationFollowsEncodersWithExactCounts) {
       publish_packet(pm, "qRoadEncodeData", seg, i, false, &qcam[seg], &qpkts[seg]);
     }
   }
-  usleep(300000);  // let loggerd drain before the signal (what it drains after the signal is also kept)
+  // Every segment has started: what loggerd drains after the signal is kept.
   EXPECT_EQ(d.stop(SIGINT), 0);
   EXPECT_TRUE(locks(dir.path).empty());
   EXPECT_FALSE(exists(d.segment(3)));
@@ -330,8 +330,7 @@ TEST_F(LoggerdProcess, PwriteAndIoUringWriteIdenticalLogs) {
         if (i % 30 == 0) publish_packet(pm, "roadEncodeData", 0, i / 30, i == 0, nullptr);
         if (i % 100 == 0) usleep(20000);
       }
-      usleep(300000);
-    }
+    }  // what is still in the rings loggerd drains after the signal
     EXPECT_EQ(d.stop(SIGINT), 0);
     EXPECT_NE(d.stderr_text().find("io " + io), std::string::npos) << d.stderr_text();
     logs[io] = read_log(d.segment(0) + "/rlog.zst");
@@ -370,6 +369,7 @@ TEST_F(LoggerdProcess, DiskFullKeepsRunningAndEarlierDataIntact) {
   msgq::SubOptions so;
   so.ring_size = cereal::service("loggerdState").ring_size;
   auto sub = msgq::SubSocket::create("loggerdState", so);
+  uint64_t dropped = 0;
   {
     Loggerd d(root, "full", env);
     ASSERT_TRUE(d.wait_ready()) << d.stderr_text();
@@ -380,16 +380,19 @@ TEST_F(LoggerdProcess, DiskFullKeepsRunningAndEarlierDataIntact) {
       publish_test_message(pm, seq, 8000, rng);  // random payload: incompressible, ~3 MB/s
       usleep(2500);
     }
-    usleep(1200000);  // one more loggerdState after the disk filled up
+    // A loggerdState after the disk filled up reports the drop.
+    EXPECT_TRUE(wait_for([&] {
+      msgq::Message m;
+      while (sub->receive(m, 0)) {
+        capnp::FlatArrayMessageReader r(
+            kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word *>(m.data()), m.size() / 8));
+        dropped = std::max<uint64_t>(dropped, r.getRoot<cereal::Event>().getLoggerdState().getDroppedBytes());
+      }
+      return dropped > 0;
+    })) << "loggerdState never reported dropped bytes";
     EXPECT_TRUE(d.alive()) << d.stderr_text();
     EXPECT_EQ(d.stop(SIGINT), 0);
     EXPECT_NE(d.stderr_text().find("No space left on device"), std::string::npos) << d.stderr_text();
-  }
-  uint64_t dropped = 0;
-  msgq::Message m;
-  while (sub->receive(m, 0)) {
-    capnp::FlatArrayMessageReader r(kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word *>(m.data()), m.size() / 8));
-    dropped = std::max<uint64_t>(dropped, r.getRoot<cereal::Event>().getLoggerdState().getDroppedBytes());
   }
   EXPECT_GT(dropped, 0u) << "loggerdState never reported dropped bytes";
   // Segment 0 filled before the disk did: complete. Every log reads back with intact messages only.
@@ -442,11 +445,11 @@ TEST_F(LoggerdProcess, VideoFilesDecodeWithExactFrameCounts) {
     ASSERT_EQ(road[i].keyframe, key(i));
     send("roadEncodeData", road[i], 320, 240);
     send("qRoadEncodeData", q[i], 160, 120);
-    if (i == kFps) {
-      ASSERT_TRUE(wait_for([&] { return exists(d.segment(1) + "/rlog.zst"); })) << d.stderr_text();
+    if (i > 0 && i % kFps == 0) {  // both encoders moved on: loggerd rotates
+      ASSERT_TRUE(wait_for([&] { return exists(d.segment(i / kFps) + "/rlog.zst"); })) << d.stderr_text();
     }
   }
-  usleep(300000);
+  // The last segment has started: what loggerd drains after the signal is kept.
   EXPECT_EQ(d.stop(SIGINT), 0);
   for (int seg = 0; seg < kSegments; ++seg) {
     SCOPED_TRACE("segment " + std::to_string(seg));

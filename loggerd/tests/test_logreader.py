@@ -2,7 +2,6 @@
 loggerd's own output after a clean stop."""
 import os
 import random
-import shutil
 import signal
 import struct
 import subprocess
@@ -12,6 +11,7 @@ import warnings
 import pytest
 
 from loggerd import logreader_ext
+from common.testing.wait import wait_for
 from loggerd.logreader import LogReader, resolve_logs
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -153,29 +153,25 @@ def test_decoded_events_and_qlog_decimation(tmp_path):
   assert qlog_can == [0, 100, 200]  # decimation 100 from cereal/services.py
 
 
+def _read_quietly(path):
+  """The events of a log loggerd is still writing (its unfinished end is no warning here)."""
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore')
+    return list(LogReader(path))
+
+
 def _run_loggerd(root, seconds, during=None):
-  env = dict(os.environ, CONDUIT_LOG_ROOT=str(root), LOGGERD_ROUTE='py',
-             CONDUIT_PREFIX=f'lgpy{os.getpid()}')
+  # loggerd runs under the test's CONDUIT_PREFIX (conftest.py), so `during` publishes on its bus.
+  env = dict(os.environ, CONDUIT_LOG_ROOT=str(root), LOGGERD_ROUTE='py')
   p = subprocess.Popen([os.path.join(ROOT, 'build', 'bin', 'loggerd')], env=env, stderr=subprocess.PIPE)
   try:
-    deadline = time.monotonic() + 20
-    while not (root / 'py--0' / 'rlog.zst').exists() and time.monotonic() < deadline:
-      time.sleep(0.01)
-    if during:  # publishes on loggerd's bus
-      old = os.environ.get('CONDUIT_PREFIX')
-      os.environ['CONDUIT_PREFIX'] = env['CONDUIT_PREFIX']
-      try:
-        during()
-      finally:
-        if old is None:
-          os.environ.pop('CONDUIT_PREFIX', None)
-        else:
-          os.environ['CONDUIT_PREFIX'] = old
+    wait_for((root / 'py--0' / 'rlog.zst').exists, 20)
+    if during:
+      during()
     time.sleep(seconds)
   finally:
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=30)
-    shutil.rmtree(f"/dev/shm/conduit_{env['CONDUIT_PREFIX']}", ignore_errors=True)
   return p.returncode, err.decode()
 
 
@@ -194,28 +190,23 @@ def test_a_restarted_loggerd_continues_its_route_and_clears_the_stale_locks(tmp_
   # A SIGKILLed loggerd leaves py--0 without its end sentinel and with lock files
   # nobody holds; started again under the same route name (the manager's run) it
   # continues the route with py--1 and removes those locks.
-  env = dict(os.environ, CONDUIT_LOG_ROOT=str(tmp_path), LOGGERD_ROUTE='py', CONDUIT_PREFIX=f'lgpy{os.getpid()}')
+  env = dict(os.environ, CONDUIT_LOG_ROOT=str(tmp_path), LOGGERD_ROUTE='py')
   p = subprocess.Popen([os.path.join(ROOT, 'build', 'bin', 'loggerd')], env=env, stderr=subprocess.DEVNULL)
   try:
-    deadline = time.monotonic() + 20
-    while not (tmp_path / 'py--0' / 'rlog.zst').exists() and time.monotonic() < deadline:
-      time.sleep(0.01)
-    time.sleep(1.5)  # a flush or two on disk
+    rlog = tmp_path / 'py--0' / 'rlog.zst'
+    assert wait_for(lambda: rlog.exists() and len(_read_quietly(rlog)) > 2, 20), 'nothing after the start sentinel'
   finally:
     p.kill()
     p.wait()
   assert sorted(f.name for f in (tmp_path / 'py--0').glob('*.lock')) == ['qlog.zst.lock', 'rlog.zst.lock']
   p = subprocess.Popen([os.path.join(ROOT, 'build', 'bin', 'loggerd')], env=env, stderr=subprocess.PIPE)
   try:
-    deadline = time.monotonic() + 20
-    while not (tmp_path / 'py--1' / 'rlog.zst').exists() and time.monotonic() < deadline:
-      time.sleep(0.01)
-    time.sleep(0.5)
+    wait_for((tmp_path / 'py--1' / 'rlog.zst').exists, 20)
+    wait_for(lambda: not list((tmp_path / 'py--0').glob('*.lock')), 20)
   finally:
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=30)
     err = err.decode()
-    shutil.rmtree(f"/dev/shm/conduit_{env['CONDUIT_PREFIX']}", ignore_errors=True)
   assert p.returncode == 0, err
   assert 'removed stale lock' in err and 'from segment 1 (continued)' in err, err
   assert sorted(d.name for d in tmp_path.iterdir()) == ['py--0', 'py--1']

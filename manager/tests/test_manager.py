@@ -13,6 +13,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
 
 from common.proc import alive  # noqa: E402
+from common.testing.wait import wait_for  # noqa: E402
 from manager.manager import Manager  # noqa: E402
 from manager.process import ManagedProcess, ProcessSpec  # noqa: E402
 
@@ -29,15 +30,6 @@ def prefix(monkeypatch, tmp_path):
 
 def py(code):
   return [PY, '-c', code]
-
-
-def wait_for(pred, timeout=10.0):
-  end = time.monotonic() + timeout
-  while time.monotonic() < end:
-    if pred():
-      return True
-    time.sleep(0.02)
-  return False
 
 
 def run_for(mgr, seconds):
@@ -163,13 +155,15 @@ def _child_pids(manager_pid, n, timeout=10):
   return pids
 
 
-def test_sigterm_stops_children_and_sigkills_stubborn_ones():
-  stubborn = 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print("up", flush=True); time.sleep(60)'
+def test_sigterm_stops_children_and_sigkills_stubborn_ones(tmp_path):
+  up = tmp_path / 'up'
+  stubborn = ('import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); '
+              f'open({str(up)!r}, "w").close(); time.sleep(60)')
   rows = [{'name': 'polite', 'argv': py('import time; time.sleep(60)')},
           {'name': 'stubborn', 'argv': py(stubborn)}]
   mgr = _start_manager(rows)
   kids = _child_pids(mgr.pid, 2)
-  time.sleep(0.5)  # let the stubborn one install its handler
+  assert wait_for(up.exists), 'the stubborn child never installed its handler'
   t0 = time.monotonic()
   mgr.send_signal(signal.SIGTERM)
   out, _ = mgr.communicate(timeout=15)

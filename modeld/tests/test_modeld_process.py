@@ -2,13 +2,14 @@
 server stands in for camerad (frames in lockstep, so every frame id is known);
 a second test runs the real synthetic camerad when it is built."""
 import os
-import shutil
 import subprocess
 import time
 
 import numpy as np
 import pytest
 
+from common.testing.process import stop
+from common.testing.wait import wait_for
 from modeld.tests.helpers import ROOT, synthetic_nv12
 
 MODELD = os.path.join(ROOT, 'build', 'bin', 'modeld')
@@ -17,15 +18,7 @@ W, H = 640, 480
 
 
 @pytest.fixture
-def prefix(monkeypatch):
-  name = f'modeld_{os.getpid()}_{os.urandom(3).hex()}'
-  monkeypatch.setenv('CONDUIT_PREFIX', name)
-  yield name
-  shutil.rmtree(f'/dev/shm/conduit_{name}', ignore_errors=True)
-
-
-@pytest.fixture
-def bus(prefix):
+def bus():
   messaging = pytest.importorskip('cereal.messaging', reason='cereal Python bindings not built')
   visionipc = pytest.importorskip('visionipc', reason='visionipc Python bindings not built')
   return messaging, visionipc
@@ -36,23 +29,7 @@ class Modeld:
     self.proc = subprocess.Popen([MODELD, *args], stderr=subprocess.PIPE, text=True)
 
   def stop(self):
-    if self.proc.poll() is None:
-      self.proc.terminate()
-      try:
-        self.proc.wait(10)
-      except subprocess.TimeoutExpired:
-        self.proc.kill()
-        self.proc.wait()
-    return self.proc.returncode, self.proc.stderr.read()
-
-
-def wait_for(cond, timeout=30):
-  end = time.monotonic() + timeout
-  while time.monotonic() < end:
-    if cond():
-      return True
-    time.sleep(0.02)
-  return False
+    return stop(self.proc), self.proc.stderr.read()
 
 
 def stripes_top_flat_bottom():
@@ -72,7 +49,7 @@ def test_publishes_model_v2_for_every_frame(bus):
   sock = messaging.sub_sock('modelV2', timeout=20000)
   modeld = Modeld('--server', 'camerad')
   try:
-    assert wait_for(lambda: server.num_clients(visionipc.VISION_STREAM_ROAD) >= 1), 'modeld did not connect'
+    assert wait_for(lambda: server.num_clients(visionipc.VISION_STREAM_ROAD) >= 1, 30), 'modeld did not connect'
     still = synthetic_nv12(W, H, seed=1)[0]
     cut = 255 - synthetic_nv12(W, H, seed=2)[0]
     got = []
@@ -114,7 +91,7 @@ def test_follows_live_calibration(bus):
   modeld = Modeld()
   frame = stripes_top_flat_bottom()
   try:
-    assert wait_for(lambda: server.num_clients(visionipc.VISION_STREAM_ROAD) >= 1), 'modeld did not connect'
+    assert wait_for(lambda: server.num_clients(visionipc.VISION_STREAM_ROAD) >= 1, 30), 'modeld did not connect'
     server.send(visionipc.VISION_STREAM_ROAD, frame, frame_id=1)
     default_view = messaging.recv_one(sock).modelV2
     # Look at the lower half only: model frame 256x128 onto rows 260..460 of the camera frame.
@@ -143,7 +120,7 @@ def test_conflates_to_the_newest_frame_and_reports_drops(bus):
   frame = synthetic_nv12(W, H, seed=3)[0]
   got = []
   try:
-    assert wait_for(lambda: server.num_clients(visionipc.VISION_STREAM_ROAD) >= 1), 'modeld did not connect'
+    assert wait_for(lambda: server.num_clients(visionipc.VISION_STREAM_ROAD) >= 1, 30), 'modeld did not connect'
     for fid in range(1, 61):
       server.send(visionipc.VISION_STREAM_ROAD, frame, frame_id=fid)
       time.sleep(0.002)
@@ -161,7 +138,7 @@ def test_conflates_to_the_newest_frame_and_reports_drops(bus):
       assert m.frameDropPerc > 0
 
 
-def test_bad_model_exits_non_zero_at_start_naming_the_node(tmp_path, prefix):
+def test_bad_model_exits_non_zero_at_start_naming_the_node(tmp_path):
   from modeld.tests.test_model import conv_model
   path = tmp_path / 'bad.cmodel'
   path.write_bytes(conv_model((4, 5, 3, 3)))
@@ -170,7 +147,7 @@ def test_bad_model_exits_non_zero_at_start_naming_the_node(tmp_path, prefix):
   assert "node 'conv_a' (Conv): weight 'w' [4, 5, 3, 3] expects 5 input channels" in r.stderr
 
 
-def test_model_modeld_cannot_feed_exits_non_zero(tmp_path, prefix):
+def test_model_modeld_cannot_feed_exits_non_zero(tmp_path):
   from modeld.tests.test_model import conv_model
   path = tmp_path / 'small.cmodel'
   path.write_bytes(conv_model((4, 3, 3, 3)))
@@ -179,7 +156,7 @@ def test_model_modeld_cannot_feed_exits_non_zero(tmp_path, prefix):
   assert "model input 'x' has shape [1, 3, 8, 8], expected [1, 6, H, W]" in r.stderr
 
 
-def test_bad_usage_exits_2(prefix):
+def test_bad_usage_exits_2():
   r = subprocess.run([MODELD, '--backend', 'tpu'], capture_output=True, text=True, timeout=60)
   assert r.returncode == 2 and "unknown backend 'tpu'" in r.stderr
   r = subprocess.run([MODELD, '--frames', 'ten'], capture_output=True, text=True, timeout=60)
@@ -201,8 +178,7 @@ def test_with_synthetic_camerad(bus):
       got.append(msg.modelV2)
   finally:
     rc, err = modeld.stop()
-    camerad.terminate()
-    camerad.wait(10)
+    stop(camerad)
   assert rc == 0, err
   ids = [m.frameId for m in got]
   assert ids == sorted(set(ids)), ids

@@ -13,6 +13,8 @@ import urllib.request
 
 import websocket
 
+from common.testing.process import stop
+
 CHROMIUM = '/usr/bin/chromium'
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -90,13 +92,7 @@ class Browser:
   def close(self):
     if getattr(self, 'ws', None):
       self.ws.close()
-    if self.proc.poll() is None:
-      self.proc.terminate()
-      try:
-        self.proc.wait(10)
-      except subprocess.TimeoutExpired:
-        self.proc.kill()
-        self.proc.wait()
+    stop(self.proc)
     shutil.rmtree(self.profile, ignore_errors=True)
 
   def __enter__(self):

@@ -10,7 +10,9 @@ import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
+from common.testing.process import stop  # noqa: E402
 from streamd.tests.http_client import get  # noqa: E402
+
 BIN = os.path.join(ROOT, 'build', 'bin')
 
 
@@ -34,14 +36,7 @@ class Streamd:
     return json.loads(get(self.port, '/stats').body)
 
   def stop(self):
-    if self.proc.poll() is None:
-      self.proc.terminate()
-      try:
-        self.proc.wait(10)
-      except subprocess.TimeoutExpired:
-        self.proc.kill()
-        self.proc.wait()
-    return self.proc.returncode
+    return stop(self.proc)
 
 
 @pytest.fixture

@@ -15,12 +15,13 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections import Counter
 
 import pytest
+
+from common.testing.process import stop
 
 from tools.tests.foxglove_check import from_json, node, same, server_url
 
@@ -28,16 +29,6 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BIN = os.path.join(ROOT, 'build', 'bin')
 W, H, FRAMES, SEG_FRAMES = 640, 480, 140, 60
 LIVE = ['roadCameraState', 'roadEncodeIdx', 'qRoadEncodeIdx', 'roadEncodeData']
-
-
-def _stop(p, timeout=20):
-  if p.poll() is None:
-    p.send_signal(signal.SIGTERM)
-  try:
-    p.wait(timeout)
-  except subprocess.TimeoutExpired:
-    p.kill()
-    p.wait()
 
 
 @pytest.fixture(scope='module')
@@ -69,11 +60,11 @@ def live(tmp_path_factory):
     assert cam.wait(60) == 0
     time.sleep(1.0)
     for p in (procs[1], procs[0]):  # encoderd flushes first, then loggerd writes the end
-      _stop(p)
+      stop(p, timeout=20)
     yield {'url': url, 'client': client, 'route': str(root / 'fox'), 'server': server}
   finally:
     for p in reversed(procs):
-      _stop(p)
+      stop(p, timeout=20)
     shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
 
 

@@ -13,19 +13,12 @@ import time
 import numpy as np
 import pytest
 
+from common.testing.process import stop
+from common.testing.wait import wait_for
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BIN = os.path.join(ROOT, 'build', 'bin')
 W, H, FRAMES, SEG_FRAMES = 640, 480, 70, 30
-
-
-def _stop(p, sig=signal.SIGTERM, timeout=20):
-  if p.poll() is None:
-    p.send_signal(sig)
-  try:
-    p.wait(timeout)
-  except subprocess.TimeoutExpired:
-    p.kill()
-    p.wait()
 
 
 @pytest.fixture(scope='module')
@@ -41,10 +34,7 @@ def recorded(tmp_path_factory):
   try:
     procs.append(subprocess.Popen([os.path.join(BIN, 'loggerd')], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL))
-    deadline = time.monotonic() + 20
-    while not (root / 'pipeline--0' / 'rlog.zst').exists():
-      assert time.monotonic() < deadline, 'loggerd did not start'
-      time.sleep(0.05)
+    assert wait_for((root / 'pipeline--0' / 'rlog.zst').exists, 20), 'loggerd did not start'
     procs.append(subprocess.Popen([os.path.join(BIN, 'encoderd'), '--cameras', 'road',
                                    '--segment-frames', str(SEG_FRAMES)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -56,7 +46,7 @@ def recorded(tmp_path_factory):
     time.sleep(1.0)
   finally:
     for p in reversed(procs):  # encoderd flushes first, then loggerd writes the end
-      _stop(p)
+      stop(p, timeout=20)
     shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
   return str(root / 'pipeline')
 
@@ -142,7 +132,7 @@ def test_replayed_frames_start_at_the_right_frame_and_match_the_scene(recorded, 
         checked += 1
     assert max(ids) >= SEG_FRAMES > min(ids)  # crossed the segment boundary
   finally:
-    _stop(p, signal.SIGINT)
+    stop(p, signal.SIGINT, 20)
 
 
 def test_qcam_serves_the_small_stream(recorded, conduit_prefix, tool):
@@ -166,4 +156,4 @@ def test_qcam_serves_the_small_stream(recorded, conduit_prefix, tool):
       ids.append(client.frame_id)
     assert all(b > a or b < a - 5 for a, b in zip(ids, ids[1:])), ids  # forward, or a loop restart
   finally:
-    _stop(p, signal.SIGINT)
+    stop(p, signal.SIGINT, 20)
