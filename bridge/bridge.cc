@@ -46,7 +46,7 @@ constexpr int kPollMs = 100;
 struct Relay {
   std::string name, peer;
   bool publish;
-  std::atomic<uint64_t> messages{0}, bytes{0}, lost{0}, dropped{0};
+  std::atomic<uint64_t> messages{0}, bytes{0}, lost{0}, dropped{0}, malformed{0};
   // publish: local -> network
   std::unique_ptr<msgq::SubSocket> local_in;
   std::unique_ptr<msgq::ZmqPubSocket> net_out;
@@ -115,18 +115,22 @@ void relay_in(std::vector<Relay *> relays) {
           r->local_out->send(msg.data(), msg.size());
           r->messages.fetch_add(1, std::memory_order_relaxed);
           r->bytes.fetch_add(msg.size(), std::memory_order_relaxed);
-        } catch (const msgq::Error &e) {  // a malformed frame, or one too large for the local ring
+        } catch (const msgq::Error &e) {  // too large for the local ring
           r->dropped.fetch_add(1, std::memory_order_relaxed);
         }
       }
       r->lost.store(r->net_in->lost(), std::memory_order_relaxed);
+      r->malformed.store(r->net_in->malformed(), std::memory_order_relaxed);
     }
   }
 }
 
-void publish_state(cereal::PubMaster &pm, const std::vector<std::unique_ptr<Relay>> &relays) {
+void publish_state(cereal::PubMaster &pm, const std::vector<std::unique_ptr<Relay>> &relays,
+                   const msgq::ClientKeyGate *gate) {
   cereal::MessageBuilder msg;
-  auto list = msg.initEvent().initBridgeState().initServices(unsigned(relays.size()));
+  auto state = msg.initEvent().initBridgeState();
+  if (gate) state.setRefusedClients(gate->refused());
+  auto list = state.initServices(unsigned(relays.size()));
   for (unsigned i = 0; i < relays.size(); ++i) {
     const Relay &r = *relays[i];
     auto s = list[i];
@@ -136,7 +140,7 @@ void publish_state(cereal::PubMaster &pm, const std::vector<std::unique_ptr<Rela
     s.setMessages(r.messages.load(std::memory_order_relaxed));
     s.setBytes(r.bytes.load(std::memory_order_relaxed));
     s.setLost(r.lost.load(std::memory_order_relaxed));
-    s.setDropped(r.dropped.load(std::memory_order_relaxed));
+    s.setDropped(r.dropped.load(std::memory_order_relaxed) + r.malformed.load(std::memory_order_relaxed));
   }
   pm.send("bridgeState", msg);
 }
@@ -157,6 +161,10 @@ int run(const conduit::CommandLine &cl) {
   if (!out.empty()) out.push_back("bridgeState");  // lets remote subscribers find this bridge
 
   cereal::PubMaster pm({"bridgeState"});  // throws if another bridge runs on this bus
+  // With a key, only clients holding it are served: CURVE alone would admit
+  // anyone who learned this bridge's public key.
+  std::unique_ptr<msgq::ClientKeyGate> gate;
+  if (!key.empty() && !out.empty()) gate = std::make_unique<msgq::ClientKeyGate>(std::vector{msgq::curve_public(key)});
   std::vector<std::unique_ptr<Relay>> relays;
   std::vector<Relay *> outs, ins;
   for (const std::string &name : out) {
@@ -189,17 +197,17 @@ int run(const conduit::CommandLine &cl) {
   while (!g_stop) {
     conduit::watchdog_kick();
     if (std::chrono::steady_clock::now() >= next) {
-      publish_state(pm, relays);
+      publish_state(pm, relays, gate.get());
       next += std::chrono::seconds(1);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
   }
   for (std::thread &t : threads) t.join();
-  publish_state(pm, relays);
+  publish_state(pm, relays, gate.get());
   for (const auto &r : relays) {
     fprintf(stderr, "bridge: %s %s: %llu messages, %llu lost, %llu dropped\n", r->publish ? "out" : "in",
             r->name.c_str(), (unsigned long long)r->messages.load(), (unsigned long long)r->lost.load(),
-            (unsigned long long)r->dropped.load());
+            (unsigned long long)(r->dropped.load() + r->malformed.load()));
   }
   return 0;
 }

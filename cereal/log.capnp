@@ -260,6 +260,8 @@ struct Heartbeat {
 # per service and direction, counted since the bridge started.
 struct BridgeState {
   services @0 :List(RelayedService);
+  refusedClients @1 :UInt64;  # CURVE clients refused by the key check: they knew this bridge's public
+                              # key but hold another (another secret fails the handshake before)
 
   struct RelayedService {
     name @0 :Text;

@@ -216,8 +216,12 @@ class SubMaster {
   uint64_t rcv_time(std::string_view name) const { return state(name).rcv_time; }
   uint64_t rcv_frame(std::string_view name) const { return state(name).rcv_frame; }
   uint64_t logMonoTime(std::string_view name) const { return state(name).log_mono_time; }
-  // Messages received but dropped as malformed or holding another union member.
-  uint64_t bad_messages(std::string_view name) const { return state(name).bad_messages; }
+  // Messages received but dropped as malformed or holding another union member,
+  // and frames a remote peer sent that were no message at all (msgq's malformed()).
+  uint64_t bad_messages(std::string_view name) const {
+    const State &s = state(name);
+    return s.bad_messages + s.socket->malformed();
+  }
   // Messages the publisher overwrote before this subscriber read them.
   uint64_t lost(std::string_view name) const { return state(name).socket->lost(); }
   // Loan topics: whether the newest message is still whole, so everything read

@@ -167,6 +167,10 @@ class SubSocket {
   virtual bool receive_view(MessageView &view, int timeout_ms);
   // Messages this subscriber missed so far: lapped by the publisher, or skipped by conflate.
   virtual uint64_t lost() const = 0;
+  // Frames received that were no message of this topic, skipped: a broken or
+  // hostile peer of a zmq link (too short, or a part of a multi-part message).
+  // Always 0 on shared memory.
+  virtual uint64_t malformed() const { return 0; }
   virtual const std::string &topic() const = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <zmq.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -31,6 +32,63 @@ std::string bridge_key() {
   }
   if (!zmq_has("curve")) throw Error("CONDUIT_BRIDGE_KEY is set but this libzmq has no CURVE support");
   return k;
+}
+
+std::string curve_public(const std::string &secret) {
+  char pub[41];
+  if (secret.size() != 40 || zmq_curve_public(pub, secret.c_str()) != 0) {
+    throw Error("not a CURVE secret key: expected 40 Z85 characters");
+  }
+  return pub;
+}
+
+ClientKeyGate::ClientKeyGate(const std::vector<std::string> &client_keys) {
+  std::vector<std::string> keys;  // binary, as ZAP requests carry them
+  for (const std::string &z85 : client_keys) {
+    uint8_t key[32];
+    if (z85.size() != 40 || zmq_z85_decode(key, z85.c_str()) == nullptr) {
+      throw Error("not a CURVE public key: expected 40 Z85 characters, found '" + z85 + "'");
+    }
+    keys.emplace_back(reinterpret_cast<const char *>(key), 32);
+  }
+  sock_ = zmq_socket(zmq_context(), ZMQ_REP);
+  if (zmq_bind(sock_, "inproc://zeromq.zap.01") != 0) {
+    zmq_close(sock_);
+    throw Error(std::string("cannot start the CURVE client key check (one per process): ") + zmq_strerror(zmq_errno()));
+  }
+  thread_ = std::thread(&ClientKeyGate::serve, this, std::move(keys));
+}
+
+ClientKeyGate::~ClientKeyGate() {
+  stop_ = true;
+  thread_.join();
+  int linger = 0;
+  zmq_setsockopt(sock_, ZMQ_LINGER, &linger, sizeof(linger));
+  zmq_close(sock_);
+}
+
+// A ZAP request is version, request id, domain, address, routing id,
+// mechanism, then the credentials (CURVE: the client's 32-byte public key);
+// the reply is version, request id, status code, status text, user id, metadata.
+void ClientKeyGate::serve(std::vector<std::string> keys) {
+  zmq_pollitem_t item = {sock_, 0, ZMQ_POLLIN, 0};
+  while (!stop_) {
+    if (zmq_poll(&item, 1, 100) <= 0) continue;
+    std::vector<std::string> req;
+    zmq_msg_t part;
+    zmq_msg_init(&part);
+    do {
+      if (zmq_msg_recv(&part, sock_, 0) < 0) break;
+      req.emplace_back(static_cast<const char *>(zmq_msg_data(&part)), zmq_msg_size(&part));
+    } while (zmq_msg_more(&part));
+    zmq_msg_close(&part);
+    const bool ok = req.size() == 7 && req[0] == "1.0" && req[5] == "CURVE" &&
+                    std::find(keys.begin(), keys.end(), req[6]) != keys.end();
+    if (!ok) refused_.fetch_add(1, std::memory_order_relaxed);
+    const std::string reply[] = {"1.0", req.size() > 1 ? req[1] : "", ok ? "200" : "400",
+                                 ok ? "OK" : "client key not admitted", "", ""};
+    for (size_t i = 0; i < 6; ++i) zmq_send(sock_, reply[i].data(), reply[i].size(), i < 5 ? ZMQ_SNDMORE : 0);
+  }
 }
 
 namespace {

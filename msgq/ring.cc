@@ -80,7 +80,8 @@ Ring::Ring(const std::string &topic, size_t ring_bytes) : topic_(topic) {
     throw Error("msgq topic '" + topic + "': ring size " + std::to_string(ring_bytes) +
                 " is invalid: expected a multiple of 4096 between 4 KiB and 4 GiB");
   }
-  std::string path = conduit::shm_path(topic);
+  path_ = conduit::shm_path(topic);
+  const std::string &path = path_;
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0 && errno == ENOENT) {
     create_ring_file(path, ring_bytes);
@@ -123,7 +124,7 @@ Ring::Ring(const std::string &topic, size_t ring_bytes) : topic_(topic) {
 
 bool Ring::replaced() const {
   struct stat st;
-  return stat(conduit::shm_path(topic_).c_str(), &st) != 0 || uint64_t(st.st_dev) != dev_ || uint64_t(st.st_ino) != ino_;
+  return stat(path_.c_str(), &st) != 0 || uint64_t(st.st_dev) != dev_ || uint64_t(st.st_ino) != ino_;
 }
 
 Ring::~Ring() {

@@ -107,12 +107,14 @@ class Ring {
     return size <= max_message_size(bytes_) && offset(pos) + padded_size(size) <= bytes_;
   }
   const std::string &topic() const { return topic_; }
+  const std::string &path() const { return path_; }
   // The topic's path no longer names the file mapped here: removed, or replaced
   // by another (a subscriber of this one would never receive again). A stat().
   bool replaced() const;
 
  private:
   std::string topic_;
+  std::string path_;  // as opened: the prefix is read once, when the ring is attached
   uint64_t dev_ = 0, ino_ = 0;  // of the file mapped
   RingHeader *header_ = nullptr;
   char *data_ = nullptr;

@@ -290,7 +290,7 @@ void ShmSubSocket::check_after_timeout() {
   if (now < next_check_ns_) return;
   next_check_ns_ = now + 1'000'000'000;
   if (ring_.replaced()) {
-    throw Error("msgq topic '" + topic() + "': its shm file " + conduit::shm_path(topic()) +
+    throw Error("msgq topic '" + topic() + "': its shm file " + ring_.path() +
                 " was removed or replaced since this subscriber attached; it would never receive again: "
                 "create the subscriber anew");
   }

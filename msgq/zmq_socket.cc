@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 
@@ -154,7 +155,7 @@ void ZmqPubSocket::commit(size_t size) {
 }
 
 ZmqSubSocket::ZmqSubSocket(const std::string &topic, SubOptions opts, const ZmqLink &link)
-    : topic_(topic), tag_(link.tag) {
+    : topic_(topic), tag_(link.tag), endpoint_(link.endpoint) {
   const std::string &ep = link.endpoint;
   sock_ = ::zmq_socket(zmq_context(), ZMQ_SUB);
   if (opts.conflate) set_int(sock_, ZMQ_CONFLATE, 1);
@@ -185,16 +186,21 @@ bool ZmqSubSocket::receive(Message &msg, int timeout_ms) {
   }
   zmq_msg_t m;
   zmq_msg_init(&m);
-  if (zmq_msg_recv(&m, sock_, ZMQ_DONTWAIT) < 0) {
-    zmq_msg_close(&m);
-    return false;
+  const size_t head = tag_.size() + 8;
+  // A frame that is no message of ours (the rest of a multi-part message sent
+  // by a broken or hostile peer, or too short) is skipped: a peer cannot make
+  // its subscribers throw.
+  for (;;) {
+    if (zmq_msg_recv(&m, sock_, ZMQ_DONTWAIT) < 0) {
+      zmq_msg_close(&m);
+      return false;
+    }
+    const bool part = zmq_msg_more(&m) || more_parts_;
+    more_parts_ = zmq_msg_more(&m);
+    if (!part && zmq_msg_size(&m) >= head) break;  // the subscription took only frames with our tag
+    skip_malformed(zmq_msg_size(&m));
   }
-  const size_t head = tag_.size() + 8, n = zmq_msg_size(&m);
-  if (n < head) {
-    zmq_msg_close(&m);
-    throw Error("msgq (zmq) topic '" + topic_ + "': malformed frame of " + std::to_string(n) +
-                " bytes (expected " + std::to_string(head) + " bytes of tag and sequence number first)");
-  }
+  const size_t n = zmq_msg_size(&m);
   const char *in = static_cast<const char *>(zmq_msg_data(&m));
   uint64_t seq;
   memcpy(&seq, in + tag_.size(), 8);
@@ -207,6 +213,16 @@ bool ZmqSubSocket::receive(Message &msg, int timeout_ms) {
   have_seq_ = true;
   next_seq_ = seq + 1;
   return true;
+}
+
+// Counted in malformed() (SubMaster adds it to bad_messages()); the first is
+// also said on stderr, once per subscriber, so a bad peer is not a mystery.
+void ZmqSubSocket::skip_malformed(size_t size) {
+  if (malformed_++ == 0) {
+    fprintf(stderr, "msgq (zmq) topic '%s' from %s: skipped a malformed frame of %zu bytes (expected one frame of "
+            "%zu bytes of tag and sequence number, then the message); such frames are counted, not delivered\n",
+            topic_.c_str(), endpoint_.c_str(), size, tag_.size() + 8);
+  }
 }
 
 void ZmqPoller::add(SubSocket &sock) {

@@ -70,14 +70,20 @@ class ZmqSubSocket final : public SubSocket {
   ~ZmqSubSocket() override;
   bool receive(Message &msg, int timeout_ms) override;
   uint64_t lost() const override { return lost_; }
+  uint64_t malformed() const override { return malformed_; }
   const std::string &topic() const override { return topic_; }
   void *zmq_socket() const { return sock_; }
 
  private:
+  void skip_malformed(size_t size);
+
   std::string topic_;
   std::string tag_;
+  std::string endpoint_;
   void *sock_;
   uint64_t lost_ = 0;
+  uint64_t malformed_ = 0;
+  bool more_parts_ = false;  // the last frame said more parts follow
   bool have_seq_ = false;
   uint64_t next_seq_ = 0;
 };

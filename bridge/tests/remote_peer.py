@@ -3,7 +3,8 @@ testMessage from the bridge at --addr and prints, unbuffered, "ready" at the
 first message, then one line per message until one with payload b"last":
   sub_sock:  the message's bytes in hex
   submaster: "<seq> <payload hex>" of sm['testMessage']
-and at the end "lost <n>" (messages that never arrived, by sequence number).
+and at the end "lost <n> bad <n>" (messages that never arrived, by sequence
+number; frames refused as malformed: bad_messages, SubMaster only).
 A connection error is printed as "error <message>" (exit status 2)."""
 import argparse
 import sys
@@ -45,7 +46,10 @@ def main():
     print(line, flush=True)
     if payload == b"last":
       break
-  print("lost", sock.lost() if args.api == "sub_sock" else sm.lost["testMessage"], flush=True)
+  if args.api == "sub_sock":
+    print("lost", sock.lost(), flush=True)
+  else:
+    print("lost", sm.lost["testMessage"], "bad", sm.bad_messages["testMessage"], flush=True)
 
 
 if __name__ == "__main__":

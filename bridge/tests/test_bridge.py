@@ -16,6 +16,7 @@ import threading
 import time
 
 import pytest
+import zmq
 
 import cereal.messaging as messaging
 from cereal._cereal import bridge_port
@@ -25,6 +26,22 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BRIDGE = os.path.join(ROOT, "build", "bin", "bridge")
 CPP_PEER = os.path.join(ROOT, "build", "bin", "bridge_submaster_peer")
 PY_PEER = os.path.join(ROOT, "bridge", "tests", "remote_peer.py")
+HOSTILE_PEER = os.path.join(ROOT, "bridge", "tests", "hostile_peer.py")
+# A client that knows the bridge's public key (argv[2]) but holds a key of its
+# own; prints how many messages it got once its stdin closes.
+OUTSIDER = """import sys, zmq
+from cereal._cereal import bridge_port
+s = zmq.Context().socket(zmq.SUB)
+s.curve_publickey, s.curve_secretkey = zmq.curve_keypair()
+s.curve_serverkey = sys.argv[2].encode()
+s.subscribe(b"")
+s.connect(f"tcp://{sys.argv[1]}:{bridge_port('testMessage')}")
+sys.stdin.read()
+n = 0
+while s.poll(0):
+  s.recv()
+  n += 1
+print("received", n, flush=True)"""
 PORT = "9000"  # inside the namespaces every port is free
 RATE = 100.0
 KEY1, KEY2 = "rq:rM>}U?@Lns47E1%kR.o@n5FcmR4QL!i=i/Rp-", "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
@@ -271,13 +288,17 @@ def test_link_down_for_2s_loses_only_that_window_counted(net, prefixes):
 
 def test_wrong_curve_key_gets_nothing(net, prefixes):
   pa, pb = prefixes
-  start_bridge(net, 0, pa, ["--publish", "testMessage", "--bind", net.addrs[0]], key=KEY1)
+  with prefix_env(pa):
+    state_a = messaging.sub_sock("bridgeState", timeout=0)
+  a = start_bridge(net, 0, pa, ["--publish", "testMessage", "--bind", net.addrs[0]], key=KEY1)
   with prefix_env(pb):
     local_py = messaging.sub_sock("testMessage", timeout=0)
     state = messaging.sub_sock("bridgeState", timeout=0)
   b = start_bridge(net, 1, pb, ["--from", net.addrs[0], "--subscribe", "testMessage"], key=KEY2)
   wrong = start_peer(net, 1, [sys.executable, PY_PEER, "sub_sock", "--addr", net.addrs[0]], pb, key=KEY2)
   plain = start_peer(net, 1, [CPP_PEER, net.addrs[0]], pb)
+  outsider = net.popen(1, [sys.executable, "-c", OUTSIDER, net.addrs[0], zmq.curve_public(KEY1.encode()).decode()],
+                       env=env_for(pb), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
   right = start_peer(net, 1, [CPP_PEER, net.addrs[0]], pb, key=KEY1)
   stream = Stream(pa)
   stream.run(until=right.ready.is_set, payload=lambda i: b"warm-up")
@@ -287,10 +308,33 @@ def test_wrong_curve_key_gets_nothing(net, prefixes):
     lines = peer.finish()
     assert len(lines) == 1 and lines[0].startswith("error ") and "handshake failed" in lines[0], lines
     assert peer.proc.returncode == 2
+  assert outsider.communicate(timeout=10)[0].split() == ["received", "0"]
   assert messaging.drain_sock_raw(local_py) == []
   st = final_bridge_state(net, b, state)[("testMessage", "subscribe")]
   assert (st.messages, st.lost, st.dropped) == (0, 0, 0)
   assert len(received_hex(right.finish())[0]) >= 50  # the right key: about a second of messages
+  net.stop(a)
+  refused = messaging.drain_sock(state_a)[-1].bridgeState.refusedClients
+  assert refused >= 1, "the outsider's key was not refused by the key check"  # the others fail before it
+
+
+def test_a_hostile_peers_malformed_frames_are_counted_not_raised(net, prefixes):
+  pa, pb = prefixes
+  hostile = Lines(net.popen(0, [sys.executable, HOSTILE_PEER, "--bind", net.addrs[0]], env=env_for(pa),
+                            stdout=subprocess.PIPE, text=True))
+  assert hostile.ready.wait(10)
+  peer = start_peer(net, 1, [sys.executable, PY_PEER, "submaster", "--addr", net.addrs[0]], pb)
+  lines = peer.finish(timeout=30)
+  net.stop(hostile.proc)
+  assert peer.proc.returncode == 0 and lines[0] == "ready", lines[-3:]
+  last, counts = lines[-1].split(), lines[1:-1]
+  assert last[0::2] == ["lost", "bad"]
+  lost, bad = int(last[1]), int(last[3])
+  seqs = [int(line.split()[0]) for line in counts]
+  assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) and lost == 0
+  assert [bytes.fromhex(line.split()[1]) for line in counts[:-1]] == [f"round {i}".encode() for i in seqs[:-1]]
+  # three malformed frames before every good one: the first good one's may have come before the subscription
+  assert 3 * (len(seqs) - 1) <= bad <= 3 * len(seqs)
 
 
 def test_prefixes_isolate_and_errors_say_what_is_wrong(net, conduit_prefix):

@@ -404,6 +404,25 @@ TEST(MsgqShm, ASubscriberWhoseRingFileWasReplacedSaysSo) {
   EXPECT_THROW(poller->poll(20), Error);  // a poller of an old subscriber says it too
 }
 
+// A process that switches CONDUIT_PREFIX after subscribing (a test harness
+// driving two pipelines) still watches the file it attached to, not the same
+// topic under the new prefix.
+TEST(MsgqShm, ARingIsCheckedAtThePathItWasAttachedAt) {
+  ScopedPrefix prefix("attached");
+  const std::string attached = getenv("CONDUIT_PREFIX");
+  auto sub = SubSocket::create("attached", {.ring_size = 4096});
+  Message m;
+  {
+    ScopedPrefix other("elsewhere");
+    EXPECT_FALSE(sub->receive(m, 20));  // an idle topic, not "removed or replaced"
+  }
+  setenv("CONDUIT_PREFIX", attached.c_str(), 1);
+  auto pub = PubSocket::create("attached", 4096);
+  pub->send("here", 4);
+  ASSERT_TRUE(sub->receive(m, 20));
+  EXPECT_EQ(std::string(m.data(), m.size()), "here");
+}
+
 // overwritten_upto scribbled past the writer: every read looked lapped and receive() spun forever.
 TEST(MsgqShm, ADamagedOverwriteMarkIsAnErrorNotAHang) {
   ScopedPrefix prefix("upto");
