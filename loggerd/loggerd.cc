@@ -46,6 +46,7 @@
 
 #include "cereal/event_check.h"
 #include "cereal/messaging.h"
+#include "cereal/stream_stats.h"
 #include "cereal/streams.h"
 #include "common/clock.h"
 #include "common/command_line.h"
@@ -117,7 +118,8 @@ struct Encoder {
   bool need_keyframe = true;
   std::deque<msgq::Message> held;  // packets of its next segment
   std::unique_ptr<loggerd::TsMuxer> ts;  // qcamera: MPEG-TS container of this segment
-  uint64_t packets = 0, skipped = 0, bytes = 0;
+  uint64_t skipped = 0;
+  cereal::StreamCounters stats;  // packets written, their bytes; fps for loggerdState
 };
 
 class Loggerd {
@@ -289,8 +291,7 @@ void Loggerd::write_packet(int e, cereal::EncodeData::Reader data, uint64_t log_
     f->append(bytes.begin(), bytes.size());
     f->end_unit();
   }
-  enc.packets++;
-  enc.bytes += bytes.size();
+  enc.stats.frame(bytes.size());
 
   cereal::MessageBuilder b;
   auto ev = b.initEvent();
@@ -368,13 +369,10 @@ void Loggerd::fill_streams(cereal::LoggerdState::Builder ls) {
   uint32_t i = 0;
   for (auto &src : sources_) {
     if (src.encoder < 0 || !encoders_[src.encoder].last_ns) continue;
-    const Encoder &enc = encoders_[src.encoder];
-    auto st = out[i++];
-    st.setName(cereal::kVideos[src.encoder].file);
-    st.setFrames(enc.packets);
-    st.setDropped(enc.skipped + src.sock->lost());
-    st.setBytes(enc.bytes);
-    st.setQueueDepth(uint32_t(enc.held.size()));
+    Encoder &enc = encoders_[src.encoder];
+    enc.stats.dropped = enc.skipped + src.sock->lost();
+    enc.stats.queue_depth = uint32_t(enc.held.size());
+    enc.stats.fill(out[i++], cereal::kVideos[src.encoder].file);
   }
 }
 

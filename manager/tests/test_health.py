@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -14,6 +13,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
 
 from common import shm  # noqa: E402
+from common.testing.wait import wait_for  # noqa: E402
 from manager.manager import Manager  # noqa: E402
 from manager.process import ProcessSpec  # noqa: E402
 from manager.status import StatusLine, status_text, summary_text  # noqa: E402
@@ -29,15 +29,6 @@ def prefix(monkeypatch):
   subprocess.run(['rm', '-rf', shm.prefix_dir(name)])
 
 
-def wait_for(pred, timeout=60.0):
-  end = time.monotonic() + timeout
-  while time.monotonic() < end:
-    if pred():
-      return True
-    time.sleep(0.05)
-  return False
-
-
 def test_an_encoder_forced_to_drop_reports_the_drops_in_encoderdState_and_the_status_line():
   import numpy as np
   import cereal.messaging as messaging
@@ -50,21 +41,21 @@ def test_an_encoder_forced_to_drop_reports_the_drops_in_encoderdState_and_the_st
   enc = subprocess.Popen([os.path.join(ROOT, 'build/bin/encoderd'), '--cameras', 'road', '--no-qcam'],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   try:
-    assert wait_for(lambda: server.num_clients(VISION_STREAM_ROAD) >= 1), 'encoderd never connected'
+    assert wait_for(lambda: server.num_clients(VISION_STREAM_ROAD) >= 1, 60), 'encoderd never connected'
     frame = np.full(w * h * 3 // 2, 128, dtype=np.uint8)
     # Frames 4..9 never come: encoderd sees them as dropped (it was too slow for them).
     for i, frame_id in enumerate([0, 1, 2, 3, 10, 11, 12, 13]):
       server.send(VISION_STREAM_ROAD, frame, frame_id, 1000 + i, 2000 + i, True)
     assert server.dropped_frames(VISION_STREAM_ROAD) == 0
     assert wait_for(lambda: sm.update(0) or (sm.recv_frame['encoderdState'] and
-                                              sm['encoderdState'].streams[0].dropped == 6)), 'no drops reported'
+                                              sm['encoderdState'].streams[0].dropped == 6), 60), 'no drops reported'
     enc.send_signal(signal.SIGINT)  # flush: every frame sent comes out as a packet, then the final state
     assert enc.wait(60) == 0, enc.stderr.read()
     for _ in range(5):
       sm.update(0)
     road = sm['encoderdState'].streams[0]
     assert (road.name, road.frames, road.dropped, road.queueDepth) == ('road', 8, 6, 0)
-    assert road.bytes > 0 and road.latencyMs >= 0
+    assert road.bytes > 0
     assert 'enc drops road 6' in status_text(sm, 1, 1)
     assert 'encoderd road: 8 frames encoded, 6 dropped' in summary_text(sm)
   finally:
@@ -102,11 +93,9 @@ def test_manager_reports_cpu_rss_restarts_and_device_state_and_counts_enabled_pr
   assert 0 < d['memoryUsagePercent'] < 100 and 0 < d['freeSpacePercent'] <= 100 and d['uptimeSeconds'] > 0
   lines = capsys.readouterr().out.splitlines()
   assert lines and all(line.startswith('procs ') and line.split()[1] in ('1/2', '2/2') for line in lines), lines
-  del sm
 
 
 def test_a_clean_stop_removes_the_prefix_shared_memory_unless_something_uses_it(prefix):
-  import cereal.messaging as messaging
   specs = [ProcessSpec('a', [PY, '-c', 'import time; time.sleep(60)'])]
   status = StatusLine()
   assert Manager(specs, echo=False, on_tick=status).run(duration=1.0) == 0
@@ -126,7 +115,6 @@ def test_a_clean_stop_removes_the_prefix_shared_memory_unless_something_uses_it(
     user.wait()
   assert shm.remove(prefix) == {}
   assert not os.path.exists(shm.prefix_dir(prefix))
-  del messaging
 
 
 def test_a_python_process_stopped_by_the_manager_prints_no_traceback(tmp_path, capsys):
@@ -147,3 +135,46 @@ def test_a_python_process_stopped_by_the_manager_prints_no_traceback(tmp_path, c
   assert '[sleeper] up' in text and '[sleeper] cleaned up' in text, text
   assert 'Traceback' not in text and 'KeyboardInterrupt' not in text, text
   assert mgr.procs[0].exit_code == -signal.SIGINT
+
+
+def test_loggerd_reports_per_video_packets_drops_and_bytes(tmp_path, prefix):
+  import cereal.messaging as messaging
+  env = dict(os.environ, CONDUIT_LOG_ROOT=str(tmp_path), LOGGERD_ROUTE='health')
+  sm = messaging.SubMaster(['loggerdState'])
+  loggerd = subprocess.Popen([os.path.join(ROOT, 'build/bin/loggerd')], env=env, stderr=subprocess.PIPE)
+  try:
+    assert wait_for(lambda: (tmp_path / 'health--0' / 'rlog.zst').exists(), 60), 'loggerd never started a segment'
+    pm = messaging.PubMaster(['roadEncodeData'])
+    sizes = [100, 5000, 300, 300, 300, 300]
+    for i, n in enumerate(sizes):  # the first is no keyframe: a video must start with one, so it is dropped
+      msg = messaging.new_message('roadEncodeData')
+      d = msg.roadEncodeData
+      d.idx.frameId = d.idx.encodeId = d.idx.segmentId = d.idx.segmentIdEncode = i
+      d.idx.flags = 1 if i == 1 else 0
+      d.data = bytes([i]) * n
+      pm.send('roadEncodeData', msg)
+
+    def counted():
+      sm.update(0)
+      streams = {s.name: s for s in sm['loggerdState'].streams} if sm.recv_frame['loggerdState'] else {}
+      return streams.get('fcamera.hevc') is not None and streams['fcamera.hevc'].frames == 5 and streams
+    assert wait_for(counted, 30), sm['loggerdState']
+    road = counted()['fcamera.hevc']
+    assert (road.frames, road.dropped, road.bytes, road.queueDepth) == (5, 1, sum(sizes[1:]), 0)
+    assert sm['loggerdState'].writeErrors == 0
+  finally:
+    loggerd.send_signal(signal.SIGTERM)
+    loggerd.communicate(timeout=30)
+
+
+def test_camerad_reports_frames_sent_per_camera():
+  import cereal.messaging as messaging
+  sm = messaging.SubMaster(['cameradState'])
+  out = subprocess.run([os.path.join(ROOT, 'build/bin/camerad'), '--cameras', 'road,wide', '--size', '320x240',
+                        '--frames', '20'], capture_output=True, text=True, timeout=60)
+  assert out.returncode == 0, out.stderr
+  for _ in range(5):
+    sm.update(0)
+  cams = {c.name: c for c in sm['cameradState'].cameras}  # the last state, published on the way out
+  assert {n: (c.frames, c.dropped, c.bytes) for n, c in cams.items()} == \
+      {'road': (20, 0, 20 * 320 * 240 * 3 // 2), 'wide': (20, 0, 20 * 320 * 240 * 3 // 2)}

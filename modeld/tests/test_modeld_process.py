@@ -47,6 +47,7 @@ def test_publishes_model_v2_for_every_frame(bus):
   server.start_listener()
   pm = messaging.PubMaster(['roadCameraState'])
   sock = messaging.sub_sock('modelV2', timeout=20000)
+  state = messaging.SubMaster(['modeldState'])
   modeld = Modeld('--server', 'camerad')
   try:
     assert wait_for(lambda: server.num_clients(visionipc.VISION_STREAM_ROAD) >= 1, 30), 'modeld did not connect'
@@ -79,6 +80,10 @@ def test_publishes_model_v2_for_every_frame(bus):
     assert raw.size == 64 + 1 + 8 and np.allclose(raw[:64], list(m.rowEdges)) and raw[64] == pytest.approx(m.sceneChange)
   assert max(m.sceneChange for m in got[1:5]) < 0.05   # a still scene
   assert got[5].sceneChange > 0.9                      # the cut
+  for _ in range(5):
+    state.update(0)
+  st = state['modeldState']  # the last one, published on the way out
+  assert (st.stream.name, st.stream.frames, st.stream.dropped, st.backend) == ('road', 6, 0, got[0].backend)
 
 
 def test_follows_live_calibration(bus):

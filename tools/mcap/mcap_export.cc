@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -212,6 +213,7 @@ Options parse(int argc, char **argv) {
     else if (a == "--no-progress") o.progress = false;
     else if (a == "--chunk-size") o.writer.chunk_size = size_t(number(a, value()));
     else if (a == "--zstd-level") o.writer.zstd_level = int(number(a, value()));
+    else if (a == "--log-root") setenv("CONDUIT_LOG_ROOT", value().c_str(), 1);
     else if (a.rfind("-", 0) == 0 || !o.route.empty()) throw UsageError("unexpected argument '" + a + "'");
     else o.route = a;
   }
@@ -224,13 +226,22 @@ Options parse(int argc, char **argv) {
 
 }  // namespace
 
+const char *kUsage = "usage: mcap_export ROUTE -o OUT.mcap [--services a,b] [--start S] [--end S] [--qlog]\n"
+                     "                   [--[no-]progress] [--chunk-size BYTES] [--zstd-level N] [--log-root DIR]\n"
+                     "  (tools/export ROUTE --format mcap runs it; see tools/export --help)\n";
+
 int main(int argc, char **argv) {
   Options o;
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(kUsage, stdout);
+      return 0;
+    }
+  }
   try {
     o = parse(argc, argv);
   } catch (const std::exception &e) {
-    fprintf(stderr, "export: error: %s\nusage: mcap_export ROUTE -o OUT.mcap [--services a,b] [--start S] [--end S] "
-                    "[--qlog] [--[no-]progress] [--chunk-size BYTES] [--zstd-level N]\n", e.what());
+    fprintf(stderr, "export: error: %s\n%s", e.what(), kUsage);
     return 2;
   }
   bool created = false;  // an incomplete output is removed; a file that was there before is not touched

@@ -60,7 +60,7 @@ def test_a_silent_prefix_is_not_created_and_the_live_prefixes_are_named(tool, co
   nosuch = conduit_prefix + '_nosuch'
   try:
     text = tool('topics', '--prefix', nosuch, '--interval', '0.1').stdout
-    assert 'no topic has a live publisher' in text and f"live prefixes: " in text and repr(conduit_prefix) in text
+    assert 'no topic has a live publisher' in text and "live prefixes: " in text and repr(conduit_prefix) in text
     assert not os.path.exists(f'/dev/shm/conduit_{nosuch}')
     p = tool('dump', '--prefix', nosuch, '--timeout', '1', 'can', check=False)
     assert p.returncode == 1
