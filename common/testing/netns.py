@@ -85,6 +85,10 @@ class NetnsPair:
     """Brings side 1's end of the wire up or down."""
     self._ip("-n", self.names[1], "link", "set", self.ifaces[1], "up" if up else "down")
 
+  def set_mtu(self, side, mtu):
+    """Sets the MTU of side's end of the wire (both ends should agree)."""
+    self._ip("-n", self.names[side], "link", "set", self.ifaces[side], "mtu", str(mtu))
+
   @staticmethod
   def _ip(*args):
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)

@@ -2,10 +2,17 @@
 live relay's fan-out cost.
 
 file_1GiB (impl sendfile / read_write): one 1 GiB segment file, warm in the
-page cache, fetched whole over loopback by one client, from two streamd servers
-that differ only in --no-sendfile. Per run, alternating:
+page cache, fetched whole by one client from two streamd servers that differ
+only in --no-sendfile. The servers run in one network namespace and the
+client in another, joined by a veth pair (common/testing/netns.py), so the
+client's receiving work is its own; the servers' CPU is theirs alone. The
+link's MTU is 65535 (veth's largest; loopback's is 65536: one segment per 64 KiB skb, as TSO gives a
+real NIC's sender); case file_1GiB_mtu1500 repeats it on an Ethernet-sized
+MTU. Per run, alternating:
   cpu_s_per_gb  the server's CPU seconds (all threads) per GB sent (1e9 bytes)
   gb_per_s      GB per second of wall time of the transfer
+Without root (no namespaces) the file cases run over loopback instead: their
+case names end in _loopback.
 
 relay (cases clients_1|10|50): streamd_feed publishes a qcamera-like H.264
 stream (526x330, 256 kbit/s) at 20 fps on the bus; N clients read /live/video
@@ -38,10 +45,12 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
 from common.proc import cpu_seconds  # noqa: E402
+from common.testing.netns import NetnsPair, NetnsUnavailable  # noqa: E402
 from streamd.tests.http_client import get  # noqa: E402
 from streamd.tests.live_client import LiveClient  # noqa: E402
 
 BIN = os.path.join(ROOT, 'build', 'bin')
+PYTHON = '/usr/bin/python3'
 REPEATS = int(os.environ.get('STREAMD_BENCH_REPEATS', '3'))
 FILE_BYTES = 1 << 30
 CLIENTS = (1, 10, 50)
@@ -53,9 +62,13 @@ def row(impl, case, metric, value, unit):
 
 
 class Server:
-  def __init__(self, *args, env=None):
-    self.proc = subprocess.Popen([os.path.join(BIN, 'streamd'), '--port', '0', *args], env=env,
-                                 stdout=subprocess.PIPE, text=True)
+  def __init__(self, *args, env=None, net=None):
+    argv = [os.path.join(BIN, 'streamd'), '--port', '0', *args]
+    if net is not None:  # side 0 of the namespaces, beyond loopback: a token is required
+      argv += ['--bind', net.addrs[0], '--token', TOKEN]
+      self.proc = net.popen(0, argv, env=env, stdout=subprocess.PIPE, text=True)
+    else:
+      self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
     self.port = int(self.proc.stdout.readline().rsplit(':', 1)[1].strip('/\n'))
 
   def stop(self):
@@ -63,17 +76,59 @@ class Server:
     self.proc.wait(10)
 
 
-def fetch_all(port, path):
-  """Bytes received for GET path; the body goes into one reused buffer."""
-  import socket
-  buf = bytearray(4 << 20)
-  view = memoryview(buf)
-  with socket.create_connection(('127.0.0.1', port)) as s:
-    s.sendall(f'GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'.encode())
+TOKEN = 'bench'
+# The client of the file cases: for each "HOST PORT PATH" line on stdin, GETs
+# PATH whole into one reused buffer and prints the bytes received.
+FETCHER = f"""import socket, sys
+view = memoryview(bytearray(4 << 20))
+for line in sys.stdin:
+  host, port, path = line.split()
+  with socket.create_connection((host, int(port))) as s:
+    s.sendall(f'GET {{path}} HTTP/1.1\\r\\nHost: {{host}}\\r\\nAuthorization: Bearer {TOKEN}\\r\\nConnection: close\\r\\n\\r\\n'.encode())
     total = 0
     while (n := s.recv_into(view)):
       total += n
-  return total
+  print(total, flush=True)
+"""
+
+
+def file_case(tmp, net, case):
+  """Rows of one file case; net None: over loopback."""
+  servers = {'sendfile': Server('--no-live', '--log-root', tmp, net=net),
+             'read_write': Server('--no-live', '--no-sendfile', '--log-root', tmp, net=net)}
+  argv = [PYTHON, '-c', FETCHER]
+  client = (net.popen(1, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) if net else
+            subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+  host = net.addrs[0] if net else '127.0.0.1'
+
+  def fetch(port):
+    client.stdin.write(f'{host} {port} /routes/bench/0/fcamera.hevc\n')
+    client.stdin.flush()
+    return int(client.stdout.readline())
+
+  got = {impl: {'cpu': [], 'rate': []} for impl in servers}
+  try:
+    fetch(servers['sendfile'].port)  # page cache warm
+    for _ in range(REPEATS):
+      for impl, s in servers.items():
+        cpu0, t0 = cpu_seconds(s.proc.pid), time.monotonic()
+        n = fetch(s.port)
+        wall, cpu = time.monotonic() - t0, cpu_seconds(s.proc.pid) - cpu0
+        assert n > FILE_BYTES, f'{impl}: got {n} bytes'
+        got[impl]['cpu'].append(cpu / (FILE_BYTES / 1e9))
+        got[impl]['rate'].append(FILE_BYTES / 1e9 / wall)
+  finally:
+    client.stdin.close()
+    client.wait(10)
+    for s in servers.values():
+      s.stop()
+  rows = []
+  for impl, g in got.items():
+    rows.append(row(impl, case, 'cpu_s_per_gb', statistics.median(g['cpu']), 's/GB'))
+    rows.append(row(impl, case, 'gb_per_s', statistics.median(g['rate']), 'GB/s'))
+  ratio = statistics.median(got['sendfile']['cpu']) / statistics.median(got['read_write']['cpu'])
+  rows.append(row('sendfile', case, 'cpu_ratio_vs_read_write', ratio, 'x'))
+  return rows
 
 
 def file_rows(tmp):
@@ -83,29 +138,17 @@ def file_rows(tmp):
   with open(os.path.join(seg, 'fcamera.hevc'), 'wb') as f:
     for _ in range(FILE_BYTES // len(block)):
       f.write(block)
-  servers = {'sendfile': Server('--no-live', '--log-root', tmp),
-             'read_write': Server('--no-live', '--no-sendfile', '--log-root', tmp)}
-  got = {impl: {'cpu': [], 'rate': []} for impl in servers}
   try:
-    fetch_all(servers['sendfile'].port, '/routes/bench/0/fcamera.hevc')  # page cache warm
-    for _ in range(REPEATS):
-      for impl, s in servers.items():
-        cpu0, t0 = cpu_seconds(s.proc.pid), time.monotonic()
-        n = fetch_all(s.port, '/routes/bench/0/fcamera.hevc')
-        wall, cpu = time.monotonic() - t0, cpu_seconds(s.proc.pid) - cpu0
-        assert n > FILE_BYTES, f'{impl}: got {n} bytes'
-        got[impl]['cpu'].append(cpu / (FILE_BYTES / 1e9))
-        got[impl]['rate'].append(FILE_BYTES / 1e9 / wall)
-  finally:
-    for s in servers.values():
-      s.stop()
-  rows = []
-  for impl, g in got.items():
-    rows.append(row(impl, 'file_1GiB', 'cpu_s_per_gb', statistics.median(g['cpu']), 's/GB'))
-    rows.append(row(impl, 'file_1GiB', 'gb_per_s', statistics.median(g['rate']), 'GB/s'))
-  ratio = statistics.median(got['sendfile']['cpu']) / statistics.median(got['read_write']['cpu'])
-  rows.append(row('sendfile', 'file_1GiB', 'cpu_ratio_vs_read_write', ratio, 'x'))
-  return rows
+    with NetnsPair() as net:
+      rows = []
+      for mtu, case in ((65535, 'file_1GiB'), (1500, 'file_1GiB_mtu1500')):
+        for side in (0, 1):
+          net.set_mtu(side, mtu)
+        rows += file_case(tmp, net, case)
+      return rows
+  except NetnsUnavailable as e:
+    print(f'streamd bench: {e}; the file cases run over loopback', file=sys.stderr)
+    return file_case(tmp, None, 'file_1GiB_loopback')
 
 
 def wchar(pid):
