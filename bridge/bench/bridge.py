@@ -12,6 +12,10 @@ from the pipeline run below), with build/bin/bridge_bench at both ends:
   cpu_ns_per_msg  CPU of both bridges per delivered message (zmq_tcp: of the
                   raw sender and receiver), over the flat-out run
 and, as `ratio` rows, bridge p50 minus zmq_tcp p50 and bridge/zmq_tcp msgs_per_s.
+`msgq_hop` (p50_us, p99_us): one local msgq hop, publisher to subscriber on one
+bus, at the same rate: the bridge path has two more of them than zmq_tcp (into
+the sending bridge, out of the receiving one), so zmq_tcp p50 + 2 msgq_hop p50
+(ratio row p50_floor_us) is what a bridge that adds nothing else can reach.
 
 `pipeline`: the default pipeline (manager) on A's bus with every logged service
 and qcamera bridged to B (`--publish all,qRoadEncodeData`): messages lost on
@@ -168,7 +172,7 @@ def run():
   from common.testing.netns import NetnsPair
 
   tag = f'bridgebench{os.getpid()}'
-  pa, pb = tag + 'a', tag + 'b'
+  pa, pb, pc = tag + 'a', tag + 'b', tag + 'c'  # pc: a bus without a bridge
   tmp = tempfile.mkdtemp(prefix='bridge_bench_')
   packets_path = os.path.join(tmp, 'qcamera.packets')
   rows = []
@@ -192,11 +196,15 @@ def run():
           results[impl, case] = (p50, mps)
           rows += [row(impl, case, 'p50_us', p50, 'us'), row(impl, case, 'p99_us', p99, 'us'),
                    row(impl, case, 'msgs_per_s', mps, 'msgs/s'), row(impl, case, 'cpu_ns_per_msg', cpu / max(n, 1), 'ns')]
-        rows += [row('ratio', case, 'p50_added_us', results['bridge', case][0] - results['zmq_tcp', case][0], 'us'),
+        _, hop50, hop99, _, _ = measure(net, f'msgq:{topic}', f'msgq:{topic}', payload, rate * 2, rate, event, None,
+                                        (pc, pc))
+        rows += [row('msgq_hop', case, 'p50_us', hop50, 'us'), row('msgq_hop', case, 'p99_us', hop99, 'us'),
+                 row('ratio', case, 'p50_added_us', results['bridge', case][0] - results['zmq_tcp', case][0], 'us'),
+                 row('ratio', case, 'p50_floor_us', results['zmq_tcp', case][0] + 2 * hop50, 'us'),
                  row('ratio', case, 'msgs_per_s_ratio', results['bridge', case][1] / results['zmq_tcp', case][1], 'x')]
       rows += pipeline_rows
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
-    for p in (pa, pb):
+    for p in (pa, pb, pc):
       shutil.rmtree(f'/dev/shm/conduit_{p}', ignore_errors=True)
   return rows
