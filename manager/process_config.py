@@ -9,10 +9,10 @@ Frame layout: the pipeline runs camerad with I420 buffers (Param CameraPixelForm
 = yuv420p), not the NV12 that docs/architecture.md names first and camerad defaults to. The design
 asks for frames to reach the encoder "without a copy where the encoder allows",
 and libx265, the road encoder on every machine without NVENC, accepts only planar
-input: x265 3.5 rejects NV12 pictures at x265_encoder_encode. From NV12 buffers
-encoderd has to split U and V out of every frame (1/3 of the frame copied, 1.2 MB
-per frame, 23 MB/s per stream at 1928x1208 and 20 fps); from I420 buffers it lends the planes as they
-are (tools/bench/run encoder: frame_copies 0). The other consumers do not care:
+input: x265 rejects NV12 pictures at x265_encoder_encode. From NV12 buffers
+encoderd has to split U and V out of every frame (a third of the frame copied);
+from I420 buffers it lends the planes as they are (tools/bench/run encoder
+measures both: frame_copies). The other consumers do not care:
 modeld's kernels read chroma through (offset, row stride, pixel step) at the same
 cost for both, qcamera's libswscale reads either, and the synthetic and file
 sources write either directly. Only a v4l2 camera that delivers NV12 costs a

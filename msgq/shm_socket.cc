@@ -11,12 +11,10 @@ namespace msgq {
 
 // Copies a message out of the ring into a Message buffer (both 8-byte aligned,
 // both padded to whole words). A receiver reads what it got at once, its first
-// words first. memcpy moves a small message in 32- or 64-byte vector stores,
-// and a load from inside one of those waited for the store to reach the cache:
-// on our AMD EPYC hosts, that was half of what cereal's SubMaster added to a
-// receive (draining a full ring: 45.5 ns per message, now 40; msgq alone 33).
-// Loads are served from 16- and 8-byte stores directly: small messages are
-// copied in those.
+// words first. memcpy moves a small message in 32- or 64-byte vector stores, and
+// a load from inside one of those waits until the store reaches the cache,
+// while a load from a 16- or 8-byte store is forwarded at once: small messages
+// are copied in those (tools/bench/run cereal shows the difference).
 static void copy_out(void *dst, const void *src, size_t size) {
   constexpr size_t kSmall = 512;
   if (size > kSmall) {

@@ -496,10 +496,11 @@ TEST_F(Messaging, UpdateInSteps) {
   EXPECT_EQ(sm["can"].getCan()[0].getAddress(), 4u);
 }
 
-// The clock is read once per update: when the first message is taken, so a
-// message that arrives during the wait is not dated before it was sent, and
-// at the end of an update that took nothing, so alive follows real time.
-TEST_F(Messaging, ReceiveTimeIsReadWhenTheMessageIsTaken) {
+// A message's receive time is the clock read when the pass that took it began
+// (messaging.h): a message that arrives during the wait is taken by the pass
+// after the wait, so it is not dated before it was sent; an update that takes
+// nothing reads the clock too, so alive follows real time.
+TEST_F(Messaging, ReceiveTimeIsReadByThePassThatTakesTheMessage) {
   PubMaster pm({"can"});
   SubMaster sm({"can"});
   uint64_t begun = conduit::mono_ns();
