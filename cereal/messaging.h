@@ -174,6 +174,9 @@ class SubMaster {
   // default, 127.0.0.1 or localhost mean this host's bus.
   SubMaster(const std::vector<std::string> &services, const std::vector<std::string> &poll = {},
             const std::vector<std::string> &ignore_alive = {}, bool conflate = false, const std::string &addr = "");
+  ~SubMaster();
+  SubMaster(SubMaster &&) noexcept;
+  SubMaster &operator=(SubMaster &&) noexcept;
 
   // Waits up to timeout_ms (0: no wait, -1: forever) for a polled service, then
   // takes at most one new message from every service. A message's receive time
@@ -196,40 +199,34 @@ class SubMaster {
   bool beginUpdate(std::optional<uint64_t> now_ns = std::nullopt);
   void wait(int timeout_ms);
   void endUpdate(std::optional<uint64_t> now_ns = std::nullopt);
-  // How long wait() looks for a message before it sleeps: a publisher that
-  // streams sends again within a microsecond or two.
+  // How long wait() looks for a message before it sleeps (a publisher that
+  // streams sends again sooner than that).
   static constexpr uint64_t kLookBeforeSleepNs = 10000;
 
   // Number of update() calls so far.
-  uint64_t frame() const { return frame_; }
+  uint64_t frame() const;
 
   // Per service; each throws std::invalid_argument for a service not subscribed.
-  bool updated(std::string_view name) const { return state(name).updated; }
+  bool updated(std::string_view name) const;
   // Received within the last 10 periods of its frequency (frequency 0: ever
   // received), as of the last update().
-  bool alive(std::string_view name) const { return is_alive(state(name)); }
+  bool alive(std::string_view name) const;
   // The last message's valid flag (false before the first message).
-  bool valid(std::string_view name) const { return state(name).valid; }
+  bool valid(std::string_view name) const;
   // Alive and the mean receive rate over the last second is within 0.8x..1.2x
   // of the service's frequency (always true for frequency 0).
-  bool freq_ok(std::string_view name) const { return is_freq_ok(state(name)); }
-  uint64_t rcv_time(std::string_view name) const { return state(name).rcv_time; }
-  uint64_t rcv_frame(std::string_view name) const { return state(name).rcv_frame; }
-  uint64_t logMonoTime(std::string_view name) const { return state(name).log_mono_time; }
+  bool freq_ok(std::string_view name) const;
+  uint64_t rcv_time(std::string_view name) const;
+  uint64_t rcv_frame(std::string_view name) const;
+  uint64_t logMonoTime(std::string_view name) const;
   // Messages received but dropped as malformed or holding another union member,
   // and frames a remote peer sent that were no message at all (msgq's malformed()).
-  uint64_t bad_messages(std::string_view name) const {
-    const State &s = state(name);
-    return s.bad_messages + s.socket->malformed();
-  }
+  uint64_t bad_messages(std::string_view name) const;
   // Messages the publisher overwrote before this subscriber read them.
-  uint64_t lost(std::string_view name) const { return state(name).socket->lost(); }
+  uint64_t lost(std::string_view name) const;
   // Loan topics: whether the newest message is still whole, so everything read
   // from it before this call is good; ask after reading. Always true for copies.
-  bool intact(std::string_view name) const {
-    const State &s = state(name);
-    return s.message == nullptr || s.message->intact();
-  }
+  bool intact(std::string_view name) const;
 
   // All of the above for services()[i], without a name lookup (bindings, hot loops).
   struct Status {
@@ -248,79 +245,11 @@ class SubMaster {
   Event::Reader operator[](std::string_view name) const;
   // The newest message with its storage (null before the first one).
   std::shared_ptr<const ReceivedEvent> message(std::string_view name) const;
-  const std::vector<std::string> &services() const { return names_; }
+  const std::vector<std::string> &services() const;
 
  private:
-  // Receive times of about the last second. Receiving only records a time:
-  // the rate is judged when someone asks (freq_ok, status).
-  struct RateWindow {
-    std::vector<uint64_t> times;  // ring of receive times
-    size_t next = 0;              // where the next time goes
-    uint64_t added = 0;           // times added so far
-    double min_interval_ns = 0, max_interval_ns = 0;  // at 1.2x and at 0.8x the frequency
-    void add(uint64_t t) {
-      times[next] = t;
-      if (++next == times.size()) next = 0;
-      ++added;
-    }
-    // At least 5 samples, and their mean rate within those bounds.
-    bool ok() const;
-  };
-  // What update() keeps per service; alive and freq_ok follow from it when asked.
-  struct State {
-    std::string name;
-    const Service *service = nullptr;
-    std::unique_ptr<msgq::SubSocket> socket;
-    std::shared_ptr<ReceivedEvent> message, spare;
-    Event::Which which{};
-    bool updated = false, valid = false;
-    uint64_t rcv_time = 0, rcv_frame = 0, log_mono_time = 0;
-    uint64_t alive_window_ns = 0;  // 10 periods; 0 for frequency 0
-    bool ignore_alive = false, polled = false;
-    bool in_place = false;  // a loan topic: read as views
-    uint64_t bad_messages = 0;
-    RateWindow rate;
-  };
-
-  // A scan: few services per master, and most names differ in length.
-  size_t index_of(std::string_view name) const {
-    for (size_t i = 0; i < names_.size(); ++i) {
-      if (detail::same_name(names_[i], name)) return i;
-    }
-    not_subscribed(name);
-  }
-  [[noreturn]] static void not_subscribed(std::string_view name);
-  const State &state(std::string_view name) const { return states_[index_of(name)]; }
-  void run(int timeout_ms, std::optional<uint64_t> fixed_now);
-  // Steps of an update: a new pass takes the messages already waiting (true
-  // when a polled service got one); after a wait, the pass takes what
-  // arrived.
-  bool take_waiting(std::optional<uint64_t> fixed_now);
-  void take_arrived(std::optional<uint64_t> fixed_now);
-  bool receive(State &s);
-  bool receive_in_place(State &s);
-  bool accept(State &s, bool valid, uint64_t log_mono_time);
-  bool is_alive(const State &s) const {
-    const bool seen = s.rate.added != 0;  // every message received adds its time
-    return seen && (s.alive_window_ns == 0 || pass_time_ - s.rcv_time < s.alive_window_ns);
-  }
-  bool is_freq_ok(const State &s) const { return s.alive_window_ns == 0 || (is_alive(s) && s.rate.ok()); }
-  // s.message with its reader set up (null before the first message).
-  ReceivedEvent *parsed(const State &s) const;
-  template <class Pred>
-  bool all_of(const std::vector<std::string> &names, Pred pred) const;
-
-  std::vector<std::string> names_;
-  std::vector<State> states_;
-  std::unique_ptr<msgq::Poller> poller_;
-  uint64_t frame_ = 0;
-  // The receive time of the current pass: fixed, or the clock read as it began.
-  // Read first, not when the first message is taken: reading the clock waits
-  // for the instructions before it to finish (an ordered TSC read), so in the
-  // middle of a receive it would stall it (about 1.5 ns of 40 per message).
-  // Between updates, that of the last pass: the time alive is judged at.
-  uint64_t pass_time_ = 0;
-  bool waited_ = false;
+  struct Impl;  // cereal/submaster.cc
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace cereal
