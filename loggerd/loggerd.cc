@@ -9,15 +9,9 @@
 // every few turns. Once a second: rotation timer, loggerdState; every 5 s (or
 // 64 MB) the deleter.
 //
-// Rotation follows the encoders: a packet whose segmentNum differs from the one
-// its encoder had in this segment is held back; when every running encoder (a
-// packet in the last 2 s) holds such packets, the segment ends and the held
-// packets start the next one. Without running encoders a timer rotates.
-// Video files start with a keyframe (codec header first; qcamera.ts is an
-// MPEG-TS container, the others raw Annex B streams), and so does what follows
-// a failed write (disk full): the packets up to the next keyframe are dropped
-// and counted (loggerdState droppedBytes, droppedMessages); *EncodeIdx events
-// are made here from the packets actually written, so they match the files.
+// Video packets and the rotation that follows the encoders: loggerd/video_streams.h.
+// Packets dropped there (before a keyframe, after a failed write) are counted
+// in loggerdState (droppedBytes, droppedMessages).
 //
 // Readiness: the sockets exist before the first segment's rlog.zst is created.
 // SIGINT/SIGTERM: final sentinel (endOfRoute, signal number), flush, fsync, locks
@@ -37,7 +31,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <deque>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -46,7 +39,6 @@
 
 #include "cereal/event_check.h"
 #include "cereal/messaging.h"
-#include "cereal/stream_stats.h"
 #include "cereal/streams.h"
 #include "common/clock.h"
 #include "common/command_line.h"
@@ -59,7 +51,7 @@
 #include "loggerd/log_file_reader.h"
 #include "loggerd/route.h"
 #include "loggerd/route_logger.h"
-#include "loggerd/ts_muxer.h"
+#include "loggerd/video_streams.h"
 #include "loggerd/writer.h"
 
 namespace {
@@ -72,7 +64,6 @@ void on_signal(int sig) {
 }
 
 constexpr uint64_t kSecond = 1'000'000'000ull;
-constexpr uint64_t kEncoderAliveNs = 2 * kSecond;
 constexpr uint64_t kDeleterPeriodNs = 5 * kSecond;
 constexpr int kMaxPerSocketPerTurn = 4096;
 // Flat out, a ring refills within microseconds of loggerd catching up: look
@@ -112,16 +103,6 @@ struct Source {
   uint64_t lost_seen = 0;  // sock->lost() at the end of the last turn
 };
 
-struct Encoder {
-  int segment = -1;       // the encoder's segmentNum within the current logger segment
-  uint64_t last_ns = 0;   // arrival of its last packet
-  bool need_keyframe = true;
-  std::deque<msgq::Message> held;  // packets of its next segment
-  std::unique_ptr<loggerd::TsMuxer> ts;  // qcamera: MPEG-TS container of this segment
-  uint64_t skipped = 0;
-  cereal::StreamCounters stats;  // packets written, their bytes; fps for loggerdState
-};
-
 class Loggerd {
  public:
   Loggerd(int argc, char **argv);
@@ -129,9 +110,6 @@ class Loggerd {
 
  private:
   void handle(Source &src, msgq::Message &msg, uint64_t now);
-  void handle_encode(int e, msgq::Message &msg, uint64_t now);
-  void write_packet(int e, cereal::EncodeData::Reader data, uint64_t log_mono_time, uint64_t now);
-  void maybe_rotate(uint64_t now);
   void rotate(uint64_t now);
   void once_a_second(uint64_t now);
   void fill_streams(cereal::LoggerdState::Builder ls);
@@ -146,14 +124,12 @@ class Loggerd {
   std::vector<Source> sources_;
   std::unique_ptr<msgq::Poller> poller_;
   std::unique_ptr<cereal::PubMaster> pm_;
-  Encoder encoders_[cereal::kVideos.size()];
+  std::unique_ptr<loggerd::VideoStreams> videos_;
   uint64_t segment_start_ns_ = 0, next_second_ns_ = 0, next_deleter_ns_ = 0, deleter_bytes_ = 0;
   uint64_t flat_out_until_ns_ = 0;  // no pause between turns before this (after a backlog)
   uint64_t next_submit_ns_ = 0;     // flat out: the turn that hands the batch to the kernel
   uint64_t bad_messages_ = 0;
   uint64_t invalid_messages_ = 0;  // well framed, but refused by cereal/event_check.h
-  std::vector<uint64_t> scratch_;
-  std::vector<uint8_t> packet_;
 };
 
 Loggerd::Loggerd(int argc, char **argv) {
@@ -213,6 +189,7 @@ Loggerd::Loggerd(int argc, char **argv) {
 
   logger_ = std::make_unique<loggerd::RouteLogger>(*writer_, root_, info_.route, lo,
                                                    [this](cereal::MessageBuilder &b) { loggerd::build_init_data(b, info_); });
+  videos_ = std::make_unique<loggerd::VideoStreams>(*logger_);
 }
 
 void Loggerd::handle(Source &src, msgq::Message &msg, uint64_t now) {
@@ -231,103 +208,19 @@ void Loggerd::handle(Source &src, msgq::Message &msg, uint64_t now) {
               problem ? problem->c_str() : "holds another service's member", (unsigned long long)invalid_messages_);
     return;
   }
-  if (src.encoder >= 0) return handle_encode(src.encoder, msg, now);
+  if (src.encoder >= 0) return videos_->handle(src.encoder, msg, now);
   bool qlog = src.decimation > 0 && src.segment_count % uint64_t(src.decimation) == 0;
   src.segment_count++;
   logger_->log(msg.data(), msg.size(), qlog, now);
 }
 
-void Loggerd::handle_encode(int e, msgq::Message &msg, uint64_t now) {
-  Encoder &enc = encoders_[e];
-  enc.last_ns = now;
-  try {
-    kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word *>(msg.data()), msg.size() / 8);
-    capnp::FlatArrayMessageReader reader(words);
-    auto ev = reader.getRoot<cereal::Event>();
-    cereal::EncodeData::Reader data = cereal::encode_data(ev, cereal::kVideos[e]);
-    int seg = data.getIdx().getSegmentNum();
-    if (enc.segment < 0) enc.segment = seg;
-    if (seg != enc.segment || !enc.held.empty()) {
-      enc.held.push_back(std::move(msg));
-      return;
-    }
-    write_packet(e, data, ev.getLogMonoTime(), now);
-  } catch (const std::exception &ex) {
-    if (bad_messages_++ % 1000 == 0)
-      fprintf(stderr, "loggerd: dropping a bad %s message: %s\n", cereal::kVideos[e].data_service, ex.what());
-  } catch (const kj::Exception &ex) {
-    if (bad_messages_++ % 1000 == 0)
-      fprintf(stderr, "loggerd: dropping a bad %s message: %s\n", cereal::kVideos[e].data_service, ex.getDescription().cStr());
-  }
-}
-
-void Loggerd::write_packet(int e, cereal::EncodeData::Reader data, uint64_t log_mono_time, uint64_t now) {
-  Encoder &enc = encoders_[e];
-  auto idx = data.getIdx();
-  bool keyframe = idx.getFlags() & cereal::EncodeIndex::FLAG_KEYFRAME;
-  if (logger_->video_gap(cereal::kVideos[e].file)) {
-    enc.need_keyframe = true;
-    fprintf(stderr, "loggerd: a write to %s failed; the stream goes on at the next keyframe\n", cereal::kVideos[e].file);
-  }
-  if (enc.need_keyframe && !keyframe) {
-    enc.skipped++;  // a segment's video must start with a keyframe
-    return;
-  }
-  enc.need_keyframe = false;
-  loggerd::AppendFile *f = logger_->video(cereal::kVideos[e].file);
-  auto header = data.getHeader();
-  auto bytes = data.getData();
-  if (cereal::kVideos[e].qcamera) {
-    if (!enc.ts) enc.ts = std::make_unique<loggerd::TsMuxer>(f, idx.getWidth(), idx.getHeight());
-    packet_.assign(keyframe ? header.begin() : header.end(), header.end());
-    packet_.insert(packet_.end(), bytes.begin(), bytes.end());
-    if (!enc.ts->write(packet_.data(), packet_.size(), keyframe, idx.getTimestampSof())) {
-      if (bad_messages_++ % 1000 == 0)
-        fprintf(stderr, "loggerd: %s packet rejected by the TS muxer: %s\n", cereal::kVideos[e].data_service, enc.ts->last_error().c_str());
-      return;
-    }
-  } else {
-    if (keyframe && header.size() > 0) f->append(header.begin(), header.size());
-    f->append(bytes.begin(), bytes.size());
-    f->end_unit();
-  }
-  enc.stats.frame(bytes.size());
-
-  cereal::MessageBuilder b;
-  auto ev = b.initEvent();
-  ev.setLogMonoTime(log_mono_time);
-  cereal::set_encode_idx(ev, cereal::kVideos[e], idx);
-  size_t n = cereal::serialize(b, scratch_);
-  logger_->log(scratch_.data(), n, true, now);
-}
-
 void Loggerd::rotate(uint64_t now) {
-  int next = logger_->segment() + 1;
-  for (auto &enc : encoders_) enc.ts.reset();
+  videos_->end_segment();
   logger_->end_segment(false);
-  logger_->start_segment(next);
+  logger_->start_segment(logger_->segment() + 1);
   segment_start_ns_ = now;
   for (auto &s : sources_) s.segment_count = 0;
-  for (int e = 0; e < int(cereal::kVideos.size()); ++e) {
-    Encoder &enc = encoders_[e];
-    enc.segment = -1;
-    enc.need_keyframe = true;
-    std::deque<msgq::Message> held;
-    held.swap(enc.held);
-    for (auto &m : held) handle_encode(e, m, enc.last_ns);
-  }
-}
-
-void Loggerd::maybe_rotate(uint64_t now) {
-  int running = 0, moved = 0;
-  for (auto &enc : encoders_) {
-    if (enc.last_ns == 0 || now - enc.last_ns > kEncoderAliveNs) continue;
-    running++;
-    moved += !enc.held.empty();
-  }
-  bool stale_held = false;  // packets held for an encoder that stopped: don't hold them forever
-  for (auto &enc : encoders_) stale_held |= !enc.held.empty() && now - enc.last_ns > kEncoderAliveNs;
-  if ((running > 0 && moved == running) || (running == 0 && (stale_held || now - segment_start_ns_ >= segment_ns_))) rotate(now);
+  videos_->start_segment();
 }
 
 void Loggerd::once_a_second(uint64_t now) {
@@ -341,13 +234,11 @@ void Loggerd::once_a_second(uint64_t now) {
   }
   uint64_t lost = 0;
   for (auto &s : sources_) lost += s.sock->lost();
-  uint64_t skipped = 0;
-  for (auto &enc : encoders_) skipped += enc.skipped;
   cereal::MessageBuilder b;
   auto ls = b.initEvent().initLoggerdState();
   ls.setSegmentNum(logger_->segment());
   ls.setDroppedBytes(st.bytes_dropped);
-  ls.setDroppedMessages(lost + bad_messages_ + invalid_messages_ + skipped);
+  ls.setDroppedMessages(lost + bad_messages_ + videos_->bad_messages() + invalid_messages_ + videos_->skipped());
   ls.setInvalidMessages(invalid_messages_);
   ls.setBytesWritten(st.bytes_written);
   ls.setIoBackend(writer_->backend_name());
@@ -364,15 +255,11 @@ void Loggerd::once_a_second(uint64_t now) {
 // loggerd read them, or skipped while waiting for a keyframe), held for the next segment.
 void Loggerd::fill_streams(cereal::LoggerdState::Builder ls) {
   size_t n = 0;
-  for (auto &enc : encoders_) n += enc.last_ns != 0;
+  for (int v = 0; v < int(cereal::kVideos.size()); ++v) n += videos_->seen(v);
   auto out = ls.initStreams(uint32_t(n));
   uint32_t i = 0;
   for (auto &src : sources_) {
-    if (src.encoder < 0 || !encoders_[src.encoder].last_ns) continue;
-    Encoder &enc = encoders_[src.encoder];
-    enc.stats.dropped = enc.skipped + src.sock->lost();
-    enc.stats.queue_depth = uint32_t(enc.held.size());
-    enc.stats.fill(out[i++], cereal::kVideos[src.encoder].file);
+    if (src.encoder >= 0 && videos_->seen(src.encoder)) videos_->fill_stats(src.encoder, out[i++], src.sock->lost());
   }
 }
 
@@ -402,7 +289,7 @@ int Loggerd::run() {
       src.lost_seen = lost;
     }
     now = conduit::mono_ns();
-    maybe_rotate(now);
+    if (videos_->rotation_due(now, segment_start_ns_, segment_ns_)) rotate(now);
     if (now >= next_second_ns_) {
       once_a_second(now);
       next_second_ns_ = now + kSecond;
@@ -423,7 +310,7 @@ int Loggerd::run() {
   now = conduit::mono_ns();
   for (auto &src : sources_)
     while (src.sock->receive(msg, 0)) handle(src, msg, now);
-  for (auto &enc : encoders_) enc.ts.reset();
+  videos_->end_segment();
   logger_->end_segment(true, g_signal);
   writer_->drain();
   const auto &st = writer_->stats();
