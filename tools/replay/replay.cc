@@ -249,126 +249,44 @@ void Replay::serve_frame(const std::shared_ptr<Segment> &seg, const LogEvent &e,
   cameras_[size_t(slot)]->push(seg, idx.getSegmentIdEncode(), extra, speed_ == 0);
 }
 
-void Replay::run() {
-  uint64_t target = route_start_ + uint64_t(opts_.start * 1e9);
-  size_t seg_index = segment_at(target);
+// Where playback is: the segment and event it plays next, and the wall clock
+// the pacing is anchored to (re-anchored after a control, a jump in time or a pause).
+struct Replay::Playhead {
+  uint64_t target = 0;     // route mono time to start at when `locate`
+  size_t seg_index = 0;
   size_t event_index = 0;
-  bool locate = true;  // find event_index by `target` once the segment is loaded
+  bool locate = true;      // find event_index by `target` once the segment is loaded
   bool anchored = false;
   uint64_t anchor_wall = 0, anchor_mono = 0, last_mono = 0;
   std::shared_ptr<Segment> seg;
 
+  void restart_at(uint64_t t, size_t index) {
+    target = t;
+    seg_index = index;
+    seg.reset();
+    locate = true;
+    anchored = false;
+    last_mono = 0;
+  }
+  void next_segment() {
+    seg.reset();
+    ++seg_index;
+    event_index = 0;
+  }
+};
+
+void Replay::run() {
+  Playhead p;
+  const uint64_t start = route_start_ + uint64_t(opts_.start * 1e9);
+  p.restart_at(start, segment_at(start));
   while (!stop_) {
-    {
-      std::unique_lock lk(mutex_);
-      if (seek_target_) {
-        target = *seek_target_;
-        seek_target_.reset();
-        current_mono_ = target;
-        seg_index = segment_at(target);
-        seg.reset();
-        locate = true;
-        anchored = false;
-        last_mono = 0;
-        for (auto &c : cameras_) {
-          if (c) c->clear();
-        }
-      }
-      if (paused_) {
-        cv_.wait(lk, [&] { return !paused_ || stop_ || seek_target_; });
-        anchored = false;
-        continue;
-      }
-      if (speed_changed_) {
-        speed_changed_ = false;
-        anchored = false;
-      }
-    }
-
-    if (!seg) {
-      if (seg_index >= route_.segments().size()) {
-        if (!opts_.loop) {
-          // The end: finished until a seek brings playback back (or stop()).
-          for (auto &c : cameras_) {
-            if (c) c->wait_idle();
-          }
-          finish_wall_ = conduit::mono_ns();
-          std::unique_lock lk(mutex_);
-          finished_ = true;
-          cv_.notify_all();
-          cv_.wait(lk, [&] { return stop_ || seek_target_.has_value(); });
-          if (stop_) break;
-          finished_ = false;
-          finish_wall_ = 0;
-          continue;
-        }
-        target = route_start_ + uint64_t(opts_.start * 1e9);
-        seg_index = segment_at(target);
-        locate = true;
-        anchored = false;
-        last_mono = 0;
-        continue;
-      }
-      const SegmentFiles &files = route_.segments()[seg_index];
-      loader_->set_current(seg_index);
-      current_segment_ = files.number;
-      std::string error;
-      seg = loader_->get(seg_index, &error, [&] {
-        std::lock_guard lk(mutex_);
-        return control_pending();
-      });
-      if (!seg) {
-        if (error.empty()) continue;  // interrupted by a control
-        if (reported_.insert(files.number).second) {
-          warn("segment " + std::to_string(files.number) + " is damaged, skipped: " + error);
-          ++skipped_;
-        }
-        ++seg_index;
-        event_index = 0;
-        locate = false;
-        continue;
-      }
-      if (reported_.insert(files.number).second) {
-        for (const auto &w : seg->warnings) warn("segment " + std::to_string(files.number) + ": " + w);
-      }
-      if (seg_index + 1 == route_.segments().size()) duration_ns_ = seg->end_mono() - route_start_;
-      event_index = locate ? seg->find(target) : 0;
-      locate = false;
-    }
-    if (event_index >= seg->events.size()) {
-      seg.reset();
-      ++seg_index;
-      event_index = 0;
+    if (!take_controls(p)) continue;
+    if (!p.seg && !open_segment(p)) continue;
+    if (p.event_index >= p.seg->events.size()) {
+      p.next_segment();
       continue;
     }
-
-    const LogEvent &e = seg->events[event_index];
-    int cam = camera_for_which_[size_t(e.which)];
-    bool pub = allowed(e.which);
-    if (!pub && cam < 0) {
-      ++event_index;
-      continue;
-    }
-    if (last_mono && (e.mono_time < last_mono || e.mono_time - last_mono > kMaxWaitNs)) anchored = false;
-    double speed = speed_;
-    if (speed > 0) {
-      uint64_t now = conduit::mono_ns();
-      if (!anchored) {
-        anchor_wall = now;
-        anchor_mono = e.mono_time;
-        anchored = true;
-      }
-      uint64_t deadline = anchor_wall + uint64_t((e.mono_time - anchor_mono) / speed);
-      if (deadline > now && !wait_until(deadline)) continue;  // a control came first
-    }
-    if (pub) publish(e);
-    if (cam >= 0) serve_frame(seg, e, cereal::VideoId(cam));
-    if (last_mono && e.mono_time > last_mono && e.mono_time - last_mono <= kMaxWaitNs) {
-      played_ns_ += e.mono_time - last_mono;
-    }
-    last_mono = e.mono_time;
-    current_mono_ = e.mono_time;
-    ++event_index;
+    play_event(p);
   }
   for (auto &c : cameras_) {
     if (c) c->wait_idle();
@@ -379,6 +297,110 @@ void Replay::run() {
     finished_ = true;
   }
   cv_.notify_all();
+}
+
+bool Replay::take_controls(Playhead &p) {
+  std::unique_lock lk(mutex_);
+  if (seek_target_) {
+    current_mono_ = *seek_target_;
+    p.restart_at(*seek_target_, segment_at(*seek_target_));
+    seek_target_.reset();
+    for (auto &c : cameras_) {
+      if (c) c->clear();
+    }
+  }
+  if (paused_) {
+    cv_.wait(lk, [&] { return !paused_ || stop_ || seek_target_; });
+    p.anchored = false;
+    return false;
+  }
+  if (speed_changed_) {
+    speed_changed_ = false;
+    p.anchored = false;
+  }
+  return true;
+}
+
+bool Replay::open_segment(Playhead &p) {
+  if (p.seg_index >= route_.segments().size()) {
+    if (opts_.loop) {
+      uint64_t start = route_start_ + uint64_t(opts_.start * 1e9);
+      p.restart_at(start, segment_at(start));
+    } else {
+      wait_at_the_end();
+    }
+    return false;
+  }
+  const SegmentFiles &files = route_.segments()[p.seg_index];
+  loader_->set_current(p.seg_index);
+  current_segment_ = files.number;
+  std::string error;
+  p.seg = loader_->get(p.seg_index, &error, [&] {
+    std::lock_guard lk(mutex_);
+    return control_pending();
+  });
+  if (!p.seg) {
+    if (error.empty()) return false;  // interrupted by a control
+    if (reported_.insert(files.number).second) {
+      warn("segment " + std::to_string(files.number) + " is damaged, skipped: " + error);
+      ++skipped_;
+    }
+    p.next_segment();
+    p.locate = false;
+    return false;
+  }
+  if (reported_.insert(files.number).second) {
+    for (const auto &w : p.seg->warnings) warn("segment " + std::to_string(files.number) + ": " + w);
+  }
+  if (p.seg_index + 1 == route_.segments().size()) duration_ns_ = p.seg->end_mono() - route_start_;
+  p.event_index = p.locate ? p.seg->find(p.target) : 0;
+  p.locate = false;
+  return true;
+}
+
+// The end of the route: finished until a seek brings playback back (or stop()).
+void Replay::wait_at_the_end() {
+  for (auto &c : cameras_) {
+    if (c) c->wait_idle();
+  }
+  finish_wall_ = conduit::mono_ns();
+  std::unique_lock lk(mutex_);
+  finished_ = true;
+  cv_.notify_all();
+  cv_.wait(lk, [&] { return stop_ || seek_target_.has_value(); });
+  if (stop_) return;
+  finished_ = false;
+  finish_wall_ = 0;
+}
+
+void Replay::play_event(Playhead &p) {
+  const LogEvent &e = p.seg->events[p.event_index];
+  int cam = camera_for_which_[size_t(e.which)];
+  bool pub = allowed(e.which);
+  if (!pub && cam < 0) {
+    ++p.event_index;
+    return;
+  }
+  if (p.last_mono && (e.mono_time < p.last_mono || e.mono_time - p.last_mono > kMaxWaitNs)) p.anchored = false;
+  double speed = speed_;
+  if (speed > 0) {
+    uint64_t now = conduit::mono_ns();
+    if (!p.anchored) {
+      p.anchor_wall = now;
+      p.anchor_mono = e.mono_time;
+      p.anchored = true;
+    }
+    uint64_t deadline = p.anchor_wall + uint64_t((e.mono_time - p.anchor_mono) / speed);
+    if (deadline > now && !wait_until(deadline)) return;  // a control came first
+  }
+  if (pub) publish(e);
+  if (cam >= 0) serve_frame(p.seg, e, cereal::VideoId(cam));
+  if (p.last_mono && e.mono_time > p.last_mono && e.mono_time - p.last_mono <= kMaxWaitNs) {
+    played_ns_ += e.mono_time - p.last_mono;
+  }
+  p.last_mono = e.mono_time;
+  current_mono_ = e.mono_time;
+  ++p.event_index;
 }
 
 }  // namespace replay

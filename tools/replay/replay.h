@@ -100,11 +100,13 @@ class Replay {
   std::vector<VisionStreamType> streams() const;
 
  private:
-  struct Position {
-    size_t segment;  // index into route_.segments()
-    size_t event;
-  };
+  struct Playhead;
+  // The playback thread: controls, then the next segment or event, until stop().
   void run();
+  bool take_controls(Playhead &p);  // false: paused (waited), look again
+  bool open_segment(Playhead &p);   // false: none to play yet, look again
+  void wait_at_the_end();
+  void play_event(Playhead &p);
   bool allowed(cereal::Event::Which which) const { return allowed_[size_t(which)]; }
   // Index of the segment that holds route mono time t.
   size_t segment_at(uint64_t t) const;
