@@ -84,7 +84,7 @@ int Daemon::run() {
   }
   if (stop_) return 0;
   fprintf(stderr, "modeld: connected to %s stream %d: %zu buffers of %zux%zu %s\n", options_.server.c_str(),
-          options_.stream, client.num_buffers, client.buffers[0].width, client.buffers[0].height,
+          options_.stream, client.num_buffers, client.buffers[0].width(), client.buffers[0].height(),
           conduit::pixel_format_name(client.buffers[0].layout.format()));
 
   Mat3 warp{};
@@ -113,10 +113,10 @@ int Daemon::run() {
       calibrated = read_calibration(sm, warp);
       if (!calibrated) fprintf(stderr, "modeld: ignoring liveCalibration: warpMatrix is not 9 finite values\n");
     }
-    if (!calibrated && (warp_w != buf->width || warp_h != buf->height)) {
-      warp = default_warp(int(buf->width), int(buf->height), pipeline_->model_width(), pipeline_->model_height());
-      warp_w = buf->width;
-      warp_h = buf->height;
+    if (!calibrated && (warp_w != buf->width() || warp_h != buf->height())) {
+      warp = default_warp(int(buf->width()), int(buf->height()), pipeline_->model_width(), pipeline_->model_height());
+      warp_w = buf->width();
+      warp_h = buf->height();
     }
 
     Frame frame{buf->addr, buf->layout};

@@ -50,7 +50,7 @@ void fill(VisionBuf *buf, py::buffer data) {
   } else {
     throw visionipc::Error("frame of " + std::to_string(n) + " bytes: expected " + std::to_string(compact.size()) +
                            " (compact " + conduit::pixel_format_name(buf->layout.format()) + " " +
-                           std::to_string(buf->width) + "x" + std::to_string(buf->height) + ") or " +
+                           std::to_string(buf->width()) + "x" + std::to_string(buf->height()) + ") or " +
                            std::to_string(buf->len) + " (padded buffer)");
   }
 }
@@ -82,9 +82,9 @@ PYBIND11_MODULE(_visionipc, m) {
 
   py::class_<PyVisionBuf> vision_buf(m, "VisionBuf");
   vision_buf
-      .def_property_readonly("width", [](const PyVisionBuf &b) { return b.buf->width; })
-      .def_property_readonly("height", [](const PyVisionBuf &b) { return b.buf->height; })
-      .def_property_readonly("stride", [](const PyVisionBuf &b) { return b.buf->stride; })
+      .def_property_readonly("width", [](const PyVisionBuf &b) { return b.buf->width(); })
+      .def_property_readonly("height", [](const PyVisionBuf &b) { return b.buf->height(); })
+      .def_property_readonly("stride", [](const PyVisionBuf &b) { return b.buf->stride(); })
       .def_property_readonly("pixel_format", [](const PyVisionBuf &b) { return conduit::pixel_format_name(b.buf->layout.format()); },
                              "'nv12' (U,V interleaved) or 'yuv420p' (I420: U plane, V plane).")
       .def_property_readonly("u_offset", [](const PyVisionBuf &b) { return b.buf->layout.u_offset; })
@@ -97,7 +97,7 @@ PYBIND11_MODULE(_visionipc, m) {
       .def_property_readonly("data", [](const PyVisionBuf &b) { return b.view(0, {py::ssize_t(b.buf->len)}, {1}); },
                              "The whole padded buffer, 1-D uint8.")
       .def_property_readonly("y", [](const PyVisionBuf &b) {
-        return b.view(0, {py::ssize_t(b.buf->height), py::ssize_t(b.buf->width)}, {py::ssize_t(b.buf->stride), 1});
+        return b.view(0, {py::ssize_t(b.buf->height()), py::ssize_t(b.buf->width())}, {py::ssize_t(b.buf->stride()), 1});
       }, "Y plane, (height, width) uint8 with row stride.")
       .def_property_readonly("u", [](const PyVisionBuf &b) { return chroma_view(b, b.buf->layout.u_offset); },
                              "U plane, (height/2, width/2) uint8 with the chroma row stride and pixel step (any layout).")
@@ -107,7 +107,7 @@ PYBIND11_MODULE(_visionipc, m) {
         if (b.buf->layout.format() != conduit::PixelFormat::kNv12) {
           throw visionipc::Error("uv: the buffer is yuv420p (planar); use u and v");
         }
-        return b.view(b.buf->layout.u_offset, {py::ssize_t(b.buf->height / 2), py::ssize_t(b.buf->width)},
+        return b.view(b.buf->layout.u_offset, {py::ssize_t(b.buf->height() / 2), py::ssize_t(b.buf->width())},
                       {py::ssize_t(b.buf->layout.uv_stride), 1});
       }, "NV12 only: the interleaved UV plane, (height/2, width) uint8 with row stride.");
 
@@ -164,9 +164,9 @@ PYBIND11_MODULE(_visionipc, m) {
       .def("release", [](PyClient &c) { c.client.release(); })
       .def_property_readonly("connected", [](const PyClient &c) { return c.client.connected; })
       .def_property_readonly("num_buffers", [](const PyClient &c) { return c.client.num_buffers; })
-      .def_property_readonly("width", [](const PyClient &c) { return c.client.connected ? c.client.buffers[0].width : 0; })
-      .def_property_readonly("height", [](const PyClient &c) { return c.client.connected ? c.client.buffers[0].height : 0; })
-      .def_property_readonly("stride", [](const PyClient &c) { return c.client.connected ? c.client.buffers[0].stride : 0; })
+      .def_property_readonly("width", [](const PyClient &c) { return c.client.connected ? c.client.buffers[0].width() : 0; })
+      .def_property_readonly("height", [](const PyClient &c) { return c.client.connected ? c.client.buffers[0].height() : 0; })
+      .def_property_readonly("stride", [](const PyClient &c) { return c.client.connected ? c.client.buffers[0].stride() : 0; })
       .def_property_readonly("pixel_format", [](const PyClient &c) -> py::object {
         if (!c.client.connected) return py::none();
         return py::str(conduit::pixel_format_name(c.client.buffers[0].layout.format()));

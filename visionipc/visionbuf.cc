@@ -27,9 +27,6 @@ void VisionBuf::map(const visionipc::BufferLayout &l) {
   addr = static_cast<uint8_t *>(p);
   len = l.len;
   layout = l.frame;
-  width = size_t(layout.width);
-  height = size_t(layout.height);
-  stride = size_t(layout.stride);
   y = addr;
   u = addr + layout.u_offset;
   v = addr + layout.v_offset;

@@ -45,13 +45,16 @@ class VisionBuf {
 
   // The frame as pointers into the mapping (nothing copied).
   conduit::Yuv420Frame frame() const { return conduit::Yuv420Frame::at(addr, layout); }
+  // The layout's luma size and row stride.
+  size_t width() const { return size_t(layout.width); }
+  size_t height() const { return size_t(layout.height); }
+  size_t stride() const { return size_t(layout.stride); }
 
   uint8_t *addr = nullptr;  // start of the mapping
   uint8_t *y = nullptr;     // == addr
   uint8_t *u = nullptr;     // == addr + layout.u_offset
   uint8_t *v = nullptr;     // == addr + layout.v_offset (u + 1 for NV12)
   size_t len = 0;           // bytes in the buffer (whole pages)
-  size_t width = 0, height = 0, stride = 0;  // == layout's, for brevity
   conduit::Yuv420Layout layout;
   size_t idx = 0;  // index within its stream
   VisionStreamType type = VISION_STREAM_ROAD;

@@ -31,7 +31,7 @@ int check_scene_frames(VisionIpcClient &client, camerad::CameraStream stream, co
     VisionIpcBufExtra extra;
     VisionBuf *buf = client.recv(&extra, 100);
     if (!buf) continue;
-    EXPECT_EQ(buf->width, 320u);
+    EXPECT_EQ(buf->width(), 320u);
     EXPECT_EQ(buf->layout.format(), format);
     camerad::render_synthetic(stream, extra.frame_id, ref.frame);
     EXPECT_EQ(conduit::psnr(buf->frame(), ref.frame), 99.0) << "frame " << extra.frame_id << " differs from the scene";
@@ -110,12 +110,12 @@ TEST(CameradProcess, FileSourceReplaysAClipOnEveryCamera) {
   while ((road_shown.size() < size_t(2 * n) || wide_checked < 5) && std::chrono::steady_clock::now() < until) {
     VisionIpcBufExtra extra;
     if (VisionBuf *buf = road.recv(&extra, 50)) {
-      auto st = camerad::read_stamp(buf->y, int(buf->stride), 320, 192);
+      auto st = camerad::read_stamp(buf->y, int(buf->stride()), 320, 192);
       ASSERT_TRUE(st.has_value());
       road_shown[extra.frame_id] = st->frame_id;
     }
     if (VisionBuf *buf = wide.recv(&extra, 50)) {
-      auto st = camerad::read_stamp(buf->y, int(buf->stride), 320, 192);
+      auto st = camerad::read_stamp(buf->y, int(buf->stride()), 320, 192);
       ASSERT_TRUE(st.has_value()) << "the wide camera shows the same clip";
       EXPECT_EQ(st->frame_id, extra.frame_id % n);
       wide_checked++;

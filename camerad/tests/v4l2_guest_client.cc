@@ -173,8 +173,8 @@ int check(VisionIpcClient &client, int n, int camerad_pid) {
   printf("CHECK frames=%d ok=%d bad=%d rising=%d repeats=%d osd_changes=%d p50_us=%.0f dropped=%llu path=%s copies=%llu "
          "layout=%zux%zu/stride%zu/uv_step%d seen=%llx cpu_ms_per_frame=%.3f first_bad=%s\n",
          got, ok, bad, int(rising), repeats, osd_changes, p50, (unsigned long long)client.dropped(), path.c_str(), copies,
-         client.num_buffers ? client.buffers[0].width : 0, client.num_buffers ? client.buffers[0].height : 0,
-         client.num_buffers ? client.buffers[0].stride : 0, client.num_buffers ? client.buffers[0].layout.uv_step : 0, (unsigned long long)seen_mask, cpu_ms_per_frame,
+         client.num_buffers ? client.buffers[0].width() : 0, client.num_buffers ? client.buffers[0].height() : 0,
+         client.num_buffers ? client.buffers[0].stride() : 0, client.num_buffers ? client.buffers[0].layout.uv_step : 0, (unsigned long long)seen_mask, cpu_ms_per_frame,
          first_bad.empty() ? "-" : first_bad.c_str());
   return got == n && bad == 0 ? 0 : 1;
 }

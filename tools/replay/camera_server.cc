@@ -79,10 +79,10 @@ void CameraServer::serve(const Job &job) {
     return;
   }
   try {
-    if (size_t(reader->width()) != buf->width || size_t(reader->height()) != buf->height) {
+    if (size_t(reader->width()) != buf->width() || size_t(reader->height()) != buf->height()) {
       throw FrameError(reader->path() + " is " + std::to_string(reader->width()) + "x" +
-                       std::to_string(reader->height()) + ", the stream was set up as " + std::to_string(buf->width) +
-                       "x" + std::to_string(buf->height));
+                       std::to_string(reader->height()) + ", the stream was set up as " + std::to_string(buf->width()) +
+                       "x" + std::to_string(buf->height()));
     }
     reader->get(job.packet, buf->frame());
   } catch (const FrameError &e) {

@@ -212,7 +212,7 @@ int visionipc_msgq_latency(int samples) {
       for (int k = 0; k < 3; k++) {
         VisionBuf *b = servers[k]->get_buffer(VISION_STREAM_ROAD);
         if (!b) return 1;
-        memset(b->addr, i, b->width * b->height * 3 / 2);
+        memset(b->addr, i, b->width() * b->height() * 3 / 2);
         settle();
         VisionIpcBufExtra extra{uint32_t(i), conduit::mono_ns(), 0, true};
         servers[k]->send(b, &extra);

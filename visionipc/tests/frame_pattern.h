@@ -19,9 +19,9 @@ inline uint8_t *chroma(const VisionBuf *b, uint8_t *p, size_t r, size_t c) {
 }
 
 inline void write_frame(VisionBuf *b, uint32_t frame) {
-  for (size_t r = 0; r < b->height; r++) memset(b->y + r * b->stride, y_byte(frame, r), b->width);
-  for (size_t r = 0; r < b->height / 2; r++) {
-    for (size_t c = 0; c < b->width / 2; c++) {
+  for (size_t r = 0; r < b->height(); r++) memset(b->y + r * b->stride(), y_byte(frame, r), b->width());
+  for (size_t r = 0; r < b->height() / 2; r++) {
+    for (size_t c = 0; c < b->width() / 2; c++) {
       *chroma(b, b->u, r, c) = uv_byte(frame, r);
       *chroma(b, b->v, r, c) = v_byte(frame, r);
     }
@@ -34,14 +34,14 @@ inline bool check_frame(const VisionBuf *b, uint32_t frame) {
   uint32_t stored;
   memcpy(&stored, b->y, sizeof(stored));
   if (stored != frame) return false;
-  for (size_t r = 0; r < b->height; r++) {
-    const uint8_t *row = b->y + r * b->stride;
-    for (size_t c = r == 0 ? sizeof(frame) : 0; c < b->width; c++) {
+  for (size_t r = 0; r < b->height(); r++) {
+    const uint8_t *row = b->y + r * b->stride();
+    for (size_t c = r == 0 ? sizeof(frame) : 0; c < b->width(); c++) {
       if (row[c] != y_byte(frame, r)) return false;
     }
   }
-  for (size_t r = 0; r < b->height / 2; r++) {
-    for (size_t c = 0; c < b->width / 2; c++) {
+  for (size_t r = 0; r < b->height() / 2; r++) {
+    for (size_t c = 0; c < b->width() / 2; c++) {
       if (*chroma(b, b->u, r, c) != uv_byte(frame, r) || *chroma(b, b->v, r, c) != v_byte(frame, r)) return false;
     }
   }

@@ -276,8 +276,8 @@ TEST_F(VisionIpc, TwoStreamsAtOnce) {
     ASSERT_NE(bw, nullptr);
     EXPECT_EQ(er.frame_id, f);
     EXPECT_EQ(ew.frame_id, 100 + f);
-    EXPECT_EQ(br->width, 640u);
-    EXPECT_EQ(bw->width, 320u);
+    EXPECT_EQ(br->width(), 640u);
+    EXPECT_EQ(bw->width(), 320u);
     EXPECT_TRUE(check_frame(br, f));
     EXPECT_TRUE(check_frame(bw, 100 + f));
   }

@@ -90,7 +90,7 @@ TEST_F(VisionIpcOpenCL, KernelReadsTheProducersBytes) {
     VisionBuf *b = client.recv(&got, 5000);
     ASSERT_NE(b, nullptr);
     ASSERT_EQ(got.frame_id, frame);
-    cl_uint w = W, h = H, stride = cl_uint(b->stride), uv_offset = cl_uint(b->layout.u_offset);  // NV12
+    cl_uint w = W, h = H, stride = cl_uint(b->stride()), uv_offset = cl_uint(b->layout.u_offset);  // NV12
     clSetKernelArg(cl.kernel, 0, sizeof(cl_mem), &b->buf_cl);
     clSetKernelArg(cl.kernel, 1, sizeof(cl_mem), &out);
     clSetKernelArg(cl.kernel, 2, sizeof(w), &w);
@@ -104,8 +104,8 @@ TEST_F(VisionIpcOpenCL, KernelReadsTheProducersBytes) {
 
     // Expected: what the producer wrote, row by row, without padding.
     std::vector<uint8_t> expect(out_len);
-    for (uint32_t r = 0; r < H; r++) memcpy(&expect[r * W], wb->y + r * wb->stride, W);
-    for (uint32_t r = 0; r < H / 2; r++) memcpy(&expect[W * H + r * W], wb->u + r * wb->stride, W);
+    for (uint32_t r = 0; r < H; r++) memcpy(&expect[r * W], wb->y + r * wb->stride(), W);
+    for (uint32_t r = 0; r < H / 2; r++) memcpy(&expect[W * H + r * W], wb->u + r * wb->stride(), W);
     ASSERT_EQ(host, expect) << "frame " << frame;
     uint32_t id;
     memcpy(&id, host.data(), sizeof(id));

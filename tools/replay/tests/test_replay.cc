@@ -209,7 +209,7 @@ TEST(Replay, FrameServedAtStartIsTheFrameLoggedThenWithGoodPixels) {
     uint32_t f = extra.frame_id;
     EXPECT_EQ(f, expect);
     EXPECT_EQ(extra.timestamp_sof, fo.start_mono + f * 50'000'000ull);
-    auto stamp = camerad::read_stamp(buf->y, int(buf->stride), int(buf->width), int(buf->height));
+    auto stamp = camerad::read_stamp(buf->y, int(buf->stride()), int(buf->width()), int(buf->height()));
     ASSERT_TRUE(stamp.has_value());
     EXPECT_EQ(stamp->frame_id, f) << "pixels are not those of the announced frame";
     EXPECT_GE(psnr_vs_synthetic(f, buf->frame()), 35.0);
@@ -236,7 +236,7 @@ TEST(Replay, SeekLandsOnTheFrameLoggedAtTheTarget) {
     VisionBuf *buf = client.recv(&extra, 3000);
     ASSERT_NE(buf, nullptr);
     EXPECT_EQ(extra.frame_id, frame_logged_at(t)) << "seek to " << t;
-    auto stamp = camerad::read_stamp(buf->y, int(buf->stride), int(buf->width), int(buf->height));
+    auto stamp = camerad::read_stamp(buf->y, int(buf->stride()), int(buf->width()), int(buf->height()));
     ASSERT_TRUE(stamp.has_value());
     EXPECT_EQ(stamp->frame_id, frame_logged_at(t));
   }
