@@ -6,12 +6,18 @@ import os
 import sys
 
 
-def load_services():
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "services.py")
-  spec = importlib.util.spec_from_file_location("cereal_services", path)
+def load_table(name):
+  """cereal/<name>.py as a module, read without importing the cereal package
+  (which needs the compiled bindings the build is making)."""
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+  spec = importlib.util.spec_from_file_location("cereal_" + name, path)
   mod = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(mod)
-  return mod.SERVICE_LIST
+  return mod
+
+
+def load_services():
+  return load_table("services").SERVICE_LIST
 
 
 def render(services):

@@ -1,17 +1,16 @@
 #!/usr/bin/env python3
 """Writes the C++ stream table (cereal/gen/streams.h) from cereal/streams.py,
 so the table is written down once. Usage: gen_streams_h.py OUTPUT"""
-import importlib.util
 import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_services_h import load_table  # noqa: E402
+
 
 def load_streams():
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "streams.py")
-  spec = importlib.util.spec_from_file_location("cereal_streams", path)
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
+  mod = load_table("streams")
   return mod.CAMERAS, mod.VIDEOS
 
 

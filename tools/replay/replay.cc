@@ -288,6 +288,11 @@ void Replay::run() {
     }
     play_event(p);
   }
+  finish();
+}
+
+// Frames served, then finished: wait_finished() returns.
+void Replay::finish() {
   for (auto &c : cameras_) {
     if (c) c->wait_idle();
   }
@@ -360,13 +365,8 @@ bool Replay::open_segment(Playhead &p) {
 
 // The end of the route: finished until a seek brings playback back (or stop()).
 void Replay::wait_at_the_end() {
-  for (auto &c : cameras_) {
-    if (c) c->wait_idle();
-  }
-  finish_wall_ = conduit::mono_ns();
+  finish();
   std::unique_lock lk(mutex_);
-  finished_ = true;
-  cv_.notify_all();
   cv_.wait(lk, [&] { return stop_ || seek_target_.has_value(); });
   if (stop_) return;
   finished_ = false;

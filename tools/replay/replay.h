@@ -106,6 +106,7 @@ class Replay {
   bool take_controls(Playhead &p);  // false: paused (waited), look again
   bool open_segment(Playhead &p);   // false: none to play yet, look again
   void wait_at_the_end();
+  void finish();
   void play_event(Playhead &p);
   bool allowed(cereal::Event::Which which) const { return allowed_[size_t(which)]; }
   // Index of the segment that holds route mono time t.
