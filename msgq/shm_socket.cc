@@ -337,6 +337,12 @@ ShmSubSocket::ReadResult ShmSubSocket::read_at(uint64_t pos, Out &out, uint64_t 
     if (size == kNoMessageYet) return intact() ? kNothingYet : kLapped;
     if (size == kWrapMarker) {
       if (!intact()) return kLapped;
+      // Every message fits at a lap's start: a marker there is corruption, and
+      // following it would go round the ring forever.
+      if (ring_.offset(pos) == 0) {
+        skip_to_newest();
+        throw Error("msgq topic '" + topic() + "': corrupt wrap marker at the start of the ring; skipped to the newest message");
+      }
       pos = ring_.next_lap(pos);
       continue;
     }

@@ -423,6 +423,23 @@ TEST(MsgqShm, ARingIsCheckedAtThePathItWasAttachedAt) {
   EXPECT_EQ(std::string(m.data(), m.size()), "here");
 }
 
+// A wrap marker where a lap starts (found by the fuzz gate): following it went
+// round the ring forever.
+TEST(MsgqShm, AWrapMarkerAtTheRingStartIsAnErrorNotAHang) {
+  ScopedPrefix prefix("wrapstart");
+  auto sub = SubSocket::create("wrapstart", {.ring_size = 4096});
+  {
+    Ring ring("wrapstart", 4096);
+    ring.message_at(0)->size.store(kWrapMarker);
+  }
+  Message m;
+  EXPECT_THROW(sub->receive(m, 0), Error);
+  auto pub = PubSocket::create("wrapstart", 4096);
+  pub->send("after", 5);
+  ASSERT_TRUE(sub->receive(m, 0));
+  EXPECT_EQ(std::string(m.data(), m.size()), "after");
+}
+
 // overwritten_upto scribbled past the writer: every read looked lapped and receive() spun forever.
 TEST(MsgqShm, ADamagedOverwriteMarkIsAnErrorNotAHang) {
   ScopedPrefix prefix("upto");
