@@ -128,6 +128,7 @@ void run_output(const Output &o, const std::string &server, encoderd::SegmentClo
     }
     frames++;
     stats.dropped = enc->dropped();
+    stats.errors = enc->rejected();
     stats.queue_depth = enc->in_flight();
   }
   if (enc) {

@@ -17,12 +17,9 @@ bool StreamEncoder::accepts(const conduit::Yuv420Frame &frame) const {
 bool StreamEncoder::push(const conduit::Yuv420Frame &frame, const FrameMeta &meta, uint64_t epoch,
                          std::function<void()> release) {
   bool same_run = started_ && epoch == epoch_;
-  if (same_run && meta.frame_id <= last_frame_id_) {
-    if (release) release();
-    return false;
-  }
-  std::optional<SegmentPosition> pos = clock_.locate(meta.frame_id, epoch);
-  if (!pos) {
+  std::optional<SegmentPosition> pos;
+  if ((same_run && meta.frame_id <= last_frame_id_) || !(pos = clock_.locate(meta.frame_id, epoch))) {
+    rejected_++;
     if (release) release();
     return false;
   }

@@ -60,6 +60,7 @@ class StreamEncoder {
   uint32_t dropped() const { return dropped_; }
   uint32_t packets() const { return encode_id_; }
   uint32_t in_flight() const { return uint32_t(in_flight_.size()); }  // frames inside the codec
+  uint32_t rejected() const { return rejected_; }  // frames ignored: out of order, or no place in a segment
 
  private:
   void emit(const EncodedPacket &p);
@@ -71,7 +72,7 @@ class StreamEncoder {
   bool started_ = false;
   uint64_t epoch_ = 0;
   uint32_t last_frame_id_ = 0;
-  uint32_t dropped_ = 0, encode_id_ = 0, segment_ = 0;
+  uint32_t dropped_ = 0, encode_id_ = 0, segment_ = 0, rejected_ = 0;
   uint32_t emit_segment_ = 0, segment_encode_id_ = 0;  // of the last packet out
   // Frames inside the codec (a codec with frame threads returns packets some
   // frames later), by VideoEncoder index: their segment position, the drop

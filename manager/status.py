@@ -6,6 +6,7 @@ Drops are counted where they happen: a camera frame with every buffer held
 (camerad), a frame the encoder could not keep up with (encoderd, per output), a
 message or packet loggerd lost or could not write (loggerd)."""
 import sys
+import time
 
 STATE_SERVICES = ['cameradState', 'encoderdState', 'loggerdState', 'modeldState', 'modelV2']
 
@@ -65,7 +66,6 @@ class StatusLine:
     self.tty = sys.stdout.isatty()
 
   def __call__(self, mgr):
-    import time
     self.sm.update(0)
     if self.sm.recv_frame['loggerdState'] and self.sm['loggerdState'].route:
       self.route = self.sm['loggerdState'].route

@@ -44,7 +44,8 @@ def test_an_encoder_forced_to_drop_reports_the_drops_in_encoderdState_and_the_st
     assert wait_for(lambda: server.num_clients(VISION_STREAM_ROAD) >= 1, 60), 'encoderd never connected'
     frame = np.full(w * h * 3 // 2, 128, dtype=np.uint8)
     # Frames 4..9 never come: encoderd sees them as dropped (it was too slow for them).
-    for i, frame_id in enumerate([0, 1, 2, 3, 10, 11, 12, 13]):
+    # Frame 12 comes again after 13: out of order, ignored and counted as an error.
+    for i, frame_id in enumerate([0, 1, 2, 3, 10, 11, 12, 13, 12]):
       server.send(VISION_STREAM_ROAD, frame, frame_id, 1000 + i, 2000 + i, True)
     assert server.dropped_frames(VISION_STREAM_ROAD) == 0
     assert wait_for(lambda: sm.update(0) or (sm.recv_frame['encoderdState'] and
@@ -54,7 +55,7 @@ def test_an_encoder_forced_to_drop_reports_the_drops_in_encoderdState_and_the_st
     for _ in range(5):
       sm.update(0)
     road = sm['encoderdState'].streams[0]
-    assert (road.name, road.frames, road.dropped, road.queueDepth) == ('road', 8, 6, 0)
+    assert (road.name, road.frames, road.dropped, road.errors, road.queueDepth) == ('road', 8, 6, 1, 0)
     assert road.bytes > 0
     assert 'enc drops road 6' in status_text(sm, 1, 1)
     assert 'encoderd road: 8 frames encoded, 6 dropped' in summary_text(sm)
