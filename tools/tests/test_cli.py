@@ -95,21 +95,22 @@ def test_topics_lists_services_only_unless_all(tool, conduit_prefix):
 
 
 def test_pub_dump_field_and_schema(tool, conduit_prefix):
-  dump = subprocess.Popen([os.path.join(ROOT, 'tools', 'dump'), 'can', '--field', '0.address', '-n', '1', '--timeout', '30'],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  dump_json = subprocess.Popen([os.path.join(ROOT, 'tools', 'dump'), 'can', '--json', '-n', '1', '--timeout', '30'],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  try:
-    tool('pub', '--wait', '30', 'can', '[{"address": 291, "dat": "AQI="}]')
-    assert dump.communicate(timeout=30)[0] == '291\n'
-    ev = json.loads(dump_json.communicate(timeout=30)[0])
-    assert ev['can'] == [{'address': 291, 'busTime': 0, 'dat': 'AQI=', 'src': 0}] and ev['valid'] is True
-    assert isinstance(ev['logMonoTime'], str) and int(ev['logMonoTime']) > 0
-  finally:
-    for p in (dump, dump_json):
-      if p.poll() is None:
-        p.kill()
-        p.wait()
+  def dump_one(*args):
+    """What a dump prints of the one message pub sends once that dump subscribed."""
+    dump = subprocess.Popen([os.path.join(ROOT, 'tools', 'dump'), 'can', '-n', '1', '--timeout', '60', *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+      tool('pub', '--wait', '60', 'can', '[{"address": 291, "dat": "AQI="}]')
+      return dump.communicate(timeout=60)[0]
+    finally:
+      if dump.poll() is None:
+        dump.kill()
+        dump.wait()
+  assert dump_one('--field', '0.address') == '291\n'
+  ev = json.loads(dump_one('--json'))
+  assert ev['can'] == [{'address': 291, 'busTime': 0, 'dat': 'AQI=', 'src': 0}] and ev['valid'] is True
+  assert isinstance(ev['logMonoTime'], str) and int(ev['logMonoTime']) > 0
+  assert dump_one('--json', '--field', '0.dat') == '"AQI="\n'
   for args, needle in [(('pub', 'can', '[{"adress": 1}]'), "unknown field of can.0: adress; did you mean address?"),
                        (('pub', 'can', '[{"dat": "not base64!"}]'), 'can.0.dat: expected base64 text'),
                        (('pub', 'can', '{'), 'the body is not JSON'),
