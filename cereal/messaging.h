@@ -171,9 +171,12 @@ class SubMaster {
   // Subscribes to `services`. update() waits for the services in `poll` (all of
   // them when empty); services in `ignore_alive` count as alive in allAlive().
   // addr: another host, whose bridge relays the services (cereal/remote.h); the
-  // default, 127.0.0.1 or localhost mean this host's bus.
+  // default, 127.0.0.1 or localhost mean this host's bus. frequency: the rate
+  // update() runs at, for freq_ok's bounds (cereal/frequency_tracker.h); 0:
+  // the fastest polled service's. Giving both it and `poll` is an error.
   SubMaster(const std::vector<std::string> &services, const std::vector<std::string> &poll = {},
-            const std::vector<std::string> &ignore_alive = {}, bool conflate = false, const std::string &addr = "");
+            const std::vector<std::string> &ignore_alive = {}, bool conflate = false, const std::string &addr = "",
+            double frequency = 0);
   ~SubMaster();
   SubMaster(SubMaster &&) noexcept;
   SubMaster &operator=(SubMaster &&) noexcept;
@@ -208,13 +211,14 @@ class SubMaster {
 
   // Per service; each throws std::invalid_argument for a service not subscribed.
   bool updated(std::string_view name) const;
-  // Received within the last 10 periods of its frequency (frequency 0: ever
-  // received), as of the last update().
+  // Received within the last 10 periods of its frequency (frequency 0: always),
+  // as of the last update().
   bool alive(std::string_view name) const;
-  // The last message's valid flag (false before the first message).
+  // The last message's valid flag (before the first message: true for a
+  // frequency 0 service, false for others).
   bool valid(std::string_view name) const;
-  // Alive and the mean receive rate over the last second is within 0.8x..1.2x
-  // of the service's frequency (always true for frequency 0).
+  // The receive rate is within openpilot's bounds (cereal/frequency_tracker.h;
+  // always true for frequency 0).
   bool freq_ok(std::string_view name) const;
   uint64_t rcv_time(std::string_view name) const;
   uint64_t rcv_frame(std::string_view name) const;
@@ -246,6 +250,8 @@ class SubMaster {
   // The newest message with its storage (null before the first one).
   std::shared_ptr<const ReceivedEvent> message(std::string_view name) const;
   const std::vector<std::string> &services() const;
+  // The socket of `name` (owned by this SubMaster).
+  msgq::SubSocket &socket(std::string_view name) const;
 
  private:
   struct Impl;  // cereal/submaster.cc

@@ -14,7 +14,8 @@ union member has the service's name (cereal/log.capnp).
               Cap'n Proto and reserved in the ring per message
 
 A service's row index is also its place among a bridge's tcp ports (bridge
-port = base + index, cereal/remote.h): add new services at the end.
+port = base + index, cereal/remote.h; SERVICE_LIST[name].port): add new
+services at the end.
 
 C++ gets the same table from cereal/gen/services.h, generated from this file at
 build time by cereal/gen_services_h.py.
@@ -31,6 +32,13 @@ class Service(NamedTuple):
   decimation: Optional[int]
   ring_size: int
   loan: int = 0
+  name: str = ""
+
+  @property
+  def port(self):
+    """The tcp port of this service on a bridge (base from CONDUIT_BRIDGE_PORT or CONDUIT_PREFIX)."""
+    from cereal._cereal import bridge_port
+    return bridge_port(self.name)
 
 
 _SERVICES = {
@@ -78,4 +86,5 @@ _SERVICES = {
   "modeldState": (True, 1., 1, 64 * KiB),
 }
 
-SERVICE_LIST = {name: Service(*row) for name, row in _SERVICES.items()}
+SERVICE_LIST = {name: Service(*row[:4], loan=row[4] if len(row) > 4 else 0, name=name)
+                for name, row in _SERVICES.items()}

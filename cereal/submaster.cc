@@ -8,6 +8,7 @@
 
 #include "cereal/event_check.h"
 #include "cereal/event_head.h"
+#include "cereal/frequency_tracker.h"
 #include "cereal/messaging.h"
 #include "cereal/remote.h"
 #include "common/clock.h"
@@ -22,31 +23,6 @@ using detail::read_head;
 
 namespace {
 
-// Receive times of about the last second. Receiving only records a time:
-// the rate is judged when someone asks (freq_ok, status).
-struct RateWindow {
-  std::vector<uint64_t> times;  // ring of receive times
-  size_t next = 0;              // where the next time goes
-  uint64_t added = 0;           // times added so far
-  double min_interval_ns = 0, max_interval_ns = 0;  // at 1.2x and at 0.8x the frequency
-  void add(uint64_t t) {
-    times[next] = t;
-    if (++next == times.size()) next = 0;
-    ++added;
-  }
-  // At least 5 samples, and their mean rate within those bounds.
-  bool ok() const {
-    const size_t count = std::min<uint64_t>(added, times.size());
-    if (count < 5) return false;
-    const uint64_t newest = times[next == 0 ? times.size() - 1 : next - 1];
-    // Until the ring is full it has not wrapped: the oldest time is the first.
-    const uint64_t oldest = times[count == times.size() ? next : 0];
-    if (newest <= oldest) return false;
-    const double span_ns = double(newest - oldest), intervals = double(count - 1);
-    return span_ns >= intervals * min_interval_ns && span_ns <= intervals * max_interval_ns;
-  }
-};
-
 // What update() keeps per service; alive and freq_ok follow from it when asked.
 struct State {
   std::string name;
@@ -57,10 +33,10 @@ struct State {
   bool updated = false, valid = false;
   uint64_t rcv_time = 0, rcv_frame = 0, log_mono_time = 0;
   uint64_t alive_window_ns = 0;  // 10 periods; 0 for frequency 0
-  bool ignore_alive = false, polled = false;
+  bool ignore_alive = false, polled = false, seen = false;
   bool in_place = false;  // a loan topic: read as views
   uint64_t bad_messages = 0;
-  RateWindow rate;
+  FrequencyTracker rate;
 };
 
 // Whether every field of m can be read without capnp throwing (event_check.h).
@@ -93,11 +69,11 @@ struct SubMaster::Impl {
   }
   const State &state(std::string_view name) const { return states[index_of(name)]; }
 
+  // A service of frequency 0 (on demand) is always alive and frequency-ok.
   bool is_alive(const State &s) const {
-    const bool seen = s.rate.added != 0;  // every message received adds its time
-    return seen && (s.alive_window_ns == 0 || pass_time - s.rcv_time < s.alive_window_ns);
+    return s.alive_window_ns == 0 || (s.seen && pass_time - s.rcv_time < s.alive_window_ns);
   }
-  bool is_freq_ok(const State &s) const { return s.alive_window_ns == 0 || (is_alive(s) && s.rate.ok()); }
+  bool is_freq_ok(const State &s) const { return s.alive_window_ns == 0 || s.rate.ok(); }
 
   // s.message with its reader set up (null before the first message).
   ReceivedEvent *parsed(const State &s) const {
@@ -190,14 +166,19 @@ struct SubMaster::Impl {
     s.log_mono_time = log_mono_time;
     s.rcv_time = pass_time;
     s.rcv_frame = frame;
-    s.rate.add(s.rcv_time);
+    s.seen = true;
+    s.rate.record(s.rcv_time);
     return true;
   }
 };
 
 SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector<std::string> &poll,
-                     const std::vector<std::string> &ignore_alive, bool conflate, const std::string &addr)
+                     const std::vector<std::string> &ignore_alive, bool conflate, const std::string &addr,
+                     double frequency)
     : impl_(std::make_unique<Impl>()) {
+  if (frequency > 0 && !poll.empty()) {
+    throw std::invalid_argument("SubMaster: give frequency or poll, not both (the polled services set the rate)");
+  }
   static const bool layout_checked = (detail::check_event_layout(), true);
   (void)layout_checked;
   Impl &d = *impl_;
@@ -219,13 +200,8 @@ SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector
     }
     s.in_place = s.service->loan != 0;
     const double hz = s.service->frequency;
-    if (hz > 0.0) {
-      s.alive_window_ns = uint64_t(std::ceil(10.0 / hz * 1e9));
-      s.rate.min_interval_ns = 1e9 / (1.2 * hz);
-      s.rate.max_interval_ns = 1e9 / (0.8 * hz);
-    }
-    // About one second of receive times, at least enough to measure a rate.
-    s.rate.times.resize(std::max<size_t>(5, size_t(std::ceil(hz)) + 1));
+    if (hz > 0.0) s.alive_window_ns = uint64_t(std::ceil(10.0 / hz * 1e9));
+    s.valid = hz == 0.0;
   }
   for (const std::string &name : ignore_alive) d.states[d.index_of(name)].ignore_alive = true;
 
@@ -236,12 +212,21 @@ SubMaster::SubMaster(const std::vector<std::string> &services, const std::vector
     for (size_t i = 0; i < services.size(); ++i) d.states[i].socket = std::move(remote[i]);
     d.poller = std::make_unique<msgq::ZmqPoller>();
   }
+  double update_hz = frequency;
   for (const std::string &name : poll.empty() ? services : poll) {
     State &s = d.states[d.index_of(name)];
     if (!s.polled) d.poller->add(*s.socket);
     s.polled = true;
+    if (frequency <= 0) update_hz = std::max(update_hz, s.service->frequency);
+  }
+  // As openpilot: a service counts as polled for its bounds only when named in `poll`.
+  for (State &s : d.states) {
+    const bool named = std::find(poll.begin(), poll.end(), s.name) != poll.end();
+    s.rate = FrequencyTracker(s.service->frequency, update_hz, named);
   }
 }
+
+msgq::SubSocket &SubMaster::socket(std::string_view name) const { return *impl_->state(name).socket; }
 
 SubMaster::~SubMaster() = default;
 SubMaster::SubMaster(SubMaster &&) noexcept = default;

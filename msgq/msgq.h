@@ -50,6 +50,23 @@
 // When to use which: copies for small messages (up to tens of KiB: the copy
 // is cheap, and the reader owns the result), loans for large ones (a copy
 // costs more than the wake-up; tools/bench/run msgq measures both).
+//
+// Lockstep (fake events; what process replay drives a process with): a
+// subscriber in lockstep mode (SubOptions::lockstep, by default on in a
+// process started with CONDUIT_LOCKSTEP=1) tells its topic when it is done
+// with what it took: whenever it is about to wait for the next message (a
+// receive() or poll() that finds nothing), or on done(). Its waits ignore
+// their timeout, so the process runs on the messages it is fed, never on
+// the clock; a signal ends such a wait as a timeout would (to stop cleanly).
+// The feeder sends one message and calls wait_lockstep(): back when every
+// lockstep subscriber of the topic has taken it and gone back to wait. A
+// process's stop handler calls stop_lockstep_waits(), as a signal that comes
+// just before a wait begins cannot end it.
+//
+//   pub->send(bytes, n);
+//   while (!pub->wait_lockstep(100)) check_process_alive();
+//
+// Shared memory only: on ZMQ, wait_lockstep() and all_readers_updated() throw.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -62,6 +79,11 @@ namespace msgq {
 
 struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+
+// A second live publisher on a topic (PubSocket::create).
+struct MultiplePublishersError : Error {
+  using Error::Error;
 };
 
 // Ring size of a topic created without an explicit size.
@@ -144,12 +166,29 @@ class PubSocket {
   virtual const std::string &topic() const = 0;
   // Number of subscribers attached right now (-1 when the backend cannot tell).
   virtual int subscriber_count() const = 0;
+  // Whether every live subscriber has taken every message sent so far.
+  virtual bool all_readers_updated() const;
+  // Waits until at least one lockstep subscriber is attached and every one
+  // has taken every message sent so far and is done with it (see above).
+  // timeout_ms as in SubSocket::receive(); false on timeout. Subscribers
+  // whose process died do not count.
+  virtual bool wait_lockstep(int timeout_ms);
 };
+
+// Whether subscribers created from now on in this process are in lockstep
+// mode by default: CONDUIT_LOCKSTEP=1 in the environment, unless set here.
+bool lockstep_default();
+void set_lockstep_default(bool on);
+// Async-signal-safe: from now on this process's lockstep waits end at once
+// (within 100 ms for one under way), as timeouts.
+void stop_lockstep_waits();
+bool lockstep_waits_stopped();
 
 struct SubOptions {
   bool conflate = false;                // receive only the newest message
   size_t ring_size = kDefaultRingSize;  // used only if this subscriber creates the topic
   bool local = false;                   // shared memory even when ZMQ=1
+  bool lockstep = lockstep_default();   // see Lockstep above (shared memory only)
 };
 
 class SubSocket {
@@ -171,6 +210,9 @@ class SubSocket {
   // hostile peer of a zmq link (too short, or a part of a multi-part message).
   // Always 0 on shared memory.
   virtual uint64_t malformed() const { return 0; }
+  // Lockstep mode: done with every message taken so far (receive() and
+  // poll() say so themselves before they wait). A no-op otherwise.
+  virtual void done() {}
   virtual const std::string &topic() const = 0;
 };
 

@@ -30,7 +30,7 @@
 namespace msgq {
 
 constexpr uint64_t kRingMagic = 0x3151474d54444e43ull;  // "CNDTMGQ1"
-constexpr uint32_t kRingVersion = 2;
+constexpr uint32_t kRingVersion = 3;
 constexpr size_t kHeaderBytes = 8192;
 constexpr uint32_t kWrapMarker = 0xffffffffu;
 constexpr uint32_t kNoMessageYet = 0xfffffffeu;
@@ -45,6 +45,10 @@ static_assert(sizeof(MessageHeader) == 16);
 struct alignas(64) SubscriberSlot {
   std::atomic<uint64_t> owner;     // pid << 32 | low 32 bits of start ticks; 0 = free
   std::atomic<uint64_t> read_seq;  // next seq this subscriber wants (for tools)
+  // Lockstep subscribers (msgq.h) only: 0 until it first waits, then done with
+  // every message below done_seq - 1.
+  std::atomic<uint64_t> done_seq;
+  std::atomic<uint32_t> lockstep;
 };
 
 struct RingHeader {
@@ -71,6 +75,9 @@ struct RingHeader {
 
   alignas(64) std::atomic<uint32_t> futex_word;
   std::atomic<uint64_t> sleepers;  // bit i: subscriber slot i is (about to be) asleep
+
+  // Bumped by a lockstep subscriber when it is done; a publisher in wait_lockstep() sleeps on it.
+  alignas(64) std::atomic<uint32_t> done_word;
 
   SubscriberSlot slots[kMaxSubscribers];
 };

@@ -28,6 +28,9 @@ static void copy_out(void *dst, const void *src, size_t size) {
   for (; i < size; i += 8) memcpy(d + i, s + i, 8);  // the last word or two, padding included
 }
 
+static int remaining_ms(uint64_t deadline_ns);
+static uint64_t deadline_after(int timeout_ms);
+
 // ---------------------------------------------------------------- publisher
 
 // How far ahead of the bytes it overwrites the publisher declares them.
@@ -39,7 +42,7 @@ ShmPubSocket::ShmPubSocket(const std::string &topic, size_t ring_size)
   uint64_t current = h->publisher.load();
   while (true) {
     if (current != 0 && owner_alive(current)) {
-      throw Error("msgq topic '" + topic + "' already has a live publisher (pid " +
+      throw MultiplePublishersError("msgq topic '" + topic + "' already has a live publisher (pid " +
                   std::to_string(current >> 32) + "); one publisher per topic");
     }
     if (h->publisher.compare_exchange_weak(current, owner_)) break;
@@ -96,6 +99,42 @@ void ShmPubSocket::make_newest(uint64_t start, uint64_t end) {
 ShmPubSocket::~ShmPubSocket() {
   uint64_t me = owner_;
   ring_.header()->publisher.compare_exchange_strong(me, 0);
+}
+
+bool ShmPubSocket::all_readers_updated() const {
+  const RingHeader *h = ring_.header();
+  const uint64_t sent = h->write_seq.load(std::memory_order_acquire);
+  for (const SubscriberSlot &s : h->slots) {
+    const uint64_t owner = s.owner.load();
+    if (owner != 0 && s.read_seq.load(std::memory_order_acquire) < sent && owner_alive(owner)) return false;
+  }
+  return true;
+}
+
+// Sleeps on done_word in slices: a subscriber whose process died is noticed
+// (and no longer counted) at the end of a slice, so the check for liveness
+// stays off the path of a subscriber that answers at once.
+bool ShmPubSocket::wait_lockstep(int timeout_ms) {
+  constexpr int kSliceMs = 100;
+  RingHeader *h = ring_.header();
+  const uint64_t deadline = deadline_after(timeout_ms);
+  for (bool check_alive = false;; check_alive = true) {
+    const uint32_t seen = h->done_word.load(std::memory_order_seq_cst);
+    const uint64_t sent = h->write_seq.load(std::memory_order_acquire);
+    int waiting = 0, done = 0;
+    for (const SubscriberSlot &s : h->slots) {
+      const uint64_t owner = s.owner.load();
+      if (owner == 0 || !s.lockstep.load(std::memory_order_acquire)) continue;
+      const bool is_done = s.done_seq.load(std::memory_order_acquire) > sent;
+      if (!is_done && check_alive && !owner_alive(owner)) continue;
+      waiting++;
+      done += is_done;
+    }
+    if (waiting > 0 && done == waiting) return true;
+    const int left = remaining_ms(deadline);
+    if (left == 0 || timeout_ms == 0) return false;
+    futex_wait(&h->done_word, seen, left < 0 ? kSliceMs : std::min(left, kSliceMs));
+  }
 }
 
 int ShmPubSocket::subscriber_count() const {
@@ -227,12 +266,28 @@ ShmSubSocket::ShmSubSocket(const std::string &topic, SubOptions opts) : ring_(to
   read_pos_ = h->write_pos.load(std::memory_order_acquire);
   next_seq_ = h->write_seq.load(std::memory_order_relaxed);
   h->slots[slot_].read_seq.store(next_seq_, std::memory_order_relaxed);
+  // Not done with anything until it first waits (or calls done()).
+  h->slots[slot_].done_seq.store(0, std::memory_order_relaxed);
+  h->slots[slot_].lockstep.store(opts.lockstep, std::memory_order_release);
+}
+
+void ShmSubSocket::done() {
+  if (!opts_.lockstep) return;
+  RingHeader *h = ring_.header();
+  h->slots[slot_].done_seq.store(next_seq_ + 1, std::memory_order_release);
+  h->done_word.fetch_add(1, std::memory_order_seq_cst);
+  futex_wake_all(&h->done_word);
 }
 
 ShmSubSocket::~ShmSubSocket() {
   RingHeader *h = ring_.header();
   h->sleepers.fetch_and(~(uint64_t(1) << slot_));
+  h->slots[slot_].lockstep.store(0);
   h->slots[slot_].owner.store(0);
+  if (opts_.lockstep) {  // a publisher waiting for it stops counting it
+    h->done_word.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake_all(&h->done_word);
+  }
 }
 
 void ShmSubSocket::set_sleeping(bool sleeping) {
@@ -431,18 +486,29 @@ bool ShmSubSocket::receive_view(MessageView &view, int timeout_ms) {
 }
 
 // Out of line: a subscriber that polls or streams never comes here.
+// Lockstep waits (msgq.h) have no deadline; they sleep in slices, to see
+// stop_lockstep_waits() from a signal that came just before a wait began.
+constexpr int kLockstepSliceMs = 100;
+
 template <class Out>
 bool ShmSubSocket::wait_and_read(Out &msg, int timeout_ms) {
   RingHeader *h = ring_.header();
-  const uint64_t deadline = deadline_after(timeout_ms);
+  const bool lockstep = opts_.lockstep;
+  if (lockstep) done();
+  const uint64_t deadline = lockstep ? 0 : deadline_after(timeout_ms);
   while (true) {
+    if (lockstep && lockstep_waits_stopped()) return false;
     set_sleeping(true);
     uint32_t seen = h->futex_word.load(std::memory_order_seq_cst);
     bool got = try_read(msg);
-    int wait_ms = got ? 0 : remaining_ms(deadline);
-    if (wait_ms != 0) futex_wait(&h->futex_word, seen, wait_ms);
+    int wait_ms = got ? 0 : (lockstep ? kLockstepSliceMs : remaining_ms(deadline));
+    const bool interrupted = wait_ms != 0 && futex_wait(&h->futex_word, seen, wait_ms);
     set_sleeping(false);
     if (got || try_read(msg)) return true;
+    if (lockstep) {
+      if (interrupted) return false;
+      continue;
+    }
     if (wait_ms == 0) {
       check_after_timeout();
       return false;
@@ -473,17 +539,24 @@ const std::vector<SubSocket *> &ShmPoller::poll(int timeout_ms) {
   };
   if (collect() || timeout_ms == 0 || sockets_.empty()) return ready_;
 
-  const uint64_t deadline = deadline_after(timeout_ms);
+  bool lockstep = false;
+  for (ShmSubSocket *s : sockets_) {
+    s->done();
+    lockstep |= s->lockstep();
+  }
+  const uint64_t deadline = lockstep ? 0 : deadline_after(timeout_ms);
   while (true) {
+    if (lockstep && lockstep_waits_stopped()) return ready_;
     for (size_t i = 0; i < sockets_.size(); i++) {
       sockets_[i]->set_sleeping(true);
       seen_[i] = words_[i]->load(std::memory_order_seq_cst);
     }
     bool got = collect();
-    int wait_ms = got ? 0 : remaining_ms(deadline);
-    if (wait_ms != 0) futex_wait_any(words_.data(), seen_.data(), words_.size(), wait_ms);
+    int wait_ms = got ? 0 : (lockstep ? kLockstepSliceMs : remaining_ms(deadline));
+    const bool interrupted = wait_ms != 0 && futex_wait_any(words_.data(), seen_.data(), words_.size(), wait_ms);
     for (ShmSubSocket *s : sockets_) s->set_sleeping(false);
-    if (got || collect()) return ready_;
+    if (got || collect() || (interrupted && lockstep)) return ready_;
+    if (lockstep) continue;
     if (wait_ms == 0) {
       for (ShmSubSocket *s : sockets_) s->check_after_timeout();
       return ready_;

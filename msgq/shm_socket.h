@@ -19,6 +19,8 @@ class ShmPubSocket final : public PubSocket {
   bool on_loan() const override { return on_loan_; }
   const std::string &topic() const override { return ring_.topic(); }
   int subscriber_count() const override;
+  bool all_readers_updated() const override;
+  bool wait_lockstep(int timeout_ms) override;
 
  private:
   struct Place {
@@ -47,11 +49,13 @@ class ShmSubSocket final : public SubSocket {
   bool receive_view(MessageView &view, int timeout_ms) override;
   uint64_t lost() const override { return lost_; }
   const std::string &topic() const override { return ring_.topic(); }
+  void done() override;
 
   // For the Poller.
   bool ready() const;
   std::atomic<uint32_t> *futex_word() const { return &ring_.header()->futex_word; }
   void set_sleeping(bool sleeping);
+  bool lockstep() const { return opts_.lockstep; }
 
  private:
   enum ReadResult { kRead, kNothingYet, kLapped };

@@ -1,4 +1,5 @@
 // Chooses the backend behind msgq.h: shared memory, or libzmq when ZMQ=1.
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -6,6 +7,32 @@
 #include "msgq/zmq_socket.h"
 
 namespace msgq {
+
+namespace {
+std::atomic<int> lockstep_override{-1};  // -1: follow the environment
+std::atomic<bool> lockstep_stopped{false};
+static_assert(std::atomic<bool>::is_always_lock_free);  // set from signal handlers
+}
+
+void stop_lockstep_waits() { lockstep_stopped.store(true, std::memory_order_relaxed); }
+bool lockstep_waits_stopped() { return lockstep_stopped.load(std::memory_order_relaxed); }
+
+bool lockstep_default() {
+  const int o = lockstep_override.load(std::memory_order_relaxed);
+  if (o >= 0) return o != 0;
+  const char *v = getenv("CONDUIT_LOCKSTEP");
+  return v && *v && strcmp(v, "0") != 0;
+}
+
+void set_lockstep_default(bool on) { lockstep_override.store(on ? 1 : 0); }
+
+bool PubSocket::all_readers_updated() const {
+  throw Error("msgq topic '" + topic() + "': all_readers_updated() needs the shared-memory backend");
+}
+
+bool PubSocket::wait_lockstep(int) {
+  throw Error("msgq topic '" + topic() + "': lockstep needs the shared-memory backend");
+}
 
 bool zmq_backend() {
   const char *z = getenv("ZMQ");

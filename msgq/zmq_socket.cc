@@ -99,10 +99,10 @@ ZmqPubSocket::ZmqPubSocket(const std::string &topic, size_t ring_size, const Zmq
     usleep(5000);
   }
   if (rc != 0) {
-    Error e = zmq_errno() == EADDRINUSE
-                  ? Error("msgq (zmq) topic '" + topic + "' already has a publisher (" + ep + " in use)")
-                  : zmq_error("cannot bind " + ep, topic);
+    const bool in_use = zmq_errno() == EADDRINUSE;
+    Error e = in_use ? Error("") : zmq_error("cannot bind " + ep, topic);
     zmq_close(sock_);
+    if (in_use) throw MultiplePublishersError("msgq (zmq) topic '" + topic + "' already has a publisher (" + ep + " in use)");
     throw e;
   }
 }

@@ -15,22 +15,47 @@ overwritten meanwhile, and counts in sm.lost). sock.receive_view() gives a
 MessageView (memoryview/numpy/log_from_bytes over the ring; view.intact()
 after reading). Bad input raises:
 TypeError (wrong Python type for a field), ValueError/CapnpError (malformed
-message, inactive union member), KeyError/ValueError (unknown service).
+message, inactive union member, a list member initialized without a size),
+KeyError/ValueError (unknown service), MsgqError (socket errors; its subclass
+MultiplePublishersError for a second live publisher on a topic).
+
+Lockstep (fake events, msgq/msgq.h): a process started with
+CONDUIT_LOCKSTEP=1 (or after toggle_fake_events(True)) has lockstep
+subscribers; a feeder sends one message and waits with
+pub.wait_lockstep(timeout_ms) (PubMaster.wait_lockstep(service)) until the
+process took it and went back to wait. sock.done() says "done" early. A lockstep
+process stops on a signal once stop_lockstep_on_signal(signum) follows its
+signal.signal(signum, handler) (common/process.py does both).
 """
+import gc
+import time
 import weakref
 from collections.abc import Mapping
 
 from cereal import log
-from cereal._cereal import (DEFAULT_RING_SIZE, CapnpError, MsgqError, Poller, PubSocket, SubSocket,
+from cereal._cereal import (DEFAULT_RING_SIZE, CapnpError, MsgqError, MultiplePublishersError, Poller,
                             remove_unused_topics, zmq_backend)
+from cereal._cereal import PubSocket as _PubSocket
 from cereal._cereal import SubMaster as _SubMaster
+from cereal._cereal import SubSocket as _SubSocket
+from cereal._cereal import lockstep_default
 from cereal._cereal import new_event as _new_event
+from cereal._cereal import set_lockstep_default as _set_lockstep_default
+from cereal._cereal import stop_lockstep_on_signal
 from cereal.services import SERVICE_LIST
 
+# openpilot's names for the same errors.
+MessagingError = IpcError = MsgqError
+KjException = CapnpError
+NO_TRAVERSAL_LIMIT = 2**64 - 1
+
 __all__ = [
-  "CapnpError", "MsgqError", "Poller", "PubMaster", "PubSocket", "SERVICE_LIST", "SubMaster", "SubSocket",
-  "drain_sock", "drain_sock_raw", "log_from_bytes", "new_message", "pub_sock", "recv_one", "recv_one_or_none",
-  "recv_one_retry", "recv_sock", "remove_unused_topics", "sub_sock", "zmq_backend",
+  "CapnpError", "Context", "IpcError", "KjException", "MessagingError", "MsgqError", "MultiplePublishersError",
+  "Poller", "PubMaster", "PubSocket", "SERVICE_LIST", "SubMaster", "SubSocket", "context", "drain_sock",
+  "drain_sock_raw", "lockstep_default", "log_from_bytes", "new_message", "pub_sock", "recv_one",
+  "recv_one_or_none", "recv_one_retry", "recv_sock", "remove_unused_topics", "stop_lockstep_on_signal", "sub_sock",
+  "toggle_fake_events",
+  "zmq_backend",
 ]
 
 
@@ -53,10 +78,61 @@ def _ring_size(endpoint):
   return service.ring_size if service is not None else DEFAULT_RING_SIZE
 
 
+def _take_topic(connect):
+  """connect(), once more after a garbage collection if a publisher object of
+  this process that nothing references any more (in a reference cycle) still
+  holds the topic. A second live publisher stays an error."""
+  try:
+    return connect()
+  except MultiplePublishersError:
+    gc.collect()
+    return connect()
+
+
+class Context:
+  """openpilot's socket context. msgq needs none; connect() takes one to read alike."""
+
+  def term(self):
+    pass
+
+
+context = Context()
+
+
+class PubSocket(_PubSocket):
+  """A publisher: PubSocket(endpoint), or PubSocket() then connect(context, endpoint)."""
+
+  def __init__(self, endpoint=None, ring_size=None):
+    if endpoint is None:
+      super().__init__()
+    else:
+      _take_topic(lambda: super(PubSocket, self).__init__(endpoint, ring_size or _ring_size(endpoint)))
+
+  def connect(self, context, endpoint, segment_size=0):
+    _take_topic(lambda: self._connect(endpoint, segment_size or _ring_size(endpoint)))
+
+
+class SubSocket(_SubSocket):
+  """A subscriber: SubSocket(endpoint, ...), or SubSocket() then
+  connect(context, endpoint, addr, conflate); setTimeout(ms) for receive()."""
+
+  def connect(self, context, endpoint, addr="127.0.0.1", conflate=False, segment_size=0):
+    if isinstance(addr, bytes):
+      addr = addr.decode()
+    self._connect(endpoint, conflate, segment_size or _ring_size(endpoint), _host(addr))
+
+
+def toggle_fake_events(enabled):
+  """Lockstep mode for the subscribers this process creates from now on
+  (CONDUIT_LOCKSTEP=1 in a child's environment does it for the child)."""
+  _set_lockstep_default(bool(enabled))
+
+
 def new_message(service=None, size=None, **kwargs):
-  """An Event builder stamped now (logMonoTime, CLOCK_MONOTONIC ns), valid=True unless
-  given, with the union member `service` initialized (a list of `size` if given)
-  unless kwargs already set it. For a loan service published in this process,
+  """An Event builder stamped now (logMonoTime, CLOCK_MONOTONIC ns), valid=False
+  unless given (as in openpilot: the sender sets it), with the union member
+  `service` initialized (a list of `size` if given; CapnpError for a list
+  without one) unless kwargs already set it. For a loan service published in this process,
   it is built in place in the topic's ring: send it once, on that socket, and
   do not change it after."""
   if service in _LOAN_SERVICES:
@@ -70,18 +146,18 @@ def log_from_bytes(dat, traversal_limit_in_words=None):
   return log.Event.from_bytes(dat, traversal_limit_in_words=traversal_limit_in_words)
 
 
-def pub_sock(endpoint):
-  sock = PubSocket(endpoint, _ring_size(endpoint))
+def pub_sock(endpoint, segment_size=0):
+  sock = PubSocket(endpoint, segment_size or _ring_size(endpoint))
   if endpoint in _LOAN_SERVICES:
     _lenders[endpoint] = sock
   return sock
 
 
-def sub_sock(endpoint, poller=None, addr="127.0.0.1", conflate=False, timeout=None):
+def sub_sock(endpoint, poller=None, addr="127.0.0.1", conflate=False, timeout=None, segment_size=0):
   """A subscriber of `endpoint`. timeout: ms that receive() waits (None: forever).
   addr: another host, whose bridge (`bridge --publish`) relays the service;
   MsgqError says what is wrong when it cannot (no bridge there, not published)."""
-  sock = SubSocket(endpoint, conflate=conflate, ring_size=_ring_size(endpoint),
+  sock = SubSocket(endpoint, conflate=conflate, ring_size=segment_size or _ring_size(endpoint),
                    timeout_ms=-1 if timeout is None else int(timeout), addr=_host(addr))
   if poller is not None:
     poller.registerSocket(sock)
@@ -163,7 +239,7 @@ def _unknown(services, what):
 
 
 class SubMaster:
-  """Subscribes to services and keeps the newest message of each.
+  """Subscribes to services and keeps the newest message of each, as openpilot's.
 
     sm = SubMaster(['modelV2', 'can'])
     while True:
@@ -172,33 +248,43 @@ class SubMaster:
         print(sm['modelV2'].frameId, sm.recv_time['modelV2'])
 
   SubMaster(services, poll=None, ignore_alive=None, ignore_avg_freq=None,
-  ignore_valid=None, addr="127.0.0.1", conflate=False): services are names of
-  cereal/services.py (ValueError for unknown ones); poll: the services whose
-  messages end update()'s wait (default all); ignore_*: services left out of
-  all_alive()/all_freq_ok()/all_valid(); conflate: keep only the newest
-  message in the ring.
+  ignore_valid=None, addr="127.0.0.1", frequency=None, conflate=False):
+  services are names of cereal/services.py (ValueError for unknown ones);
+  poll: the services whose messages end update()'s wait (default all);
+  ignore_*: services left out of all_alive()/all_freq_ok()/all_valid();
+  frequency: the loop's rate for freq_ok when poll is not given; conflate:
+  keep only the newest message in the ring.
 
   update(timeout=100, now_ns=None) waits up to timeout ms (0: no wait, -1:
-  forever) for a service in `poll` (all when None), then takes at most one new
-  message per service; now_ns replaces the receive time (replay, tests).
-  Per service, dicts kept current by every update: updated, alive, valid,
-  freq_ok. Mappings read on access: recv_time (s, monotonic), recv_time_ns,
-  recv_frame, logMonoTime, lost, bad_messages. sm[name] is the newest message's
-  union member; on a loan service it is read in place: sm.intact(name) after
-  reading says whether what was read was whole. addr: another host, whose
-  bridge relays the services (receive times are this host's; lost counts
-  what never arrived from there).
+  forever) for a service in `poll` (a name or a list; all services when None),
+  then takes at most one new message per service; now_ns replaces the receive
+  time (replay, tests). frame counts updates: -1 before the first.
+  Dicts kept current by every update: updated, alive, valid, freq_ok (a
+  frequency-0 service is always alive and frequency-ok, and valid until a
+  message says otherwise). Mappings read on access: recv_time (s, monotonic),
+  recv_time_ns, recv_frame, logMonoTime, seen, data (= sm[name]), sock (the
+  SubSocket of each service), lost, bad_messages. freq_ok follows openpilot's
+  bounds for the SubMaster's loop rate: `frequency`, or the fastest polled
+  service's (cereal/frequency_tracker.h). sm[name] is the newest message's union
+  member; on a loan service it is read in place: sm.intact(name) after reading
+  says whether what was read was whole. addr: another host, whose bridge relays
+  the services (receive times are this host's; lost counts what never arrived
+  from there).
   """
 
   def __init__(self, services, poll=None, ignore_alive=None, ignore_avg_freq=None, ignore_valid=None,
-               addr="127.0.0.1", conflate=False):
+               addr="127.0.0.1", frequency=None, conflate=False):
     self.services = list(services)
     _unknown(self.services, "SubMaster")
     poll = [poll] if isinstance(poll, str) else list(poll or [])
+    if frequency is not None and poll:
+      raise ValueError("SubMaster: give frequency or poll, not both (the polled services set the rate)")
     self.ignore_alive = list(ignore_alive or [])
-    self.ignore_avg_freq = list(ignore_avg_freq or [])
+    self.ignore_average_freq = self.ignore_avg_freq = list(ignore_avg_freq or [])
     self.ignore_valid = list(ignore_valid or [])
-    self._sm = sm = _SubMaster(self.services, poll, self.ignore_alive, conflate, log.Event, _host(addr))
+    self.non_polled_services = set(self.services) - set(poll) if poll else set()
+    self._sm = sm = _SubMaster(self.services, poll, self.ignore_alive, conflate, log.Event, _host(addr),
+                               float(frequency or 0))
     # update(timeout=100, now_ns=None) is the C++ call itself: no Python frame and no
     # pybind11 dispatch on the hot path.
     self.update = sm.bound_update()
@@ -210,10 +296,12 @@ class SubMaster:
     # Per message and rarely read: looked up when indexed rather than stored by every update.
     self.recv_time = _View(sm.rcv_time_s, self.services)
     self.recv_time_ns = _View(sm.rcv_time, self.services)
-    self.recv_frame = _View(sm.rcv_frame, self.services)
+    self.recv_frame = _View(lambda s: max(sm.rcv_frame(s) - 1, 0), self.services)  # as frame
     self.logMonoTime = _View(sm.logMonoTime, self.services)
+    self.seen = _View(lambda s: sm.rcv_frame(s) > 0, self.services)
     self.lost = _View(sm.lost, self.services)
     self.bad_messages = _View(sm.bad_messages, self.services)
+    self.sock = {s: sm.socket(s) for s in self.services}
 
   def update(self, timeout=100, now_ns=None):
     """Waits up to `timeout` ms (0: no wait, -1: forever) for a message of a
@@ -223,9 +311,15 @@ class SubMaster:
     return self._sm.bound_update()(timeout, now_ns)
 
   @property
+  def data(self):
+    """{service: sm[service]}, read on access (a property: a stored view would
+    tie the SubMaster into a reference cycle and keep its sockets after del)."""
+    return _View(self.__getitem__, self.services)
+
+  @property
   def frame(self):
-    """How many times update() was called."""
-    return self._sm.frame()
+    """How many times update() was called, minus one (-1 before the first), as in openpilot."""
+    return self._sm.frame() - 1
 
   def updated_services(self):
     """The services that got a message in the last update()."""
@@ -256,23 +350,20 @@ class SubMaster:
     services; for loan services, ask after reading sm[service]."""
     return self._sm.intact(service)
 
+  def _check_avg_freq(self, s):
+    return SERVICE_LIST[s].frequency > 0.99 and s not in self.ignore_avg_freq and s not in self.ignore_alive
+
   def all_alive(self, service_list=None):
     """True when every service (of service_list, default all) got a message recently enough for its rate."""
-    names = self.services if service_list is None else service_list
-    names = [s for s in names if s not in self.ignore_alive]
-    return not names or self._sm.all_alive(names)
+    return all(self.alive[s] for s in (service_list or self.services) if s not in self.ignore_alive)
 
   def all_freq_ok(self, service_list=None):
-    """True when every service arrives at about its services.py frequency."""
-    names = self.services if service_list is None else service_list
-    names = [s for s in names if s not in self.ignore_avg_freq and s not in self.ignore_alive]
-    return not names or self._sm.all_freq_ok(names)
+    """True when every service with a rate of 1 Hz or more arrives within openpilot's bounds."""
+    return all(self.freq_ok[s] for s in (service_list or self.services) if self._check_avg_freq(s))
 
   def all_valid(self, service_list=None):
     """True when the newest message of every service has valid set."""
-    names = self.services if service_list is None else service_list
-    names = [s for s in names if s not in self.ignore_valid]
-    return not names or self._sm.all_valid(names)
+    return all(self.valid[s] for s in (service_list or self.services) if s not in self.ignore_valid)
 
   def all_checks(self, service_list=None):
     """all_alive() and all_freq_ok() and all_valid()."""
@@ -296,3 +387,20 @@ class PubMaster:
 
   def subscriber_count(self, service):
     return self.sock[service].subscriber_count()
+
+  def all_readers_updated(self, service):
+    return self.sock[service].all_readers_updated()
+
+  def wait_for_readers_to_update(self, service, timeout, dt=0.05):
+    """Whether every subscriber took every message of `service` within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not self.sock[service].all_readers_updated():
+      if time.monotonic() >= deadline:
+        return False
+      time.sleep(dt)
+    return True
+
+  def wait_lockstep(self, service, timeout=None):
+    """Lockstep: waits until every lockstep subscriber of `service` took every
+    message sent and went back to wait (msgq/msgq.h); False after `timeout` s."""
+    return self.sock[service].wait_lockstep(-1 if timeout is None else int(timeout * 1000))

@@ -12,6 +12,8 @@ struct BuiltMessage;
 // A message builder over a loan of `capacity` bytes from `pub_socket` (a
 // PubSocket), or an ordinary one when that socket has a loan out: msgq_bind.cc.
 std::shared_ptr<BuiltMessage> message_in_loan(pybind11::handle pub_socket, size_t capacity);
+// A SubSocket over `sock`, which `owner` holds and the result keeps alive: msgq_bind.cc.
+pybind11::object borrowed_sub_socket(pybind11::object owner, msgq::SubSocket &sock);
 // The view `obj` wraps when it is a MessageView, else nullptr: msgq_bind.cc.
 const msgq::MessageView *message_view_in(pybind11::handle obj);
 

@@ -342,7 +342,7 @@ capnp::DynamicValue::Builder init_field(capnp::DynamicStruct::Builder s, py::han
     return s.init(field);
   }
   if (type.isList()) {
-    if (size.is_none()) throw py::type_error(field_path(field) + " is a list: init() needs a size");
+    if (size.is_none()) throw CapnpError(field_path(field) + " is a list: init() needs a size");
     return s.init(field, py::cast<uint32_t>(size));
   }
   throw py::type_error(field_path(field) + " is neither a struct nor a list: assign it instead of init()");

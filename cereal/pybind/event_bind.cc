@@ -12,7 +12,7 @@ namespace cereal_py {
 namespace {
 
 // new_event(event_schema, service, size, fields[, lender]): an Event builder
-// stamped now (logMonoTime, CLOCK_MONOTONIC ns) and valid, with the union
+// stamped now (logMonoTime, CLOCK_MONOTONIC ns), not valid, with the union
 // member `service` initialized (a list of `size`) unless service is None or
 // among `fields`, then `fields` (a dict) set. event_schema is cereal.log.Event:
 // it is built with the compiled Event and read through the parsed one, which
@@ -35,7 +35,7 @@ PyObject *new_event(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
     } else {
       msg = std::make_shared<BuiltMessage>();
     }
-    msg->message.initEvent();
+    msg->message.initEvent(/*valid=*/false);  // as openpilot's new_message: valid is the sender's claim
     auto event = msg->message.getRoot<capnp::DynamicStruct>(schema);
     const int service_in_fields = args[1] == Py_None ? 0 : PyDict_Contains(args[3], args[1]);
     if (service_in_fields < 0) throw py::error_already_set();
@@ -48,7 +48,7 @@ PyObject *new_event(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 PyMethodDef new_event_def = {"new_event", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(new_event)),
                              METH_FASTCALL,
                              "new_event(event_schema, service, size, fields, lender=None)\n--\n\n"
-                             "An Event builder stamped now and valid, with `service` initialized (a list of `size`) "
+                             "An Event builder stamped now, valid=False, with `service` initialized (a list of `size`) "
                              "unless it is None or among `fields`, then `fields` set; built in a loan of `lender` "
                              "(a PubSocket) when given."};
 

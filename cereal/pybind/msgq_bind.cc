@@ -1,5 +1,6 @@
 // msgq sockets and Poller for Python. Waiting happens with the GIL released, so
 // other Python threads run while a subscriber sleeps.
+#include <csignal>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -25,9 +26,19 @@ namespace {
 // Messages at least this large are copied into the ring without the GIL.
 constexpr size_t kReleaseGilBytes = 64 * 1024;
 
+// An unconnected socket (PubSocket(), SubSocket(), then connect(), as in
+// openpilot) or a closed one raises MsgqError when used.
+template <class S>
+S &connected(const std::unique_ptr<S> &sock) {
+  if (!sock) throw msgq::Error("socket is not connected (call connect(context, endpoint, ...) first) or closed");
+  return *sock;
+}
+
 struct PubSocketPy {
   std::unique_ptr<msgq::PubSocket> sock;
   std::vector<uint64_t> buffer;
+
+  msgq::PubSocket &socket() const { return connected(sock); }
 
   // `which`, when not None, is the union member a message builder must hold
   // (PubMaster: the service's own); ValueError otherwise.
@@ -36,7 +47,7 @@ struct PubSocketPy {
       if (!b->is_root) throw py::type_error("send() takes a whole message; this builder is a field of one");
       if (!which.is_none()) check_which(b->value, which);
       cereal::MessageBuilder &msg = std::static_pointer_cast<BuiltMessage>(b->keep)->message;
-      if (msg.inLoan()) return msg.send(*sock, buffer);  // committed in place (copied if it outgrew the loan)
+      if (msg.inLoan()) return msg.send(socket(), buffer);  // committed in place (copied if it outgrew the loan)
       auto flat = msg.flatBytesInPlace();
       if (flat.size() > 0) {
         send_bytes(flat.begin(), flat.size());
@@ -71,11 +82,12 @@ struct PubSocketPy {
   }
 
   void send_bytes(const void *data, size_t size) {
+    msgq::PubSocket &out = socket();
     if (size >= kReleaseGilBytes) {
       py::gil_scoped_release release;
-      sock->send(data, size);
+      out.send(data, size);
     } else {
-      sock->send(data, size);
+      out.send(data, size);
     }
   }
 };
@@ -93,16 +105,35 @@ struct SubSocketPy {
   int timeout_ms = -1;
   bool remote = false;  // relayed from another host's bridge
   msgq::Message msg;
+  // Or another object's socket (a SubMaster's, sm.sock[name]), kept alive by `owner`.
+  msgq::SubSocket *borrowed = nullptr;
+  py::object owner;
+
+  msgq::SubSocket &socket() const { return borrowed != nullptr ? *borrowed : connected(sock); }
+
+  void connect(const std::string &topic, bool conflate, size_t ring_size, const std::string &addr) {
+    if (!cereal::is_local_addr(addr)) {
+      sock = std::move(cereal::remote_subscribers({topic}, addr, conflate).front());
+      remote = true;
+      return;
+    }
+    msgq::SubOptions opts;
+    opts.conflate = conflate;
+    opts.ring_size = ring_size;
+    sock = msgq::SubSocket::create(topic, opts);
+    remote = false;
+  }
 
   // Next message as a MessageView, or None; waits as receive().
   static py::object receive_view(py::object self, bool non_blocking, py::object timeout) {
     SubSocketPy &s = unwrap<SubSocketPy>(self);
     int wait = non_blocking ? 0 : (timeout.is_none() ? s.timeout_ms : py::cast<int>(timeout));
     MessageViewPy v{self, {}};
-    bool got = s.sock->receive_view(v.view, 0);
+    msgq::SubSocket &sock = s.socket();
+    bool got = sock.receive_view(v.view, 0);
     if (!got && wait != 0) {
       py::gil_scoped_release release;
-      got = s.sock->receive_view(v.view, wait);
+      got = sock.receive_view(v.view, wait);
     }
     if (!got) return py::none();
     return wrap(std::move(v));
@@ -112,10 +143,11 @@ struct SubSocketPy {
   // message costs no GIL round trip.
   py::object receive(bool non_blocking, py::object timeout) {
     int wait = non_blocking ? 0 : (timeout.is_none() ? timeout_ms : py::cast<int>(timeout));
-    bool got = sock->receive(msg, 0);
+    msgq::SubSocket &s = socket();
+    bool got = s.receive(msg, 0);
     if (!got && wait != 0) {
       py::gil_scoped_release release;
-      got = sock->receive(msg, wait);
+      got = s.receive(msg, wait);
     }
     if (!got) return py::none();
     return py::bytes(msg.data(), msg.size());
@@ -128,13 +160,14 @@ struct PollerPy {
 
   void add(py::object sock) {
     SubSocketPy &s = unwrap<SubSocketPy>(sock);  // TypeError for anything else, or one never initialized
-    if (sockets.count(s.sock.get())) return;
+    msgq::SubSocket *sub = &s.socket();
+    if (sockets.count(sub)) return;
     if (!poller) {
       if (s.remote) poller = std::make_unique<msgq::ZmqPoller>();
       else poller = msgq::Poller::create();
     }
-    poller->add(*s.sock);
-    sockets.emplace(s.sock.get(), sock);
+    poller->add(*sub);
+    sockets.emplace(sub, sock);
   }
 
   py::list poll(int timeout_ms) {
@@ -150,11 +183,44 @@ struct PollerPy {
   }
 };
 
+// Signal handlers stop_lockstep_on_signal() chains to: Python's own, which
+// only sets a flag the interpreter looks at once the wait returns.
+struct sigaction chained[NSIG];
+
+void stop_then_chain(int sig, siginfo_t *info, void *context) {
+  msgq::stop_lockstep_waits();
+  const struct sigaction &next = chained[sig];
+  if (next.sa_flags & SA_SIGINFO) {
+    if (next.sa_sigaction != nullptr) next.sa_sigaction(sig, info, context);
+  } else if (next.sa_handler != SIG_DFL && next.sa_handler != SIG_IGN && next.sa_handler != nullptr) {
+    next.sa_handler(sig);
+  }
+}
+
+void stop_lockstep_on_signal(int sig) {
+  if (sig <= 0 || sig >= NSIG) throw py::value_error("stop_lockstep_on_signal: no signal " + std::to_string(sig));
+  struct sigaction current;
+  sigaction(sig, nullptr, &current);
+  if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == stop_then_chain) return;
+  chained[sig] = current;
+  struct sigaction mine = current;
+  mine.sa_flags = (current.sa_flags | SA_SIGINFO) & ~SA_RESTART;
+  mine.sa_sigaction = stop_then_chain;
+  sigaction(sig, &mine, nullptr);
+}
+
 }  // namespace
 
 std::shared_ptr<BuiltMessage> message_in_loan(py::handle pub_socket, size_t capacity) {
   PubSocketPy &p = unwrap<PubSocketPy>(pub_socket);
-  return std::make_shared<BuiltMessage>(py::reinterpret_borrow<py::object>(pub_socket), *p.sock, capacity);
+  return std::make_shared<BuiltMessage>(py::reinterpret_borrow<py::object>(pub_socket), p.socket(), capacity);
+}
+
+py::object borrowed_sub_socket(py::object owner, msgq::SubSocket &sock) {
+  auto s = std::make_unique<SubSocketPy>();
+  s->borrowed = &sock;
+  s->owner = std::move(owner);
+  return py::cast(std::move(s));
 }
 
 const msgq::MessageView *message_view_in(py::handle obj) {
@@ -163,7 +229,14 @@ const msgq::MessageView *message_view_in(py::handle obj) {
 }
 
 void bind_msgq(py::module_ &m) {
-  py::register_exception<msgq::Error>(m, "MsgqError", PyExc_RuntimeError);
+  static auto &msgq_error = py::register_exception<msgq::Error>(m, "MsgqError", PyExc_RuntimeError);
+  py::register_exception<msgq::MultiplePublishersError>(m, "MultiplePublishersError", msgq_error);
+  m.def("set_lockstep_default", &msgq::set_lockstep_default, py::arg("on"),
+        "Whether subscribers created from now on in this process are lockstep ones (msgq.h).");
+  m.def("lockstep_default", &msgq::lockstep_default);
+  m.def("stop_lockstep_on_signal", &stop_lockstep_on_signal, py::arg("signum"),
+        "After signal.signal(signum, handler): the signal also ends this process's lockstep waits for good "
+        "(msgq.h), so the handler runs even when it came just before a wait began.");
 
   m.def("zmq_backend", &msgq::zmq_backend, "True when ZMQ=1 selects the libzmq backend.");
   m.def("max_message_size", &msgq::max_message_size, py::arg("ring_size"));
@@ -179,38 +252,55 @@ void bind_msgq(py::module_ &m) {
              return PubSocketPy{msgq::PubSocket::create(topic, ring_size), {}};
            }),
            py::arg("topic"), py::arg("ring_size") = msgq::kDefaultRingSize)
+      .def(py::init([]() { return PubSocketPy{}; }), "An unconnected publisher: connect() it.")
+      .def("_connect", [](PubSocketPy &p, const std::string &topic, size_t ring_size) {
+             p.sock = msgq::PubSocket::create(topic, ring_size);
+           }, py::arg("topic"), py::arg("ring_size"))
+      .def("close", [](PubSocketPy &p) { p.sock.reset(); }, "Gives up the topic: another publisher may take it.")
+      .def("all_readers_updated", [](const PubSocketPy &p) { return p.socket().all_readers_updated(); },
+           "Whether every live subscriber has taken every message sent so far.")
+      .def("wait_lockstep", [](PubSocketPy &p, int timeout_ms) {
+             msgq::PubSocket &sock = p.socket();
+             py::gil_scoped_release release;
+             return sock.wait_lockstep(timeout_ms);
+           }, py::arg("timeout_ms") = -1,
+           "Waits until every lockstep subscriber (at least one) took every message sent and is done with it "
+           "(msgq.h); False on timeout.")
       .def("send", &PubSocketPy::send, py::arg("data"), py::arg("which") = py::none(),
            "Publishes bytes or a message builder; a builder must hold the union member `which` when given.")
-      .def_property_readonly("topic", [](const PubSocketPy &p) { return p.sock->topic(); })
-      .def("subscriber_count", [](const PubSocketPy &p) { return p.sock->subscriber_count(); })
+      .def_property_readonly("topic", [](const PubSocketPy &p) { return p.socket().topic(); })
+      .def("subscriber_count", [](const PubSocketPy &p) { return p.socket().subscriber_count(); })
       .def(
           "loan",
           [](PubSocketPy &p, size_t size) {
-            void *data = p.sock->loan(size);
+            void *data = p.socket().loan(size);
             return py::reinterpret_steal<py::object>(PyMemoryView_FromMemory(static_cast<char *>(data), Py_ssize_t(size), PyBUF_WRITE));
           },
           py::arg("size"),
           "A writable memoryview of `size` bytes in the topic's ring for the next message (msgq.h's loan): "
           "fill it, then commit(n). Do not touch it after commit() or cancel_loan().")
-      .def("commit", [](PubSocketPy &p, size_t size) { p.sock->commit(size); }, py::arg("size"),
+      .def("commit", [](PubSocketPy &p, size_t size) { p.socket().commit(size); }, py::arg("size"),
            "Publishes the first `size` bytes of the loan, in place.")
-      .def("cancel_loan", [](PubSocketPy &p) { p.sock->cancel_loan(); });
+      .def("cancel_loan", [](PubSocketPy &p) { p.socket().cancel_loan(); });
 
   py::class_<SubSocketPy> sub_socket(m, "SubSocket");
   sub_socket
       .def(py::init([](const std::string &topic, bool conflate, size_t ring_size, int timeout_ms, const std::string &addr) {
-             if (!cereal::is_local_addr(addr)) {
-               auto remote = std::move(cereal::remote_subscribers({topic}, addr, conflate).front());
-               return std::make_unique<SubSocketPy>(SubSocketPy{std::move(remote), timeout_ms, true, {}});
-             }
-             msgq::SubOptions opts;
-             opts.conflate = conflate;
-             opts.ring_size = ring_size;
-             return std::make_unique<SubSocketPy>(SubSocketPy{msgq::SubSocket::create(topic, opts), timeout_ms, false, {}});
+             auto s = std::make_unique<SubSocketPy>();
+             s->timeout_ms = timeout_ms;
+             s->connect(topic, conflate, ring_size, addr);
+             return s;
            }),
            py::arg("topic"), py::arg("conflate") = false, py::arg("ring_size") = msgq::kDefaultRingSize,
            py::arg("timeout_ms") = -1, py::arg("addr") = "",
            "A subscriber of `topic` on this host's bus, or (addr: another host) of the service its bridge relays.")
+      .def(py::init([]() { return std::make_unique<SubSocketPy>(); }), "An unconnected subscriber: connect() it.")
+      .def("_connect", &SubSocketPy::connect, py::arg("topic"), py::arg("conflate"), py::arg("ring_size"),
+           py::arg("addr"))
+      .def("close", [](SubSocketPy &s) { s.sock.reset(); s.borrowed = nullptr; s.owner = py::none(); },
+           "Gives up the subscriber slot.")
+      .def("done", [](SubSocketPy &s) { s.socket().done(); },
+           "Lockstep mode: done with every message taken so far (msgq.h); receive() and poll() say so before they wait.")
       .def("receive", &SubSocketPy::receive, py::arg("non_blocking") = false, py::arg("timeout_ms") = py::none(),
            "The next message as bytes; None when none arrived in time.")
       .def("receive_view", &SubSocketPy::receive_view, py::arg("non_blocking") = false,
@@ -218,9 +308,10 @@ void bind_msgq(py::module_ &m) {
            "The next message in place, as a MessageView; None when none arrived in time. Read it, then "
            "check view.intact(): False means it was overwritten meanwhile (and counts in lost()).")
       .def("set_timeout", [](SubSocketPy &s, int ms) { s.timeout_ms = ms; })
+      .def("setTimeout", [](SubSocketPy &s, int ms) { s.timeout_ms = ms; })
       .def_property_readonly("timeout_ms", [](const SubSocketPy &s) { return s.timeout_ms; })
-      .def_property_readonly("topic", [](const SubSocketPy &s) { return s.sock->topic(); })
-      .def("lost", [](const SubSocketPy &s) { return s.sock->lost(); });
+      .def_property_readonly("topic", [](const SubSocketPy &s) { return s.socket().topic(); })
+      .def("lost", [](const SubSocketPy &s) { return s.socket().lost(); });
 
   py::class_<MessageViewPy> message_view(m, "MessageView", py::buffer_protocol());
   message_view

@@ -20,8 +20,9 @@ namespace {
 class SubMasterPy {
  public:
   SubMasterPy(const std::vector<std::string> &services, const std::vector<std::string> &poll,
-              const std::vector<std::string> &ignore_alive, bool conflate, StructSchemaPy event, const std::string &addr)
-      : sm_(services, poll, ignore_alive, conflate, addr), event_(event.schema()), readers_(services.size()) {
+              const std::vector<std::string> &ignore_alive, bool conflate, StructSchemaPy event, const std::string &addr,
+              double frequency)
+      : sm_(services, poll, ignore_alive, conflate, addr, frequency), event_(event.schema()), readers_(services.size()) {
     for (size_t i = 0; i < services.size(); ++i) {
       index_[services[i]] = i;
       keys_.push_back(py::reinterpret_steal<py::str>(PyUnicode_InternFromString(services[i].c_str())));
@@ -213,9 +214,9 @@ void bind_submaster(py::module_ &m) {
   py::class_<S> sub_master(m, "SubMaster");
   sub_master
       .def(py::init<const std::vector<std::string> &, const std::vector<std::string> &,
-                    const std::vector<std::string> &, bool, StructSchemaPy, const std::string &>(),
+                    const std::vector<std::string> &, bool, StructSchemaPy, const std::string &, double>(),
            py::arg("services"), py::arg("poll"), py::arg("ignore_alive"), py::arg("conflate"), py::arg("event_schema"),
-           py::arg("addr") = "")
+           py::arg("addr") = "", py::arg("frequency") = 0.0)
       .def("bound_update", &bound_update,
            "The update(timeout=100, now_ns=None) function of this SubMaster (a plain CPython function: "
            "no pybind11 dispatch per call)")
@@ -238,6 +239,9 @@ void bind_submaster(py::module_ &m) {
       .def("lost", [](S &s, const std::string &n) { return s.sm().lost(n); })
       .def("intact", [](S &s, const std::string &n) { return s.sm().intact(n); })
       .def("frame", [](S &s) { return s.sm().frame(); })
+      .def("socket", [](py::object self, const std::string &n) {
+             return borrowed_sub_socket(self, py::cast<S &>(self).sm().socket(n));
+           }, "The SubSocket of service `n` (it belongs to this SubMaster).")
       .def("all_alive", [](S &s, py::object names) { return s.sm().allAlive(names_or_all(names)); }, py::arg("names") = py::none())
       .def("all_valid", [](S &s, py::object names) { return s.sm().allValid(names_or_all(names)); }, py::arg("names") = py::none())
       .def("all_freq_ok", [](S &s, py::object names) { return s.sm().allFreqOk(names_or_all(names)); }, py::arg("names") = py::none());

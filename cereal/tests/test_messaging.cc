@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "cereal/event_check.h"
+#include "cereal/frequency_tracker.h"
 #include "cereal/messaging.h"
 #include "common/clock.h"
 #include "common/prefix.h"
@@ -528,32 +529,26 @@ TEST_F(Messaging, ReceiveTimeIsReadByThePassThatTakesTheMessage) {
 
 TEST_F(Messaging, AliveAndFreqOkFollowTheRate) {
   PubMaster pm({"modelV2"});  // 20 Hz
-  SubMaster sm({"modelV2"});
-  auto publish = [&] {
-    MessageBuilder msg;
-    msg.initEvent().initModelV2();
-    pm.send("modelV2", msg);
+  SubMaster sm({"modelV2"}, {"modelV2"});  // polled: freq_ok within 16..24 Hz
+  auto run = [&](int n, uint64_t period, uint64_t &t) {
+    for (int i = 0; i < n; ++i, t += period) {
+      MessageBuilder msg;
+      msg.initEvent().initModelV2();
+      pm.send("modelV2", msg);
+      sm.update(1000, t);
+      ASSERT_TRUE(sm.updated("modelV2"));
+    }
   };
   uint64_t t = 1000 * kMs;
-  for (int i = 0; i < 30; ++i, t += 50 * kMs) {  // exactly 20 Hz
-    publish();
-    sm.update(1000, t);
-    ASSERT_TRUE(sm.updated("modelV2"));
-  }
+  EXPECT_FALSE(sm.alive("modelV2"));
+  EXPECT_FALSE(sm.freq_ok("modelV2"));
+  run(30, 50 * kMs, t);  // exactly 20 Hz
   EXPECT_TRUE(sm.alive("modelV2"));
   EXPECT_TRUE(sm.freq_ok("modelV2"));
-
-  for (int i = 0; i < 30; ++i, t += 100 * kMs) {  // 10 Hz
-    publish();
-    sm.update(1000, t);
-  }
+  run(30, 100 * kMs, t);  // 10 Hz: the last 20 intervals and the mean of all are too slow
   EXPECT_TRUE(sm.alive("modelV2"));
   EXPECT_FALSE(sm.freq_ok("modelV2"));
-
-  for (int i = 0; i < 30; ++i, t += 50 * kMs) {  // back to 20 Hz
-    publish();
-    sm.update(1000, t);
-  }
+  run(30, 50 * kMs, t);  // back to 20 Hz: the last 20 intervals are
   EXPECT_TRUE(sm.freq_ok("modelV2"));
 
   uint64_t last = sm.rcv_time("modelV2");
@@ -562,61 +557,72 @@ TEST_F(Messaging, AliveAndFreqOkFollowTheRate) {
   EXPECT_TRUE(sm.alive("modelV2"));
   sm.update(0, last + 501 * kMs);
   EXPECT_FALSE(sm.alive("modelV2"));
-  EXPECT_FALSE(sm.freq_ok("modelV2"));
   EXPECT_FALSE(sm.allAlive());
 }
 
-// freq_ok judges the mean interval over about the last second (21 receive times
-// at 20 Hz): at least 5 of them, within 1/(1.2 * 20 Hz) .. 1/(0.8 * 20 Hz).
-TEST_F(Messaging, FreqOkIsTheMeanRateOverTheWindow) {
-  PubMaster pm({"modelV2"});
-  auto run = [&](SubMaster &sm, int n, uint64_t period_ns, uint64_t &t) {
-    for (int i = 0; i < n; ++i, t += period_ns) {
-      MessageBuilder msg;
-      msg.initEvent().initModelV2();
-      pm.send("modelV2", msg);
-      sm.update(1000, t);
-      ASSERT_TRUE(sm.updated("modelV2"));
-    }
+// openpilot's bounds (cereal/frequency_tracker.h), for each relation of the
+// service's rate to the loop's.
+TEST(FrequencyTracker, Bounds) {
+  struct Case {
+    double service_hz, update_hz;
+    bool polled;
+    double min_hz, max_hz;
+  } cases[] = {
+      {20, 20, true, 16, 24},     // the polled service: its own rate
+      {20, 20, false, 8, 24},     // as fast as the loop: half of it will do
+      {100, 20, false, 16, 24},   // far faster than the loop: seen at the loop's rate
+      {5, 100, false, 4, 6},      // far slower than the loop: its own rate
+      {0.5, 20, false, 0.8, 1.2}, // slower than 1 Hz: judged as 1 Hz
   };
-  const uint64_t slowest = 62500000, fastest = 41666667;  // ns: 16 Hz, and 24 Hz rounded up
-  for (auto [period, ok] : {std::pair{slowest, true}, {slowest + 1, false}, {fastest, true}, {fastest - 1, false}}) {
-    SubMaster sm({"modelV2"});
-    uint64_t t = 1000 * kMs;
-    run(sm, 4, period, t);
-    EXPECT_FALSE(sm.freq_ok("modelV2")) << "4 samples are too few";
-    run(sm, 1, period, t);
-    EXPECT_EQ(sm.freq_ok("modelV2"), ok) << "5 samples, period " << period;
-    run(sm, 40, period, t);  // the ring has wrapped
-    EXPECT_EQ(sm.freq_ok("modelV2"), ok) << "45 samples, period " << period;
-    EXPECT_EQ(sm.status(0).freq_ok, ok);
+  for (const Case &c : cases) {
+    cereal::FrequencyTracker f(c.service_hz, c.update_hz, c.polled);
+    EXPECT_NEAR(f.min_hz(), c.min_hz, 1e-9) << c.service_hz << " Hz in a " << c.update_hz << " Hz loop";
+    EXPECT_NEAR(f.max_hz(), c.max_hz, 1e-9) << c.service_hz << " Hz in a " << c.update_hz << " Hz loop";
   }
+}
 
-  // Only the last second counts: a slow start is forgotten once 21 fast samples follow.
-  SubMaster sm({"modelV2"});
-  uint64_t t = 1000 * kMs;
-  run(sm, 10, 500 * kMs, t);
-  run(sm, 20, 50 * kMs, t);
-  EXPECT_FALSE(sm.freq_ok("modelV2"));  // one slow interval still in the window
-  run(sm, 1, 50 * kMs, t);
-  EXPECT_TRUE(sm.freq_ok("modelV2"));
+// ok() looks at the mean of the last 10 f intervals, and else of the last f.
+TEST(FrequencyTracker, MeanOverTheLongAndTheRecentWindow) {
+  cereal::FrequencyTracker f(20, 20, true);  // 16..24 Hz, windows of 200 and 20 intervals
+  uint64_t t = 1'000'000'000;
+  auto run = [&](int n, uint64_t period) {
+    for (int i = 0; i < n; ++i, t += period) f.record(t);
+  };
+  EXPECT_FALSE(f.ok());
+  run(1, 50 * kMs);
+  EXPECT_FALSE(f.ok()) << "one receipt is no interval";
+  run(1, 50 * kMs);
+  EXPECT_TRUE(f.ok());
+  run(200, 40 * kMs);  // 25 Hz throughout: both windows too fast
+  EXPECT_FALSE(f.ok());
+  f = cereal::FrequencyTracker(20, 20, true);
+  run(181, 55 * kMs);  // 18.2 Hz
+  run(20, 40 * kMs);   // 25 Hz lately, yet the long mean is within bounds
+  EXPECT_TRUE(f.ok());
+  run(200, 70 * kMs);  // 14.3 Hz: out
+  EXPECT_FALSE(f.ok());
+  run(20, 50 * kMs);   // the recent window recovers first
+  EXPECT_TRUE(f.ok());
 }
 
 TEST_F(Messaging, IgnoreAliveAndIrregularServices) {
   SubMaster sm({"modelV2", "logMessage"}, {}, {"modelV2"});
   sm.update(0);
-  EXPECT_FALSE(sm.alive("logMessage"));  // frequency 0: alive once seen
+  EXPECT_TRUE(sm.alive("logMessage"));  // frequency 0: on demand, always alive, as in openpilot
+  EXPECT_TRUE(sm.valid("logMessage"));
   EXPECT_TRUE(sm.freq_ok("logMessage"));
-  EXPECT_FALSE(sm.allAlive());
-  EXPECT_TRUE(sm.allAlive({"modelV2"}));
+  EXPECT_FALSE(sm.alive("modelV2"));
+  EXPECT_FALSE(sm.valid("modelV2"));
+  EXPECT_TRUE(sm.allAlive());  // modelV2 ignored
+  EXPECT_TRUE(sm.allAlive({"modelV2"}));  // ignored there too
 
   PubMaster pm({"logMessage"});
   MessageBuilder msg;
-  msg.initEvent().initLogMessage().setMessage("hello");
+  msg.initEvent(false).initLogMessage().setMessage("hello");
   pm.send("logMessage", msg);
   sm.update(1000);
   EXPECT_TRUE(sm.alive("logMessage"));
-  EXPECT_TRUE(sm.allAlive());
+  EXPECT_FALSE(sm.valid("logMessage"));  // the message says so
   EXPECT_EQ(std::string(sm["logMessage"].getLogMessage().getMessage().cStr()), "hello");
 }
 
