@@ -12,6 +12,7 @@
 
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("cereal");
+using Custom = import "custom.capnp";  # your messages (customReserved0..9 below)
 
 struct KeyValue {
   key @0 :Text;
@@ -322,5 +323,17 @@ struct Event {
     testLargeMessage @28 :TestMessage;  # a loan topic: built and read in place
     bridgeState @29 :BridgeState;
     modeldState @30 :ModeldState;
+
+    # Yours: fill the structs in cereal/custom.capnp, not these lines.
+    customReserved0 @31 :Custom.CustomReserved0;
+    customReserved1 @32 :Custom.CustomReserved1;
+    customReserved2 @33 :Custom.CustomReserved2;
+    customReserved3 @34 :Custom.CustomReserved3;
+    customReserved4 @35 :Custom.CustomReserved4;
+    customReserved5 @36 :Custom.CustomReserved5;
+    customReserved6 @37 :Custom.CustomReserved6;
+    customReserved7 @38 :Custom.CustomReserved7;
+    customReserved8 @39 :Custom.CustomReserved8;
+    customReserved9 @40 :Custom.CustomReserved9;
   }
 }

@@ -86,5 +86,13 @@ _SERVICES = {
   "modeldState": (True, 1., 1, 64 * KiB),
 }
 
+# Your services: the Event members of cereal/custom.capnp. Give the one you
+# use its rate and sizes here; this is the only place to touch.
+_CUSTOM_SERVICES = {
+  "customReserved0": (True, 100., 100, 256 * KiB),  # examples/sensor_filter
+  **{f"customReserved{i}": (False, 0., None, 64 * KiB) for i in range(1, 10)},
+}
+_SERVICES.update(_CUSTOM_SERVICES)
+
 SERVICE_LIST = {name: Service(*row[:4], loan=row[4] if len(row) > 4 else 0, name=name)
                 for name, row in _SERVICES.items()}

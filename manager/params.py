@@ -37,6 +37,8 @@ KEYS = {
   'BridgeBind': (str, '127.0.0.1', 'address the bridge serves on (another host needs a non-loopback one)'),
   'BridgeFrom': (str, '', 'host whose bridge to take BridgeSubscribe from (empty: none)'),
   'BridgeSubscribe': (str, 'all', 'services the bridge takes from BridgeFrom'),
+  'ExampleEnabled': (bool, False, 'run examples/sensor_filter, the worked example of a process of your own'),
+  'SensorFilterAlpha': (float, 0.1, 'examples/sensor_filter: weight of a new reading in the low-pass filter'),
 }
 
 

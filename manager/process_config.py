@@ -113,4 +113,7 @@ PROCESSES = [
   # Off by default (Params BridgePublish / BridgeFrom): it opens TCP ports.
   ProcessSpec('bridge', _bridge, enabled=lambda p: bool(p.get('BridgePublish') or p.get('BridgeFrom')),
               restart='always', watchdog=5.0),
+  # The worked example of a process of your own (README "Your own process and messages").
+  ProcessSpec('sensor_filter', python='examples.sensor_filter', enabled=lambda p: p.get('ExampleEnabled'),
+              watchdog=5.0),
 ]

@@ -16,6 +16,7 @@
 
 #include "common/stop_signal.h"
 #include "modeld/daemon.h"
+#include "msgq/msgq.h"
 
 namespace {
 
@@ -23,6 +24,7 @@ modeld::Daemon *g_daemon = nullptr;
 
 void on_signal(int) {
   if (g_daemon) g_daemon->stop();
+  msgq::stop_lockstep_waits();  // under process replay: end the wait for the next frame
 }
 
 // The default model sits in build/modeld next to build/bin/modeld.

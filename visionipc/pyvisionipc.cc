@@ -143,6 +143,11 @@ PYBIND11_MODULE(_visionipc, m) {
       .def("frames_sent", &VisionIpcServer::frames_sent)
       .def("dropped_frames", &VisionIpcServer::dropped_frames)
       .def("num_clients", &VisionIpcServer::num_clients)
+      .def("wait_lockstep", [](VisionIpcServer &s, VisionStreamType type, int timeout_ms) {
+             py::gil_scoped_release release;
+             return s.wait_lockstep(type, timeout_ms);
+           }, py::arg("type"), py::arg("timeout_ms") = -1,
+           "Lockstep: waits until every lockstep client took the frames sent and went back to wait.")
       .def("holders", &VisionIpcServer::holders);
 
   py::class_<PyClient> client(m, "VisionIpcClient");

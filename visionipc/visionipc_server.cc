@@ -246,6 +246,10 @@ void VisionIpcServer::send(VisionBuf *buf, const VisionIpcBufExtra *extra) {
   s.sent.fetch_add(1, std::memory_order_release);
 }
 
+bool VisionIpcServer::wait_lockstep(VisionStreamType type, int timeout_ms) {
+  return stream(type).pub->wait_lockstep(timeout_ms);
+}
+
 uint64_t VisionIpcServer::frames_sent(VisionStreamType type) const { return stream(type).sent.load(); }
 uint64_t VisionIpcServer::dropped_frames(VisionStreamType type) const { return stream(type).dropped.load(); }
 

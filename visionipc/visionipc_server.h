@@ -67,6 +67,9 @@ class VisionIpcServer {
   // Announces `buf` to every client; extra may be nullptr. `buf` must come from
   // get_buffer() and be sent once (Error otherwise).
   void send(VisionBuf *buf, const VisionIpcBufExtra *extra);
+  // Lockstep (msgq.h; process replay): waits until every lockstep client of
+  // the stream took the frames sent and went back to wait. False on timeout.
+  bool wait_lockstep(VisionStreamType type, int timeout_ms);
 
   const std::string &name() const { return name_; }
   uint64_t server_id() const { return server_id_; }
