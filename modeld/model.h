@@ -28,6 +28,10 @@ size_t shape_count(const Shape &s);
 constexpr size_t kMaxTensorElements = 0x7fffffff;
 // The element count of `s`, or 0 when it exceeds kMaxTensorElements (no overflow).
 size_t bounded_count(const Shape &s);
+// The most bytes a model's tensors (inputs, weights, intermediates, outputs)
+// may take together, counted before the planner shares any storage: a runner
+// allocates them all at load, so a file asking for more is refused first.
+constexpr size_t kMaxModelBytes = size_t(1) << 30;
 
 enum class Op {
   kConv, kRelu, kLeakyRelu, kSigmoid, kTanh, kElu, kAdd, kMul, kConcat, kMaxPool, kAveragePool,

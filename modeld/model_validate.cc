@@ -70,6 +70,9 @@ class Checker {
   Checker(Model &m, const std::string &origin) : m_(m), origin_(origin) {}
 
   void run() {
+    for (const Value &v : m_.values) {  // the inputs and weights; the rest get their shapes below
+      if (!v.shape.empty()) count_bytes(v.shape, "'" + v.name + "' " + shape_string(v.shape));
+    }
     for (Node &n : m_.nodes) {
       node_ = &n;
       infer(n);
@@ -110,7 +113,17 @@ class Checker {
   void set_output(Shape s) {
     for (int d : s) expect(d >= 1, "computes output shape " + shape_string(s) + " with an empty dimension");
     expect(bounded_count(s) > 0, "output " + shape_string(s) + " has more than " + std::to_string(kMaxTensorElements) + " elements");
+    count_bytes(s, node_->describe() + ": output " + shape_string(s));
     m_.values[node_->outputs[0]].shape = std::move(s);
+  }
+
+  // Adds a tensor of shape `s` (at most kMaxTensorElements) to the model's total.
+  void count_bytes(const Shape &s, const std::string &what) {
+    bytes_ += bounded_count(s) * sizeof(float);
+    if (bytes_ > kMaxModelBytes) {
+      throw ModelError(origin_ + ": " + what + " brings the model's tensors to " + std::to_string(bytes_ >> 20) +
+                       " MiB, more than the " + std::to_string(kMaxModelBytes >> 20) + " MiB a model may take");
+    }
   }
 
   // Output size of a sliding window, in 64 bits: pads and dilations near
@@ -328,6 +341,7 @@ class Checker {
   }
 
   Model &m_;
+  size_t bytes_ = 0;  // of every tensor shaped so far
   const std::string &origin_;
   const Node *node_ = nullptr;
 };

@@ -241,6 +241,25 @@ TEST(ModelLoad, HostileSizesAreRefusedNotOverflowed) {
   EXPECT_NE(load_error(g.bytes("y")).find("initializer 'w'"), std::string::npos);
 }
 
+// Tensors each within the per-tensor limit, together more than a model may
+// take (found by the model_file fuzzer: a 2 KB file made the runner allocate
+// gigabytes). Refused at load, naming the node that crosses the cap.
+TEST(ModelLoad, TotalTensorMemoryIsCapped) {
+  auto chain = [](int relus) {
+    Builder b({1, 1, 8192, 8192});  // 256 MiB each
+    std::string prev = "x";
+    for (int i = 1; i <= relus; i++) {
+      b.node("r" + std::to_string(i), {prev}, {"y" + std::to_string(i)}, [](auto n) { n.setRelu(); });
+      prev = "y" + std::to_string(i);
+    }
+    return b.bytes(prev);
+  };
+  EXPECT_EQ(load_error(chain(3)), "(no error)");  // 1024 MiB with the input: the cap itself
+  EXPECT_EQ(load_error(chain(4)),
+            "test.cmodel: node 'r4' (Relu): output [1, 1, 8192, 8192] brings the model's tensors to 1280 MiB, "
+            "more than the 1024 MiB a model may take");
+}
+
 // Random corruption of a valid file (flipped bytes, truncation, overwritten
 // words): the loader either accepts a model every runner can plan and run, or
 // throws ModelError. Anything else (a crash, another exception) fails the test.
