@@ -203,13 +203,13 @@ void visit(const Tables &t, capnp::AnyPointer::Reader p, Type type) {
 // above capnp counts them); anything else is left to capnp's own reader above.
 class RawWalk {
  public:
-  RawWalk(const Tables &t, const uint64_t *segment, uint64_t words) : t_(t), seg_(segment), size_(words) {}
+  RawWalk(const Tables &t, const uint64_t *segment, uint64_t words, uint64_t limit)
+      : t_(t), seg_(segment), size_(words), limit_(limit) {}
 
   bool root_ok() { return struct_ok(0, 0, Type{Kind::STRUCT, 0}); }
 
  private:
-  static constexpr uint64_t kTraversalWords = 8 * 1024 * 1024;  // capnp::ReaderOptions' default
-  static constexpr int kMaxDepth = 60;                          // below its nesting limit of 64
+  static constexpr int kMaxDepth = 60;  // below capnp's nesting limit of 64
 
   // The target of the pointer at word `at`, if in the segment with `words` after it.
   bool target(uint64_t at, uint64_t ptr, uint64_t words, uint64_t &start) {
@@ -218,7 +218,7 @@ class RawWalk {
     if (s < 0 || uint64_t(s) > size_ || words > size_ - uint64_t(s)) return false;
     start = uint64_t(s);
     read_ += std::max<uint64_t>(words, 1);
-    return read_ <= kTraversalWords;
+    return read_ <= limit_;
   }
 
   bool struct_at(uint64_t start, uint64_t data_words, uint64_t pointer_words, uint32_t index, int depth) {
@@ -281,8 +281,8 @@ class RawWalk {
         if (!list(at, 7, start, count)) return false;
         const uint64_t tag = seg_[start];  // element count in the offset field, then the struct's size
         const uint64_t n = uint32_t(tag) >> 2, data_words = uint16_t(tag >> 32), pointer_words = uint16_t(tag >> 48);
-        read_ += n;  // zero-sized elements cost a visit each too
-        if ((tag & 3) != 0 || n * (data_words + pointer_words) > count || read_ > kTraversalWords) return false;
+        if (data_words + pointer_words == 0) read_ += n;  // capnp counts zero-sized elements a word each
+        if ((tag & 3) != 0 || n * (data_words + pointer_words) > count || read_ > limit_) return false;
         for (uint64_t i = 0; i < n; ++i) {
           if (!struct_at(start + 1 + i * (data_words + pointer_words), data_words, pointer_words, type.child, depth + 1)) return false;
         }
@@ -308,6 +308,7 @@ class RawWalk {
   const Tables &t_;
   const uint64_t *seg_;
   uint64_t size_;
+  uint64_t limit_;     // capnp's traversal limit
   uint64_t read_ = 0;  // words read, as capnp's traversal limit counts them (or more)
 };
 
@@ -316,18 +317,29 @@ bool fast_readable(const Tables &t, kj::ArrayPtr<const capnp::word> words) {
   if (words.size() < 2) return false;
   const auto *w = reinterpret_cast<const uint64_t *>(words.begin());
   if (w[0] != (words.size() - 1) << 32) return false;  // one segment (count-1 = 0) filling the message
-  return RawWalk(t, w + 1, words.size() - 1).root_ok();
+  return RawWalk(t, w + 1, words.size() - 1, event_reader_options(words.size()).traversalLimitInWords).root_ok();
+}
+
+bool capnp_readable(const Tables &t, kj::ArrayPtr<const capnp::word> words, Event::Which *which) {
+  capnp::FlatArrayMessageReader msg(words, event_reader_options(words.size()));
+  visit_struct(t, msg.getRoot<capnp::AnyStruct>(), 0);
+  if (which != nullptr) *which = msg.getRoot<Event>().which();
+  return true;
 }
 
 }  // namespace
+
+capnp::ReaderOptions event_reader_options(size_t words) {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = std::min<uint64_t>(options.traversalLimitInWords, 2 * uint64_t(words));
+  return options;
+}
 
 std::optional<std::string> event_problem(kj::ArrayPtr<const capnp::word> words, Event::Which *which) {
   const Tables &t = tables();
   if (which == nullptr && fast_readable(t, words)) return std::nullopt;
   try {
-    capnp::FlatArrayMessageReader msg(words);
-    visit_struct(t, msg.getRoot<capnp::AnyStruct>(), 0);
-    if (which != nullptr) *which = msg.getRoot<Event>().which();
+    capnp_readable(t, words, which);
     return std::nullopt;
   } catch (const kj::Exception &e) {
     return std::string(e.getDescription().cStr());
@@ -336,9 +348,7 @@ std::optional<std::string> event_problem(kj::ArrayPtr<const capnp::word> words, 
 
 bool event_readable_by_capnp(kj::ArrayPtr<const capnp::word> words) {
   try {
-    capnp::FlatArrayMessageReader msg(words);
-    visit_struct(tables(), msg.getRoot<capnp::AnyStruct>(), 0);
-    return true;
+    return capnp_readable(tables(), words, nullptr);
   } catch (const kj::Exception &) {
     return false;
   }

@@ -13,12 +13,15 @@
 // loggerd before it logs one, and the log readers per event (README, Reliability).
 // Cost: one step per pointer; the usual shape (one segment, pointers of the
 // kinds the schema names) is walked over the raw words, anything else by
-// capnp's reader. Primitives are not visited.
+// capnp's reader. Primitives are not visited. Reading a message in full may
+// cost at most event_reader_options()' traversal limit, which grows with the
+// message's size: a small one never costs a reader more than a little.
 // Threads: any. Errors: none thrown; the reason is returned.
 #include <optional>
 #include <string>
 
 #include <capnp/common.h>
+#include <capnp/message.h>
 #include <kj/common.h>
 
 #include "cereal/gen/log.capnp.h"
@@ -29,6 +32,13 @@ namespace cereal {
 // readable Event, whose union member is then stored in *which (if given);
 // otherwise what is wrong, for a log line.
 std::optional<std::string> event_problem(kj::ArrayPtr<const capnp::word> words, Event::Which *which = nullptr);
+
+// The capnp reader options of that check for a message of `words`: twice its
+// size as the traversal limit (capnp's default of 8 Mi words at most). A
+// message built by capnp costs its size to read in full; one whose pointers
+// share targets or whose lists claim zero-sized elements costs more, up to the
+// default limit, e.g. 123 ms of every subscriber's time for 200 bytes.
+capnp::ReaderOptions event_reader_options(size_t words);
 
 // Its two halves, for tests and fuzzing: the walk over raw words that takes
 // the usual shape (true only if capnp agrees; false means "ask capnp"), and

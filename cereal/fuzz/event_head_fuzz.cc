@@ -19,7 +19,9 @@
 #include <capnp/serialize.h>
 #include <capnp/dynamic.h>
 
+#include "cereal/event_check.h"
 #include "cereal/messaging.h"
+#include "common/testing/fuzz_prefix.h"
 
 using namespace cereal;
 
@@ -48,11 +50,13 @@ void read_all(capnp::DynamicValue::Reader v) {
 }
 
 // Which member capnp reads `bytes` as, having read every field the schema
-// reaches; -1 when capnp refuses it anywhere.
+// reaches within the traversal limit SubMaster allows it; -1 when capnp
+// refuses it anywhere.
 int capnp_reads_as(const std::vector<capnp::word> &words, size_t size) {
   if (size % sizeof(capnp::word) != 0) return -1;
   try {
-    capnp::FlatArrayMessageReader reader(kj::arrayPtr(words.data(), words.size()));
+    capnp::FlatArrayMessageReader reader(kj::arrayPtr(words.data(), words.size()),
+                                         event_reader_options(words.size()));
     Event::Reader event = reader.getRoot<Event>();
     read_all(capnp::DynamicStruct::Reader(event));
     return int(event.which());
@@ -66,7 +70,7 @@ int capnp_reads_as(const std::vector<capnp::word> &words, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   static const bool env_set = [] {
-    setenv("CONDUIT_PREFIX", ("fuzz_event_head_" + std::to_string(getpid())).c_str(), 1);
+    conduit::testing::use_fuzz_prefix("event_head");
     setenv("ZMQ", "0", 1);
     return true;
   }();

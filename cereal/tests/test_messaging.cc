@@ -1,6 +1,7 @@
 // MessageBuilder, PubMaster and SubMaster over the shared-memory bus.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -260,7 +261,8 @@ TEST_F(Messaging, UnusualShapesAreCheckedByCapnp) {
 }
 
 // SubMaster reads the header of the usual message shape itself: for any bytes,
-// it must accept exactly what capnp's reader accepts and read the same values.
+// it must accept exactly what capnp's reader accepts (within the traversal
+// limit SubMaster allows) and read the same values.
 TEST_F(Messaging, AcceptsWhatCapnpAcceptsAndReadsTheSame) {
   PubMaster pm({"can"});
   SubMaster sm({"can"});
@@ -290,7 +292,7 @@ TEST_F(Messaging, AcceptsWhatCapnpAcceptsAndReadsTheSame) {
     bool ok = false, valid = false;
     uint64_t mono = 0;
     try {  // capnp reads the whole message: every pointer a can Event has
-      capnp::FlatArrayMessageReader reader(kj::arrayPtr(w.data(), w.size()));
+      capnp::FlatArrayMessageReader reader(kj::arrayPtr(w.data(), w.size()), cereal::event_reader_options(w.size()));
       auto event = reader.getRoot<cereal::Event>();
       if (event.which() == cereal::Event::CAN) {
         for (auto frame : event.getCan()) frame.getDat();
@@ -362,6 +364,36 @@ TEST_F(Messaging, PoisonedPointersAreDroppedBeforeAnyoneReadsThem) {
   }
   EXPECT_EQ(sm.bad_messages("liveCalibration"), 3u);
   EXPECT_FLOAT_EQ(sm["liveCalibration"].getLiveCalibration().getWarpMatrix()[8], 8.0f);  // the last good one
+}
+
+// A list that claims millions of zero-sized elements in a few bytes (found by
+// the event_head fuzzer): under capnp's default traversal limit a 200-byte
+// message cost every reader 8 Mi steps. Reading may cost twice a message's size.
+TEST_F(Messaging, AmplifiedMessagesAreRefusedByTheirSize) {
+  MessageBuilder model;
+  model.initEvent().initModelV2().initLaneLines(1)[0].initX(1).set(0, 1.0f);
+  auto flat = model.toBytes();
+  std::vector<capnp::word> w(flat.begin(), flat.end());
+  auto *u = reinterpret_cast<uint64_t *>(w.data());
+  const uint64_t tag = uint64_t(4) << 48 | 1 << 2;  // one element of 0 data and 4 pointer words
+  uint64_t *lanes_tag = std::find(u, u + w.size(), tag);
+  ASSERT_NE(lanes_tag, u + w.size());
+  const auto words = kj::arrayPtr(w.data(), w.size());
+
+  *lanes_tag = 4 << 2;  // four zero-sized elements: a few steps
+  EXPECT_FALSE(cereal::event_problem(words));
+  EXPECT_TRUE(cereal::event_readable_fast(words));
+  for (uint64_t n : {uint64_t(2 * w.size() + 1), uint64_t(8'000'000)}) {
+    *lanes_tag = n << 2;
+    EXPECT_NE(cereal::event_problem(words).value_or("").find("traversal limit"), std::string::npos) << n;
+    EXPECT_FALSE(cereal::event_readable_fast(words)) << n;
+  }
+  PubMaster pm({"modelV2"});
+  SubMaster sm({"modelV2"});
+  pm.send("modelV2", w.data(), w.size() * sizeof(capnp::word));
+  sm.update(1000);
+  EXPECT_FALSE(sm.updated("modelV2"));
+  EXPECT_EQ(sm.bad_messages("modelV2"), 1u);
 }
 
 // event_problem() reads through the schema: text must end in NUL, the active
