@@ -70,7 +70,7 @@ int capnp_reads_as(const std::vector<capnp::word> &words, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   static const bool env_set = [] {
-    conduit::testing::use_fuzz_prefix("event_head");
+    testutil::use_fuzz_prefix("event_head");
     setenv("ZMQ", "0", 1);
     return true;
   }();

@@ -10,11 +10,12 @@
 #include <string>
 
 #include "common/prefix.h"
+#include "common/testing/fuzz_prefix.h"
 #include "msgq/msgq.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const std::string path = [] {
-    setenv("CONDUIT_PREFIX", ("fuzz_attach_" + std::to_string(getpid())).c_str(), 1);
+    testutil::use_fuzz_prefix("msgq_attach");
     setenv("ZMQ", "0", 1);
     return conduit::shm_path("fuzzed");
   }();

@@ -6,6 +6,7 @@ build/fuzz/crashes/<target>-crash-<sha1> with the run's log next to it."""
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -35,8 +36,9 @@ GATE_OPTIONS = ['-seed=1', '-runs=20000']
 
 def run(target, seconds, gate=False):
   """Fuzzes `target` for `seconds` (gate: GATE_OPTIONS instead, on the committed
-  seeds only). Returns {'execs', 'crashes', 'artifact', 'log'}: libFuzzer stops
-  at the first crash, so crashes is 0 or 1."""
+  seeds only). Returns {'execs', 'crashes', 'artifact', 'log', 'left_behind'}:
+  libFuzzer stops at the first crash, so crashes is 0 or 1; left_behind names
+  the shm directory of a run that exited cleanly without removing it."""
   work = os.path.join(VARIANT, 'corpus', target)
   crashes = os.path.join(VARIANT, 'crashes')
   os.makedirs(work, exist_ok=True)
@@ -51,15 +53,26 @@ def run(target, seconds, gate=False):
     os.makedirs(work)
   limit = GATE_OPTIONS if gate else [f'-max_total_time={seconds}']
   cmd = [os.path.join(VARIANT, 'build', 'fuzz', target), *limit, f'-artifact_prefix={prefix}', *OPTIONS, work, seeds]
-  env = dict(os.environ, CONDUIT_PREFIX=f'fuzz_{target}_{os.getpid()}')
   with open(log, 'w') as out:
-    rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                        timeout=seconds + 120).returncode
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+      rc = proc.wait(timeout=seconds + 120)
+    finally:
+      proc.kill()
+      proc.wait()
+  # A target's bus (common/testing/fuzz_prefix.h) and scratch file
+  # (/tmp/fuzz_<target>_<pid>*): it removes them itself, but a crash or timeout
+  # ends the run first.
+  bus = f'/dev/shm/conduit_fuzz_{target}_{proc.pid}'
+  left_behind = rc == 0 and os.path.exists(bus)
+  shutil.rmtree(bus, ignore_errors=True)
+  for scratch in glob.glob(f'/tmp/fuzz_{target}_{proc.pid}*'):
+    os.unlink(scratch)
   text = open(log, errors='replace').read()
   execs = re.findall(r'stat::number_of_executed_units: (\d+)', text) or re.findall(r'^#(\d+)', text, re.M) or ['0']
   artifacts = sorted(set(glob.glob(prefix + '*')) - before - {log})
-  subprocess.run(['rm', '-rf', f'/dev/shm/conduit_{env["CONDUIT_PREFIX"]}'], check=False)
-  return {'execs': int(execs[-1]), 'crashes': int(rc != 0), 'artifact': artifacts[0] if artifacts else None, 'log': log}
+  return {'execs': int(execs[-1]), 'crashes': int(rc != 0), 'artifact': artifacts[0] if artifacts else None, 'log': log,
+          'left_behind': bus if left_behind else None}
 
 
 def rows(seconds):
@@ -92,4 +105,7 @@ def main(argv):
       failed = True
       print(f'  crash: input {r["artifact"]}, log {r["log"]}; reproduce: '
             f'build/fuzz/build/fuzz/{t} {r["artifact"]}', flush=True)
+    if r['left_behind']:
+      failed = True
+      print(f'  {t} exited leaving its shared memory {r["left_behind"]} behind', flush=True)
   return 1 if failed else 0

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/prefix.h"
+#include "common/testing/fuzz_prefix.h"
 #include "msgq/msgq.h"
 #include "visionipc/announcement.h"
 #include "visionipc/handshake.h"
@@ -55,7 +56,7 @@ size_t take(const uint8_t *&data, size_t &size, void *dst, size_t n) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const int listener = [] {
-    setenv("CONDUIT_PREFIX", ("fuzz_vipc_" + std::to_string(getpid())).c_str(), 1);
+    testutil::use_fuzz_prefix("vipc_client");
     return listen_socket();
   }();
   static auto announcer = msgq::PubSocket::create(visionipc::announce_topic(kServer, VISION_STREAM_ROAD),
