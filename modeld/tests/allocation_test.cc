@@ -1,6 +1,9 @@
 // "A frame costs no allocation": after the first frame, the pipeline's per-frame
 // path (transform, history, every model launch, timing) makes no C++ heap
-// allocation. Counted by replacing the global operator new in this binary.
+// allocation. Counted by replacing the global operator new in this binary:
+// every form that plain and array allocations use, with their deletes, so no
+// block is freed by a form of delete it was not made by (ASan brings its own
+// forms; libLLVM, under pocl, allocates with the nothrow one).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,13 +18,26 @@ std::atomic<bool> counting{false};
 std::atomic<size_t> allocations{0};
 }  // namespace
 
-void *operator new(size_t n) {
+namespace {
+void *counted_malloc(size_t n) {
   if (counting) allocations++;
-  if (void *p = std::malloc(n ? n : 1)) return p;
+  return std::malloc(n ? n : 1);
+}
+}  // namespace
+
+void *operator new(size_t n) {
+  if (void *p = counted_malloc(n)) return p;
   throw std::bad_alloc();
 }
+void *operator new[](size_t n) { return operator new(n); }
+void *operator new(size_t n, const std::nothrow_t &) noexcept { return counted_malloc(n); }
+void *operator new[](size_t n, const std::nothrow_t &) noexcept { return counted_malloc(n); }
 void operator delete(void *p) noexcept { std::free(p); }
+void operator delete[](void *p) noexcept { std::free(p); }
 void operator delete(void *p, size_t) noexcept { std::free(p); }
+void operator delete[](void *p, size_t) noexcept { std::free(p); }
+void operator delete(void *p, const std::nothrow_t &) noexcept { std::free(p); }
+void operator delete[](void *p, const std::nothrow_t &) noexcept { std::free(p); }
 
 using namespace modeld;
 
