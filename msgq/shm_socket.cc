@@ -126,7 +126,13 @@ bool ShmPubSocket::wait_lockstep(int timeout_ms) {
       const uint64_t owner = s.owner.load();
       if (owner == 0 || !s.lockstep.load(std::memory_order_acquire)) continue;
       const bool is_done = s.done_seq.load(std::memory_order_acquire) > sent;
-      if (!is_done && check_alive && !owner_alive(owner)) continue;
+      if (!is_done) {
+        if (std::find(dead_owners_.begin(), dead_owners_.end(), owner) != dead_owners_.end()) continue;
+        if (check_alive && !owner_alive(owner)) {
+          dead_owners_.push_back(owner);  // its slot stays until reclaimed: never wait on it again
+          continue;
+        }
+      }
       waiting++;
       done += is_done;
     }

@@ -2,6 +2,7 @@
 // The shared-memory backend of msgq.h: a publisher writes the topic's Ring,
 // each subscriber holds one of its 64 slots and reads at its own pace.
 #include <memory>
+#include <vector>
 
 #include "msgq/msgq.h"
 #include "msgq/ring.h"
@@ -38,6 +39,7 @@ class ShmPubSocket final : public PubSocket {
   uint64_t next_mark_ = 0;                             // where the next eighth of the ring begins
   bool on_loan_ = false;
   Place loan_{};  // of the loan out
+  std::vector<uint64_t> dead_owners_;  // lockstep subscribers found dead by wait_lockstep()
   size_t loan_size_ = 0;
 };
 

@@ -104,6 +104,30 @@ TEST(MsgqLockstep, ExplicitDoneAndAGoneSubscriber) {
   EXPECT_TRUE(pub->wait_lockstep(0));
 }
 
+// A lockstep subscriber whose process died (no destructor ran: its slot stays
+// marked) is found once, after a wait slice, and never waited on again.
+TEST(MsgqLockstep, ADeadSubscriberIsFoundOnce) {
+  msgq_test::ScopedPrefix prefix("lockdead");
+  auto pub = msgq::PubSocket::create("t");
+  auto live = msgq::SubSocket::create("t", lockstep());
+  msgq_test::Child dead([] {
+    auto sub = msgq::SubSocket::create("t", lockstep());
+    _exit(0);  // leaves its slot marked, as SIGKILL would
+    return 0;
+  });
+  ASSERT_EQ(dead.wait(), 0);
+  msgq::Message m;
+  pub->send("x", 1);
+  ASSERT_TRUE(live->receive(m, 0));
+  live->done();
+  EXPECT_FALSE(pub->wait_lockstep(0)) << "not known dead yet";
+  EXPECT_TRUE(pub->wait_lockstep(5000)) << "found dead after a slice";
+  pub->send("y", 1);
+  ASSERT_TRUE(live->receive(m, 0));
+  live->done();
+  EXPECT_TRUE(pub->wait_lockstep(0)) << "known dead: no slice needed";
+}
+
 TEST(MsgqLockstep, ASignalEndsALockstepWait) {
   msgq_test::ScopedPrefix prefix("locksig");
   struct sigaction sa = {};
