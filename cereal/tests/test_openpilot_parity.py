@@ -203,9 +203,9 @@ LOCKSTEP_CHILD = textwrap.dedent("""
 """)
 
 
-def _start(code, lockstep=True):
+def _start(code, lockstep=True, **popen):
   env = dict(os.environ, CONDUIT_LOCKSTEP="1" if lockstep else "0")
-  return subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE)
+  return subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, **popen)
 
 
 def test_fake_events_drive_a_process_in_lockstep():
@@ -232,18 +232,45 @@ def test_fake_events_drive_a_process_in_lockstep():
     proc.wait()
 
 
+# A second lockstep subscriber of `can` that only waits, and says when it is attached.
+WAITING_CHILD = textwrap.dedent("""
+  import cereal.messaging as messaging
+  sm = messaging.SubMaster(["can"])
+  print("attached", flush=True)
+  while True:
+    sm.update(10)
+""")
+
+
+def _send_can(pm, address):
+  m = messaging.new_message("can", 1)
+  m.can[0].address = address
+  pm.send("can", m)
+
+
 def test_fake_events_a_dead_process_is_noticed():
   pm = messaging.PubMaster(["can"])
-  proc = _start(LOCKSTEP_CHILD)
+  out = messaging.sub_sock("sensorEvents")
+  live = _start(LOCKSTEP_CHILD)
+  dead = None
   try:
+    assert pm.wait_lockstep("can", timeout=30), "the first subscribed and waits"
+    dead = _start(WAITING_CHILD, stdout=subprocess.PIPE)
+    assert dead.stdout.readline() == b"attached\n"
+    assert pm.wait_lockstep("can", timeout=30), "both subscribed and wait"
+    _send_can(pm, 1)
     assert pm.wait_lockstep("can", timeout=30)
-    proc.kill()
-    proc.wait()
-    pm.send("can", messaging.new_message("can", 1))
-    assert pm.wait_lockstep("can", timeout=0.3) is False  # a dead subscriber is no longer waited for
+    assert messaging.recv_one_or_none(out).sensorEvents[0].sensor == 1
+    dead.kill()
+    dead.wait()
+    _send_can(pm, 2)
+    # The live one reports done; the dead one is found dead and discounted.
+    assert pm.wait_lockstep("can", timeout=30) is True
+    assert messaging.recv_one_or_none(out).sensorEvents[0].sensor == 2
   finally:
-    proc.kill()
-    proc.wait()
+    for proc in filter(None, (live, dead)):
+      proc.kill()
+      proc.wait()
 
 
 def test_fake_events_in_process_and_readers_updated():
