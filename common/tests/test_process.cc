@@ -10,6 +10,7 @@
 
 #include "common/process.h"
 #include "common/ratekeeper.h"
+#include "common/testing/prefix.h"
 #include "msgq/msgq.h"
 
 constexpr uint64_t kMs = 1000000;
@@ -37,7 +38,10 @@ TEST(RateKeeper, AccountsLagWithoutCatchingUp) {
   EXPECT_THROW(conduit::RateKeeper(0), std::invalid_argument);
 }
 
-TEST(Process, StopsCleanlyOnSigtermAndEndsLockstepWaits) {
+// proc.tick() kicks the watchdog: a file in the prefix's shm directory.
+class Process : public testutil::PrefixTest {};
+
+TEST_F(Process, StopsCleanlyOnSigtermAndEndsLockstepWaits) {
   conduit::Process proc("test_process", 0);
   EXPECT_THROW(conduit::Process("again"), std::logic_error);
   EXPECT_TRUE(proc.running());
@@ -48,7 +52,7 @@ TEST(Process, StopsCleanlyOnSigtermAndEndsLockstepWaits) {
   EXPECT_TRUE(msgq::lockstep_waits_stopped());
 }
 
-TEST(Process, ReadsParams) {
+TEST_F(Process, ReadsParams) {
   char dir[] = "/tmp/conduit_params_XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
   setenv("CONDUIT_PARAMS_DIR", dir, 1);
