@@ -25,6 +25,7 @@ void on_stop(int sig) {
 
 Process::Process(std::string name, double rate_hz) : name_(std::move(name)) {
   if (g_installed.exchange(true)) throw std::logic_error("conduit::Process: one per process");
+  g_stop_signal.store(0);  // an earlier Process's stop does not stop this one
   if (rate_hz > 0) rk_ = std::make_unique<RateKeeper>(rate_hz);
   on_stop_signal(on_stop);
 }

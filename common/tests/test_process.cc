@@ -52,6 +52,17 @@ TEST_F(Process, StopsCleanlyOnSigtermAndEndsLockstepWaits) {
   EXPECT_TRUE(msgq::lockstep_waits_stopped());
 }
 
+TEST_F(Process, ASecondProcessAfterAStopRuns) {
+  {
+    conduit::Process first("first", 0);
+    raise(SIGTERM);
+    EXPECT_FALSE(first.running());
+  }
+  conduit::Process second("second", 0);
+  EXPECT_TRUE(second.running());
+  EXPECT_EQ(second.stop_signal(), 0);
+}
+
 TEST_F(Process, ReadsParams) {
   char dir[] = "/tmp/conduit_params_XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
