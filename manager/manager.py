@@ -120,7 +120,7 @@ class Manager:
       self._send('logMessage', lambda: self._log_message(name, pid, stream, line))
 
   def _log_message(self, name, pid, stream, line):
-    msg = self.messaging.new_message('logMessage')
+    msg = self.messaging.new_message('logMessage', valid=True)
     lm = msg.logMessage
     lm.processName = name
     lm.pid = pid
@@ -135,7 +135,7 @@ class Manager:
     self._send('managerState', lambda: self._manager_state(shutting_down))
 
   def _manager_state(self, shutting_down):
-    msg = self.messaging.new_message('managerState')
+    msg = self.messaging.new_message('managerState', valid=True)
     ms = msg.managerState
     ms.shuttingDown = shutting_down
     states = ms.init('processes', len(self.procs))
@@ -158,7 +158,7 @@ class Manager:
     return msg
 
   def _device_state(self):
-    msg = self.messaging.new_message('deviceState')
+    msg = self.messaging.new_message('deviceState', valid=True)
     self.device.fill(msg.deviceState)
     return msg
 

@@ -83,6 +83,7 @@ def test_manager_reports_cpu_rss_restarts_and_device_state_and_counts_enabled_pr
       seen['device'] = sm['deviceState'].to_dict()
   status = StatusLine()
   Manager(specs, echo=False, on_tick=lambda m: (tick(m), status(m))).run(duration=4.0)
+  assert sm.valid['managerState'] and sm.valid['deviceState']  # the manager claims its messages valid
   rss, cpu, _ = seen['hog']
   assert rss >= 64 * 1024, seen
   assert cpu > 0, seen
