@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "msgq/msgq.h"
@@ -20,6 +21,22 @@ msgq::SubOptions lockstep() {
 }
 
 constexpr uint64_t kStop = UINT64_MAX;
+
+// Joins a test's thread also when an ASSERT returns early (a joinable
+// std::thread's destructor would abort the whole binary): stop() ends it first.
+class Joined {
+ public:
+  Joined(std::thread &t, std::function<void()> stop) : t_(t), stop_(std::move(stop)) {}
+  ~Joined() {
+    if (!t_.joinable()) return;
+    stop_();
+    t_.join();
+  }
+
+ private:
+  std::thread &t_;
+  std::function<void()> stop_;
+};
 
 // The subscriber side of a process under replay: each input gives one
 // output, until kStop. Returns how often a wait came back empty.
@@ -55,6 +72,7 @@ void lockstep_round_trips(bool poll) {
   constexpr int kN = 200;
   int empty = -1;
   std::thread t([&] { empty = echo(*in_sub, *out_pub, poll); });
+  Joined joined(t, [&] { in_pub->send(&kStop, sizeof(kStop)); });
   ASSERT_TRUE(in_pub->wait_lockstep(5000)) << "the subscriber went to wait";
   msgq::Message m;
   for (uint64_t i = 0; i < kN; i++) {
@@ -141,12 +159,16 @@ TEST(MsgqLockstep, ASignalEndsALockstepWait) {
     msgq::Message m;
     returned = sub->receive(m, -1) ? 2 : 1;  // false: interrupted
   });
+  auto interrupt = [&] {
+    while (returned.load() == 0) {
+      pthread_kill(t.native_handle(), SIGUSR1);
+      usleep(1000);
+    }
+  };
+  Joined joined(t, interrupt);
   ASSERT_TRUE(pub->wait_lockstep(5000));
   EXPECT_EQ(returned.load(), 0);
-  while (returned.load() == 0) {
-    pthread_kill(t.native_handle(), SIGUSR1);
-    usleep(1000);
-  }
+  interrupt();
   t.join();
   EXPECT_EQ(returned.load(), 1);
   sigaction(SIGUSR1, &old, nullptr);
