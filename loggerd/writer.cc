@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "loggerd/file_lock.h"
 
@@ -39,7 +41,85 @@ int64_t env_int(const char *name, int64_t fallback) {
 
 }  // namespace
 
-void AppendFile::append(const void *data, size_t n) {
+// The Writer's state: the buffer pool, the backend, the open files.
+struct Writer::Impl {
+  struct File;
+  explicit Impl(WriterOptions opts);
+  ~Impl();
+  AppendFile *open(const std::string &path, bool dependent_units);
+  void close(File *f, std::function<void()> on_closed);
+  bool submit(uint64_t sleep_until_ns = 0);
+  void drain();
+  uint64_t pending_bytes() const;
+  int acquire_buffer(File *f);
+  // Queues the file's complete units; returns true when they must wait for its chains in flight.
+  bool queue_chain(File *f);
+  void process(const std::vector<IoCompletion> &done);
+  void retire_chains(File *f);
+  void release_buffers(File *f);
+  void finalize(File *f);
+  void reap(bool wait);
+
+  WriterOptions opts_;
+  std::unique_ptr<char[], void (*)(void *)> mem_;
+  std::vector<iovec> iov_;
+  std::vector<int> free_;
+  std::unique_ptr<IoBackend> backend_;
+  std::unordered_map<uint32_t, std::unique_ptr<File>> files_;
+  uint32_t next_id_ = 1;
+  uint64_t disk_bytes_ = 0, in_flight_bytes_ = 0, completions_ = 0;
+  std::vector<IoCompletion> synthetic_;  // injected failures, delivered by reap()
+  std::vector<IoOp> ops_;
+  std::vector<IoCompletion> done_;
+  std::vector<char> scratch_;  // sink for the bytes of a dropped unit
+  WriterStats stats_;
+};
+
+// A file's state: the buffers holding its bytes, and its chains in flight.
+struct Writer::Impl::File : AppendFile {
+  struct Buf {
+    int index;
+    uint64_t base;     // stream offset of data[0]
+    uint32_t filled;
+    int in_flight;
+  };
+  struct Chain {
+    uint32_t seq;      // tells its completions apart from other chains of the file
+    int ops_left;
+    uint64_t bytes;
+    int error;         // errno of its first failed op; 0 while all went well
+  };
+  File(Impl *w, uint32_t id, int fd, int lock_fd, std::string path, std::string lock_path)
+      : w_(w), id_(id), fd_(fd), lock_fd_(lock_fd), path_(std::move(path)), lock_path_(std::move(lock_path)) {}
+  void drop_open_unit();
+  void drop_after(uint64_t pos);  // drops appended bytes from stream offset `pos` on (counted)
+
+  Impl *w_;
+  uint32_t id_;
+  int fd_, lock_fd_;  // lock_fd_ holds the flock of lock_path_ (file_lock.h)
+  std::string path_, lock_path_;
+  std::function<void()> on_closed_;
+  std::deque<Buf> bufs_;
+  uint64_t appended_ = 0, unit_end_ = 0, submitted_ = 0;
+  bool dropping_unit_ = false;
+  uint64_t disk_end_ = 0;   // end of the last chain that completed, in order, without error
+  uint64_t queued_end_ = 0; // where the next chain starts: disk_end_ + the chains in flight
+  std::deque<Chain> chains_;  // in flight, oldest first
+  uint32_t next_seq_ = 0;
+  bool discarding_ = false;  // a chain failed: later chains are dropped until the file is cut back
+  bool closing_ = false, fsynced_ = false;
+  bool dependent_ = false, gap_open_ = false;
+  uint64_t gaps_ = 0;
+
+  void append(const void *data, size_t n);
+  std::pair<char *, size_t> space();
+  void commit(size_t n);
+  void end_unit();
+  void discard_unit();
+  bool take_gap();
+};
+
+void Writer::Impl::File::append(const void *data, size_t n) {
   const char *p = static_cast<const char *>(data);
   while (n > 0) {
     auto [dst, room] = space();
@@ -51,7 +131,7 @@ void AppendFile::append(const void *data, size_t n) {
   }
 }
 
-std::pair<char *, size_t> AppendFile::space() {
+std::pair<char *, size_t> Writer::Impl::File::space() {
   if (!dropping_unit_ && (bufs_.empty() || bufs_.back().filled == w_->opts_.buffer_size)) {
     int idx = w_->acquire_buffer(this);
     if (idx >= 0) bufs_.push_back({idx, appended_, 0, 0});
@@ -61,7 +141,7 @@ std::pair<char *, size_t> AppendFile::space() {
   return {static_cast<char *>(w_->iov_[b.index].iov_base) + b.filled, w_->opts_.buffer_size - b.filled};
 }
 
-void AppendFile::commit(size_t n) {
+void Writer::Impl::File::commit(size_t n) {
   if (dropping_unit_) {
     w_->stats_.bytes_dropped += n;
     return;
@@ -70,19 +150,19 @@ void AppendFile::commit(size_t n) {
   appended_ += n;
 }
 
-void AppendFile::end_unit() {
+void Writer::Impl::File::end_unit() {
   dropping_unit_ = false;
   unit_end_ = appended_;
 }
 
-void AppendFile::discard_unit() {
+void Writer::Impl::File::discard_unit() {
   drop_open_unit();
   dropping_unit_ = false;
 }
 
-void AppendFile::drop_open_unit() { drop_after(unit_end_); }
+void Writer::Impl::File::drop_open_unit() { drop_after(unit_end_); }
 
-void AppendFile::drop_after(uint64_t pos) {
+void Writer::Impl::File::drop_after(uint64_t pos) {
   w_->stats_.bytes_dropped += appended_ - pos;
   appended_ = pos;
   unit_end_ = std::min(unit_end_, pos);
@@ -93,7 +173,7 @@ void AppendFile::drop_after(uint64_t pos) {
   if (!bufs_.empty()) bufs_.back().filled = uint32_t(pos - bufs_.back().base);
 }
 
-bool AppendFile::take_gap() {
+bool Writer::Impl::File::take_gap() {
   if (!gap_open_) return false;
   drop_after(submitted_);  // units held back since the failure: they follow the gap
   dropping_unit_ = false;
@@ -101,7 +181,7 @@ bool AppendFile::take_gap() {
   return true;
 }
 
-Writer::Writer(WriterOptions opts) : opts_(std::move(opts)), mem_(nullptr, free) {
+Writer::Impl::Impl(WriterOptions opts) : opts_(std::move(opts)), mem_(nullptr, free) {
   if (opts_.buffer_size == 0 || opts_.buffer_size % 4096 || opts_.buffer_size > (1u << 30))
     throw std::invalid_argument("Writer: buffer_size must be a multiple of 4096 up to 1 GiB, found " + std::to_string(opts_.buffer_size));
   if (opts_.buffer_count == 0 || opts_.buffer_count > kMaxBuffers)
@@ -117,15 +197,15 @@ Writer::Writer(WriterOptions opts) : opts_(std::move(opts)), mem_(nullptr, free)
   backend_ = create_backend(iov_, opts_.io_mode);
 }
 
-Writer::~Writer() {
-  std::vector<AppendFile *> open;
+Writer::Impl::~Impl() {
+  std::vector<File *> open;
   for (auto &[id, f] : files_)
     if (!f->closing_) open.push_back(f.get());
-  for (AppendFile *f : open) close(f);
+  for (File *f : open) close(f, {});
   drain();
 }
 
-AppendFile *Writer::open(const std::string &path, bool dependent_units) {
+AppendFile *Writer::Impl::open(const std::string &path, bool dependent_units) {
   std::string lock = path + ".lock";
   int lfd = hold_lock(lock);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -138,20 +218,20 @@ AppendFile *Writer::open(const std::string &path, bool dependent_units) {
   while (files_.count(next_id_) || next_id_ == 0) next_id_ = (next_id_ + 1) & kIdMask;
   uint32_t id = next_id_;
   next_id_ = (next_id_ + 1) & kIdMask;
-  auto *f = new AppendFile(this, id, fd, lfd, path, lock);
+  auto *f = new File(this, id, fd, lfd, path, lock);
   f->dependent_ = dependent_units;
   files_[id].reset(f);
   return f;
 }
 
-void Writer::close(AppendFile *f, std::function<void()> on_closed) {
+void Writer::Impl::close(File *f, std::function<void()> on_closed) {
   if (f->appended_ > f->unit_end_) f->drop_open_unit();  // a unit never ended is not data
   f->dropping_unit_ = false;
   f->closing_ = true;
   f->on_closed_ = std::move(on_closed);
 }
 
-int Writer::acquire_buffer(AppendFile *f) {
+int Writer::Impl::acquire_buffer(File *f) {
   while (free_.empty()) {
     uint64_t seen = completions_;
     bool queued = submit();
@@ -174,13 +254,13 @@ int Writer::acquire_buffer(AppendFile *f) {
   return idx;
 }
 
-bool Writer::queue_chain(AppendFile *f) {
+bool Writer::Impl::queue_chain(File *f) {
   // After a failed chain nothing is queued until the file is cut back (retire_chains);
   // a closing file's last chain (with the fsync) waits until the others are back.
   if (f->gap_open_ && f->closing_) f->take_gap();  // nobody will restart the stream: end it at the gap
   bool last = f->closing_;  // close() ended or dropped the open unit
   bool held = f->discarding_ || f->gap_open_ || f->chains_.size() >= kMaxChains || (last && !f->chains_.empty()) ||
-              std::any_of(f->chains_.begin(), f->chains_.end(), [](const AppendFile::Chain &c) { return c.error != 0; });
+              std::any_of(f->chains_.begin(), f->chains_.end(), [](const File::Chain &c) { return c.error != 0; });
   if (held) return !f->gap_open_ && (f->unit_end_ > f->submitted_ || last);
   uint32_t seq = f->next_seq_;
   ops_.clear();
@@ -212,7 +292,7 @@ bool Writer::queue_chain(AppendFile *f) {
   return false;
 }
 
-bool Writer::submit(uint64_t sleep_until_ns) {
+bool Writer::Impl::submit(uint64_t sleep_until_ns) {
   size_t before = stats_.chains;
   bool waiting = false;  // units held back behind chains in flight: collect those now
   for (auto &[id, f] : files_) waiting |= queue_chain(f.get());
@@ -223,7 +303,7 @@ bool Writer::submit(uint64_t sleep_until_ns) {
   return queued;
 }
 
-void Writer::reap(bool wait) {
+void Writer::Impl::reap(bool wait) {
   done_.clear();
   if (!synthetic_.empty()) {
     done_.swap(synthetic_);
@@ -233,12 +313,12 @@ void Writer::reap(bool wait) {
   process(done_);
 }
 
-void Writer::process(const std::vector<IoCompletion> &done) {
+void Writer::Impl::process(const std::vector<IoCompletion> &done) {
   completions_ += done.size();
   for (const IoCompletion &c : done) {
     auto it = files_.find(uint32_t(c.tag >> 48) & kIdMask);
     if (it == files_.end()) continue;
-    AppendFile *f = it->second.get();
+    File *f = it->second.get();
     uint32_t seq = uint32_t(c.tag >> 44) & kSeqMask;
     int buf = int((c.tag >> 32) & 0xfff) - 1;
     uint32_t len = uint32_t(c.tag);
@@ -257,7 +337,7 @@ void Writer::process(const std::vector<IoCompletion> &done) {
         if (!ok) fprintf(stderr, "loggerd: fsync of %s failed: %s\n", f->path_.c_str(), strerror(int(-c.result)));
       }
     }
-    auto chain = std::find_if(f->chains_.begin(), f->chains_.end(), [&](const AppendFile::Chain &ch) { return ch.seq == seq; });
+    auto chain = std::find_if(f->chains_.begin(), f->chains_.end(), [&](const File::Chain &ch) { return ch.seq == seq; });
     if (chain == f->chains_.end()) continue;
     if (!ok && chain->error == 0) chain->error = c.result < 0 ? int(-c.result) : ENOSPC;  // a short write to a file means no space
     chain->ops_left--;
@@ -268,9 +348,9 @@ void Writer::process(const std::vector<IoCompletion> &done) {
 // Retires the file's finished chains in queue order: their bytes are on disk,
 // or dropped from the first failed chain on. Once a failure's chains are all
 // back, the file is cut to the end of the last good one.
-void Writer::retire_chains(AppendFile *f) {
+void Writer::Impl::retire_chains(File *f) {
   while (!f->chains_.empty() && f->chains_.front().ops_left == 0) {
-    AppendFile::Chain c = f->chains_.front();
+    File::Chain c = f->chains_.front();
     f->chains_.pop_front();
     in_flight_bytes_ -= c.bytes;
     if (c.error == 0 && !f->discarding_) {
@@ -305,7 +385,7 @@ void Writer::retire_chains(AppendFile *f) {
   if (f->closing_ && f->fsynced_ && f->submitted_ == f->appended_ && f->chains_.empty()) finalize(f);
 }
 
-void Writer::release_buffers(AppendFile *f) {
+void Writer::Impl::release_buffers(File *f) {
   while (!f->bufs_.empty()) {
     auto &b = f->bufs_.front();
     bool last = f->bufs_.size() == 1;
@@ -316,7 +396,7 @@ void Writer::release_buffers(AppendFile *f) {
   }
 }
 
-void Writer::finalize(AppendFile *f) {
+void Writer::Impl::finalize(File *f) {
   release_buffers(f);
   ::close(f->fd_);
   unlink(f->lock_path_.c_str());
@@ -326,13 +406,13 @@ void Writer::finalize(AppendFile *f) {
   if (cb) cb();
 }
 
-uint64_t Writer::pending_bytes() const {
+uint64_t Writer::Impl::pending_bytes() const {
   uint64_t n = in_flight_bytes_;
   for (auto &[id, f] : files_) n += f->appended_ - f->submitted_;
   return n;
 }
 
-void Writer::drain() {
+void Writer::Impl::drain() {
   for (;;) {
     submit();
     bool busy = backend_->in_flight() > 0 || !synthetic_.empty();
@@ -343,5 +423,31 @@ void Writer::drain() {
     reap(true);
   }
 }
+
+void AppendFile::append(const void *data, size_t n) { static_cast<Writer::Impl::File *>(this)->append(data, n); }
+std::pair<char *, size_t> AppendFile::space() { return static_cast<Writer::Impl::File *>(this)->space(); }
+void AppendFile::commit(size_t n) { static_cast<Writer::Impl::File *>(this)->commit(n); }
+void AppendFile::end_unit() { static_cast<Writer::Impl::File *>(this)->end_unit(); }
+void AppendFile::discard_unit() { static_cast<Writer::Impl::File *>(this)->discard_unit(); }
+bool AppendFile::take_gap() { return static_cast<Writer::Impl::File *>(this)->take_gap(); }
+uint64_t AppendFile::gaps() const { return static_cast<const Writer::Impl::File *>(this)->gaps_; }
+const std::string &AppendFile::path() const { return static_cast<const Writer::Impl::File *>(this)->path_; }
+uint64_t AppendFile::appended() const { return static_cast<const Writer::Impl::File *>(this)->appended_; }
+uint64_t AppendFile::disk_size() const { return static_cast<const Writer::Impl::File *>(this)->disk_end_; }
+
+Writer::Writer(WriterOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) {}
+Writer::~Writer() = default;
+AppendFile *Writer::open(const std::string &path, bool dependent_units) { return impl_->open(path, dependent_units); }
+void Writer::close(AppendFile *f, std::function<void()> on_closed) {
+  impl_->close(static_cast<Impl::File *>(f), std::move(on_closed));
+}
+bool Writer::submit(uint64_t sleep_until_ns) { return impl_->submit(sleep_until_ns); }
+void Writer::drain() { impl_->drain(); }
+const WriterStats &Writer::stats() const { return impl_->stats_; }
+const char *Writer::backend_name() const { return impl_->backend_->name(); }
+size_t Writer::open_files() const { return impl_->files_.size(); }
+size_t Writer::free_buffers() const { return impl_->free_.size(); }
+bool Writer::low_on_buffers() const { return impl_->free_.size() * 4 < impl_->opts_.buffer_count; }
+uint64_t Writer::pending_bytes() const { return impl_->pending_bytes(); }
 
 }  // namespace loggerd

@@ -39,11 +39,9 @@
 //
 // Threads: a Writer and its files are used by one thread.
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -68,8 +66,7 @@ struct WriterStats {
   int last_errno = 0;
 };
 
-class Writer;
-
+// A file a Writer appends to; Writer::open() makes it and owns it.
 class AppendFile {
  public:
   void append(const void *data, size_t n);
@@ -84,46 +81,16 @@ class AppendFile {
   // appended since the last good chain has been dropped; the next unit appended
   // must stand on its own. Always false for other files.
   bool take_gap();
-  uint64_t gaps() const { return gaps_; }  // failed writes that opened a gap
-  const std::string &path() const { return path_; }
-  uint64_t appended() const { return appended_; }
-  uint64_t disk_size() const { return disk_end_; }  // bytes completed on disk
+  uint64_t gaps() const;  // failed writes that opened a gap
+  const std::string &path() const;
+  uint64_t appended() const;
+  uint64_t disk_size() const;  // bytes completed on disk
 
- private:
-  friend class Writer;
-  struct Buf {
-    int index;
-    uint64_t base;     // stream offset of data[0]
-    uint32_t filled;
-    int in_flight;
-  };
-  struct Chain {
-    uint32_t seq;      // tells its completions apart from other chains of the file
-    int ops_left;
-    uint64_t bytes;
-    int error;         // errno of its first failed op; 0 while all went well
-  };
-  AppendFile(Writer *w, uint32_t id, int fd, int lock_fd, std::string path, std::string lock_path)
-      : w_(w), id_(id), fd_(fd), lock_fd_(lock_fd), path_(std::move(path)), lock_path_(std::move(lock_path)) {}
-  void drop_open_unit();
-  void drop_after(uint64_t pos);  // drops appended bytes from stream offset `pos` on (counted)
-
-  Writer *w_;
-  uint32_t id_;
-  int fd_, lock_fd_;  // lock_fd_ holds the flock of lock_path_ (file_lock.h)
-  std::string path_, lock_path_;
-  std::function<void()> on_closed_;
-  std::deque<Buf> bufs_;
-  uint64_t appended_ = 0, unit_end_ = 0, submitted_ = 0;
-  bool dropping_unit_ = false;
-  uint64_t disk_end_ = 0;   // end of the last chain that completed, in order, without error
-  uint64_t queued_end_ = 0; // where the next chain starts: disk_end_ + the chains in flight
-  std::deque<Chain> chains_;  // in flight, oldest first
-  uint32_t next_seq_ = 0;
-  bool discarding_ = false;  // a chain failed: later chains are dropped until the file is cut back
-  bool closing_ = false, fsynced_ = false;
-  bool dependent_ = false, gap_open_ = false;
-  uint64_t gaps_ = 0;
+ protected:
+  AppendFile() = default;  // the state is the Writer's (writer.cc)
+  ~AppendFile() = default;
+  AppendFile(const AppendFile &) = delete;
+  AppendFile &operator=(const AppendFile &) = delete;
 };
 
 class Writer {
@@ -146,39 +113,19 @@ class Writer {
   // submit() and wait until nothing is in flight and every closed file is finished.
   void drain();
 
-  const WriterStats &stats() const { return stats_; }
-  const char *backend_name() const { return backend_->name(); }
-  size_t open_files() const { return files_.size(); }
-  size_t free_buffers() const { return free_.size(); }
+  const WriterStats &stats() const;
+  const char *backend_name() const;
+  size_t open_files() const;
+  size_t free_buffers() const;
   // Under a quarter of the pool is free: a caller batching turns should submit now.
-  bool low_on_buffers() const { return free_.size() * 4 < opts_.buffer_count; }
+  bool low_on_buffers() const;
   // Bytes appended but not yet completed on disk (open units, queued, in flight).
   uint64_t pending_bytes() const;
 
  private:
   friend class AppendFile;
-  int acquire_buffer(AppendFile *f);
-  // Queues the file's complete units; returns true when they must wait for its chains in flight.
-  bool queue_chain(AppendFile *f);
-  void process(const std::vector<IoCompletion> &done);
-  void retire_chains(AppendFile *f);
-  void release_buffers(AppendFile *f);
-  void finalize(AppendFile *f);
-  void reap(bool wait);
-
-  WriterOptions opts_;
-  std::unique_ptr<char[], void (*)(void *)> mem_;
-  std::vector<iovec> iov_;
-  std::vector<int> free_;
-  std::unique_ptr<IoBackend> backend_;
-  std::unordered_map<uint32_t, std::unique_ptr<AppendFile>> files_;
-  uint32_t next_id_ = 1;
-  uint64_t disk_bytes_ = 0, in_flight_bytes_ = 0, completions_ = 0;
-  std::vector<IoCompletion> synthetic_;  // injected failures, delivered by reap()
-  std::vector<IoOp> ops_;
-  std::vector<IoCompletion> done_;
-  std::vector<char> scratch_;  // sink for the bytes of a dropped unit
-  WriterStats stats_;
+  struct Impl;  // writer.cc
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace loggerd
