@@ -6,8 +6,9 @@
 #   tsan  build/tsan (scons --sanitize=tsan): the msgq, cereal, visionipc memory
 #         and loggerd writer/deleter tests; any report fails it (tools/sanitizers/)
 #   fuzz  every libFuzzer target, 20000 runs from a fixed seed (tools/fuzz --gate); a crash fails it
+# Always: tools/lint, the static checks (flake8, cppcheck, shellcheck), zero findings.
 set -uo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 PYTHON=${PYTHON:-/usr/bin/python3}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export CONDUIT_PREFIX=${CONDUIT_PREFIX:-test$$}
@@ -46,6 +47,11 @@ if [ $quick -eq 0 ]; then
     echo "FAILED: scons --sanitize=tsan"
     failed=1
   fi
+fi
+
+if ! ./tools/lint; then
+  echo "FAILED: tools/lint (static checks: see its findings above)"
+  failed=1
 fi
 
 if [ $quick -eq 0 ] && ! ./tools/fuzz --gate all; then

@@ -97,6 +97,7 @@ kj::ArrayPtr<capnp::word> MessageBuilder::allocateSegment(unsigned minimum_words
 
 kj::ArrayPtr<const kj::byte> MessageBuilder::flatBytesInPlace() {
   auto segments = getSegmentsForOutput();
+  // cppcheck-suppress mismatchingContainerExpression ; asks whether the segment is the pooled one
   if (segments.size() != 1 || segments[0].begin() != segment_.begin()) return nullptr;
   auto *table = reinterpret_cast<uint32_t *>(block_);
   table[0] = 0;  // segment count - 1
@@ -120,6 +121,7 @@ void MessageBuilder::send_lent(msgq::PubSocket &sock, std::vector<uint64_t> &scr
                       "topic's now); build a new one");
   }
   auto segments = getSegmentsForOutput();
+  // cppcheck-suppress mismatchingContainerExpression ; asks whether the segment is the loan
   if (&sock == lender_ && segments.size() == 1 && segments[0].begin() == lent_.begin() + 1) {
     auto *table = reinterpret_cast<uint32_t *>(lent_.begin());
     table[0] = 0;  // segment count - 1

@@ -44,7 +44,7 @@ bool CommandLine::parse(int argc, char **argv) {
     bool inline_value = false;
     if (size_t eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);
-      name = name.substr(0, eq);
+      name.resize(eq);
       inline_value = true;
     }
     Entry *e = find(name);

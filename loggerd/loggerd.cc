@@ -132,8 +132,7 @@ class Loggerd {
   uint64_t invalid_messages_ = 0;  // well framed, but refused by cereal/event_check.h
 };
 
-Loggerd::Loggerd(int argc, char **argv) {
-  root_ = loggerd::log_root();
+Loggerd::Loggerd(int argc, char **argv) : root_(loggerd::log_root()) {
   std::filesystem::create_directories(root_);
   const char *route = getenv("LOGGERD_ROUTE");
   info_.route = route && *route ? route : default_route_name(root_);

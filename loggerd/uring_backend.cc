@@ -19,7 +19,7 @@ class UringBackend : public IoBackend {
   ~UringBackend() override {
     if (!ready_) return;
     std::vector<IoCompletion> sink;
-    while (in_flight_ > 0) reap(sink, true);
+    while (in_flight_ > 0) UringBackend::reap(sink, true);  // this class's: no dynamic binding in a destructor
     io_uring_queue_exit(&ring_);
   }
 

@@ -249,6 +249,7 @@ int Writer::Impl::acquire_buffer(File *f) {
     }
     reap(true);
   }
+  // cppcheck-suppress containerOutOfBounds ; the loop above leaves only with a free buffer
   int idx = free_.back();
   free_.pop_back();
   return idx;

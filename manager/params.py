@@ -20,7 +20,7 @@ KEYS = {
   'CameraPixelFormat': (str, 'yuv420p', 'layout of camerad\'s frame buffers: yuv420p (I420, what libx265 encodes '
                         'without a copy) or nv12 (see manager/process_config.py)'),
   'EncodedCameras': (list, [], 'camera streams encoderd encodes to H.265 (empty: every enabled one where the cores '
-                    'allow, else road only; see process_config.default_encoded_cameras)'),
+                     'allow, else road only; see process_config.default_encoded_cameras)'),
   'ModelBackend': (str, 'auto', 'modeld backend: auto, opencl, cuda or cpu'),
   'ModelEnabled': (bool, True, 'run modeld'),
   'Fps': (int, 20, 'camera frame rate'),

@@ -115,7 +115,8 @@ class ManagedProcess:
     env.update(self.run_env)
     env.update(extra)
     self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, preexec_fn=functools.partial(_child_setup, self.spec.nice, self.spec.death_signal), start_new_session=True)
+                                 stderr=subprocess.PIPE, start_new_session=True,
+                                 preexec_fn=functools.partial(_child_setup, self.spec.nice, self.spec.death_signal))
     self.start_time = time.monotonic()
     self.exit_code = None
     for stream, name in ((self.proc.stdout, 'stdout'), (self.proc.stderr, 'stderr')):

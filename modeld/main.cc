@@ -33,7 +33,7 @@ std::string default_model_path() {
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n <= 0) return "build/modeld/default_model.cmodel";
   std::string dir(exe, size_t(n));
-  dir = dir.substr(0, dir.rfind('/'));
+  if (size_t slash = dir.rfind('/'); slash != std::string::npos) dir.resize(slash);
   return dir + "/../modeld/default_model.cmodel";
 }
 

@@ -59,9 +59,8 @@ struct PyTransform {
   std::unique_ptr<FrameTransform> transform;
   DeviceBuffer out, copy;
 
-  PyTransform(const std::string &backend, int w, int h) {
-    device = Device::open(parse_backend(backend));
-    transform = FrameTransform::create(device, w, h);
+  PyTransform(const std::string &backend, int w, int h)
+      : device(Device::open(parse_backend(backend))), transform(FrameTransform::create(device, w, h)) {
     out = device->alloc(transform->output_floats() * sizeof(float));
   }
   py::array_t<float> result() {
@@ -92,9 +91,8 @@ struct PyTransform {
 struct PyRunner {
   std::unique_ptr<ModelRunner> runner;
 
-  PyRunner(const std::string &backend, const std::string &path) {
-    runner = ModelRunner::create(Device::open(parse_backend(backend)), load_model(path));
-  }
+  PyRunner(const std::string &backend, const std::string &path)
+      : runner(ModelRunner::create(Device::open(parse_backend(backend)), load_model(path))) {}
   py::list run(const py::list &inputs) {
     if (inputs.size() != runner->input_count()) {
       throw std::invalid_argument("run: expected " + std::to_string(runner->input_count()) + " inputs, got " +
@@ -127,9 +125,8 @@ struct PyRunner {
 struct PyPipeline {
   std::unique_ptr<ModelPipeline> pipeline;
 
-  PyPipeline(const std::string &backend, const std::string &path, bool copy_frame) {
-    pipeline = std::make_unique<ModelPipeline>(Device::open(parse_backend(backend)), load_model(path), copy_frame);
-  }
+  PyPipeline(const std::string &backend, const std::string &path, bool copy_frame)
+      : pipeline(std::make_unique<ModelPipeline>(Device::open(parse_backend(backend)), load_model(path), copy_frame)) {}
   py::dict process(const py::buffer &buf, int width, int height, int stride, size_t u_offset,
                    const py::array_t<double, py::array::c_style | py::array::forcecast> &m, int64_t v_offset,
                    int64_t uv_stride, int uv_step) {

@@ -21,7 +21,7 @@ class OpenClTransform : public FrameTransform {
   }
   ~OpenClTransform() override {
     cl_.finish();
-    release_frame_buffers();
+    OpenClTransform::release_frame_buffers();  // this class's: no dynamic binding in a destructor
     clReleaseKernel(kernel_);
   }
 

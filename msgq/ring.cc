@@ -56,6 +56,7 @@ static void create_ring_file(const std::string &path, size_t ring_bytes) {
     unlink(tmp.c_str());
     throw Error(errno_text("msgq: cannot map", tmp));
   }
+  // cppcheck-suppress legacyUninitvar ; placement new over the fresh mapping
   auto *h = new (p) RingHeader{};
   h->version = kRingVersion;
   h->header_bytes = kHeaderBytes;

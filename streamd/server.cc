@@ -83,7 +83,7 @@ bool loopback_host(const std::string &host) {
     h = h.substr(1, close - 1);
     if (!rest.empty() && rest[0] != ':') return false;
   } else if (size_t colon = h.find(':'); colon != std::string::npos) {
-    h = h.substr(0, colon);
+    h.resize(colon);
   }
   return h == "localhost" || h == "127.0.0.1" || h == "::1";
 }

@@ -20,6 +20,7 @@ PACKAGES=(
   qemu-system-x86 busybox-static kmod cpio
   chromium python3-websocket fonts-liberation
   iproute2
+  python3-flake8 cppcheck shellcheck
   python3-pil python3-pip python3-setuptools python3-wheel python3-venv
 )
 

@@ -148,8 +148,8 @@ class Stream:
   def finish(self, peers, timeout=30):
     """Sends 'last' until every peer has exited and every local subscriber has it."""
     start = time.monotonic()
-    while any(p.proc.poll() is None for p in peers) or any(not got or payload_of(got[-1]) != b"last"
-                                                            for got in self.local.values()):
+    while (any(p.proc.poll() is None for p in peers) or
+           any(not got or payload_of(got[-1]) != b"last" for got in self.local.values())):
       assert time.monotonic() - start < timeout, "receivers did not finish: " + repr(
         [(p.proc.args[-3:], p.proc.poll(), len(p.lines)) for p in peers] + [len(got) for got in self.local.values()])
       self.send(b"last")

@@ -40,8 +40,8 @@ for i in $(seq %(repeats)d); do run dmabuf $i; run copy $i; done
 
 
 def _parse(console, impl, i):
-  check = [l for l in console.splitlines() if l.startswith(f'@{impl}.{i} CHECK ')]
-  log = [l for l in console.splitlines() if l.startswith(f'CAMLOG {impl}.{i} ')]
+  check = [ln for ln in console.splitlines() if ln.startswith(f'@{impl}.{i} CHECK ')]
+  log = [ln for ln in console.splitlines() if ln.startswith(f'CAMLOG {impl}.{i} ')]
   m = re.search(r'road: (\d+) frames sent, \d+ dropped, (\d+) copied \(path (\w+)\)', '\n'.join(log))
   if not check or not m or m.group(3) != impl:
     raise RuntimeError(f'{impl} run {i} in the guest failed:\n' + '\n'.join(check + log))

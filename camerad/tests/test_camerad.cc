@@ -27,8 +27,7 @@ namespace {
 
 struct TempDir {
   std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() / ("camerad_test_" + std::to_string(getpid()));
+  TempDir() : path(std::filesystem::temp_directory_path() / ("camerad_test_" + std::to_string(getpid()))) {
     std::filesystem::create_directories(path);
   }
   ~TempDir() { std::filesystem::remove_all(path); }

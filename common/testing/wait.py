@@ -10,4 +10,3 @@ def wait_for(cond, timeout=10.0, interval=0.02):
       return True
     time.sleep(interval)
   return bool(cond())
-

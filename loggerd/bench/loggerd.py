@@ -169,7 +169,9 @@ def run():
         n += 1
       traced = _run_once(impl, case, n, trace=True)
       n += 1
-      med = lambda f: statistics.median(f(r) for r in runs)
+
+      def med(f):
+        return statistics.median(f(r) for r in runs)
       counts = traced['counts']
       io_calls = sum(v for k, v in counts.items() if k in IO_SYSCALLS)
       values = {

@@ -49,7 +49,7 @@ def test_an_encoder_forced_to_drop_reports_the_drops_in_encoderdState_and_the_st
       server.send(VISION_STREAM_ROAD, frame, frame_id, 1000 + i, 2000 + i, True)
     assert server.dropped_frames(VISION_STREAM_ROAD) == 0
     assert wait_for(lambda: sm.update(0) or (sm.recv_frame['encoderdState'] and
-                                              sm['encoderdState'].streams[0].dropped == 6), 60), 'no drops reported'
+                                             sm['encoderdState'].streams[0].dropped == 6), 60), 'no drops reported'
     enc.send_signal(signal.SIGINT)  # flush: every frame sent comes out as a packet, then the final state
     assert enc.wait(60) == 0, enc.stderr.read()
     for _ in range(5):
@@ -178,5 +178,5 @@ def test_camerad_reports_frames_sent_per_camera():
   for _ in range(5):
     sm.update(0)
   cams = {c.name: c for c in sm['cameradState'].cameras}  # the last state, published on the way out
-  assert {n: (c.frames, c.dropped, c.bytes) for n, c in cams.items()} == \
-      {'road': (20, 0, 20 * 320 * 240 * 3 // 2), 'wide': (20, 0, 20 * 320 * 240 * 3 // 2)}
+  want = {'road': (20, 0, 20 * 320 * 240 * 3 // 2), 'wide': (20, 0, 20 * 320 * 240 * 3 // 2)}
+  assert {n: (c.frames, c.dropped, c.bytes) for n, c in cams.items()} == want

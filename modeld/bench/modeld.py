@@ -67,7 +67,7 @@ def run():
     for _ in range(ROUNDS):
       for name, p in pipelines.items():
         times[name] += [one_frame(p) for _ in range(FRAMES_PER_ROUND)]
-    del client, server
+    client = server = None  # the client goes first
   finally:
     if old_prefix is None:
       os.environ.pop('CONDUIT_PREFIX', None)

@@ -4,7 +4,6 @@ import os
 import tempfile
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from modeld import _modeld

@@ -27,7 +27,7 @@ struct Builder {
   std::vector<std::function<void(schema::Node::Builder)>> nodes;
   std::vector<std::tuple<std::string, std::vector<int64_t>, std::vector<float>>> inits;
 
-  Builder(std::vector<int64_t> input_shape = {1, 2, 4, 4}) {
+  explicit Builder(const std::vector<int64_t> &input_shape = {1, 2, 4, 4}) {
     model.setFormatVersion(kModelFormatVersion);
     auto in = model.initInputs(1);
     in[0].setName("x");
@@ -43,8 +43,8 @@ struct Builder {
     inits.emplace_back(name, shape, data);
   }
   // A node; `fill` sets its op.
-  void node(const std::string &name, std::vector<std::string> ins, std::vector<std::string> outs,
-            std::function<void(schema::Node::Builder)> fill) {
+  void node(const std::string &name, const std::vector<std::string> &ins, const std::vector<std::string> &outs,
+            const std::function<void(schema::Node::Builder)> &fill) {
     nodes.push_back([=](schema::Node::Builder n) {
       n.setName(name);
       set_names(n.initInputs(ins.size()), ins);

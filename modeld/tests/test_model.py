@@ -15,7 +15,7 @@ from modeld import _modeld
 from modeld.models import default_model
 from modeld.numpy_reference import run_onnx
 from modeld.onnx_compiler import SCHEMA, CompileError, compile_model
-from modeld.tests.helpers import (DEFAULT_MODEL, DEFAULT_ONNX, RUNTIME_BACKENDS, ROOT, Compiled, backend_or_skip,
+from modeld.tests.helpers import (DEFAULT_MODEL, DEFAULT_ONNX, RUNTIME_BACKENDS, ROOT, backend_or_skip,
                                   one_op_model, synthetic_nv12)
 
 W, H = 1928, 1208

@@ -28,6 +28,7 @@ SharedRegion *SharedRegion::create(size_t payload_size) {
   if (p == MAP_FAILED) {
     throw std::runtime_error("shared region: mmap of " + std::to_string(bytes) + " bytes failed: " + strerror(errno));
   }
+  // cppcheck-suppress legacyUninitvar ; placement new over the fresh mapping
   auto *r = new (p) SharedRegion{};
   r->channel_stride = stride;
   new (r->channel(0)) FutexChannel{};

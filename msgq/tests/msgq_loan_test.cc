@@ -29,7 +29,7 @@ TEST(MsgqLoan, LappedViewReportsOverwrittenAndCountsOnce) {
   ASSERT_TRUE(sub->receive_view(v, 0));
   EXPECT_TRUE(v.intact());
   for (uint64_t i = 1; i <= 20; i++) publish_loaned(*pub, i, 1000);  // over a lap
-  uint64_t seq;
+  uint64_t seq = 0;
   EXPECT_FALSE(v.intact());
   EXPECT_FALSE(v.intact());
   EXPECT_EQ(sub->lost(), 1u);

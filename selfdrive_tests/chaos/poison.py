@@ -71,6 +71,9 @@ def run(poisoned=5, good=25, inject=5, tmp=None):
 
 def rows():
   fig = run()
-  row = lambda metric, unit: {'bench': 'chaos', 'impl': 'pipeline', 'case': 'poison', 'metric': metric,
-                              'value': float(fig[metric]), 'unit': unit}
+
+  def row(metric, unit):
+    return {'bench': 'chaos', 'impl': 'pipeline', 'case': 'poison', 'metric': metric, 'value': float(fig[metric]),
+            'unit': unit}
+
   return [row('consumer_crashes', 'count'), row('events_lost_in_readers', 'count')]

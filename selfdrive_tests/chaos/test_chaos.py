@@ -1,7 +1,8 @@
 """The chaos suite, short run (./test.sh): one pipeline under the manager takes,
 in order, 20 random SIGKILLs, a subscriber SIGSTOPped for 10 s, a ring header
 taken over and ring bytes scribbled, VisionIPC control blocks scribbled, the
-log disk (a 64 MB tmpfs) filled for 5 s, and finally the manager itself SIGKILLed. Then a second manager run starts and stops cleanly. The tests below
+log disk (a 64 MB tmpfs) filled for 5 s, and finally the manager itself
+SIGKILLed. Then a second manager run starts and stops cleanly. The tests below
 check what must hold afterwards. The long run (500 rounds) and the figures:
 tools/bench/run chaos.
 

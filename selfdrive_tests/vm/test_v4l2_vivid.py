@@ -85,13 +85,13 @@ def console():
 
 def client_lines(out, name, kind):
   """Parsed `kind` lines of client `name`, and its exit code."""
-  lines = [fields(l) for l in out.splitlines() if l.startswith(f'@{name} {kind} ')]
-  rc = [l for l in out.splitlines() if l.startswith(f'@{name} rc=')]
+  lines = [fields(ln) for ln in out.splitlines() if ln.startswith(f'@{name} {kind} ')]
+  rc = [ln for ln in out.splitlines() if ln.startswith(f'@{name} rc=')]
   return lines, (int(rc[0].split('=')[1]) if rc else None)
 
 
 def camlog(out, name):
-  return '\n'.join(l[len(f'CAMLOG {name} '):] for l in out.splitlines() if l.startswith(f'CAMLOG {name} '))
+  return '\n'.join(ln[len(f'CAMLOG {name} '):] for ln in out.splitlines() if ln.startswith(f'CAMLOG {name} '))
 
 
 def frames_dropped(log):
@@ -158,7 +158,7 @@ def test_multiplanar_api(console):
 def test_vanished_device_ends_the_stream_with_a_clear_error(console):
   (d,), _ = client_lines(console, 'disconnect', 'DISCONNECT')
   assert d['ok'] == '1', d
-  assert 'VANISH rc=1' in console, [l for l in console.splitlines() if 'VANISH' in l]
+  assert 'VANISH rc=1' in console, [ln for ln in console.splitlines() if 'VANISH' in ln]
   log = camlog(console, 'vanish')
   assert 'camerad: v4l2: /dev/video0 vanished' in log and 'unplugged or its driver removed' in log, log
   # Started again (the manager restarts it: restart='always'), it serves the returned device.

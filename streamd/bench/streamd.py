@@ -84,7 +84,8 @@ view = memoryview(bytearray(4 << 20))
 for line in sys.stdin:
   host, port, path = line.split()
   with socket.create_connection((host, int(port))) as s:
-    s.sendall(f'GET {{path}} HTTP/1.1\\r\\nHost: {{host}}\\r\\nAuthorization: Bearer {TOKEN}\\r\\nConnection: close\\r\\n\\r\\n'.encode())
+    s.sendall(f'GET {{path}} HTTP/1.1\\r\\nHost: {{host}}\\r\\nAuthorization: Bearer {TOKEN}\\r\\n'
+              'Connection: close\\r\\n\\r\\n'.encode())
     total = 0
     while (n := s.recv_into(view)):
       total += n
@@ -153,7 +154,7 @@ def file_rows(tmp):
 
 def wchar(pid):
   with open(f'/proc/{pid}/io') as f:
-    return next(int(l.split()[1]) for l in f if l.startswith('wchar'))
+    return next(int(ln.split()[1]) for ln in f if ln.startswith('wchar'))
 
 
 def stats(port):

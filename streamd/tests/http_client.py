@@ -19,7 +19,7 @@ def read_response(sock, head_only=False):
   head, _, body = data.partition(b'\r\n\r\n')
   lines = head.decode().split('\r\n')
   status = int(lines[0].split()[1])
-  headers = {k.lower(): v for k, v in (l.split(': ', 1) for l in lines[1:])}
+  headers = {k.lower(): v for k, v in (ln.split(': ', 1) for ln in lines[1:])}
   if head_only:
     return Response(status, headers, body)
   if 'content-length' in headers:
@@ -46,4 +46,3 @@ def get(port, path, headers=None, method='GET', timeout=10):
   extra = ''.join(f'{k}: {v}\r\n' for k, v in (headers or {}).items())
   return request(port, f'{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n'.encode(),
                  timeout, head_only=method == 'HEAD')
-

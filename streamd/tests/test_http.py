@@ -160,7 +160,7 @@ def test_pipelined_requests_are_answered_in_order(server):
     while chunk := c.recv(65536):
       data += chunk
   head1, _, rest = data.partition(b'\r\n\r\n')
-  n1 = int(next(l for l in head1.split(b'\r\n') if l.lower().startswith(b'content-length')).split(b': ')[1])
+  n1 = int(next(ln for ln in head1.split(b'\r\n') if ln.lower().startswith(b'content-length')).split(b': ')[1])
   body1, second = rest[:n1], rest[n1:]
   assert head1.startswith(b'HTTP/1.1 200') and json.loads(body1)['name'] == route
   head2, _, body2 = second.partition(b'\r\n\r\n')

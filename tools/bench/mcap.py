@@ -53,7 +53,8 @@ def _size(root, names):
 
 def _export_rows(tmp):
   subprocess.run([os.path.join(BIN, 'replay_fixture'), '--dir', tmp, '--size', '1928x1208', '--frames', str(FRAMES),
-                  '--segments', str(SEGMENTS), '--gop', '20', '--crf', '24', '--sensor-hz', str(SENSOR_HZ)], check=True, capture_output=True)
+                  '--segments', str(SEGMENTS), '--gop', '20', '--crf', '24', '--sensor-hz', str(SENSOR_HZ)],
+                 check=True, capture_output=True)
   route = os.path.join(tmp, 'fixture')
   route_s = SEGMENTS * FRAMES / FPS
   export = os.path.join(ROOT, 'tools', 'export')
@@ -77,8 +78,8 @@ def _export_rows(tmp):
     rows += [_row(impl, case, 'realtime_factor', route_s / wall, 'x'),
              _row(impl, case, 'realtime_factor_cpu', route_s / statistics.median(cpus[(impl, case)]), 'x'),
              _row(impl, case, 'mb_per_s', size / 1e6 / wall, 'MB/s')]
-  rows.append(_row('mcap_export', 'messages', 'speedup_vs_jsonl',
-                   statistics.median(walls[('jsonl_export', 'messages')]) / statistics.median(walls[('mcap_export', 'messages')]), 'x'))
+  jsonl, mcap = (statistics.median(walls[(impl, 'messages')]) for impl in ('jsonl_export', 'mcap_export'))
+  rows.append(_row('mcap_export', 'messages', 'speedup_vs_jsonl', jsonl / mcap, 'x'))
   return rows
 
 

@@ -56,7 +56,7 @@ def run():
     rt, msgs, fps = [], [], []
     for _ in range(RUNS):
       out = _run([os.path.join(BIN, 'replay'), '--fast', route], prefix)
-      line = next(l for l in out.splitlines() if l.startswith('replay: finished:'))
+      line = next(ln for ln in out.splitlines() if ln.startswith('replay: finished:'))
       st = dict(kv.split('=') for kv in line.split(': ', 2)[2].split())
       wall = float(st['wall_s'])
       rt.append(route_s / wall)
@@ -71,7 +71,7 @@ def run():
     ]
 
     out = _run([os.path.join(BIN, 'replay_bench'), 'seek', route, str(SEEKS), '7'], prefix)
-    seeks = [json.loads(l) for l in out.splitlines()]
+    seeks = [json.loads(ln) for ln in out.splitlines()]
     lat = sorted(s['latency_ms'] for s in seeks)
     rows += [
       _row('replay', 'seek', 'p50_ms', statistics.median(lat), 'ms'),

@@ -118,7 +118,9 @@ def vipc_seeds(folder):
 
 
 def main():
-  corpus = lambda component, target: os.path.join(ROOT, component, 'fuzz', 'corpus', target)
+  def corpus(component, target):
+    return os.path.join(ROOT, component, 'fuzz', 'corpus', target)
+
   event_head_seeds(corpus('cereal', 'event_head'))
   log_file_seeds(corpus('loggerd', 'log_file_reader'))
   model_seeds(corpus('modeld', 'model_file'))

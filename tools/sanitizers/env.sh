@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: its variables are for the sourcing script
 # Sourced by test.sh: how programs of the sanitizer builds run in the gates.
 # Every finding halts the program (a failing test); suppressions.txt holds the
 # only exceptions, each in third-party code, each with its reason.

@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import time
-from collections import Counter
 
 import pytest
 

@@ -38,7 +38,7 @@ def logged(path, service):
 def test_replay_program_plays_everything_then_reports(route, tool, conduit_prefix):
   _, path = route
   p = tool('replay', '--fast', '--prefix', conduit_prefix, path, stdin=subprocess.DEVNULL)
-  line = [l for l in p.stdout.splitlines() if l.startswith('replay: finished:')][0]
+  line = [ln for ln in p.stdout.splitlines() if ln.startswith('replay: finished:')][0]
   stats = dict(kv.split('=') for kv in line.split(': ', 2)[2].split())
   assert int(stats['messages']) == 774
   assert int(stats['frames']) == 80
@@ -68,7 +68,7 @@ def test_replay_program_bad_input(route, tool):
 def test_dump_prints_the_replayed_messages(route, replaying, tool):
   _, path = route
   p = tool('dump', '--json', '-n', '5', '--timeout', '5', 'can')
-  msgs = [json.loads(l) for l in p.stdout.splitlines()]
+  msgs = [json.loads(ln) for ln in p.stdout.splitlines()]
   assert len(msgs) == 5
   for m in msgs:
     # address = 0x100 + j % 4 with j = the sensor tick, whose bytes are `dat`.
@@ -82,7 +82,7 @@ def test_dump_prints_the_replayed_messages(route, replaying, tool):
 
 def test_hz_and_bw_measure_the_replayed_rates(route, replaying, tool):
   _, path = route
-  rows = [json.loads(l) for l in tool('hz', '--json', '--duration', '2.05', 'sensorEvents', 'can').stdout.splitlines()]
+  rows = [json.loads(ln) for ln in tool('hz', '--json', '--duration', '2.05', 'sensorEvents', 'can').stdout.splitlines()]
   last = {r['topic']: r for r in rows}
   assert 70 < last['sensorEvents']['hz'] < 130, last
   assert 35 < last['can']['hz'] < 65, last
@@ -90,7 +90,7 @@ def test_hz_and_bw_measure_the_replayed_rates(route, replaying, tool):
   assert last['sensorEvents']['lost'] == 0
 
   sizes = {len(b) for b in logged(path, 'sensorEvents')}
-  rows = [json.loads(l) for l in tool('bw', '--json', '--duration', '1.05', 'sensorEvents').stdout.splitlines()]
+  rows = [json.loads(ln) for ln in tool('bw', '--json', '--duration', '1.05', 'sensorEvents').stdout.splitlines()]
   bw = rows[-1]
   assert bw['min_bytes'] == min(sizes) and bw['max_bytes'] == max(sizes)
   assert 0.7 * 100 * min(sizes) < bw['bytes_per_s'] < 1.3 * 100 * max(sizes)

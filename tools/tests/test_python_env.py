@@ -4,7 +4,6 @@ README names; help() shows real docstrings; VisionBuf to RGB; tools/frame."""
 import os
 import pydoc
 import subprocess
-import sys
 
 import numpy as np
 

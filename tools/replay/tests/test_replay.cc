@@ -35,8 +35,7 @@ struct Received {
 // Subscribes before the replay starts and records everything until stopped.
 class Collector {
  public:
-  explicit Collector(const std::vector<std::string> &topics) {
-    poller_ = msgq::Poller::create();
+  explicit Collector(const std::vector<std::string> &topics) : poller_(msgq::Poller::create()) {
     for (const auto &t : topics) {
       socks_.push_back(msgq::SubSocket::create(t, {false, 4 << 20}));
       poller_->add(*socks_.back());
