@@ -110,16 +110,10 @@ struct Writer::Impl::File : AppendFile {
   bool closing_ = false, fsynced_ = false;
   bool dependent_ = false, gap_open_ = false;
   uint64_t gaps_ = 0;
-
-  void append(const void *data, size_t n);
-  std::pair<char *, size_t> space();
-  void commit(size_t n);
-  void end_unit();
-  void discard_unit();
-  bool take_gap();
 };
 
-void Writer::Impl::File::append(const void *data, size_t n) {
+// AppendFile's methods work on the state it is the interface of.
+void AppendFile::append(const void *data, size_t n) {
   const char *p = static_cast<const char *>(data);
   while (n > 0) {
     auto [dst, room] = space();
@@ -131,34 +125,52 @@ void Writer::Impl::File::append(const void *data, size_t n) {
   }
 }
 
-std::pair<char *, size_t> Writer::Impl::File::space() {
-  if (!dropping_unit_ && (bufs_.empty() || bufs_.back().filled == w_->opts_.buffer_size)) {
-    int idx = w_->acquire_buffer(this);
-    if (idx >= 0) bufs_.push_back({idx, appended_, 0, 0});
+std::pair<char *, size_t> AppendFile::space() {
+  auto &f = static_cast<Writer::Impl::File &>(*this);
+  if (!f.dropping_unit_ && (f.bufs_.empty() || f.bufs_.back().filled == f.w_->opts_.buffer_size)) {
+    int idx = f.w_->acquire_buffer(&f);
+    if (idx >= 0) f.bufs_.push_back({idx, f.appended_, 0, 0});
   }
-  if (dropping_unit_) return {w_->scratch_.data(), w_->scratch_.size()};
-  Buf &b = bufs_.back();
-  return {static_cast<char *>(w_->iov_[b.index].iov_base) + b.filled, w_->opts_.buffer_size - b.filled};
+  if (f.dropping_unit_) return {f.w_->scratch_.data(), f.w_->scratch_.size()};
+  auto &b = f.bufs_.back();
+  return {static_cast<char *>(f.w_->iov_[b.index].iov_base) + b.filled, f.w_->opts_.buffer_size - b.filled};
 }
 
-void Writer::Impl::File::commit(size_t n) {
-  if (dropping_unit_) {
-    w_->stats_.bytes_dropped += n;
+void AppendFile::commit(size_t n) {
+  auto &f = static_cast<Writer::Impl::File &>(*this);
+  if (f.dropping_unit_) {
+    f.w_->stats_.bytes_dropped += n;
     return;
   }
-  bufs_.back().filled += n;
-  appended_ += n;
+  f.bufs_.back().filled += n;
+  f.appended_ += n;
 }
 
-void Writer::Impl::File::end_unit() {
-  dropping_unit_ = false;
-  unit_end_ = appended_;
+void AppendFile::end_unit() {
+  auto &f = static_cast<Writer::Impl::File &>(*this);
+  f.dropping_unit_ = false;
+  f.unit_end_ = f.appended_;
 }
 
-void Writer::Impl::File::discard_unit() {
-  drop_open_unit();
-  dropping_unit_ = false;
+void AppendFile::discard_unit() {
+  auto &f = static_cast<Writer::Impl::File &>(*this);
+  f.drop_open_unit();
+  f.dropping_unit_ = false;
 }
+
+bool AppendFile::take_gap() {
+  auto &f = static_cast<Writer::Impl::File &>(*this);
+  if (!f.gap_open_) return false;
+  f.drop_after(f.submitted_);  // units held back since the failure: they follow the gap
+  f.dropping_unit_ = false;
+  f.gap_open_ = false;
+  return true;
+}
+
+uint64_t AppendFile::gaps() const { return static_cast<const Writer::Impl::File &>(*this).gaps_; }
+const std::string &AppendFile::path() const { return static_cast<const Writer::Impl::File &>(*this).path_; }
+uint64_t AppendFile::appended() const { return static_cast<const Writer::Impl::File &>(*this).appended_; }
+uint64_t AppendFile::disk_size() const { return static_cast<const Writer::Impl::File &>(*this).disk_end_; }
 
 void Writer::Impl::File::drop_open_unit() { drop_after(unit_end_); }
 
@@ -171,14 +183,6 @@ void Writer::Impl::File::drop_after(uint64_t pos) {
     bufs_.pop_back();
   }
   if (!bufs_.empty()) bufs_.back().filled = uint32_t(pos - bufs_.back().base);
-}
-
-bool Writer::Impl::File::take_gap() {
-  if (!gap_open_) return false;
-  drop_after(submitted_);  // units held back since the failure: they follow the gap
-  dropping_unit_ = false;
-  gap_open_ = false;
-  return true;
 }
 
 Writer::Impl::Impl(WriterOptions opts) : opts_(std::move(opts)), mem_(nullptr, free) {
@@ -424,17 +428,6 @@ void Writer::Impl::drain() {
     reap(true);
   }
 }
-
-void AppendFile::append(const void *data, size_t n) { static_cast<Writer::Impl::File *>(this)->append(data, n); }
-std::pair<char *, size_t> AppendFile::space() { return static_cast<Writer::Impl::File *>(this)->space(); }
-void AppendFile::commit(size_t n) { static_cast<Writer::Impl::File *>(this)->commit(n); }
-void AppendFile::end_unit() { static_cast<Writer::Impl::File *>(this)->end_unit(); }
-void AppendFile::discard_unit() { static_cast<Writer::Impl::File *>(this)->discard_unit(); }
-bool AppendFile::take_gap() { return static_cast<Writer::Impl::File *>(this)->take_gap(); }
-uint64_t AppendFile::gaps() const { return static_cast<const Writer::Impl::File *>(this)->gaps_; }
-const std::string &AppendFile::path() const { return static_cast<const Writer::Impl::File *>(this)->path_; }
-uint64_t AppendFile::appended() const { return static_cast<const Writer::Impl::File *>(this)->appended_; }
-uint64_t AppendFile::disk_size() const { return static_cast<const Writer::Impl::File *>(this)->disk_end_; }
 
 Writer::Writer(WriterOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) {}
 Writer::~Writer() = default;
