@@ -263,6 +263,14 @@ static void sigkill_rounds(const std::string &root, const std::string &io, int r
         usleep(500);
       }
     });
+    // Killed at a random moment once a first test message is on disk, so every round has something to check.
+    EXPECT_TRUE(wait_for([&] {
+      loggerd::LogReader lr(d.segment(0) + "/rlog.zst");
+      while (lr.next()) {
+        if (lr.event().isTestMessage()) return true;
+      }
+      return false;
+    })) << d.stderr_text();
     usleep(useconds_t(150000 + rng() % 450000));
     uint64_t kill_ns = conduit::mono_ns();
     int st = d.stop(SIGKILL);
