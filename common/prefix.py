@@ -20,11 +20,15 @@ def prefix() -> str:
   return os.environ.get('CONDUIT_PREFIX', '')
 
 
+def prefix_dir(p: str) -> str:
+  """The shm directory of prefix p ('' for none); ValueError for an invalid name."""
+  return '/dev/shm/conduit' + (('_' + check_name(p, 'CONDUIT_PREFIX')) if p else '')
+
+
 def shm_dir() -> str:
   """The pipeline's directory, created 0700 if missing. Raises PermissionError when
   it exists but is not a directory of this user that only this user can enter."""
-  p = prefix()
-  d = '/dev/shm/conduit' + (('_' + check_name(p, 'CONDUIT_PREFIX')) if p else '')
+  d = prefix_dir(prefix())
   os.makedirs(d, mode=0o700, exist_ok=True)
   st = os.lstat(d)
   wrong = ('is not a directory' if not stat.S_ISDIR(st.st_mode) else

@@ -8,11 +8,9 @@ import os
 import shutil
 import socket
 
+from common.prefix import prefix_dir  # noqa: F401 (one naming rule; callers use shm.prefix_dir)
+
 SHM = '/dev/shm'
-
-
-def prefix_dir(prefix):
-  return os.path.join(SHM, 'conduit' + ('_' + prefix if prefix else ''))
 
 
 def prefix_of(d):

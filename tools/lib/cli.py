@@ -42,12 +42,14 @@ def parse_args(p, argv=None):
   """Parses, then sets CONDUIT_PREFIX and CONDUIT_LOG_ROOT from --prefix and
   --log-root before any socket is made or route resolved."""
   args = p.parse_args(argv)
-  if args.prefix:
-    from common.prefix import check_name
+  from common.prefix import check_name
+  name, what = (args.prefix, '--prefix') if args.prefix else (os.environ.get('CONDUIT_PREFIX'), 'CONDUIT_PREFIX')
+  if name:
     try:
-      check_name(args.prefix, '--prefix')
+      check_name(name, what)
     except ValueError as e:
       raise ToolError(str(e)) from None
+  if args.prefix:
     os.environ['CONDUIT_PREFIX'] = args.prefix
   if args.log_root:
     os.environ['CONDUIT_LOG_ROOT'] = os.path.abspath(args.log_root)

@@ -141,6 +141,9 @@ def test_clean_refuses_while_the_prefix_is_live_and_removes_it_after(tool, condu
   assert 'removed' in tool('clean').stdout
   assert not os.path.exists(f'/dev/shm/conduit_{conduit_prefix}')
   assert 'nothing to do' in tool('clean').stdout
+  for bad in ('..', 'x/../..'):  # $CONDUIT_PREFIX obeys the rule --prefix does: nothing outside is removed
+    p = tool('clean', check=False, env=dict(os.environ, CONDUIT_PREFIX=bad))
+    assert p.returncode == 2 and 'CONDUIT_PREFIX' in p.stderr and 'is invalid' in p.stderr, p.stderr
 
 
 def test_one_json_convention_across_dump_lr_and_export(route, tool):
