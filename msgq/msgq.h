@@ -55,11 +55,14 @@
 // subscriber in lockstep mode (SubOptions::lockstep, by default on in a
 // process started with CONDUIT_LOCKSTEP=1) tells its topic when it is done
 // with what it took: whenever it is about to wait for the next message (a
-// receive() or poll() that finds nothing), or on done(). Its waits ignore
-// their timeout, so the process runs on the messages it is fed, never on
-// the clock; a signal ends such a wait as a timeout would (to stop cleanly).
-// The feeder sends one message and calls wait_lockstep(): back when every
-// lockstep subscriber of the topic has taken it and gone back to wait. A
+// receive() or poll() with a nonzero timeout that finds nothing), or on
+// done(). With timeout 0 they do not (draining a socket is not being done
+// with it): a subscriber that never waits calls done() itself. Its
+// waits ignore their timeout, so the process runs on the messages it is fed,
+// never on the clock; a signal ends such a wait as a timeout would (to stop
+// cleanly). The feeder sends one message and calls wait_lockstep(): back
+// when every lockstep subscriber of the topic has taken it and reported done
+// (a subscriber that never reports done is waited for until the timeout). A
 // process's stop handler calls stop_lockstep_waits(), as a signal that comes
 // just before a wait begins cannot end it.
 //
