@@ -549,8 +549,10 @@ TEST_F(Messaging, ReceiveTimeIsReadByThePassThatTakesTheMessage) {
   EXPECT_GE(sm.rcv_time("can"), sm.logMonoTime("can"));
   EXPECT_LE(sm.rcv_time("can"), done);
 
-  // Two updates that take nothing: alive for 10 periods (100 ms at 100 Hz), then not.
-  sm.update(0);
+  // Two updates that take nothing: alive for 10 periods (100 ms at 100 Hz),
+  // then not. The first is given its clock (a loaded host may take 100 ms
+  // between two statements); the second reads it, 120 ms or more later.
+  sm.update(0, sm.rcv_time("can") + 99 * kMs);
   EXPECT_FALSE(sm.updated("can"));
   EXPECT_TRUE(sm.alive("can"));
   std::this_thread::sleep_for(std::chrono::milliseconds(120));
