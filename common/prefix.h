@@ -21,7 +21,7 @@ std::string shm_path(const std::string &name);
 std::string socket_path(const std::string &name);
 
 // Throws std::invalid_argument unless `name` is a safe single path component:
-// non-empty, at most 128 chars of [A-Za-z0-9_.-], not "." or "..", no "/".
+// non-empty, at most 128 chars of [A-Za-z0-9_.-], not ".", no ".." anywhere, no "/".
 void check_name(const std::string &name, const char *what);
 
 }  // namespace conduit

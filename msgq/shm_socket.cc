@@ -14,7 +14,7 @@ namespace msgq {
 // words first. memcpy moves a small message in 32- or 64-byte vector stores, and
 // a load from inside one of those waits until the store reaches the cache,
 // while a load from a 16- or 8-byte store is forwarded at once: small messages
-// are copied in those (tools/bench/run cereal shows the difference).
+// are copied in those (tools/bench/run messaging shows the difference).
 static void copy_out(void *dst, const void *src, size_t size) {
   constexpr size_t kSmall = 512;
   if (size > kSmall) {
