@@ -8,14 +8,20 @@
 #include <map>
 #include <stdexcept>
 
+#include "cereal/streams.h"
 #include "common/prefix.h"
 #include "loggerd/log_reader.h"
 #include "streamd/json.h"
 
 namespace streamd {
 
-const std::vector<std::string> kSegmentFiles = {"rlog.zst", "qlog.zst", "fcamera.hevc", "ecamera.hevc", "dcamera.hevc",
-                                                "qcamera.ts"};
+static std::vector<std::string> segment_files() {
+  std::vector<std::string> files = {"rlog.zst", "qlog.zst"};
+  for (const cereal::Video &v : cereal::kVideos) files.push_back(v.file);
+  return files;
+}
+
+const std::vector<std::string> kSegmentFiles = segment_files();
 
 namespace {
 
