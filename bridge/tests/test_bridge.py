@@ -189,13 +189,20 @@ def final_bridge_state(net, proc, sub):
   return {(s.name, str(s.direction)): s for s in msgs[-1].bridgeState.services}
 
 
-def test_relays_every_message_byte_identical_and_in_order(net, prefixes):
-  pa, pb = prefixes
+def bridge_pair_for_testmessage(net, pa, pb):
+  """Bridge a publishes testMessage from prefix pa; bridge b takes it into pb, where a
+  testMessage and a bridgeState subscriber exist before b starts."""
   a = start_bridge(net, 0, pa, ["--publish", "testMessage", "--bind", net.addrs[0]])
   with prefix_env(pb):
     local_py = messaging.sub_sock("testMessage", timeout=0)
     state = messaging.sub_sock("bridgeState", timeout=0)
   b = start_bridge(net, 1, pb, ["--from", net.addrs[0], "--subscribe", "testMessage"])
+  return a, b, local_py, state
+
+
+def test_relays_every_message_byte_identical_and_in_order(net, prefixes):
+  pa, pb = prefixes
+  a, b, local_py, state = bridge_pair_for_testmessage(net, pa, pb)
   peers = {
     "cpp_local": start_peer(net, None, [CPP_PEER], pb),
     "cpp_remote": start_peer(net, 1, [CPP_PEER, net.addrs[0]], pb),
@@ -257,11 +264,7 @@ def test_sigkilled_bridge_restarts_and_the_gap_is_counted(net, prefixes):
 
 def test_link_down_for_2s_loses_only_that_window_counted(net, prefixes):
   pa, pb = prefixes
-  a = start_bridge(net, 0, pa, ["--publish", "testMessage", "--bind", net.addrs[0]])
-  with prefix_env(pb):
-    local_py = messaging.sub_sock("testMessage", timeout=0)
-    state = messaging.sub_sock("bridgeState", timeout=0)
-  b = start_bridge(net, 1, pb, ["--from", net.addrs[0], "--subscribe", "testMessage"])
+  a, b, local_py, state = bridge_pair_for_testmessage(net, pa, pb)
   remote = start_peer(net, 1, [sys.executable, PY_PEER, "submaster", "--addr", net.addrs[0]], pb)
   stream = Stream(pa, [local_py])
   stream.run(until=lambda: remote.ready.is_set() and stream.local[local_py], payload=lambda i: b"warm-up")
