@@ -46,7 +46,9 @@ constexpr int kMaxClientsPerStream = 32;
 constexpr int kMaxHoldsPerClient = 2;
 // Connections waiting for their handshake, in all and per peer process: a
 // peer over its share is refused at once, and when all are taken the peer
-// with the most waiting gives up its oldest to a peer with fewer.
+// with the most waiting gives up its oldest to a peer with fewer. The total is
+// also the listen backlog and the most the listener accepts at a time before
+// it answers the requests that arrived.
 constexpr int kMaxPendingConnections = 64;
 constexpr int kMaxPendingPerPeer = 4;
 

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -165,7 +166,7 @@ void VisionIpcServer::start_listener() {
   if (!listen_fd_.valid()) throw Error(std::string("socket(AF_UNIX, SOCK_SEQPACKET): ") + strerror(errno));
   // The directory is 0700 already; the chmod narrows the socket itself to 0600.
   if (bind(listen_fd_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0 ||
-      chmod(socket_path_.c_str(), 0600) != 0 || listen(listen_fd_.get(), 64) != 0) {
+      chmod(socket_path_.c_str(), 0600) != 0 || listen(listen_fd_.get(), visionipc::kMaxPendingConnections) != 0) {
     std::string err = strerror(errno);
     listen_fd_.reset();
     throw Error("cannot listen on " + socket_path_ + ": " + err);
@@ -319,8 +320,11 @@ void VisionIpcServer::listener_loop() {
       }
     }
     if (pfds[1].revents) {
-      // Everything waiting, so the backlog never fills up and blocks connect().
-      while (accept_client()) {
+      // At most as many as there are handshake places, then the requests that
+      // arrived meanwhile are answered: a flood reconnecting as fast as it is
+      // refused cannot keep the listener accepting, and a connection accepted
+      // this round is never the oldest of a full set (evicted) before its turn.
+      for (int n = 0; n < visionipc::kMaxPendingConnections && accept_client(); n++) {
       }
     }
   }
@@ -342,15 +346,14 @@ bool VisionIpcServer::accept_client() {
   }
   c.pid = cred.pid;
   // Idle connections cost a peer process only its own share: over it, it is
-  // refused; when all are taken, the peer with the most waiting makes room
-  // (its oldest is dropped) for a peer that has fewer.
+  // refused; when all places are taken, a peer with fewer waiting takes the
+  // place of the oldest connection of a peer with the most.
   std::map<pid_t, int> waiting;
   for (const Connection &o : connections_) waiting[o.pid] += o.stream < 0;
-  int mine = waiting[c.pid], pending = 0;
-  auto heaviest = waiting.begin();
-  for (auto it = waiting.begin(); it != waiting.end(); ++it) {
-    pending += it->second;
-    if (it->second > heaviest->second) heaviest = it;
+  int mine = waiting[c.pid], pending = 0, most = 0;
+  for (const auto &[pid, n] : waiting) {
+    pending += n;
+    most = std::max(most, n);
   }
   if (mine >= visionipc::kMaxPendingPerPeer) {
     refuse(c, "pid " + std::to_string(c.pid) + " already has " + std::to_string(mine) +
@@ -358,18 +361,17 @@ bool VisionIpcServer::accept_client() {
     return true;
   }
   if (pending >= visionipc::kMaxPendingConnections) {
-    if (heaviest->second <= mine + 1) {
+    if (most <= mine) {
       refuse(c, "all " + std::to_string(pending) + " handshake places are taken, none by a peer with more than this one");
       return true;
     }
-    size_t oldest = connections_.size();
-    for (size_t i = 0; i < connections_.size(); i++) {
-      const Connection &o = connections_[i];
-      if (o.stream < 0 && o.pid == heaviest->first && (oldest == connections_.size() || o.deadline_ns < connections_[oldest].deadline_ns)) oldest = i;
+    auto oldest = connections_.end();
+    for (auto it = connections_.begin(); it != connections_.end(); ++it) {
+      if (it->stream < 0 && waiting[it->pid] == most && (oldest == connections_.end() || it->deadline_ns < oldest->deadline_ns)) oldest = it;
     }
-    refuse(connections_[oldest], "dropped: all handshake places are taken and pid " + std::to_string(heaviest->first) +
-                                     " holds the most of them");
-    connections_.erase(connections_.begin() + long(oldest));
+    refuse(*oldest, "dropped: all handshake places are taken and pid " + std::to_string(oldest->pid) +
+                        " holds the most of them");
+    connections_.erase(oldest);
   }
   connections_.push_back(std::move(c));
   return true;

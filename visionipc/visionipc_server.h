@@ -17,7 +17,10 @@
 // closes, so a crashed consumer cannot starve the producer; a client holding
 // more than kMaxHoldsPerClient buffers has its holds ignored and is
 // disconnected, so a misbehaving one cannot either. Connections waiting for
-// their handshake are bounded per peer process and in all (visionipc.h).
+// their handshake are bounded per peer process and in all (visionipc.h), and
+// the listener answers the requests it has before it accepts more than a
+// backlog's worth of connections: a flood of idle connections delays a
+// well-behaved client's handshake by a few rounds, however slow the host.
 // Threads: create_buffers() and start_listener() first, from one thread; then
 // get_buffer()/send() from one producer thread; the counters from any thread.
 // The listener runs on its own thread and never blocks on a single client.
