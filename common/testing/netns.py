@@ -6,9 +6,12 @@ namespaced, so each side's pipeline needs its own CONDUIT_PREFIX.
   with NetnsPair() as net:          # raises NetnsUnavailable where it cannot
     p = net.popen(1, ['build/bin/bridge', '--from', net.addrs[0]])
     net.set_link(False)             # cut the wire, set_link(True) mends it
+    net.set_rps(1, {1})             # side 1 receives on CPU 1 (see set_rps)
+    net.set_sysctl(0, 'net/ipv4/tcp_congestion_control', 'reno')
 
 Leaving the block kills what popen() started and deletes both namespaces
-(the veth pair goes with them), also after an exception."""
+(the veth pair and every setting made here go with them), also after an
+exception."""
 import os
 import shutil
 import signal
@@ -58,8 +61,11 @@ class NetnsPair:
     for ns in self.names:
       subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
-  def popen(self, side, argv, **kwargs):
-    """Starts argv inside side's namespace (its own process group, killed on exit)."""
+  def popen(self, side, argv, cpus=None, **kwargs):
+    """Starts argv inside side's namespace (its own process group, killed on exit),
+    on the CPU set `cpus` if given."""
+    if cpus is not None:
+      kwargs["preexec_fn"] = lambda: os.sched_setaffinity(0, cpus)
     p = subprocess.Popen(["ip", "netns", "exec", self.names[side], *argv], start_new_session=True, **kwargs)
     self.procs.append(p)
     return p
@@ -88,6 +94,25 @@ class NetnsPair:
   def set_mtu(self, side, mtu):
     """Sets the MTU of side's end of the wire (both ends should agree)."""
     self._ip("-n", self.names[side], "link", "set", self.ifaces[side], "mtu", str(mtu))
+
+  def set_rps(self, side, cpus):
+    """Has the packets side's end of the wire receives processed on the CPU set
+    `cpus` (RPS). A veth otherwise processes a packet on the sender's CPU, in the
+    sender's system call, as if one host did the other's receiving."""
+    mask = sum(1 << c for c in cpus)
+    self._in(side, f"echo {mask:x} > /sys/class/net/{self.ifaces[side]}/queues/rx-0/rps_cpus")
+
+  def set_sysctl(self, side, key, value):
+    """Sets a per-namespace sysctl of side, key as under /proc/sys (e.g. net/ipv4/tcp_congestion_control)."""
+    self._in(side, f"echo {value} > /proc/sys/{key}")
+
+  def sysctl(self, side, key):
+    """Reads a per-namespace sysctl of side."""
+    return subprocess.run(["ip", "netns", "exec", self.names[side], "cat", f"/proc/sys/{key}"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+  def _in(self, side, script):
+    self._ip("netns", "exec", self.names[side], "sh", "-c", script)
 
   @staticmethod
   def _ip(*args):

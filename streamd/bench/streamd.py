@@ -3,16 +3,36 @@ live relay's fan-out cost.
 
 file_1GiB (impl sendfile / read_write): one 1 GiB segment file, warm in the
 page cache, fetched whole by one client from two streamd servers that differ
-only in --no-sendfile. The servers run in one network namespace and the
-client in another, joined by a veth pair (common/testing/netns.py), so the
-client's receiving work is its own; the servers' CPU is theirs alone. The
-link's MTU is 65535 (veth's largest; loopback's is 65536: one segment per 64 KiB skb, as TSO gives a
-real NIC's sender); case file_1GiB_mtu1500 repeats it on an Ethernet-sized
-MTU. Per run, alternating:
-  cpu_s_per_gb  the server's CPU seconds (all threads) per GB sent (1e9 bytes)
+only in --no-sendfile (read_write: pread into one 256 KiB buffer, send() it,
+same socket options). The client stands for another machine:
+  - The servers run in one network namespace and the client in another,
+    joined by a veth pair (common/testing/netns.py).
+  - Servers and client are pinned to different CPUs, and each end of the
+    wire has its received packets processed on its own side's CPU (RPS).
+    Without RPS a veth runs the receiver's TCP input (tcp_v4_rcv, queueing
+    into the client's socket, waking the client) inside the sender's
+    sendfile() or send(), billed to the server; with it, that work runs on
+    the client's CPU, as the client machine's NIC interrupt would. The server
+    keeps what is its own: the send path, the ACKs it receives (on its CPU),
+    and handing each packet over, one interrupt to the client's CPU when
+    that one had nothing queued (a virtual NIC's doorbell, in effect).
+  - The sender's congestion control is reno, set in the servers' namespace.
+    This host's default, BBR without the fq qdisc (this kernel has none),
+    paces inside TCP: it arms an hrtimer whenever the next packet is not
+    yet due. On a link with no bottleneck BBR paces to the sender's own
+    speed, so the faster sender is held back by timers more often per GB:
+    that measures the pacer, not the copies. Case file_1GiB_<host default>
+    (when that is not reno) measures it anyway.
+The link's MTU is 65535 (veth's largest; loopback's is 65536: one segment
+per 64 KiB skb, as TSO gives a real NIC's sender); case file_1GiB_mtu1500
+repeats it on an Ethernet-sized MTU. Per run, alternating:
+  cpu_s_per_gb  the server's CPU seconds (all threads, its scheduler CPU
+                clock: softirq work that runs in its context counts, that
+                in other contexts does not) per GB sent (1e9 bytes)
   gb_per_s      GB per second of wall time of the transfer
-Without root (no namespaces) the file cases run over loopback instead: their
-case names end in _loopback.
+Without root (no namespaces) the file cases run over loopback instead, on
+the host's congestion control and unpinned: their case names end in
+_loopback.
 
 relay (cases clients_1|10|50): streamd_feed publishes a qcamera-like H.264
 stream (526x330, 256 kbit/s) at 20 fps on the bus; N clients read /live/video
@@ -53,6 +73,7 @@ BIN = os.path.join(ROOT, 'build', 'bin')
 PYTHON = '/usr/bin/python3'
 REPEATS = int(os.environ.get('STREAMD_BENCH_REPEATS', '3'))
 FILE_BYTES = 1 << 30
+CC = 'net/ipv4/tcp_congestion_control'
 CLIENTS = (1, 10, 50)
 WARMUP_S, MEASURE_S = 1.0, 5.0
 
@@ -62,11 +83,11 @@ def row(impl, case, metric, value, unit):
 
 
 class Server:
-  def __init__(self, *args, env=None, net=None):
+  def __init__(self, *args, env=None, net=None, cpus=None):
     argv = [os.path.join(BIN, 'streamd'), '--port', '0', *args]
     if net is not None:  # side 0 of the namespaces, beyond loopback: a token is required
       argv += ['--bind', net.addrs[0], '--token', TOKEN]
-      self.proc = net.popen(0, argv, env=env, stdout=subprocess.PIPE, text=True)
+      self.proc = net.popen(0, argv, cpus=cpus, env=env, stdout=subprocess.PIPE, text=True)
     else:
       self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
     self.port = int(self.proc.stdout.readline().rsplit(':', 1)[1].strip('/\n'))
@@ -93,12 +114,12 @@ for line in sys.stdin:
 """
 
 
-def file_case(tmp, net, case):
-  """Rows of one file case; net None: over loopback."""
-  servers = {'sendfile': Server('--no-live', '--log-root', tmp, net=net),
-             'read_write': Server('--no-live', '--no-sendfile', '--log-root', tmp, net=net)}
+def file_case(tmp, net, case, cpus=(None, None)):
+  """Rows of one file case; net None: over loopback. cpus: the servers' and the client's CPU sets."""
+  servers = {'sendfile': Server('--no-live', '--log-root', tmp, net=net, cpus=cpus[0]),
+             'read_write': Server('--no-live', '--no-sendfile', '--log-root', tmp, net=net, cpus=cpus[0])}
   argv = [PYTHON, '-c', FETCHER]
-  client = (net.popen(1, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) if net else
+  client = (net.popen(1, argv, cpus=cpus[1], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) if net else
             subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
   host = net.addrs[0] if net else '127.0.0.1'
 
@@ -141,11 +162,21 @@ def file_rows(tmp):
       f.write(block)
   try:
     with NetnsPair() as net:
+      cpus = sorted(os.sched_getaffinity(0))
+      cpus = ({cpus[0]}, {cpus[1]}) if len(cpus) > 1 else (None, None)
+      if cpus[0]:
+        for side in (0, 1):
+          net.set_rps(side, cpus[side])
+      host_cc = net.sysctl(0, CC)
+      cases = [(host_cc, 65535, f'file_1GiB_{host_cc}')] if host_cc != 'reno' else []
+      cases += [('reno', 65535, 'file_1GiB'), ('reno', 1500, 'file_1GiB_mtu1500')]
       rows = []
-      for mtu, case in ((65535, 'file_1GiB'), (1500, 'file_1GiB_mtu1500')):
+      for cc, mtu, case in cases:  # the host's default first: only it may not be settable here
+        if cc != net.sysctl(0, CC):
+          net.set_sysctl(0, CC, cc)
         for side in (0, 1):
           net.set_mtu(side, mtu)
-        rows += file_case(tmp, net, case)
+        rows += file_case(tmp, net, case, cpus)
       return rows
   except NetnsUnavailable as e:
     print(f'streamd bench: {e}; the file cases run over loopback', file=sys.stderr)
