@@ -1,6 +1,6 @@
 #pragma once
 // Helpers shared by the msgq tests: a checksummed payload format and a pipe
-// that says "ready" across fork; the prefix and child helpers of common/testing.
+// that says "ready" across fork; the prefix, child and wait helpers of common/testing.
 #include <unistd.h>
 
 #include <cstdint>
@@ -11,11 +11,13 @@
 
 #include "common/testing/child.h"
 #include "common/testing/prefix.h"
+#include "common/testing/wait.h"
 
 namespace msgq_test {
 
 using testutil::Child;
 using testutil::ScopedPrefix;
+using testutil::wait_for;
 
 // payload = seq (8 bytes) | checksum (8 bytes) | filler derived from seq,
 // written at p (size >= 16): into a vector, or in place into a loan.
@@ -44,7 +46,7 @@ inline bool check_payload(const char *data, size_t size, uint64_t *seq_out) {
   return want == sum;
 }
 
-// A pipe used to say "ready" across fork.
+// A pipe used to say "ready" (or another byte) across fork.
 struct Signal {
   int fds[2];
   Signal() {
@@ -54,13 +56,13 @@ struct Signal {
     close(fds[0]);
     close(fds[1]);
   }
-  void post() {
-    char c = 1;
+  void post(char c = 1) {
     if (write(fds[1], &c, 1) != 1) abort();
   }
-  void wait() {
+  char wait() {
     char c;
     if (read(fds[0], &c, 1) != 1) abort();
+    return c;
   }
 };
 
