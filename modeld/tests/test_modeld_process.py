@@ -103,8 +103,10 @@ def test_follows_live_calibration(bus):
     cal = messaging.new_message('liveCalibration')
     cal.liveCalibration.warpMatrix = [W / 256, 0, 0, 0, 200 / 128, 260, 0, 0, 1]
     cal.liveCalibration.valid = True
+    # Ordered without a wait: modeld subscribed before it connected, the bus
+    # holds the message once send() returns, and modeld reads liveCalibration
+    # after it takes a frame.
     pm.send('liveCalibration', cal)
-    time.sleep(0.1)
     server.send(visionipc.VISION_STREAM_ROAD, frame, frame_id=2)
     calibrated = messaging.recv_one(sock).modelV2
   finally:
