@@ -76,4 +76,10 @@ std::shared_ptr<Device> Device::open(Backend b) {
   throw std::invalid_argument("unknown backend");
 }
 
+void Device::reserve(DeviceBuffer &b, size_t bytes) {
+  if (b.handle && b.bytes >= bytes) return;
+  if (b.handle) release(b);
+  b = alloc(bytes);
+}
+
 }  // namespace modeld

@@ -20,6 +20,8 @@ class CudaDevice : public Device {
   Backend backend() const override { return Backend::kCuda; }
   std::string description() const override { return description_; }
   DeviceBuffer alloc(size_t bytes) override;
+  void release(DeviceBuffer &b) override;
+  size_t allocated_bytes() const override { return allocated_; }
   void upload(const DeviceBuffer &dst, size_t offset, const void *src, size_t bytes) override;
   void download(const DeviceBuffer &src, size_t offset, void *dst, size_t bytes) override;
   void copy(const DeviceBuffer &dst, size_t dst_offset, const DeviceBuffer &src, size_t src_offset,
@@ -35,6 +37,7 @@ class CudaDevice : public Device {
   cudaEvent_t start_ = nullptr, end_ = nullptr;
   std::string description_;
   std::vector<void *> buffers_;
+  size_t allocated_ = 0;
 };
 
 }  // namespace modeld

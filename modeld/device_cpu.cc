@@ -1,6 +1,6 @@
 #include <cstring>
 #include <stdexcept>
-#include <vector>
+#include <unordered_map>
 
 #include "common/clock.h"
 #include "modeld/device.h"
@@ -16,9 +16,18 @@ class CpuDevice : public Device {
   DeviceBuffer alloc(size_t bytes) override {
     // 64-byte aligned so the compiler's vector loads never split cache lines.
     size_t words = (bytes + 63) / 64;
-    blocks_.emplace_back(new Block[words ? words : 1]());
-    return {blocks_.back().get(), bytes};
+    std::unique_ptr<Block[]> block(new Block[words ? words : 1]());
+    void *p = block.get();
+    blocks_.emplace(p, std::move(block));
+    allocated_ += bytes;
+    return {p, bytes};
   }
+  void release(DeviceBuffer &b) override {
+    if (!blocks_.erase(b.handle)) throw std::runtime_error("cpu release: not a buffer of this device");
+    allocated_ -= b.bytes;
+    b = {};
+  }
+  size_t allocated_bytes() const override { return allocated_; }
   void upload(const DeviceBuffer &dst, size_t offset, const void *src, size_t bytes) override {
     check(dst, offset, bytes, "upload");
     memcpy(static_cast<char *>(dst.handle) + offset, src, bytes);
@@ -47,7 +56,8 @@ class CpuDevice : public Device {
                                std::to_string(bytes) + " outside a buffer of " + std::to_string(b.bytes) + " bytes");
     }
   }
-  std::vector<std::unique_ptr<Block[]>> blocks_;
+  std::unordered_map<void *, std::unique_ptr<Block[]>> blocks_;
+  size_t allocated_ = 0;
   uint64_t timing_start_ = 0;
 };
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -43,8 +44,18 @@ DeviceBuffer CudaDevice::alloc(size_t bytes) {
   void *p = nullptr;
   cuda_check(cudaMalloc(&p, bytes ? bytes : 4), "cudaMalloc");
   buffers_.push_back(p);
+  allocated_ += bytes;
   cuda_check(cudaMemsetAsync(p, 0, bytes ? bytes : 4, stream_), "cudaMemsetAsync");
   return {p, bytes};
+}
+
+void CudaDevice::release(DeviceBuffer &b) {
+  auto it = std::find(buffers_.begin(), buffers_.end(), b.handle);
+  if (it == buffers_.end()) throw std::runtime_error("cuda release: not a buffer of this device");
+  cuda_check(cudaFree(*it), "cudaFree");
+  buffers_.erase(it);
+  allocated_ -= b.bytes;
+  b = {};
 }
 
 void CudaDevice::upload(const DeviceBuffer &dst, size_t offset, const void *src, size_t bytes) {

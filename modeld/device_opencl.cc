@@ -150,10 +150,20 @@ DeviceBuffer OpenClDevice::alloc(size_t bytes) {
   cl_mem m = clCreateBuffer(context_, CL_MEM_READ_WRITE, n, nullptr, &err);
   cl_check(err, "clCreateBuffer");
   buffers_.push_back(m);
+  allocated_ += bytes;
   const float zero = 0.0f;
   cl_check(clEnqueueFillBuffer(queue_, m, &zero, sizeof(zero), 0, n, 0, nullptr, nullptr),
            "clEnqueueFillBuffer");
   return {m, bytes};
+}
+
+void OpenClDevice::release(DeviceBuffer &b) {
+  auto it = std::find(buffers_.begin(), buffers_.end(), cl_mem(b.handle));
+  if (it == buffers_.end()) throw std::runtime_error("opencl release: not a buffer of this device");
+  cl_check(clReleaseMemObject(*it), "clReleaseMemObject");
+  buffers_.erase(it);
+  allocated_ -= b.bytes;
+  b = {};
 }
 
 void OpenClDevice::upload(const DeviceBuffer &dst, size_t offset, const void *src, size_t bytes) {

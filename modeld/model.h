@@ -30,7 +30,9 @@ constexpr size_t kMaxTensorElements = 0x7fffffff;
 size_t bounded_count(const Shape &s);
 // The most bytes a model's tensors (inputs, weights, intermediates, outputs)
 // may take together, counted before the planner shares any storage: a runner
-// allocates them all at load, so a file asking for more is refused first.
+// allocates them all at load (and gives them back when it goes), so this bounds
+// the device memory one model file can claim, and a file asking for more is
+// refused first with an error naming its size.
 constexpr size_t kMaxModelBytes = size_t(1) << 30;
 
 enum class Op {

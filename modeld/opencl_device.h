@@ -25,6 +25,8 @@ class OpenClDevice : public Device {
   Backend backend() const override { return Backend::kOpenCL; }
   std::string description() const override { return description_; }
   DeviceBuffer alloc(size_t bytes) override;
+  void release(DeviceBuffer &b) override;
+  size_t allocated_bytes() const override { return allocated_; }
   void upload(const DeviceBuffer &dst, size_t offset, const void *src, size_t bytes) override;
   void download(const DeviceBuffer &src, size_t offset, void *dst, size_t bytes) override;
   void copy(const DeviceBuffer &dst, size_t dst_offset, const DeviceBuffer &src, size_t src_offset,
@@ -51,6 +53,7 @@ class OpenClDevice : public Device {
   cl_event timing_start_ = nullptr;
   std::string description_;
   std::vector<cl_mem> buffers_;
+  size_t allocated_ = 0;
 };
 
 }  // namespace modeld

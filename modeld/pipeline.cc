@@ -21,6 +21,10 @@ ModelPipeline::ModelPipeline(std::shared_ptr<Device> device, Model model, bool c
   transform_ = FrameTransform::create(device, 2 * s[3], 2 * s[2]);
 }
 
+ModelPipeline::~ModelPipeline() {
+  if (frame_copy_.handle) device_->release(frame_copy_);
+}
+
 FrameTimings ModelPipeline::process(const Frame &frame, const Mat3 &warp) {
   FrameTimings t;
   const DeviceBuffer &input = runner_->input_buffer(0);
@@ -32,7 +36,7 @@ FrameTimings ModelPipeline::process(const Frame &frame, const Mat3 &warp) {
   const size_t history = frames_ == 2 && have_history_ ? 0 : FrameTransform::kNoHistory;
   if (copy_frame_) {
     frame.validate();
-    if (frame_copy_.bytes < frame.size()) frame_copy_ = device_->alloc(frame.size());
+    device_->reserve(frame_copy_, frame.size());
     device_->upload(frame_copy_, 0, frame.data, frame.size());
     transform_->run_from_device(frame_copy_, frame, warp, input, current, history);
   } else {

@@ -27,6 +27,7 @@ struct FrameTimings {
 class ModelPipeline {
  public:
   ModelPipeline(std::shared_ptr<Device> device, Model model, bool copy_frame = false);
+  ~ModelPipeline();
 
   FrameTimings process(const Frame &frame, const Mat3 &warp);
   // The next frame starts a new history (both halves become that frame).

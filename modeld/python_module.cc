@@ -76,7 +76,7 @@ struct PyTransform {
     {
       py::gil_scoped_release release;
       if (copy_frame) {
-        if (copy.bytes < f.size()) copy = device->alloc(f.size());
+        device->reserve(copy, f.size());
         device->upload(copy, 0, f.data, f.size());
         transform->run_from_device(copy, f, warp, out, 0);
       } else {

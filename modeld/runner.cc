@@ -13,23 +13,34 @@ ModelRunner::ModelRunner(std::shared_ptr<Device> device, Model model)
   Plan plan = make_plan(model_);
   storage_ = plan.storage;
   buffers_.resize(model_.values.size());
-  for (size_t v = 0; v < model_.values.size(); v++) {
-    if (storage_[v] != int(v)) continue;  // an alias or fused away
-    const Value &value = model_.values[v];
-    buffers_[v] = device_->alloc(shape_count(value.shape) * sizeof(float));
-    if (value.constant) device_->upload(buffers_[v], 0, value.data.data(), value.data.size() * sizeof(float));
-  }
-  switch (device_->backend()) {
-    case Backend::kCpu: executor_ = make_cpu_executor(*device_, plan, buffers_); break;
-    case Backend::kOpenCL: executor_ = make_opencl_executor(*device_, plan, buffers_); break;
-    case Backend::kCuda: executor_ = make_cuda_executor(*device_, plan, buffers_); break;
+  try {
+    for (size_t v = 0; v < model_.values.size(); v++) {
+      if (storage_[v] != int(v)) continue;  // an alias or fused away
+      const Value &value = model_.values[v];
+      buffers_[v] = device_->alloc(shape_count(value.shape) * sizeof(float));
+      if (value.constant) device_->upload(buffers_[v], 0, value.data.data(), value.data.size() * sizeof(float));
+    }
+    switch (device_->backend()) {
+      case Backend::kCpu: executor_ = make_cpu_executor(*device_, plan, buffers_); break;
+      case Backend::kOpenCL: executor_ = make_opencl_executor(*device_, plan, buffers_); break;
+      case Backend::kCuda: executor_ = make_cuda_executor(*device_, plan, buffers_); break;
+    }
+    device_->finish();
+  } catch (...) {
+    release_buffers();
+    throw;
   }
   launches_ = plan.launches.size();
-  device_->finish();
 }
 
-ModelRunner::~ModelRunner() {
-  if (device_) device_->finish();
+ModelRunner::~ModelRunner() { release_buffers(); }
+
+void ModelRunner::release_buffers() {
+  device_->finish();
+  executor_.reset();  // its kernels refer to the buffers
+  for (DeviceBuffer &b : buffers_) {
+    if (b.handle) device_->release(b);
+  }
 }
 
 static size_t index_of(const Model &m, const std::vector<int> &ids, const std::string &name, const char *what) {

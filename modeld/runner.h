@@ -3,7 +3,7 @@
 //
 // Every buffer — inputs, weights, intermediates — is allocated and every
 // kernel is prepared in create(); run() only queues the launches, so a frame
-// costs no allocation. Inputs are written in device memory (input_buffer(),
+// costs no allocation. The destructor gives the buffers back to the device. Inputs are written in device memory (input_buffer(),
 // e.g. by the FrameTransform of the same device) or from the host
 // (set_input); outputs are read with read_output().
 //
@@ -54,6 +54,7 @@ class ModelRunner {
 
  private:
   ModelRunner(std::shared_ptr<Device> device, Model model);
+  void release_buffers();
 
   std::shared_ptr<Device> device_;
   Model model_;

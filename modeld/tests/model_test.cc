@@ -112,6 +112,40 @@ TEST(ModelLoad, RunsAHandBuiltGraphOnCpu) {
   EXPECT_FLOAT_EQ(y[2], 3 - 6 - 2);
 }
 
+// A device outlives the runners it serves (one model after another, as in the
+// model_file fuzz target): each runner gives its buffers back when it goes, or
+// every model loaded keeps its memory until the device goes.
+TEST(ModelRunner, GivesItsBuffersBackToTheDevice) {
+  Builder b({1, 2});
+  b.init("w", {2, 3}, {1, 2, 3, 4, 5, 6});
+  b.init("c", {3}, {0.5f, 0, -1});
+  b.node("fc", {"x", "w", "c"}, {"y"}, [](schema::Node::Builder n) { n.initGemm().setAlpha(1); });
+  auto bytes = b.bytes("y");
+  auto cpu = Device::open(Backend::kCpu);
+  for (int round = 0; round < 3; round++) {
+    auto runner = ModelRunner::create(cpu, parse_model(bytes.data(), bytes.size(), "t"));
+    EXPECT_EQ(cpu->allocated_bytes(), (2 + 6 + 3 + 3) * sizeof(float));  // x, w, c, y
+    runner->run();
+  }
+  EXPECT_EQ(cpu->allocated_bytes(), 0u);
+}
+
+TEST(Device, ReserveGrowsABufferAndReleaseGivesItBack) {
+  auto cpu = Device::open(Backend::kCpu), other = Device::open(Backend::kCpu);
+  DeviceBuffer b;
+  cpu->reserve(b, 100);
+  EXPECT_EQ(cpu->allocated_bytes(), 100u);
+  cpu->reserve(b, 50);  // big enough already
+  EXPECT_EQ(b.bytes, 100u);
+  cpu->reserve(b, 300);
+  EXPECT_EQ(b.bytes, 300u);
+  EXPECT_EQ(cpu->allocated_bytes(), 300u);
+  EXPECT_THROW(other->release(b), std::runtime_error);
+  cpu->release(b);
+  EXPECT_EQ(b.handle, nullptr);
+  EXPECT_EQ(cpu->allocated_bytes(), 0u);
+}
+
 TEST(ModelLoad, ConvChannelMismatchNamesTheNode) {
   Builder b;
   b.init("w", {4, 3, 3, 3}, std::vector<float>(4 * 3 * 9));
