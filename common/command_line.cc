@@ -12,11 +12,15 @@ CommandLine::CommandLine(std::string program, std::string summary)
 
 void CommandLine::option(const std::string &name, const std::string &metavar, const std::string &default_value,
                          const std::string &help) {
-  entries_.push_back({name, metavar, default_value, help, false, false});
+  entries_.push_back({name, metavar, default_value, help, false, false, false, {}});
 }
 
 void CommandLine::flag(const std::string &name, const std::string &help) {
-  entries_.push_back({name, "", "", help, true, false});
+  entries_.push_back({name, "", "", help, true, false, false, {}});
+}
+
+void CommandLine::repeated(const std::string &name, const std::string &metavar, const std::string &help) {
+  entries_.push_back({name, metavar, "", help + " (may be repeated)", false, false, true, {}});
 }
 
 CommandLine::Entry *CommandLine::find(const std::string &name) {
@@ -60,6 +64,7 @@ bool CommandLine::parse(int argc, char **argv) {
     }
     e->value = value;
     e->set = true;
+    if (e->repeats) e->values.push_back(value);
   }
   return true;
 }
@@ -81,6 +86,12 @@ std::string CommandLine::help() const {
 const std::string &CommandLine::str(const std::string &name) const { return entry(name).value; }
 
 bool CommandLine::on(const std::string &name) const { return entry(name).set; }
+
+const std::vector<std::string> &CommandLine::values(const std::string &name) const {
+  const Entry &e = entry(name);
+  if (!e.repeats) throw std::logic_error("--" + name + " is not a repeated option");
+  return e.values;
+}
 
 int64_t CommandLine::integer(const std::string &name, int64_t min, int64_t max) const {
   const std::string &v = str(name);

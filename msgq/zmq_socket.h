@@ -73,6 +73,13 @@ class ZmqSubSocket final : public SubSocket {
   uint64_t malformed() const override { return malformed_; }
   const std::string &topic() const override { return topic_; }
   void *zmq_socket() const { return sock_; }
+  // Takes over a stream that an earlier subscriber (a relay since restarted)
+  // received up to next_seq - 1: the messages before the next one to arrive
+  // count in lost(), from there, as if this socket had missed them.
+  void resume_from(uint64_t next_seq) {
+    have_seq_ = true;
+    next_seq_ = next_seq;
+  }
 
  private:
   void skip_malformed(size_t size);

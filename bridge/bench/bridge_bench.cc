@@ -11,10 +11,13 @@
 // stdin, then the measured ones. The receiver prints "ready" at its first
 // message and, 1 s after the measured messages stop, one line:
 //   received N p50_us X p99_us Y msgs_per_s Z
+// With --trace FILE it also writes each measured message's msgq sequence
+// number (0 on zmq), send time and receive time, one line each.
 #include <poll.h>
 #include <zmq.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -74,12 +77,13 @@ struct Endpoint {
     else zmq_send(zsock, m.data(), m.size(), 0);
   }
 
-  // The next message into `out`; false after timeout_ms without one.
-  bool receive(std::string &out, int timeout_ms) {
+  // The next message into `out` (its msgq sequence number into seq); false after timeout_ms without one.
+  bool receive(std::string &out, uint64_t &seq, int timeout_ms) {
     if (sub) {
       msgq::Message m;
       if (!sub->receive(m, timeout_ms)) return false;
       out.assign(m.data(), m.size());
+      seq = m.seq();
       return true;
     }
     zmq_pollitem_t item = {zsock, 0, ZMQ_POLLIN, 0};
@@ -140,12 +144,13 @@ int send_main(Endpoint &ep, std::vector<std::string> msgs, bool event, long coun
   return 0;
 }
 
-int recv_main(Endpoint &ep, bool event) {
+int recv_main(Endpoint &ep, bool event, const std::string &trace) {
   std::string m;
   std::vector<uint64_t> lat;
-  uint64_t first = 0, last = 0;
+  std::vector<std::array<uint64_t, 3>> stamps;
+  uint64_t first = 0, last = 0, seq = 0;
   bool ready = false;
-  while (ep.receive(m, lat.empty() ? 60000 : 1000)) {
+  while (ep.receive(m, seq, lat.empty() ? 60000 : 1000)) {
     uint64_t now = conduit::mono_ns(), t;
     memcpy(&t, m.data() + stamp_offset(m.data(), m.size(), event), 8);
     if (!ready) printf("ready\n"), fflush(stdout), ready = true;
@@ -153,6 +158,14 @@ int recv_main(Endpoint &ep, bool event) {
     if (lat.empty()) first = now;
     last = now;
     lat.push_back(now - t);
+    if (!trace.empty()) stamps.push_back({seq, t, now});
+  }
+  if (!trace.empty()) {
+    FILE *f = fopen(trace.c_str(), "w");
+    if (!f) throw std::runtime_error("cannot write " + trace);
+    for (const auto &s : stamps) fprintf(f, "%llu %llu %llu\n", (unsigned long long)s[0], (unsigned long long)s[1],
+                                         (unsigned long long)s[2]);
+    fclose(f);
   }
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double q) { return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, size_t(q * lat.size()))] / 1e3; };
@@ -166,8 +179,8 @@ int recv_main(Endpoint &ep, bool event) {
 int main(int argc, char **argv) {
   try {
     if (argc < 3) throw std::invalid_argument("usage: bridge_bench send|recv ENDPOINT [--event] [--size N] "
-                                              "[--packets FILE] [--count N] [--rate HZ]");
-    std::string mode = argv[1], packets;
+                                              "[--packets FILE] [--count N] [--rate HZ] [--trace FILE]");
+    std::string mode = argv[1], packets, trace;
     bool event = false;
     size_t size = 64;
     long count = 1000;
@@ -179,10 +192,11 @@ int main(int argc, char **argv) {
       else if (a == "--packets" && i + 1 < argc) packets = argv[++i];
       else if (a == "--count" && i + 1 < argc) count = std::stol(argv[++i]);
       else if (a == "--rate" && i + 1 < argc) rate = std::stod(argv[++i]);
+      else if (a == "--trace" && i + 1 < argc) trace = argv[++i];
       else throw std::invalid_argument("unknown argument " + a);
     }
     Endpoint ep(argv[2], mode == "send");
-    return mode == "send" ? send_main(ep, payloads(packets, size), event, count, rate) : recv_main(ep, event);
+    return mode == "send" ? send_main(ep, payloads(packets, size), event, count, rate) : recv_main(ep, event, trace);
   } catch (const std::exception &e) {
     fprintf(stderr, "bridge_bench: %s\n", e.what());
     return 1;

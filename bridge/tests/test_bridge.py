@@ -120,19 +120,19 @@ def start_peer(net, side, argv, prefix, **env_kw):
 
 
 class Stream:
-  """testMessage on A's bus at RATE Hz; every message's bytes kept in `sent`."""
+  """`service` (a TestMessage) on A's bus at RATE Hz; every message's bytes kept in `sent`."""
 
-  def __init__(self, prefix, local_subs=()):
+  def __init__(self, prefix, local_subs=(), service="testMessage"):
     with prefix_env(prefix):
-      self.pub = messaging.pub_sock("testMessage")
-    self.sent, self.local = [], {s: [] for s in local_subs}
+      self.pub = messaging.pub_sock(service)
+    self.service, self.sent, self.local = service, [], {s: [] for s in local_subs}
 
   def send(self, payload):
-    msg = messaging.new_message("testMessage")
-    msg.testMessage.seq = len(self.sent)
-    msg.testMessage.payload = payload
+    msg = messaging.new_message(self.service)
+    getattr(msg, self.service).seq = len(self.sent)
+    getattr(msg, self.service).payload = payload
     dat = msg.to_bytes()
-    self.pub.send(dat)
+    self.pub.send(msg, self.service)  # a builder: on a loan service it lies in the ring already
     self.sent.append(dat)
     for sock, got in self.local.items():
       got.extend(messaging.drain_sock_raw(sock))
@@ -158,7 +158,8 @@ class Stream:
 
 
 def payload_of(dat):
-  return messaging.log_from_bytes(dat).testMessage.payload
+  event = messaging.log_from_bytes(dat)
+  return getattr(event, event.which()).payload
 
 
 def received_hex(lines):
@@ -179,6 +180,26 @@ def check_in_order(got, sent, last):
   idx = [i for i in idx if i <= last]  # more copies of 'last' may follow
   assert idx[-1] == last
   return sorted(set(range(first, last + 1)) - set(idx))
+
+
+def kill_and_restart_amid(net, stream, proc, restart, local, peers=()):
+  """SIGKILLs proc a second into the stream, restart()s it 0.5 s later, streams 2 s
+  more and finishes. Checks that `local` (a subscriber of the stream) missed all
+  that was sent while proc was dead and nothing from 2 s after the restart on.
+  Returns (the restarted process, the indices `local` missed, the last index, how
+  many were sent while proc was dead)."""
+  stream.run(seconds=1)
+  assert net.stop(proc, signal.SIGKILL) == -signal.SIGKILL
+  dark_from = len(stream.sent)
+  stream.run(seconds=0.5)
+  dark_to = len(stream.sent)
+  proc = restart()
+  stream.run(seconds=2)
+  last = stream.finish(peers)
+  missed = check_in_order(stream.local[local], stream.sent, last)
+  assert set(range(dark_from, dark_to)) <= set(missed), "messages sent while the bridge was dead arrived?"
+  assert max(missed) < dark_to + 2 * RATE, "the stream did not resume within 2 s of the restart"
+  return proc, missed, last, dark_to - dark_from
 
 
 def final_bridge_state(net, proc, sub):
@@ -243,23 +264,70 @@ def test_sigkilled_bridge_restarts_and_the_gap_is_counted(net, prefixes):
   remote = start_peer(net, 1, [CPP_PEER, net.addrs[0]], pb)
   stream = Stream(pa, [local_py])
   stream.run(until=lambda: remote.ready.is_set() and stream.local[local_py], payload=lambda i: b"warm-up")
-  stream.run(seconds=1)
-  assert net.stop(a, signal.SIGKILL) == -signal.SIGKILL
-  dark_from = len(stream.sent)
-  stream.run(seconds=0.5)
-  dark_to = len(stream.sent)
-  a = start_bridge(net, 0, pa, args)
-  stream.run(seconds=2)
-  last = stream.finish([remote])
-
-  missed = check_in_order(stream.local[local_py], stream.sent, last)
-  assert set(range(dark_from, dark_to)) <= set(missed), "messages published while A's bridge was dead arrived?"
-  assert max(missed) < dark_to + 2 * RATE, "the stream did not resume within 2 s of the restart"
+  a, missed, last, dark = kill_and_restart_amid(net, stream, a, lambda: start_bridge(net, 0, pa, args), local_py, [remote])
   st = final_bridge_state(net, b, state)[("testMessage", "subscribe")]
   assert st.lost == len(missed)
   hexes, lost = received_hex(remote.finish())
   assert lost == len(check_in_order([bytes.fromhex(h) for h in hexes], stream.sent, last))
-  assert lost >= dark_to - dark_from
+  assert lost >= dark
+
+
+def test_sigkilled_receiving_bridge_counts_the_gap_exactly(net, prefixes):
+  pa, pb = prefixes
+  a, b, local_py, state = bridge_pair_for_testmessage(net, pa, pb)
+  args = ["--from", net.addrs[0], "--subscribe", "testMessage"]
+  stream = Stream(pa, [local_py])
+  stream.run(until=lambda: stream.local[local_py], payload=lambda i: b"warm-up")
+  b, missed, _, _ = kill_and_restart_amid(net, stream, b, lambda: start_bridge(net, 1, pb, args), local_py)
+  position = f"/dev/shm/conduit_{pb}/testMessage.bridge_in"
+  assert os.path.exists(position)
+  st = final_bridge_state(net, b, state)[("testMessage", "subscribe")]
+  assert st.lost == len(missed)  # exactly what the local subscriber missed, all while B was down
+  assert not os.path.exists(position), "a clean stop keeps no position: the next start would count a gap"
+  assert net.stop(a) == 0
+
+
+def test_one_bridge_takes_services_from_two_hosts(net, prefixes):
+  pa, pb = prefixes
+  pa2, addr2 = pa + "2", "192.0.2.3"  # a second host on A's side of the wire, its own bus
+  net.add_addr(0, addr2)
+  try:
+    a = start_bridge(net, 0, pa, ["--publish", "testMessage", "--bind", net.addrs[0]])
+    a2 = start_bridge(net, 0, pa2, ["--publish", "testLargeMessage", "--bind", addr2])
+    with prefix_env(pb):
+      subs = [messaging.sub_sock(s, timeout=0) for s in ("testMessage", "testLargeMessage")]
+      state = messaging.sub_sock("bridgeState", timeout=0)
+    b = start_bridge(net, 1, pb, ["--from", f"{net.addrs[0]}=testMessage", "--from", f"{addr2}=testLargeMessage"])
+    streams = [Stream(pa, [subs[0]]), Stream(pa2, [subs[1]], service="testLargeMessage")]
+    start = time.monotonic()
+    while not all(s.local[sub] for s, sub in zip(streams, subs)):
+      assert time.monotonic() - start < 15, "nothing arrived from one of the hosts"
+      for s in streams:
+        s.send(b"warm-up")
+      time.sleep(1 / RATE)
+    warm = [len(s.sent) for s in streams]
+    while len(streams[0].sent) < warm[0] + 100:
+      for s in streams:
+        s.send(os.urandom(100))
+      time.sleep(1 / RATE)
+    for s, sub in zip(streams, subs):
+      assert check_in_order(s.local[sub], s.sent, s.finish([])) == []
+    states = final_bridge_state(net, b, state)
+    assert sorted(states) == [("testLargeMessage", "subscribe"), ("testMessage", "subscribe")]
+    for s, sub, host in zip(streams, subs, (net.addrs[0], addr2)):
+      st = states[(s.service, "subscribe")]
+      assert st.peer.startswith(f"tcp://{host}:") and (st.lost, st.dropped) == (0, 0)
+      assert st.messages == len(s.local[sub] + messaging.drain_sock_raw(sub))
+    assert net.stop(a) == 0 and net.stop(a2) == 0
+  finally:
+    shutil.rmtree(f"/dev/shm/conduit_{pa2}", ignore_errors=True)
+
+
+def test_a_service_from_two_hosts_is_refused_as_ambiguous(prefixes):
+  p = subprocess.run([BRIDGE, "--from", "192.0.2.1=testMessage,can", "--from", "192.0.2.3=testMessage"],
+                     env=env_for(prefixes[1]), capture_output=True, text=True, timeout=10)
+  assert p.returncode == 1
+  assert "'testMessage' would come from both 192.0.2.1 and 192.0.2.3" in p.stderr
 
 
 def test_link_down_for_2s_loses_only_that_window_counted(net, prefixes):

@@ -91,6 +91,10 @@ class NetnsPair:
     """Brings side 1's end of the wire up or down."""
     self._ip("-n", self.names[1], "link", "set", self.ifaces[1], "up" if up else "down")
 
+  def add_addr(self, side, addr):
+    """Gives side's end of the wire another address (192.0.2.0/24): a second host there."""
+    self._ip("-n", self.names[side], "addr", "add", f"{addr}/24", "dev", self.ifaces[side])
+
   def set_mtu(self, side, mtu):
     """Sets the MTU of side's end of the wire (both ends should agree)."""
     self._ip("-n", self.names[side], "link", "set", self.ifaces[side], "mtu", str(mtu))
