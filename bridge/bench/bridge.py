@@ -12,6 +12,8 @@ from the pipeline run below), with build/bin/bridge_bench at both ends:
   cpu_ns_per_msg  CPU of both bridges per delivered message (zmq_tcp: of the
                   raw sender and receiver), over the flat-out run
 and, as `ratio` rows, bridge p50 minus zmq_tcp p50 and bridge/zmq_tcp msgs_per_s.
+`bridge_rt`: the same bridge path with both bridges SCHED_FIFO (`--rt 10`), the
+opt-in tuning, beside the plain one (ratio rows rt_p50_added_us, rt_msgs_per_s_ratio).
 `msgq_hop` (p50_us, p99_us): one local msgq hop, publisher to subscriber on one
 bus, at the same rate: the bridge path has two more of them than zmq_tcp (into
 the sending bridge, out of the receiving one), so zmq_tcp p50 + 2 msgq_hop p50
@@ -20,9 +22,21 @@ the sending bridge, out of the receiving one), so zmq_tcp p50 + 2 msgq_hop p50
 `pipeline`: the default pipeline (manager) on A's bus with every logged service
 and qcamera bridged to B (`--publish all,qRoadEncodeData`): messages lost on
 the way (bridgeState of both bridges) and the CPU of both bridges together.
+`stage_*_p50_us` (impl bridge): where one message's time goes on the bridge
+path, from a separate latency run with `bridge --trace` and the receiver's
+stamps (CLOCK_MONOTONIC at each step, joined per message):
+  publisher_to_relay   publisher's send -> the sending bridge wakes for it (a msgq hop)
+  relay_out            that wake -> the message received from msgq
+  zmq                  received -> the receiving bridge wakes for it (zmq_send, both
+                       libzmq I/O threads, tcp over the veth pair: what zmq_tcp measures)
+  relay_in             that wake -> the message received from libzmq
+  msgq_to_subscriber   received -> the subscriber wakes with it (msgq send and a hop)
+
 Needs root for the namespaces."""
+import bisect
 import os
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -33,7 +47,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BIN = os.path.join(ROOT, 'build', 'bin')
 PYTHON = '/usr/bin/python3'
-PORT = 9000
+PORTS = {'bridge': 9000, 'bridge_rt': 9100, 'traced': 9200}  # bridge base ports, one per pair of bridges
 RAW_PORT = 9500
 CASES = {  # case: (bridge_bench payload arguments, latency rate Hz, flat-out count)
   '64B': (['--size', '64'], 500, 100000),
@@ -57,17 +71,21 @@ def row(impl, case, metric, value, unit):
   return {'bench': 'bridge', 'impl': impl, 'case': case, 'metric': metric, 'value': value, 'unit': unit}
 
 
-def env_for(prefix):
-  env = dict(os.environ, CONDUIT_PREFIX=prefix, CONDUIT_BRIDGE_PORT=str(PORT), PYTHONPATH=ROOT)
+def env_for(prefix, port=PORTS['bridge']):
+  env = dict(os.environ, CONDUIT_PREFIX=prefix, CONDUIT_BRIDGE_PORT=str(port), PYTHONPATH=ROOT)
   env.pop('CONDUIT_BRIDGE_KEY', None)
   return env
 
 
-def start_bridges(net, pa, pb, services):
-  a = net.popen(0, [f'{BIN}/bridge', '--publish', services, '--bind', net.addrs[0]], env=env_for(pa),
-                stderr=subprocess.PIPE, text=True)
-  b = net.popen(1, [f'{BIN}/bridge', '--from', net.addrs[0], '--subscribe', services], env=env_for(pb),
-                stderr=subprocess.PIPE, text=True)
+def start_bridges(net, pa, pb, services, pair='bridge', extra=(), traces=(None, None)):
+  """The sending bridge on side 0 (bus pa), the receiving one on side 1 (bus pb),
+  on the pair's ports, each with `extra` arguments and its --trace file if given."""
+  a = net.popen(0, [f'{BIN}/bridge', '--publish', services, '--bind', net.addrs[0], *extra] +
+                (['--trace', traces[0]] if traces[0] else []), env=env_for(pa, PORTS[pair]), stderr=subprocess.PIPE,
+                text=True)
+  b = net.popen(1, [f'{BIN}/bridge', '--from', net.addrs[0], '--subscribe', services, *extra] +
+                (['--trace', traces[1]] if traces[1] else []), env=env_for(pb, PORTS[pair]), stderr=subprocess.PIPE,
+                text=True)
   for p in (a, b):
     line = p.stderr.readline()
     if not line.startswith('bridge: publishing'):
@@ -76,11 +94,11 @@ def start_bridges(net, pa, pb, services):
   return a, b
 
 
-def measure(net, send_at, recv_at, payload, count, rate, event, cpu_pids, prefixes):
+def measure(net, send_at, recv_at, payload, count, rate, event, cpu_pids, prefixes, trace=None):
   """One bridge_bench run: receiver started first, the sender told to go once
   the receiver has a warm-up message. Returns (received, p50, p99, rate, cpu ns)."""
   extra = payload + (['--event'] if event else [])
-  recv_cmd = [f'{BIN}/bridge_bench', 'recv', recv_at] + (['--event'] if event else [])
+  recv_cmd = [f'{BIN}/bridge_bench', 'recv', recv_at] + (['--event'] if event else []) + (['--trace', trace] if trace else [])
   send_cmd = [f'{BIN}/bridge_bench', 'send', send_at, '--count', str(count), '--rate', str(rate)] + extra
   if send_at.startswith('zmq:'):
     recv = net.popen(1, recv_cmd, stdout=subprocess.PIPE, text=True)
@@ -106,6 +124,32 @@ def measure(net, send_at, recv_at, payload, count, rate, event, cpu_pids, prefix
         p.wait()
   stats = dict(zip(out[::2], out[1::2]))
   return int(stats['received']), float(stats['p50_us']), float(stats['p99_us']), float(stats['msgs_per_s']), cpu
+
+
+STAGES = ('publisher_to_relay', 'relay_out', 'zmq', 'relay_in', 'msgq_to_subscriber')
+
+
+def stage_p50s(topic, sending, receiving, subscriber):
+  """{stage: p50 us} from the two bridges' --trace files and the subscriber's.
+  The bridges carry the publisher's sequence number across; a subscriber's
+  message is the one the receiving bridge took last before it woke."""
+  def lines(path):
+    with open(path) as f:
+      return [line.split() for line in f]
+  out = {int(seq): (int(woke), int(got)) for d, name, seq, woke, got, _ in lines(sending) if d == 'out' and name == topic}
+  into = sorted((int(got), int(woke), int(seq)) for d, name, seq, woke, got, _ in lines(receiving) if d == 'in' and name == topic)
+  got_at = [g for g, _, _ in into]
+  spans = []
+  for _, sent, woke in lines(subscriber):
+    i = bisect.bisect_right(got_at, int(woke)) - 1
+    if i < 0 or into[i][2] not in out:
+      continue
+    t = (int(sent), *out[into[i][2]], into[i][1], into[i][0], int(woke))
+    if list(t) == sorted(t):  # else the join went wrong: leave it out
+      spans.append([b - a for a, b in zip(t, t[1:])])
+  if len(spans) < 10:
+    raise RuntimeError(f'--trace joined only {len(spans)} messages')
+  return {stage: statistics.median(s[i] for s in spans) / 1e3 for i, stage in enumerate(STAGES)}
 
 
 def bridge_states(sub, messaging):
@@ -167,12 +211,24 @@ def run_pipeline(net, pa, pb, tmp, packets_path):
   ], len(packets)
 
 
+def traced_stages(net, pt, tmp, case, topic, payload, rate, event):
+  """Stage rows of `case` from a latency run through a pair of bridges with --trace."""
+  traces = [os.path.join(tmp, f'{case}.{side}.trace') for side in ('a', 'b', 'subscriber')]
+  a, b = start_bridges(net, pt + 'a', pt + 'b', topic, 'traced', traces=traces[:2])
+  time.sleep(0.5)
+  measure(net, f'msgq:{topic}', f'msgq:{topic}', payload, rate * 2, rate, event, [a.pid, b.pid], (pt + 'a', pt + 'b'),
+          trace=traces[2])
+  net.stop(a)
+  net.stop(b)
+  return [row('bridge', case, f'stage_{stage}_p50_us', v, 'us') for stage, v in stage_p50s(topic, *traces).items()]
+
+
 def run():
   sys.path.insert(0, ROOT)
   from common.testing.netns import NetnsPair
 
   tag = f'bridgebench{os.getpid()}'
-  pa, pb, pc = tag + 'a', tag + 'b', tag + 'c'  # pc: a bus without a bridge
+  pa, pb, pc, pt = tag + 'a', tag + 'b', tag + 'c', tag + 't'  # pc: a bus without a bridge; pt: traced
   tmp = tempfile.mkdtemp(prefix='bridge_bench_')
   packets_path = os.path.join(tmp, 'qcamera.packets')
   rows = []
@@ -181,30 +237,39 @@ def run():
       pipeline_rows, n_packets = run_pipeline(net, pa, pb, tmp, packets_path)
       if n_packets == 0:
         raise RuntimeError('the pipeline produced no qRoadEncodeData packets')
-      a, b = start_bridges(net, pa, pb, 'testMessage,qRoadEncodeData')
+      services = 'testMessage,qRoadEncodeData'
+      bridges = {'bridge': start_bridges(net, pa, pb, services),
+                 'bridge_rt': start_bridges(net, pa + 'rt', pb + 'rt', services, 'bridge_rt', ['--rt', '10'])}
       time.sleep(0.5)
       results = {}
       for case, (payload, rate, count) in CASES.items():
         event = payload is None
         payload = ['--packets', packets_path] if event else payload
         topic = 'qRoadEncodeData' if event else 'testMessage'
-        for impl, send_at, recv_at, pids in (
-            ('zmq_tcp', f'zmq:tcp://{net.addrs[0]}:{RAW_PORT}', f'zmq:tcp://{net.addrs[0]}:{RAW_PORT}', None),
-            ('bridge', f'msgq:{topic}', f'msgq:{topic}', [a.pid, b.pid])):
-          _, p50, p99, _, _ = measure(net, send_at, recv_at, payload, rate * 2, rate, event, pids, (pa, pb))
-          n, _, _, mps, cpu = measure(net, send_at, recv_at, payload, count, 0, event, pids, (pa, pb))
+        zmq_at = f'zmq:tcp://{net.addrs[0]}:{RAW_PORT}'
+        for impl, send_at, recv_at, pids, buses in (
+            ('zmq_tcp', zmq_at, zmq_at, None, (pa, pb)),
+            ('bridge', f'msgq:{topic}', f'msgq:{topic}', [p.pid for p in bridges['bridge']], (pa, pb)),
+            ('bridge_rt', f'msgq:{topic}', f'msgq:{topic}', [p.pid for p in bridges['bridge_rt']], (pa + 'rt', pb + 'rt'))):
+          _, p50, p99, _, _ = measure(net, send_at, recv_at, payload, rate * 2, rate, event, pids, buses)
+          n, _, _, mps, cpu = measure(net, send_at, recv_at, payload, count, 0, event, pids, buses)
           results[impl, case] = (p50, mps)
           rows += [row(impl, case, 'p50_us', p50, 'us'), row(impl, case, 'p99_us', p99, 'us'),
                    row(impl, case, 'msgs_per_s', mps, 'msgs/s'), row(impl, case, 'cpu_ns_per_msg', cpu / max(n, 1), 'ns')]
         _, hop50, hop99, _, _ = measure(net, f'msgq:{topic}', f'msgq:{topic}', payload, rate * 2, rate, event, None,
                                         (pc, pc))
-        rows += [row('msgq_hop', case, 'p50_us', hop50, 'us'), row('msgq_hop', case, 'p99_us', hop99, 'us'),
-                 row('ratio', case, 'p50_added_us', results['bridge', case][0] - results['zmq_tcp', case][0], 'us'),
-                 row('ratio', case, 'p50_floor_us', results['zmq_tcp', case][0] + 2 * hop50, 'us'),
-                 row('ratio', case, 'msgs_per_s_ratio', results['bridge', case][1] / results['zmq_tcp', case][1], 'x')]
+        rows += [row('msgq_hop', case, 'p50_us', hop50, 'us'), row('msgq_hop', case, 'p99_us', hop99, 'us')]
+        for impl, tag in (('bridge', ''), ('bridge_rt', 'rt_')):
+          rows += [row('ratio', case, f'{tag}p50_added_us', results[impl, case][0] - results['zmq_tcp', case][0], 'us'),
+                   row('ratio', case, f'{tag}msgs_per_s_ratio', results[impl, case][1] / results['zmq_tcp', case][1], 'x')]
+        rows.append(row('ratio', case, 'p50_floor_us', results['zmq_tcp', case][0] + 2 * hop50, 'us'))
+        rows += traced_stages(net, pt, tmp, case, topic, payload, rate, event)
+      for a, b in bridges.values():
+        net.stop(a)
+        net.stop(b)
       rows += pipeline_rows
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
-    for p in (pa, pb, pc):
+    for p in (pa, pb, pc, pa + 'rt', pb + 'rt', pt + 'a', pt + 'b'):
       shutil.rmtree(f'/dev/shm/conduit_{p}', ignore_errors=True)
   return rows
