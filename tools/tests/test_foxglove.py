@@ -16,16 +16,13 @@ import json
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 
-from common.testing.process import stop
-
 from tools.tests.foxglove_check import from_json, node, same, server_url
+from tools.tests.recording import Recording
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-BIN = os.path.join(ROOT, 'build', 'bin')
 W, H, FRAMES, SEG_FRAMES = 640, 480, 140, 60
 LIVE = ['roadCameraState', 'roadEncodeIdx', 'qRoadEncodeIdx', 'roadEncodeData']
 
@@ -35,36 +32,17 @@ def live(tmp_path_factory):
   """Runs the pipeline and tools/foxglove; a Node client watches LIVE for 3 s
   while camerad runs. Yields {url, client, route}; the server stays up for the
   module's tests."""
-  root = tmp_path_factory.mktemp('foxglove')
-  prefix = f'foxglove_{os.getpid()}'
-  env = dict(os.environ, CONDUIT_PREFIX=prefix, CONDUIT_LOG_ROOT=str(root), LOGGERD_ROUTE='fox', PYTHONPATH=ROOT)
-  procs = []
-  try:
-    procs.append(subprocess.Popen([os.path.join(BIN, 'loggerd')], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL))
-    procs.append(subprocess.Popen([os.path.join(BIN, 'encoderd'), '--cameras', 'road', '--segment-frames',
-                                   str(SEG_FRAMES)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    server = subprocess.Popen([os.path.join(ROOT, 'tools', 'foxglove'), '--port', '0'], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    procs.append(server)
+  with Recording(tmp_path_factory.mktemp('foxglove'), 'fox', SEG_FRAMES) as rec:
+    server = rec.start(os.path.join(ROOT, 'tools', 'foxglove'), '--port', '0', stdout=subprocess.PIPE, text=True)
     url = server_url(server)
     assert url.startswith('ws://127.0.0.1:')  # loopback by default
-    time.sleep(0.5)
-    cam = subprocess.Popen([os.path.join(BIN, 'camerad'), '--cameras', 'road', '--size', f'{W}x{H}',
-                            '--pixel-format', 'yuv420p', '--frames', str(FRAMES)], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs.append(cam)
-    time.sleep(0.5)
+    cam = rec.camerad(FRAMES, W, H)
+    rec.wait_flowing()
     client = node('ws_client.mjs', url, 3, *LIVE)
     assert cam.wait(60) == 0
-    time.sleep(1.0)
-    for p in (procs[1], procs[0]):  # encoderd flushes first, then loggerd writes the end
-      stop(p, timeout=20)
-    yield {'url': url, 'client': client, 'route': str(root / 'fox'), 'server': server}
-  finally:
-    for p in reversed(procs):
-      stop(p, timeout=20)
-    shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
+    rec.wait_encoded(FRAMES - 1)
+    rec.stop_recording()
+    yield {'url': url, 'client': client, 'route': rec.route, 'server': server}
 
 
 def test_live_advertises_every_service_with_a_schema(live):

@@ -5,11 +5,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
-from cereal.messaging import log_from_bytes
+from cereal.messaging import SubMaster, log_from_bytes
+from common.testing.process import stop
+from common.testing.wait import wait_for_messages
 from loggerd.logreader import LogReader
 
 BIN = os.path.join(os.path.dirname(__file__), '..', '..', 'build', 'bin')
@@ -19,16 +20,15 @@ BIN = os.path.join(os.path.dirname(__file__), '..', '..', 'build', 'bin')
 def replaying(route, conduit_prefix):
   """The fixture route replayed in a loop at 1x without video, for live tools."""
   root, path = route
+  heard = SubMaster(['sensorEvents', 'can', 'roadCameraState', 'deviceState'])  # what the tests read
   p = subprocess.Popen([os.path.join(BIN, 'replay'), '--loop', '--no-vipc', '--prefix', conduit_prefix, path],
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  time.sleep(0.3)
-  yield p
-  p.send_signal(signal.SIGINT)
   try:
-    p.wait(10)
-  except subprocess.TimeoutExpired:
-    p.kill()
-    p.wait()
+    assert wait_for_messages(heard, timeout=20), f'replay did not start publishing: {p.poll()}'
+    del heard
+    yield p
+  finally:
+    stop(p, signal.SIGINT)
 
 
 def logged(path, service):

@@ -5,7 +5,6 @@ a private prefix: logged messages come back byte for byte, the frame served at
 (stamp = frame id, PSNR >= 35 dB)."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 
 from common.testing.process import stop
-from common.testing.wait import wait_for
+from tools.tests.recording import Recording
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BIN = os.path.join(ROOT, 'build', 'bin')
@@ -26,29 +25,13 @@ def recorded(tmp_path_factory):
   for exe in ('camerad', 'encoderd', 'loggerd'):
     if not os.path.exists(os.path.join(BIN, exe)):
       pytest.skip(f'build/bin/{exe} is not built')
-  root = tmp_path_factory.mktemp('pipeline')
-  prefix = f'toolspipe_{os.getpid()}'
-  env = dict(os.environ, CONDUIT_PREFIX=prefix, CONDUIT_LOG_ROOT=str(root),
-             LOGGERD_ROUTE='pipeline', PYTHONPATH=ROOT)
-  procs = []
-  try:
-    procs.append(subprocess.Popen([os.path.join(BIN, 'loggerd')], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL))
-    assert wait_for((root / 'pipeline--0' / 'rlog.zst').exists, 20), 'loggerd did not start'
-    procs.append(subprocess.Popen([os.path.join(BIN, 'encoderd'), '--cameras', 'road',
-                                   '--segment-frames', str(SEG_FRAMES)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    time.sleep(0.5)
-    # I420 buffers, as the manager runs camerad: encoderd lends them to libx265 in place.
-    cam = subprocess.run([os.path.join(BIN, 'camerad'), '--cameras', 'road', '--size', f'{W}x{H}', '--pixel-format',
-                          'yuv420p', '--frames', str(FRAMES)], env=env, capture_output=True, timeout=60)
-    assert cam.returncode == 0, cam.stderr
-    time.sleep(1.0)
-  finally:
-    for p in reversed(procs):  # encoderd flushes first, then loggerd writes the end
-      stop(p, timeout=20)
-    shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
-  return str(root / 'pipeline')
+  with Recording(tmp_path_factory.mktemp('pipeline'), 'pipeline', SEG_FRAMES) as rec:
+    cam = rec.camerad(FRAMES, W, H, stderr=subprocess.PIPE)
+    _, err = cam.communicate(timeout=60)
+    assert cam.returncode == 0, err
+    rec.wait_encoded(FRAMES - 1)
+    rec.stop_recording()
+  return rec.route
 
 
 def test_pipeline_route_is_complete(recorded, tool):
