@@ -8,7 +8,9 @@ the hosts; the same run measures
 for 64 B and 4 KiB payloads and real qcamera packets (qRoadEncodeData, taken
 from the pipeline run below), with build/bin/bridge_bench at both ends:
   p50_us, p99_us  one-way latency at a steady rate (send time in the message)
-  msgs_per_s      delivered rate when the sender goes flat out
+  msgs_per_s      delivered rate when the sender goes flat out (what arrived, over
+                  the time from the first one's sending to the last one's arrival)
+  delivered_pct   how much of that flat-out run arrived (the rest was dropped)
   cpu_ns_per_msg  CPU of both bridges per delivered message (zmq_tcp: of the
                   raw sender and receiver), over the flat-out run
 and, as `ratio` rows, bridge p50 minus zmq_tcp p50 and bridge/zmq_tcp msgs_per_s.
@@ -255,7 +257,8 @@ def run():
           n, _, _, mps, cpu = measure(net, send_at, recv_at, payload, count, 0, event, pids, buses)
           results[impl, case] = (p50, mps)
           rows += [row(impl, case, 'p50_us', p50, 'us'), row(impl, case, 'p99_us', p99, 'us'),
-                   row(impl, case, 'msgs_per_s', mps, 'msgs/s'), row(impl, case, 'cpu_ns_per_msg', cpu / max(n, 1), 'ns')]
+                   row(impl, case, 'msgs_per_s', mps, 'msgs/s'), row(impl, case, 'cpu_ns_per_msg', cpu / max(n, 1), 'ns'),
+                   row(impl, case, 'delivered_pct', 100.0 * n / count, '%')]
         _, hop50, hop99, _, _ = measure(net, f'msgq:{topic}', f'msgq:{topic}', payload, rate * 2, rate, event, None,
                                         (pc, pc))
         rows += [row('msgq_hop', case, 'p50_us', hop50, 'us'), row('msgq_hop', case, 'p99_us', hop99, 'us')]

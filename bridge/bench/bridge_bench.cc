@@ -11,6 +11,8 @@
 // stdin, then the measured ones. The receiver prints "ready" at its first
 // message and, 1 s after the measured messages stop, one line:
 //   received N p50_us X p99_us Y msgs_per_s Z
+// (msgs_per_s: the N messages over the time from the first one's sending to
+// the last one's arrival: what got through, lost ones not counted)
 // With --trace FILE it also writes each measured message's msgq sequence
 // number (0 on zmq), send time and receive time, one line each.
 #include <poll.h>
@@ -155,7 +157,7 @@ int recv_main(Endpoint &ep, bool event, const std::string &trace) {
     memcpy(&t, m.data() + stamp_offset(m.data(), m.size(), event), 8);
     if (!ready) printf("ready\n"), fflush(stdout), ready = true;
     if (t == 0) continue;
-    if (lat.empty()) first = now;
+    if (lat.empty()) first = t;
     last = now;
     lat.push_back(now - t);
     if (!trace.empty()) stamps.push_back({seq, t, now});
@@ -169,7 +171,7 @@ int recv_main(Endpoint &ep, bool event, const std::string &trace) {
   }
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double q) { return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, size_t(q * lat.size()))] / 1e3; };
-  double rate = last > first ? (lat.size() - 1) / ((last - first) / 1e9) : 0.0;
+  double rate = last > first ? lat.size() / ((last - first) / 1e9) : 0.0;
   printf("received %zu p50_us %.2f p99_us %.2f msgs_per_s %.1f\n", lat.size(), pct(0.5), pct(0.99), rate);
   return 0;
 }
