@@ -21,6 +21,7 @@ import zmq
 import cereal.messaging as messaging
 from cereal._cereal import bridge_port
 from common.testing.netns import NetnsPair, NetnsUnavailable
+from common.testing.wait import wait_for
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BRIDGE = os.path.join(ROOT, "build", "bin", "bridge")
@@ -328,6 +329,23 @@ def test_a_service_from_two_hosts_is_refused_as_ambiguous(prefixes):
                      env=env_for(prefixes[1]), capture_output=True, text=True, timeout=10)
   assert p.returncode == 1
   assert "'testMessage' would come from both 192.0.2.1 and 192.0.2.3" in p.stderr
+
+
+def test_rt_makes_every_thread_sched_fifo_or_says_why_not(net, prefixes):
+  a = start_bridge(net, 0, prefixes[0], ["--publish", "testMessage", "--bind", net.addrs[0], "--rt", "10"])
+
+  def threads():
+    return {int(t): open(f"/proc/{a.pid}/task/{t}/comm").read().strip() for t in os.listdir(f"/proc/{a.pid}/task")}
+  # the relay and libzmq's I/O thread among them
+  assert wait_for(lambda: {"bridge out", "ZMQbg/IO/0"} <= set(threads().values())), threads()
+  tids = list(threads())
+  assert {(os.sched_getscheduler(t), os.sched_getparam(t).sched_priority) for t in tids} == {(os.SCHED_FIFO, 10)}
+  assert net.stop(a) == 0
+  unprivileged = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BRIDGE, "--rt", "10",
+                                 "--publish", "testMessage"], env=env_for(prefixes[1]), capture_output=True, text=True,
+                                timeout=10)
+  assert unprivileged.returncode == 1
+  assert "--rt 10: cannot run SCHED_FIFO (Operation not permitted)" in unprivileged.stderr
 
 
 def test_link_down_for_2s_loses_only_that_window_counted(net, prefixes):
