@@ -5,13 +5,12 @@ import random
 import signal
 import struct
 import subprocess
-import time
 import warnings
 
 import pytest
 
 from loggerd import logreader_ext
-from common.testing.wait import wait_for
+from common.testing.wait import wait_for, wait_for_messages
 from loggerd.logreader import LogReader, resolve_logs
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -139,9 +138,8 @@ def test_decoded_events_and_qlog_decimation(tmp_path):
       msg.can[0].address = i
       pm.send('can', msg)
       published.append(i)
-    time.sleep(0.3)
 
-  rc, err = _run_loggerd(tmp_path, 0, during=publish)
+  rc, err = _run_loggerd(tmp_path, during=publish)
   assert rc == 0, err
   seg = tmp_path / 'py--0'
   rlog = list(LogReader(seg))
@@ -160,15 +158,15 @@ def _read_quietly(path):
     return list(LogReader(path))
 
 
-def _run_loggerd(root, seconds, during=None):
-  # loggerd runs under the test's CONDUIT_PREFIX (conftest.py), so `during` publishes on its bus.
+def _run_loggerd(root, during=None):
+  # loggerd runs under the test's CONDUIT_PREFIX (conftest.py), so `during` publishes on its bus;
+  # what is on the bus when the SIGTERM comes is logged (loggerd drains its sockets then).
   env = dict(os.environ, CONDUIT_LOG_ROOT=str(root), LOGGERD_ROUTE='py')
   p = subprocess.Popen([os.path.join(ROOT, 'build', 'bin', 'loggerd')], env=env, stderr=subprocess.PIPE)
   try:
-    wait_for((root / 'py--0' / 'rlog.zst').exists, 20)
+    assert wait_for((root / 'py--0' / 'rlog.zst').exists, 20), 'loggerd did not start'
     if during:
       during()
-    time.sleep(seconds)
   finally:
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=30)
@@ -176,7 +174,12 @@ def _run_loggerd(root, seconds, during=None):
 
 
 def test_loggerd_clean_stop_leaves_no_locks_and_a_readable_route(tmp_path):
-  rc, err = _run_loggerd(tmp_path, 1.2)
+  state = _messaging().SubMaster(['loggerdState'])
+
+  def first_state():  # sent once a second
+    assert wait_for_messages(state, timeout=20), 'no loggerdState'
+
+  rc, err = _run_loggerd(tmp_path, during=first_state)
   assert rc == 0, err
   assert list(tmp_path.rglob('*.lock')) == []
   for log in ('rlog.zst', 'qlog.zst'):
@@ -276,9 +279,8 @@ def test_loggerd_keeps_unreadable_events_out_of_the_log(tmp_path):
         msg = messaging.new_message('liveCalibration')
         msg.liveCalibration.calPerc = i
         sock.send(msg.to_bytes())
-    time.sleep(0.3)
 
-  rc, err = _run_loggerd(tmp_path, 0, during=publish)
+  rc, err = _run_loggerd(tmp_path, during=publish)
   assert rc == 0, err
   lr = LogReader(tmp_path / 'py--0')
   cal = [e.liveCalibration.calPerc for e in lr if e.which() == 'liveCalibration']
