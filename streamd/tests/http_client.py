@@ -46,3 +46,11 @@ def get(port, path, headers=None, method='GET', timeout=10):
   extra = ''.join(f'{k}: {v}\r\n' for k, v in (headers or {}).items())
   return request(port, f'{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n'.encode(),
                  timeout, head_only=method == 'HEAD')
+
+
+def answers(port, path):
+  """Whether a HEAD of `path` is answered 200 (False while the server is not listening yet)."""
+  try:
+    return get(port, path, method='HEAD').status == 200
+  except OSError:
+    return False

@@ -6,23 +6,23 @@ live page plays its qcamera and shows the processes running. Then, on the
 route that pipeline recorded, the route page plays the remuxed MP4 (time
 advances, frames are drawn), seeks, and plots a signal under the video's
 cursor. Screenshots go to the test's temp dir."""
+import glob
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
 from streamd.tests.browser import Browser  # noqa: E402
-from streamd.tests.http_client import get  # noqa: E402
+from common.testing.wait import wait_for  # noqa: E402
+from streamd.tests.http_client import answers, get  # noqa: E402
 
 PYTHON = '/usr/bin/python3'
-RECORD_S = 10
 
 # Standard deviation of the luma-ish channel of the frame a <video> shows now (0 for a blank frame).
 FRAME_SPREAD = """(() => {
@@ -60,7 +60,7 @@ def pipeline(tmp_path_factory):
   mgr = subprocess.Popen([PYTHON, '-m', 'manager.manager'], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
   try:
-    yield dict(port=port, root=str(tmp / 'routes'), tmp=tmp, mgr=mgr, started=time.monotonic())
+    yield dict(port=port, root=str(tmp / 'routes'), tmp=tmp, mgr=mgr)
   finally:
     if mgr.poll() is None:
       mgr.send_signal(signal.SIGTERM)
@@ -72,35 +72,21 @@ def pipeline(tmp_path_factory):
     subprocess.run(['rm', '-rf', f'/dev/shm/conduit_{prefix}'])
 
 
-def wait_http(port, path, timeout=30):
-  deadline = time.monotonic() + timeout
-  while time.monotonic() < deadline:
-    try:
-      if get(port, path, method='HEAD').status == 200:
-        return
-    except OSError:
-      pass
-    time.sleep(0.2)
-  raise TimeoutError(f'{path} never answered 200')
-
-
 def test_live_page_plays_the_running_pipeline(pipeline):
   port = pipeline['port']
-  wait_http(port, '/live/video')
+  assert wait_for(lambda: answers(port, '/live/video'), 30, 0.2), '/live/video never answered 200'
   with Browser() as b:
     b.goto(f'http://127.0.0.1:{port}/#/live')
     b.wait('window.streamd && window.streamd.liveFrames > 10', 30, 'frames presented by the live video')
     t1 = b.eval("document.getElementById('live').currentTime")
-    time.sleep(1.0)
-    t2 = b.eval("document.getElementById('live').currentTime")
-    assert t2 > t1, f'live video is not playing: currentTime {t1} -> {t2}'
+    b.wait(f"document.getElementById('live').currentTime > {t1}", 10, f'live video playing on from currentTime {t1}')
     assert b.eval(FRAME_SPREAD % 'live') > 5, 'the live frame is blank'
     procs = b.wait("window.streamd.processes.camerad && window.streamd.processes", 15, 'process status from managerState')
     assert procs == {'camerad': True, 'encoderd': True, 'loggerd': True, 'streamd': True}
     assert b.eval("document.getElementById('live-state').textContent") == 'playing'
     b.screenshot(str(pipeline['tmp'] / 'live.png'))
-  # record a few segments, then stop the pipeline for the route test
-  time.sleep(max(0.0, RECORD_S - (time.monotonic() - pipeline['started'])))
+  # two whole segments for the route test (the third has begun), then stop the pipeline
+  assert wait_for(lambda: glob.glob(os.path.join(pipeline['root'], '*--2')), 60), 'fewer than three segments'
   pipeline['mgr'].send_signal(signal.SIGTERM)
   assert pipeline['mgr'].wait(30) == 0
 

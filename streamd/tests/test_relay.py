@@ -15,7 +15,8 @@ import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
-from streamd.tests.http_client import get  # noqa: E402
+from common.testing.wait import wait_for  # noqa: E402
+from streamd.tests.http_client import answers, get  # noqa: E402
 from streamd.tests.live_client import LiveClient  # noqa: E402
 
 BIN = os.path.join(ROOT, 'build', 'bin')
@@ -39,15 +40,6 @@ def feed():
     p.wait(10)
 
 
-def wait_for_live(port, timeout=10):
-  deadline = time.monotonic() + timeout
-  while time.monotonic() < deadline:
-    if get(port, '/live/video', method='HEAD').status == 200:
-      return
-    time.sleep(0.1)
-  raise TimeoutError('no live video')
-
-
 def read_for(clients, seconds):
   end = time.monotonic() + seconds
   while time.monotonic() < end:
@@ -64,7 +56,7 @@ def video_info(path):
 def test_live_video_is_fragmented_mp4_from_a_keyframe(streamd, feed, tmp_path):
   feed('20', '256k')
   s = streamd('--log-root', tmp_path)
-  wait_for_live(s.port)
+  assert wait_for(lambda: answers(s.port, '/live/video'), 10, 0.1), 'no live video'
   c = LiveClient(s.port)
   try:
     assert c.read_head() == 200 and c.start_ns > 0
@@ -94,7 +86,7 @@ def test_live_video_is_fragmented_mp4_from_a_keyframe(streamd, feed, tmp_path):
 def test_slow_and_vanishing_clients_do_not_stall_a_fast_one(streamd, feed, tmp_path):
   feed('50', '4M')  # large fragments, so a slow reader falls behind within a second
   s = streamd('--log-root', tmp_path, '--live-stall-ms', 1000)
-  wait_for_live(s.port)
+  assert wait_for(lambda: answers(s.port, '/live/video'), 10, 0.1), 'no live video'
   fast = LiveClient(s.port)
   slow = LiveClient(s.port, rcvbuf=4096)  # never reads after its head
   others = []
