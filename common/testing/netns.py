@@ -16,6 +16,8 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import time
 import uuid
 
 
@@ -59,7 +61,17 @@ class NetnsPair:
   def __exit__(self, *exc):
     self.stop_all()
     for ns in self.names:
-      subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+      self._delete(ns)
+
+  @staticmethod
+  def _delete(ns):
+    # Another `ip netns` running at the same moment (other tests) can make a delete fail: retry, then say so.
+    for _ in range(20):
+      r = subprocess.run(["ip", "netns", "del", ns], capture_output=True, text=True)
+      if not os.path.exists(f"/run/netns/{ns}"):
+        return
+      time.sleep(0.1)
+    print(f"netns: cannot delete namespace {ns}: {r.stderr.strip()}", file=sys.stderr)
 
   def popen(self, side, argv, cpus=None, **kwargs):
     """Starts argv inside side's namespace (its own process group, killed on exit),
