@@ -80,7 +80,8 @@ class Lines:
 
   def __init__(self, proc):
     self.proc, self.lines, self.ready = proc, [], threading.Event()
-    threading.Thread(target=self._read, daemon=True).start()
+    self._reader = threading.Thread(target=self._read, daemon=True)
+    self._reader.start()
 
   def _read(self):
     for line in self.proc.stdout:
@@ -91,7 +92,7 @@ class Lines:
 
   def finish(self, timeout=15):
     self.proc.wait(timeout)
-    time.sleep(0.05)
+    self._reader.join(timeout)  # it has read up to the end of the output
     return self.lines
 
 
