@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from common.testing.wait import wait_for
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 PYTHON = '/usr/bin/python3'
 _TICK = os.sysconf('SC_CLK_TCK')
@@ -160,12 +162,7 @@ class ChaosPipeline:
     return got
 
   def wait_all_up(self, timeout=60):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-      if len(self.procs()) == len(SIGNATURES):
-        return True
-      time.sleep(0.1)
-    return False
+    return wait_for(lambda: len(self.procs()) == len(SIGNATURES), timeout, 0.1)
 
   def uptime(self, pid):
     start = proc_start(pid)

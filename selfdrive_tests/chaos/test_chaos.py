@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from common.testing.wait import wait_for, wait_for_messages
 from selfdrive_tests.chaos import checks, checksum, faults, kills
 from selfdrive_tests.chaos.pipeline import SIGNATURES, ChaosPipeline
 
@@ -31,6 +32,20 @@ def _rates_ok(rates, before):
   """Restored: every rate at least half what it was before the faults (the
   machine may be loaded; a stalled stream is at 0)."""
   return all(rates[s] >= 0.5 * before[s] > 0 for s in RATES)
+
+
+def _resumed(before, after):
+  """The stopped subscriber is reading again: it took messages and counted those its ring lapped."""
+  return after['lost'] > before['lost'] and after['received'] > before['received']
+
+
+def _recording(p, timeout=30):
+  """Whether a frame of each video reached the bus (loggerd logs it, at the
+  latest when it drains at the stop). The subscriber goes again: its rings
+  would outlive the pipeline's clean stop."""
+  sm = p.subscribe(['roadEncodeIdx', 'qRoadEncodeIdx'])
+  p.sm = None
+  return wait_for_messages(sm, timeout=timeout)
 
 
 def _wait_rates(p, before, timeout=40):
@@ -53,7 +68,7 @@ def chaos(tmp_path_factory):
     log_root = os.path.join(disk or str(tmp), 'routes')
     p = stack.enter_context(ChaosPipeline(tmp / 'run1', log_root=log_root))
     assert p.wait_all_up(), p.manager_log()
-    time.sleep(2.0)
+    assert wait_for_messages(p.subscribe(RATES), timeout=60), 'not every measured stream started'
     r['rates_before'] = p.rates(RATES, 3.0)
     time.sleep(max(0.0, kills.STABLE_S - min(p.uptime(pid) or 0 for pid in p.procs().values())))
 
@@ -62,7 +77,7 @@ def chaos(tmp_path_factory):
     sub = p.procs()['checksum_sub']
     before = checksum.read_stats(p.stats_dir)
     faults.stop_for(sub, STOP_S)
-    time.sleep(1.0)
+    wait_for(lambda: _resumed(before, checksum.read_stats(p.stats_dir)), 10)  # it writes its counts every 0.2 s
     r['sigstop'] = {'before': before, 'after': checksum.read_stats(p.stats_dir),
                     'same_pid': p.procs().get('checksum_sub') == sub}
 
@@ -92,8 +107,8 @@ def chaos(tmp_path_factory):
 
     # The next start on the same bus and disk: stale locks go; a clean stop leaves no shared memory.
     q = stack.enter_context(ChaosPipeline(tmp / 'run2', log_root=log_root, prefix=p.prefix))
-    r['second_up'] = q.wait_all_up()
-    time.sleep(3.0)
+    r['second_up'] = q.wait_all_up() and _recording(q)
+    wait_for(lambda: not checks.stale_locks(log_root), 10)  # loggerd removes them as it starts
     r['stale_after_start'] = checks.stale_locks(log_root)
     r['second_rc'] = q.stop(signal.SIGTERM)
     r['shm_left'] = checks.shm_left(q.prefix)
