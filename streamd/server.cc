@@ -376,13 +376,15 @@ struct Server::Impl {
       }
     }
     if (c.mode == Mode::kEvents) return !c.peer_done;
+    int fd = c.fd;  // process() may close c (and free it)
     process(c);
-    if (conns.count(c.fd)) after_process(c);
+    if (conns.count(fd)) after_process(c);
     return true;
   }
 
   // Parses and answers requests while nothing is being sent (pipelining in order).
   void process(Conn &c) {
+    const int fd = c.fd;  // on_writable() may close c (and free it)
     while (c.mode == Mode::kHttp && !c.sending() && !c.waiting && !c.in.empty()) {
       Request req;
       int n = parse_request(c.in, &req);
@@ -396,7 +398,7 @@ struct Server::Impl {
         handle(c, req);
       }
       on_writable(c);
-      if (!conns.count(c.fd)) return;
+      if (!conns.count(fd)) return;
     }
   }
 
