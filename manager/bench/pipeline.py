@@ -25,13 +25,16 @@ PROCS = ('camerad', 'modeld', 'encoderd', 'loggerd')
 
 
 def _children(pid):
-  out = subprocess.run(['pgrep', '-a', '-P', str(pid)], capture_output=True, text=True).stdout
+  from common.proc import children
   kids = {}
-  for line in out.splitlines():
-    child, cmd = line.split(' ', 1)
+  for child in children(pid):
+    try:
+      cmd = open(f'/proc/{child}/cmdline', 'rb').read().decode(errors='replace')
+    except OSError:
+      continue  # gone already
     for name in PROCS:
       if f'build/bin/{name}' in cmd:
-        kids[name] = int(child)
+        kids[name] = child
   return kids
 
 

@@ -12,7 +12,7 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
 
-from common.proc import alive  # noqa: E402
+from common.proc import alive, children  # noqa: E402
 from common.testing.wait import wait_for  # noqa: E402
 from manager.manager import Manager  # noqa: E402
 from manager.process import ManagedProcess, ProcessSpec  # noqa: E402
@@ -148,8 +148,7 @@ def _child_pids(manager_pid, n, timeout=10):
 
   def found():
     nonlocal pids
-    out = subprocess.run(['pgrep', '-P', str(manager_pid)], capture_output=True, text=True).stdout
-    pids = [int(x) for x in out.split()]
+    pids = children(manager_pid)
     return len(pids) >= n
   assert wait_for(found, timeout), f'manager started {pids}, expected {n} children'
   return pids
