@@ -14,8 +14,10 @@ from the pipeline run below), with build/bin/bridge_bench at both ends:
   cpu_ns_per_msg  CPU of both bridges per delivered message (zmq_tcp: of the
                   raw sender and receiver), over the flat-out run
 and, as `ratio` rows, bridge p50 minus zmq_tcp p50 and bridge/zmq_tcp msgs_per_s.
-`bridge_rt`: the same bridge path with both bridges SCHED_FIFO (`--rt 10`), the
-opt-in tuning, beside the plain one (ratio rows rt_p50_added_us, rt_msgs_per_s_ratio).
+`bridge_rt`: the same bridge path with both bridges SCHED_FIFO on one CPU
+(`--rt 10 --cpu N`, N the last CPU: on separate hosts each bridge would have one
+of its own), the opt-in tuning, beside the plain one (ratio rows rt_p50_added_us,
+rt_msgs_per_s_ratio).
 `msgq_hop` (p50_us, p99_us): one local msgq hop, publisher to subscriber on one
 bus, at the same rate: the bridge path has two more of them than zmq_tcp (into
 the sending bridge, out of the receiving one), so zmq_tcp p50 + 2 msgq_hop p50
@@ -241,7 +243,8 @@ def run():
         raise RuntimeError('the pipeline produced no qRoadEncodeData packets')
       services = 'testMessage,qRoadEncodeData'
       bridges = {'bridge': start_bridges(net, pa, pb, services),
-                 'bridge_rt': start_bridges(net, pa + 'rt', pb + 'rt', services, 'bridge_rt', ['--rt', '10'])}
+                 'bridge_rt': start_bridges(net, pa + 'rt', pb + 'rt', services, 'bridge_rt',
+                                            ['--rt', '10', '--cpu', str(max(os.sched_getaffinity(0)))])}
       time.sleep(0.5)
       results = {}
       for case, (payload, rate, count) in CASES.items():

@@ -332,8 +332,10 @@ def test_a_service_from_two_hosts_is_refused_as_ambiguous(prefixes):
   assert "'testMessage' would come from both 192.0.2.1 and 192.0.2.3" in p.stderr
 
 
-def test_rt_makes_every_thread_sched_fifo_or_says_why_not(net, prefixes):
-  a = start_bridge(net, 0, prefixes[0], ["--publish", "testMessage", "--bind", net.addrs[0], "--rt", "10"])
+def test_rt_and_cpu_apply_to_every_thread_or_say_why_not(net, prefixes):
+  cpu = max(os.sched_getaffinity(0))
+  a = start_bridge(net, 0, prefixes[0], ["--publish", "testMessage", "--bind", net.addrs[0], "--rt", "10",
+                                         "--cpu", str(cpu)])
 
   def threads():
     return {int(t): open(f"/proc/{a.pid}/task/{t}/comm").read().strip() for t in os.listdir(f"/proc/{a.pid}/task")}
@@ -341,12 +343,16 @@ def test_rt_makes_every_thread_sched_fifo_or_says_why_not(net, prefixes):
   assert wait_for(lambda: {"bridge out", "ZMQbg/IO/0"} <= set(threads().values())), threads()
   tids = list(threads())
   assert {(os.sched_getscheduler(t), os.sched_getparam(t).sched_priority) for t in tids} == {(os.SCHED_FIFO, 10)}
+  assert all(os.sched_getaffinity(t) == {cpu} for t in tids)
   assert net.stop(a) == 0
   unprivileged = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BRIDGE, "--rt", "10",
                                  "--publish", "testMessage"], env=env_for(prefixes[1]), capture_output=True, text=True,
                                 timeout=10)
   assert unprivileged.returncode == 1
   assert "--rt 10: cannot run SCHED_FIFO (Operation not permitted)" in unprivileged.stderr
+  no_such_cpu = subprocess.run([BRIDGE, "--cpu", "1023", "--publish", "testMessage"], env=env_for(prefixes[1]),
+                               capture_output=True, text=True, timeout=10)
+  assert no_such_cpu.returncode == 1 and "--cpu 1023: cannot run there" in no_such_cpu.stderr
 
 
 def test_link_down_for_2s_loses_only_that_window_counted(net, prefixes):
