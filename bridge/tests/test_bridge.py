@@ -6,7 +6,7 @@ bridge_submaster_peer) and remote ones reaching A's bridge themselves
 (bridge/tests/remote_peer.py, bridge_submaster_peer ADDR). Shared memory is not
 namespaced, so A and B are two prefixes; this process publishes on A's bus and
 reads B's directly."""
-import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -21,6 +21,7 @@ import zmq
 import cereal.messaging as messaging
 from cereal._cereal import bridge_port
 from common.testing.netns import NetnsPair, NetnsUnavailable
+from common.testing.prefix import scoped_prefix
 from common.testing.wait import wait_for
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -57,14 +58,7 @@ def net():
     pytest.skip(f"bridge tests need two network namespaces: {e}")
 
 
-@contextlib.contextmanager
-def prefix_env(prefix):
-  old = os.environ.get("CONDUIT_PREFIX")
-  os.environ["CONDUIT_PREFIX"] = prefix
-  try:
-    yield
-  finally:
-    os.environ["CONDUIT_PREFIX"] = old
+prefix_env = functools.partial(scoped_prefix, remove=False)  # the `prefixes` fixture removes them
 
 
 @pytest.fixture

@@ -48,6 +48,8 @@ import subprocess
 import tempfile
 import time
 
+from common.testing.prefix import scoped_prefix
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BENCH = os.path.join(ROOT, "build", "bin", "cereal_bench")
 SECONDS = float(os.environ.get("CEREAL_BENCH_SECONDS", "0.6"))
@@ -227,8 +229,6 @@ def pyzmq_rate():
 def run():
   if not os.path.exists(BENCH):
     raise RuntimeError(f"{BENCH} is missing: build it with `scons build/bin/cereal_bench`")
-  old_prefix = os.environ.get("CONDUIT_PREFIX")
-  os.environ["CONDUIT_PREFIX"] = f"cerealbench{os.getpid()}"
   impls = {
     "python": python_receive_rate,
     "python_send": python_send_rate,
@@ -245,18 +245,12 @@ def run():
   }
   samples = {name: [] for name in impls}
   backlog_samples = {name: [] for name in backlog}
-  try:
+  with scoped_prefix(f"cerealbench{os.getpid()}"):
     for _ in range(REPEATS):  # interleaved, so load changes hit every impl alike
       for name, fn in impls.items():
         samples[name].append(fn())
       for name, fn in backlog.items():
         backlog_samples[name].append(fn())
-  finally:
-    shutil.rmtree(f"/dev/shm/conduit_{os.environ['CONDUIT_PREFIX']}", ignore_errors=True)
-    if old_prefix is None:
-      del os.environ["CONDUIT_PREFIX"]
-    else:
-      os.environ["CONDUIT_PREFIX"] = old_prefix
   rows = []
   for metric, unit, k in (("msgs_per_s", "msgs/s", 0), ("cpu_ns_per_msg", "ns", 1), ("lost_pct", "%", 2)):
     for name, values in samples.items():

@@ -3,7 +3,6 @@ read in place by SubMaster and as MessageViews (memoryview, numpy,
 log_from_bytes), never torn, counted exactly."""
 import multiprocessing
 import os
-import shutil
 import signal
 
 import numpy as np
@@ -13,19 +12,6 @@ import cereal.messaging as messaging
 from cereal._cereal import PubSocket, SubSocket
 
 LOANED = "testLargeMessage"
-
-
-@pytest.fixture(autouse=True)
-def prefix():
-  p = f"loanspy{os.getpid()}_{os.urandom(3).hex()}"
-  old = os.environ.get("CONDUIT_PREFIX")
-  os.environ["CONDUIT_PREFIX"] = p
-  yield p
-  shutil.rmtree(f"/dev/shm/conduit_{p}", ignore_errors=True)
-  if old is None:
-    del os.environ["CONDUIT_PREFIX"]
-  else:
-    os.environ["CONDUIT_PREFIX"] = old
 
 
 def payload(seq, size):

@@ -13,10 +13,10 @@ all of them alike. Reports p50 of transform, inference and total, p99 of
 total, and the in-place transform's speedup over the copy path.
 """
 import os
-import shutil
 
 import numpy as np
 
+from common.testing.prefix import scoped_prefix
 from modeld import _modeld
 from modeld.tests.helpers import DEFAULT_MODEL, synthetic_nv12
 
@@ -32,10 +32,7 @@ def run():
   impls = [('opencl', 'opencl', False), ('cpu', 'cpu', False), ('copy_path', 'opencl', True)]
   if not _modeld.unavailable_reason('cuda'):
     impls.insert(0, ('cuda', 'cuda', False))
-  old_prefix = os.environ.get('CONDUIT_PREFIX')
-  prefix = f'bench_modeld_{os.getpid()}'
-  os.environ['CONDUIT_PREFIX'] = prefix
-  try:
+  with scoped_prefix(f'bench_modeld_{os.getpid()}'):
     server = VisionIpcServer('modeld_bench')
     server.create_buffers(VISION_STREAM_ROAD, 4, W, H)
     server.start_listener()
@@ -68,12 +65,6 @@ def run():
       for name, p in pipelines.items():
         times[name] += [one_frame(p) for _ in range(FRAMES_PER_ROUND)]
     client = server = None  # the client goes first
-  finally:
-    if old_prefix is None:
-      os.environ.pop('CONDUIT_PREFIX', None)
-    else:
-      os.environ['CONDUIT_PREFIX'] = old_prefix
-    shutil.rmtree(f'/dev/shm/conduit_{prefix}', ignore_errors=True)
 
   rows = []
 

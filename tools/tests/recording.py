@@ -16,9 +16,9 @@ import os
 import shutil
 import subprocess
 
-import pytest
-
 from cereal.streams import VIDEOS
+from common.prefix import prefix_dir
+from common.testing.prefix import scoped_prefix
 from common.testing.process import stop
 from common.testing.wait import wait_for, wait_for_messages
 
@@ -39,8 +39,7 @@ class Recording:
 
   def __enter__(self):
     import cereal.messaging as messaging
-    with pytest.MonkeyPatch.context() as mp:
-      mp.setenv('CONDUIT_PREFIX', self.prefix)  # this test's SubMaster joins the pipeline's bus
+    with scoped_prefix(self.prefix, remove=False):  # this test's SubMaster joins the pipeline's bus
       self.sm = messaging.SubMaster(['encoderdState', *OUTPUTS.values()], conflate=True)
     try:
       self.loggerd = self.start(os.path.join(BIN, 'loggerd'))
@@ -58,7 +57,7 @@ class Recording:
   def __exit__(self, *exc):
     for p in reversed(self.procs):  # encoderd flushes first, then loggerd writes the end
       stop(p, timeout=20)
-    shutil.rmtree(f'/dev/shm/conduit_{self.prefix}', ignore_errors=True)
+    shutil.rmtree(prefix_dir(self.prefix), ignore_errors=True)
 
   def start(self, *argv, **kw):
     """Starts argv on the pipeline's prefix (output to /dev/null unless kw says otherwise)."""
