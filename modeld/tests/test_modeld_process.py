@@ -32,6 +32,14 @@ class Modeld:
     return stop(self.proc), self.proc.stderr.read()
 
 
+def camera(visionipc, buffers=4):
+  """camerad's stand-in: a VisionIPC server 'camerad' of the road stream at W x H."""
+  server = visionipc.VisionIpcServer('camerad')
+  server.create_buffers(visionipc.VISION_STREAM_ROAD, buffers, W, H)
+  server.start_listener()
+  return server
+
+
 def stripes_top_flat_bottom():
   """Vertical stripes in the upper half of the frame, flat grey below."""
   buf = np.full(W * H * 3 // 2, 128, np.uint8)
@@ -42,9 +50,7 @@ def stripes_top_flat_bottom():
 
 def test_publishes_model_v2_for_every_frame(bus):
   messaging, visionipc = bus
-  server = visionipc.VisionIpcServer('camerad')
-  server.create_buffers(visionipc.VISION_STREAM_ROAD, 4, W, H)
-  server.start_listener()
+  server = camera(visionipc)
   pm = messaging.PubMaster(['roadCameraState'])
   sock = messaging.sub_sock('modelV2', timeout=20000)
   state = messaging.SubMaster(['modeldState'])
@@ -88,9 +94,7 @@ def test_publishes_model_v2_for_every_frame(bus):
 
 def test_follows_live_calibration(bus):
   messaging, visionipc = bus
-  server = visionipc.VisionIpcServer('camerad')
-  server.create_buffers(visionipc.VISION_STREAM_ROAD, 4, W, H)
-  server.start_listener()
+  server = camera(visionipc)
   pm = messaging.PubMaster(['liveCalibration'])
   sock = messaging.sub_sock('modelV2', timeout=20000)
   modeld = Modeld()
@@ -119,9 +123,7 @@ def test_follows_live_calibration(bus):
 
 def test_conflates_to_the_newest_frame_and_reports_drops(bus):
   messaging, visionipc = bus
-  server = visionipc.VisionIpcServer('camerad')
-  server.create_buffers(visionipc.VISION_STREAM_ROAD, 8, W, H)
-  server.start_listener()
+  server = camera(visionipc, 8)
   sock = messaging.sub_sock('modelV2', timeout=20000)
   modeld = Modeld('--backend', 'cpu')
   frame = synthetic_nv12(W, H, seed=3)[0]

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from common.testing.process import stop
+from common.testing.wait import wait_for
 from tools.tests.recording import Recording
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -81,21 +82,26 @@ def _frame_at(recorded, t):
   raise AssertionError(f'no frame at {t}')
 
 
+def _connected_client(replay):
+  """A VisionIPC client of the road stream the running `replay` serves."""
+  from visionipc import VISION_STREAM_ROAD, VisionIpcClient
+  client = VisionIpcClient('camerad', VISION_STREAM_ROAD, False)
+  assert wait_for(lambda: replay.poll() is not None or client.connect(False), 20), 'replay did not serve VisionIPC'
+  assert replay.poll() is None, f'replay exited: {replay.stderr.read()}'
+  return client
+
+
 def test_replayed_frames_start_at_the_right_frame_and_match_the_scene(recorded, conduit_prefix):
   from camerad import read_stamp
-  from visionipc import VISION_STREAM_ROAD, VisionIpcClient
   start = 1.3  # in segment 0, a few frames before the boundary to segment 1
   want = _frame_at(recorded, start)
   p = subprocess.Popen([os.path.join(BIN, 'replay'), '--loop', '--start', str(start), recorded],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   try:
-    client = VisionIpcClient('camerad', VISION_STREAM_ROAD, False)
+    client = _connected_client(p)
     deadline = time.monotonic() + 20
-    while not client.connect(False):
-      assert time.monotonic() < deadline and p.poll() is None, 'replay did not serve VisionIPC'
-      time.sleep(0.02)
     ids, restarts, checked = [], 0, 0
-    while restarts < 2 and time.monotonic() < deadline + 20:
+    while restarts < 2 and time.monotonic() < deadline:
       dropped = client.dropped
       buf = client.recv(2000)
       assert buf is not None, 'no frame from replay'
@@ -119,18 +125,13 @@ def test_replayed_frames_start_at_the_right_frame_and_match_the_scene(recorded, 
 
 
 def test_qcam_serves_the_small_stream(recorded, conduit_prefix, tool):
-  from visionipc import VISION_STREAM_ROAD, VisionIpcClient
   r = json.loads(tool('route_info', '--json', recorded).stdout)
   q = r['segments'][0]['videos']['qcamera.ts']
   assert q['frames'] == q['indexed'] == SEG_FRAMES
   p = subprocess.Popen([os.path.join(BIN, 'replay'), '--qcam', '--loop', recorded],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   try:
-    client = VisionIpcClient('camerad', VISION_STREAM_ROAD, False)
-    deadline = time.monotonic() + 20
-    while not client.connect(False):
-      assert time.monotonic() < deadline and p.poll() is None, 'replay did not serve VisionIPC'
-      time.sleep(0.02)
+    client = _connected_client(p)
     ids = []
     while len(ids) < 10:
       buf = client.recv(2000)
