@@ -147,22 +147,25 @@ def test_conflates_to_the_newest_frame_and_reports_drops(bus):
       assert m.frameDropPerc > 0
 
 
-def test_bad_model_exits_non_zero_at_start_naming_the_node(tmp_path):
+def start_on_conv_model(tmp_path, weight_shape):
+  """modeld run on a one-Conv model with weights of `weight_shape`: (exit code, stderr)."""
   from modeld.tests.test_model import conv_model
-  path = tmp_path / 'bad.cmodel'
-  path.write_bytes(conv_model((4, 5, 3, 3)))
+  path = tmp_path / 'conv.cmodel'
+  path.write_bytes(conv_model(weight_shape))
   r = subprocess.run([MODELD, '--model', str(path)], capture_output=True, text=True, timeout=60)
-  assert r.returncode == 1
-  assert "node 'conv_a' (Conv): weight 'w' [4, 5, 3, 3] expects 5 input channels" in r.stderr
+  return r.returncode, r.stderr
+
+
+def test_bad_model_exits_non_zero_at_start_naming_the_node(tmp_path):
+  rc, err = start_on_conv_model(tmp_path, (4, 5, 3, 3))
+  assert rc == 1
+  assert "node 'conv_a' (Conv): weight 'w' [4, 5, 3, 3] expects 5 input channels" in err
 
 
 def test_model_modeld_cannot_feed_exits_non_zero(tmp_path):
-  from modeld.tests.test_model import conv_model
-  path = tmp_path / 'small.cmodel'
-  path.write_bytes(conv_model((4, 3, 3, 3)))
-  r = subprocess.run([MODELD, '--model', str(path)], capture_output=True, text=True, timeout=60)
-  assert r.returncode == 1
-  assert "model input 'x' has shape [1, 3, 8, 8], expected [1, 6, H, W]" in r.stderr
+  rc, err = start_on_conv_model(tmp_path, (4, 3, 3, 3))
+  assert rc == 1
+  assert "model input 'x' has shape [1, 3, 8, 8], expected [1, 6, H, W]" in err
 
 
 def test_bad_usage_exits_2():
