@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 
+from common.testing import process
 from common.testing.wait import wait_for
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -118,13 +119,8 @@ class ChaosPipeline:
 
   def close(self):
     """Stops the manager if it runs, kills whatever it left behind, removes the shm dir."""
-    if self.mgr and self.mgr.poll() is None:
-      self.mgr.send_signal(signal.SIGTERM)
-      try:
-        self.mgr.wait(15)
-      except subprocess.TimeoutExpired:
-        self.mgr.kill()
-        self.mgr.wait()
+    if self.mgr:
+      process.stop(self.mgr, timeout=15)  # SIGTERM, SIGKILL after 15 s
     for pid in self.orphans():
       os.kill(pid, signal.SIGKILL)
     self.sm = None

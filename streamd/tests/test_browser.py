@@ -19,6 +19,7 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
 from streamd.tests.browser import Browser  # noqa: E402
+from common.testing.process import stop  # noqa: E402
 from common.testing.wait import wait_for  # noqa: E402
 from streamd.tests.http_client import answers, get  # noqa: E402
 
@@ -62,13 +63,7 @@ def pipeline(tmp_path_factory):
   try:
     yield dict(port=port, root=str(tmp / 'routes'), tmp=tmp, mgr=mgr)
   finally:
-    if mgr.poll() is None:
-      mgr.send_signal(signal.SIGTERM)
-      try:
-        mgr.wait(30)
-      except subprocess.TimeoutExpired:
-        mgr.kill()
-        mgr.wait()
+    stop(mgr, timeout=30)
     subprocess.run(['rm', '-rf', f'/dev/shm/conduit_{prefix}'])
 
 
