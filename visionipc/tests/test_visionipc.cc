@@ -22,16 +22,18 @@
 #include "visionipc/handshake.h"
 #include "visionipc/tests/frame_pattern.h"
 #include "common/testing/prefix.h"
+#include "common/testing/wait.h"
 #include "visionipc/visionipc_client.h"
 #include "visionipc/visionipc_server.h"
 
 using namespace visionipc_test;
 using testutil::PrefixTest;
+using testutil::wait_for;
 using visionipc::Error;
 
 namespace {
 
-constexpr uint64_t kGenerousNs = 20'000'000'000ull;  // bound for "eventually", never hit when healthy
+constexpr uint64_t kGenerousNs = 20'000'000'000ull;  // bound for waits, never hit when healthy
 
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
@@ -40,16 +42,6 @@ T *shared_struct() {
   void *p = mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("mmap");
   return new (p) T{};
-}
-
-template <typename Pred>
-bool eventually(Pred pred) {
-  uint64_t end = conduit::mono_ns() + kGenerousNs;
-  while (!pred()) {
-    if (conduit::mono_ns() > end) return false;
-    sleep_ms(1);
-  }
-  return true;
 }
 
 int exit_code(pid_t pid) {
@@ -138,7 +130,7 @@ TEST_F(VisionIpc, IntegrityWithSlowAndFastConsumersAndExactDropCounts) {
   VisionIpcServer server("integrity");
   server.create_buffers(VISION_STREAM_ROAD, 3, 640, 480);
   server.start_listener();
-  ASSERT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 4; }));
+  ASSERT_TRUE(wait_for([&] { return server.num_clients(VISION_STREAM_ROAD) == 4; }));
   constexpr uint32_t kAttempts = 400;
   for (uint32_t f = 1; f <= kAttempts; f++) {
     if (VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD)) {
@@ -169,7 +161,7 @@ TEST_F(VisionIpc, IntegrityWithSlowAndFastConsumersAndExactDropCounts) {
   EXPECT_GT(server.dropped_frames(VISION_STREAM_ROAD) + sh->consumers[1].dropped + sh->consumers[2].dropped, 0u)
       << "the run never exercised dropping";
   // All clients are gone: every hold was given back.
-  EXPECT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 0; }));
+  EXPECT_TRUE(wait_for([&] { return server.num_clients(VISION_STREAM_ROAD) == 0; }));
   for (size_t i = 0; i < 3; i++) EXPECT_EQ(server.holders(VISION_STREAM_ROAD, i), 0u);
 }
 
@@ -190,7 +182,7 @@ TEST_F(VisionIpc, SigkilledHolderGivesBuffersBackAtSocketClose) {
   VisionIpcServer server("killme");
   server.create_buffers(VISION_STREAM_ROAD, 1, 320, 240);
   server.start_listener();
-  ASSERT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 1; }));
+  ASSERT_TRUE(wait_for([&] { return server.num_clients(VISION_STREAM_ROAD) == 1; }));
   VisionBuf *b = server.get_buffer(VISION_STREAM_ROAD);
   ASSERT_NE(b, nullptr);
   write_frame(b, 1);
@@ -204,7 +196,7 @@ TEST_F(VisionIpc, SigkilledHolderGivesBuffersBackAtSocketClose) {
   kill(child, SIGKILL);
   EXPECT_EQ(exit_code(child), 128 + SIGKILL);
   // The socket close is the only signal: no lease, no timeout.
-  ASSERT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 0; }));
+  ASSERT_TRUE(wait_for([&] { return server.num_clients(VISION_STREAM_ROAD) == 0; }));
   EXPECT_EQ(server.holders(VISION_STREAM_ROAD, 0), 0u);
   EXPECT_NE(server.get_buffer(VISION_STREAM_ROAD), nullptr);
   close(pipefd[0]);
@@ -356,7 +348,7 @@ TEST_F(VisionIpc, MisbehavingClientsAreRefusedAndOthersServed) {
   EXPECT_FALSE(unknown.connect(false));
   EXPECT_NE(unknown.last_error().find("unknown stream 1"), std::string::npos) << unknown.last_error();
 
-  EXPECT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 0; }));
+  EXPECT_TRUE(wait_for([&] { return server.num_clients(VISION_STREAM_ROAD) == 0; }));
   EXPECT_GE(server.refused_connections(), 3u);
   EXPECT_EQ(server.holders(VISION_STREAM_ROAD, 0) | server.holders(VISION_STREAM_ROAD, 1), 0u);
 
@@ -398,7 +390,7 @@ TEST_F(VisionIpc, ClientSlotsAreLimitedAndReused) {
   EXPECT_FALSE(extra.connect(false));
   EXPECT_NE(extra.last_error().find("all 32 client slots"), std::string::npos) << extra.last_error();
   clients.pop_back();
-  ASSERT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == visionipc::kMaxClientsPerStream - 1; }));
+  ASSERT_TRUE(wait_for([&] { return server.num_clients(VISION_STREAM_ROAD) == visionipc::kMaxClientsPerStream - 1; }));
   EXPECT_TRUE(extra.connect(false)) << extra.last_error();
 }
 
@@ -560,7 +552,7 @@ void expect_served_at_once(VisionIpcServer &server, const std::string &name) {
   ASSERT_NE(rb, nullptr);
   EXPECT_EQ(got.frame_id, 5u);
   EXPECT_TRUE(check_frame(rb, 5));
-  EXPECT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 1; }))
+  EXPECT_TRUE(wait_for([&] { return server.num_clients(VISION_STREAM_ROAD) == 1; }))
       << server.num_clients(VISION_STREAM_ROAD);
 }
 
@@ -577,7 +569,7 @@ TEST_F(VisionIpc, IdleConnectionFloodDoesNotLockOutClients) {
   server.start_listener();
   IdleFlood flood("flood", 20, 20);
   // Refusals prove the flood is on: 400 connections against 4 per peer and 64 in all.
-  ASSERT_TRUE(eventually([&] { return server.refused_connections() > 500; }));
+  ASSERT_TRUE(wait_for([&] { return server.refused_connections() > 500; }));
   expect_served_at_once(server, "flood");
 }
 
@@ -590,7 +582,7 @@ TEST_F(VisionIpc, IdlePeersOutnumberingThePlacesDoNotLockOutClients) {
   server.start_listener();
   IdleFlood crowd("crowd", visionipc::kMaxPendingConnections + 16, 1);
   // Refusals prove every place is taken and more peers want one.
-  ASSERT_TRUE(eventually([&] { return server.refused_connections() > 100; }));
+  ASSERT_TRUE(wait_for([&] { return server.refused_connections() > 100; }));
   expect_served_at_once(server, "crowd");
 }
 
@@ -650,7 +642,7 @@ TEST_F(VisionIpc, ClientScribblingSharedStateCannotStallTheProducer) {
   EXPECT_EQ(produced, 60);
   EXPECT_EQ(received, 60);
   EXPECT_NE(refusal(hostile).find("held more than 2 buffers"), std::string::npos);
-  EXPECT_TRUE(eventually([&] { return server.num_clients(VISION_STREAM_ROAD) == 1; }));
+  EXPECT_TRUE(wait_for([&] { return server.num_clients(VISION_STREAM_ROAD) == 1; }));
   close(hostile);
 }
 
