@@ -2,6 +2,8 @@
 
 #include <zmq.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,11 +37,14 @@ std::string zmq_endpoint(const std::string &topic) {
   } catch (const std::invalid_argument &e) {
     throw Error(e.what());
   }
+  // A unix socket in the prefix's private directory by default: owner-only by
+  // the directory's mode, isolated by the prefix, and no port that a kernel
+  // ephemeral port (or the bridge's range) can take first.
   const char *transport = getenv("CONDUIT_ZMQ_TRANSPORT");
-  if (transport && std::string(transport) == "ipc") {
-    return "ipc://" + conduit::shm_path(topic + ".zmq");
-  }
-  // Stable across processes: FNV-1a of "<prefix>/<topic>" into the 20000-52767 range.
+  if (!transport || std::string(transport) != "tcp") return "ipc://" + conduit::shm_path(topic + ".zmq");
+  // tcp, by request: FNV-1a of "<prefix>/<topic>" into 20000-52767, stable
+  // across processes. It overlaps Linux's default ephemeral range, so a bind
+  // may find its port taken by some connection.
   uint32_t h = 2166136261u;
   for (char c : conduit::prefix() + "/" + topic) h = (h ^ uint8_t(c)) * 16777619u;
   int port = 20000 + int(h % 32768);
@@ -81,6 +86,22 @@ static bool configure(void *sock, const ZmqLink &link, bool server) {
          zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, link.curve_key.c_str(), 40) == 0;
 }
 
+// An ipc:// publisher holds an flock on "<socket>.lock" while it lives (the
+// kernel drops it when the holder dies): libzmq unlinks a socket file before
+// binding its own, so a second publisher's bind would succeed and take the
+// topic's new subscribers. Returns the lock's fd, or -1 for other transports.
+static int claim_ipc_topic(const std::string &ep, const std::string &topic) {
+  if (ep.rfind("ipc://", 0) != 0) return -1;
+  const std::string lock = ep.substr(6) + ".lock";
+  int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error("msgq (zmq) topic '" + topic + "': cannot open " + lock + ": " + strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    throw MultiplePublishersError("msgq (zmq) topic '" + topic + "' already has a publisher (" + lock + " is locked)");
+  }
+  return fd;
+}
+
 ZmqPubSocket::ZmqPubSocket(const std::string &topic, size_t ring_size, const ZmqLink &link)
     : topic_(topic), max_size_(max_message_size(ring_size)), tag_words_(link.tag.size() / 8) {
   if (link.tag.size() % 8 != 0) throw Error("msgq (zmq) topic '" + topic + "': the link's tag is not a multiple of 8 bytes");
@@ -92,6 +113,7 @@ ZmqPubSocket::ZmqPubSocket(const std::string &topic, size_t ring_size, const Zmq
     zmq_close(sock_);
     throw Error("msgq (zmq) topic '" + topic + "': bad CURVE key (expected 40 Z85 characters of a secret key)");
   }
+  lock_fd_ = claim_ipc_topic(ep, topic);
   // A publisher closed a moment ago may still hold the port (libzmq closes
   // asynchronously): retry briefly before calling it a second publisher.
   int rc;
@@ -102,6 +124,7 @@ ZmqPubSocket::ZmqPubSocket(const std::string &topic, size_t ring_size, const Zmq
     const bool in_use = zmq_errno() == EADDRINUSE;
     Error e = in_use ? Error("") : zmq_error("cannot bind " + ep, topic);
     zmq_close(sock_);
+    if (lock_fd_ >= 0) close(lock_fd_);
     if (in_use) throw MultiplePublishersError("msgq (zmq) topic '" + topic + "' already has a publisher (" + ep + " in use)");
     throw e;
   }
@@ -111,6 +134,7 @@ ZmqPubSocket::~ZmqPubSocket() {
   int linger = 0;
   zmq_setsockopt(sock_, ZMQ_LINGER, &linger, sizeof(linger));
   zmq_close(sock_);
+  if (lock_fd_ >= 0) close(lock_fd_);
 }
 
 char *ZmqPubSocket::frame(size_t size) {

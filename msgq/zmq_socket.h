@@ -1,7 +1,8 @@
 #pragma once
-// The libzmq backend of msgq.h (ZMQ=1): PUB binds, SUB connects, on loopback
-// tcp by default (port derived from prefix and topic) or ipc:// in the prefix's
-// shm directory with CONDUIT_ZMQ_TRANSPORT=ipc. Each message is one frame:
+// The libzmq backend of msgq.h (ZMQ=1): PUB binds, SUB connects, over a unix
+// socket (ipc://<shm_dir>/<topic>.zmq, owner-only by the prefix directory's
+// 0700) by default, or loopback tcp with CONDUIT_ZMQ_TRANSPORT=tcp (port hashed
+// from prefix and topic; may meet an ephemeral port). Each message is one frame:
 // the link's tag, an 8-byte sequence number, then the payload, so lost() is
 // exact here too. The bridge (msgq/remote.h) uses the same sockets across hosts.
 #include <zmq.h>
@@ -57,6 +58,7 @@ class ZmqPubSocket final : public PubSocket {
   size_t max_size_;
   size_t tag_words_;
   void *sock_;
+  int lock_fd_ = -1;  // ipc: the topic's publisher lock
   uint64_t seq_ = 0;
   std::vector<uint64_t> buf_;  // tag, sequence number, then payload
   bool on_loan_ = false;

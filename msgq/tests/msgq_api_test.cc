@@ -1,9 +1,14 @@
 // Behaviour every backend shares; runs once over shared memory and once over ZMQ.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <thread>
 
+#include "common/prefix.h"
 #include "msgq/msgq.h"
+#include "msgq/zmq_socket.h"
 #include "msgq/tests/test_env.h"
 
 using namespace msgq;
@@ -312,4 +317,27 @@ TEST(MsgqLocal, LocalSocketsUseSharedMemoryEvenWithZmq) {
   Message m;
   ASSERT_TRUE(sub->receive(m, 0));
   EXPECT_EQ(pub->subscriber_count(), 1);
+}
+
+// A loopback port can be taken first by any connection's ephemeral port (the
+// publisher's bind then fails); the default transport uses none: its socket
+// lies in the prefix's owner-only directory.
+TEST(MsgqZmq, DefaultTransportIsAUnixSocketInThePrefixDirectory) {
+  ScopedPrefix prefix("zmq_ipc");
+  unsetenv("CONDUIT_ZMQ_TRANSPORT");
+  const std::string path = conduit::shm_dir() + "/where.zmq";
+  EXPECT_EQ(msgq::zmq_endpoint("where"), "ipc://" + path);
+  setenv("ZMQ", "1", 1);
+  auto pub = PubSocket::create("where");
+  unsetenv("ZMQ");
+  struct stat dir, sock;
+  ASSERT_EQ(stat(conduit::shm_dir().c_str(), &dir), 0);
+  ASSERT_EQ(stat(path.c_str(), &sock), 0) << "the publisher bound no socket at " << path;
+  EXPECT_TRUE(S_ISSOCK(sock.st_mode));
+  EXPECT_EQ(dir.st_mode & 0777, 0700u);
+  EXPECT_EQ(dir.st_uid, getuid());
+
+  setenv("CONDUIT_ZMQ_TRANSPORT", "tcp", 1);
+  EXPECT_EQ(msgq::zmq_endpoint("where").rfind("tcp://127.0.0.1:", 0), 0u);
+  unsetenv("CONDUIT_ZMQ_TRANSPORT");
 }
