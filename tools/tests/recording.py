@@ -98,3 +98,21 @@ def taken_through(sm, name):
   if not sm.seen[OUTPUTS[name]] or state is None:
     return None
   return idx.frameId + state.queueDepth + state.dropped - idx.droppedFrames
+
+
+def frame_accounting(idxs):
+  """How encoderd accounts for the camerad frames between the packets of one
+  output in one encoderd run (EncodeIndex messages, any order): each packet's
+  droppedFrames is the output's drop count when it took that frame, so the ids
+  between two packets are all counted drops, or some frames went missing
+  uncounted. Returns (counted: the dropped frame ids, uncounted: [(after_id,
+  next_id, frames missing beyond the count)])."""
+  counted, uncounted = set(), []
+  ordered = sorted(idxs, key=lambda i: i.frameId)
+  for a, b in zip(ordered, ordered[1:]):
+    missing = b.frameId - a.frameId - 1 - (b.droppedFrames - a.droppedFrames)
+    if missing:
+      uncounted.append((a.frameId, b.frameId, missing))
+    else:
+      counted.update(range(a.frameId + 1, b.frameId))
+  return counted, uncounted
