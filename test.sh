@@ -5,10 +5,10 @@
 # Gates (CI runs them all; `./test.sh --quick` skips them for local iteration):
 #   tsan  build/tsan (scons --sanitize=tsan): the msgq, cereal, visionipc memory
 #         and loggerd writer/deleter tests; any report fails it (tools/sanitizers/)
-#   asan  build/asan (scons --sanitize=asan, ASan+UBSan): the C++ tests and the
-#         Python tests of the trust boundary (bus, messages, frames, logs, model
-#         files), the latter on the tree's sanitized extension modules and
-#         programs; any report fails it (tools/sanitizers/)
+#   asan  build/asan (scons --sanitize=asan, ASan+UBSan): every C++ test and
+#         the pytest suite (but the QEMU guest tests and one real-time count, see
+#         below) on the tree's sanitized extension modules and programs; any
+#         report fails it (tools/sanitizers/)
 #   fuzz  every libFuzzer target, 20000 runs from a fixed seed (tools/fuzz --gate); a crash fails it
 # Always: tools/lint, the static checks (flake8, cppcheck, shellcheck), zero findings.
 set -uo pipefail
@@ -58,31 +58,32 @@ if ! ./tools/lint; then
   failed=1
 fi
 
-# ASan+UBSan over the trust boundary: shared memory and the bus (msgq, cereal,
-# the shm dir), VisionIPC, log readers (loggerd, replay) and model files. Left
-# out for build time on a cold 2-core machine (README, Reliability): camerad,
-# encoderd, loggerd's process and deleter tests, streamd, bridge, tools/mcap.
-ASAN_TESTS=(msgq_test cereal_test test_prefix test_visionipc test_visionipc_memory
-            loggerd_log_file_reader_test loggerd_writer_test replay_test modeld_test)
-ASAN_PYTESTS=(cereal/tests common/tests/test_prefix.py visionipc/tests
-              loggerd/tests/test_logreader.py modeld/tests/test_model.py)
+# ASan+UBSan over the whole tree (build/asan): every C++ test, then the pytest
+# suite on the sanitized extension modules and programs (the runtimes preloaded
+# into python and what it starts; leaks are checked in the C++ tests). Left out:
+# the QEMU guest tests (selfdrive_tests/vm: the guest has no sanitizer
+# runtime) and the two whole-pipeline tests that count frames against the
+# 20 fps cameras (at ASan's speed on 2 cores they failed 2 of 13 runs, the
+# first two after a rebuild; the rest of that module runs).
+ASAN_PYTEST_SKIP=(--ignore=selfdrive_tests/vm
+  --deselect=selfdrive_tests/test_pipeline.py::test_route_segments_have_every_file_and_no_uncounted_frame_loss
+  --deselect=selfdrive_tests/test_pipeline.py::test_model_ran_on_95_percent_of_road_frames_and_state_was_logged)
 if [ $quick -eq 0 ]; then
-  ext=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-  asan_targets=("${ASAN_TESTS[@]/#/build/tests/}" build/bin/loggerd build/bin/lr build/bin/cereal_roundtrip_helper
-                build/modeld/default_model.cmodel "cereal/_cereal$ext" "visionipc/_visionipc$ext"
-                "loggerd/logreader_ext$ext" "modeld/_modeld$ext")
-  if scons -Q -j"$(nproc)" --sanitize=asan "${asan_targets[@]}"; then
-    for t in "${ASAN_TESTS[@]}"; do
-      echo "=== build/asan/build/tests/$t"
-      if ! (source tools/sanitizers/env.sh && cd build/asan && "build/tests/$t" --gtest_brief=1); then
-        echo "FAILED: build/asan/build/tests/$t"
+  if scons -Q -j"$(nproc)" --sanitize=asan; then
+    for t in build/asan/build/tests/*; do
+      [ -x "$t" ] || continue
+      echo "=== $t"
+      if ! (source tools/sanitizers/env.sh && cd build/asan && "build/tests/${t##*/}" --gtest_brief=1); then
+        echo "FAILED: $t"
         failed=1
       fi
     done
-    echo "=== build/asan: pytest ${ASAN_PYTESTS[*]}"
+    # npm's packages (install_deps.sh) are ignored by git, so not in the mirror.
+    ln -sfn "$PWD/tools/tests/js/node_modules" build/asan/tools/tests/js/node_modules
+    echo "=== build/asan: pytest"
     if ! (source tools/sanitizers/env.sh && cd build/asan &&
           LD_PRELOAD="$ASAN_PRELOAD" ASAN_OPTIONS=$ASAN_PYTHON_OPTIONS PYTHONPATH="$PWD" \
-            "$PYTHON" -m pytest -q -p no:cacheprovider "${ASAN_PYTESTS[@]}"); then
+            "$PYTHON" -m pytest -q -p no:cacheprovider "${ASAN_PYTEST_SKIP[@]}"); then
       echo "FAILED: pytest under ASan (build/asan)"
       failed=1
     fi

@@ -24,8 +24,11 @@ FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 class Browser:
   def __init__(self, timeout=30):
     self.profile = tempfile.mkdtemp(prefix='streamd-chromium-')
+    # Without a preloaded sanitizer runtime (test.sh's ASan gate preloads one
+    # for python): Chromium, with its own allocator, does not start with it.
+    env = {k: v for k, v in os.environ.items() if k != 'LD_PRELOAD'}
     self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f'--user-data-dir={self.profile}', '--remote-debugging-port=0',
-                                  'about:blank'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  'about:blank'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
       port = self._devtools_port(timeout)
       with urllib.request.urlopen(f'http://127.0.0.1:{port}/json/list', timeout=timeout) as r:
