@@ -3,7 +3,8 @@
 // sequence number it expects, kept in a file of the prefix's shm directory
 // (<service>.bridge_in, 0600) that outlives the process. A bridge that is
 // killed and started again resumes from there (ZmqSubSocket::resume_from), so
-// what it missed while down counts in lost() exactly. A bridge that stops
+// what it missed while down counts in lost() (exactly, but for the one message
+// a kill may catch between its relay and store()). A bridge that stops
 // cleanly removes the file: a deliberate stop loses nothing by accident.
 // A record of another peer is ignored and replaced.
 // Threads: store() from one thread at a time. Errors: std::runtime_error when

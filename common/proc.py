@@ -1,4 +1,5 @@
 """/proc facts about a process, for the manager's tests, benchmarks and tools."""
+import os
 
 
 def _stat_fields(pid):
@@ -13,7 +14,6 @@ def _stat_fields(pid):
 def children(pid):
   """Pids whose parent is pid, zombies included (a scan of /proc, not pgrep:
   procps tools hang with the ASan runtime preloaded, as in test.sh's ASan gate)."""
-  import os
   kids = []
   for entry in os.listdir('/proc'):
     fields = _stat_fields(entry) if entry.isdigit() else None
@@ -43,7 +43,6 @@ def cpu_seconds(pid):
 
 def rss_kb(pid):
   """Resident memory of pid in KiB (/proc/<pid>/statm), or None if gone."""
-  import os
   try:
     with open(f'/proc/{pid}/statm') as f:
       return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024

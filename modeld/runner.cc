@@ -35,11 +35,16 @@ ModelRunner::ModelRunner(std::shared_ptr<Device> device, Model model)
 
 ModelRunner::~ModelRunner() { release_buffers(); }
 
-void ModelRunner::release_buffers() {
-  device_->finish();
-  executor_.reset();  // its kernels refer to the buffers
-  for (DeviceBuffer &b : buffers_) {
-    if (b.handle) device_->release(b);
+// Never throws: it runs in the destructor and on create()'s error path, where
+// a driver error here must not replace the one being reported.
+void ModelRunner::release_buffers() noexcept {
+  try {
+    device_->finish();
+    executor_.reset();  // its kernels refer to the buffers
+    for (DeviceBuffer &b : buffers_) {
+      if (b.handle) device_->release(b);
+    }
+  } catch (...) {
   }
 }
 

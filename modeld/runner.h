@@ -3,9 +3,10 @@
 //
 // Every buffer — inputs, weights, intermediates — is allocated and every
 // kernel is prepared in create(); run() only queues the launches, so a frame
-// costs no allocation. The destructor gives the buffers back to the device. Inputs are written in device memory (input_buffer(),
-// e.g. by the FrameTransform of the same device) or from the host
-// (set_input); outputs are read with read_output().
+// costs no allocation. The destructor gives the buffers back to the device.
+// Inputs are written in device memory (input_buffer(), e.g. by the
+// FrameTransform of the same device) or from the host (set_input); outputs are
+// read with read_output().
 //
 // Threads: one thread at a time. Errors: create() throws ModelError for a graph
 // this backend cannot run and std::runtime_error from the driver; afterwards
@@ -54,7 +55,7 @@ class ModelRunner {
 
  private:
   ModelRunner(std::shared_ptr<Device> device, Model model);
-  void release_buffers();
+  void release_buffers() noexcept;
 
   std::shared_ptr<Device> device_;
   Model model_;

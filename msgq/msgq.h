@@ -8,8 +8,9 @@
 //   msgq::Message m;
 //   if (sub->receive(m, 100)) use(m.data(), m.size());
 //
-// Backends: shared memory (default) or libzmq PUB/SUB on loopback tcp when the
-// environment has ZMQ=1 (read at create time). Both behave the same through this
+// Backends: shared memory (default) or libzmq PUB/SUB over a unix socket in the
+// prefix's directory when the environment has ZMQ=1 (read at create time; tcp on
+// loopback with CONDUIT_ZMQ_TRANSPORT=tcp, zmq_socket.h). Both behave the same through this
 // API. Channels that only make sense on one machine (VisionIPC announcements)
 // ask for shared memory explicitly with `local`.
 //

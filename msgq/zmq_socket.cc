@@ -40,8 +40,10 @@ std::string zmq_endpoint(const std::string &topic) {
   // A unix socket in the prefix's private directory by default: owner-only by
   // the directory's mode, isolated by the prefix, and no port that a kernel
   // ephemeral port (or the bridge's range) can take first.
-  const char *transport = getenv("CONDUIT_ZMQ_TRANSPORT");
-  if (!transport || std::string(transport) != "tcp") return "ipc://" + conduit::shm_path(topic + ".zmq");
+  const char *env = getenv("CONDUIT_ZMQ_TRANSPORT");
+  const std::string transport = env ? env : "ipc";
+  if (transport == "ipc") return "ipc://" + conduit::shm_path(topic + ".zmq");
+  if (transport != "tcp") throw Error("CONDUIT_ZMQ_TRANSPORT is '" + transport + "': expected ipc (the default) or tcp");
   // tcp, by request: FNV-1a of "<prefix>/<topic>" into 20000-52767, stable
   // across processes. It overlaps Linux's default ephemeral range, so a bind
   // may find its port taken by some connection.
@@ -108,12 +110,13 @@ ZmqPubSocket::ZmqPubSocket(const std::string &topic, size_t ring_size, const Zmq
   buf_.resize(tag_words_ + 1);
   memcpy(buf_.data(), link.tag.data(), link.tag.size());
   const std::string &ep = link.endpoint;
+  lock_fd_ = claim_ipc_topic(ep, topic);  // before the socket: a refused publisher leaves nothing open
   sock_ = zmq_socket(zmq_context(), ZMQ_PUB);
   if (!configure(sock_, link, true)) {
     zmq_close(sock_);
+    if (lock_fd_ >= 0) close(lock_fd_);
     throw Error("msgq (zmq) topic '" + topic + "': bad CURVE key (expected 40 Z85 characters of a secret key)");
   }
-  lock_fd_ = claim_ipc_topic(ep, topic);
   // A publisher closed a moment ago may still hold the port (libzmq closes
   // asynchronously): retry briefly before calling it a second publisher.
   int rc;

@@ -148,7 +148,9 @@ def test_route_segments_have_every_file_and_no_uncounted_frame_loss(run):
       in_file = {idx.frameId for idx in ids}
       v = s['videos'][name]
       assert v.get('frames') == v.get('indexed') == len(ids) == len(in_file), f'segment {s["number"]} {name}: {v}'
-      # Every frame camerad produced for this segment is in the file or counted dropped.
+      # Every frame camerad produced for this segment is in the file or counted
+      # dropped, and the encoder still encodes (a floor far under any load seen).
+      assert len(in_file) >= len(produced) // 10, f'segment {s["number"]} {name}: {len(in_file)} of {len(produced)}: {v}'
       assert in_file <= produced and produced - in_file <= counted, (
         f'segment {s["number"]} {name}: {len(in_file)} in the file, '
         f'{len((produced - in_file) & counted)} counted dropped, of {len(produced)}: {v}; all: {every}')

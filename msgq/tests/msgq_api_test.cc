@@ -343,5 +343,9 @@ TEST(MsgqZmq, DefaultTransportIsAUnixSocketInThePrefixDirectory) {
 
   setenv("CONDUIT_ZMQ_TRANSPORT", "tcp", 1);
   EXPECT_EQ(msgq::zmq_endpoint("where").rfind("tcp://127.0.0.1:", 0), 0u);
+  setenv("CONDUIT_ZMQ_TRANSPORT", "ipc", 1);
+  EXPECT_EQ(msgq::zmq_endpoint("where"), "ipc://" + path);
+  setenv("CONDUIT_ZMQ_TRANSPORT", "TCP", 1);  // a typo is an error, not quietly ipc
+  EXPECT_THROW(msgq::zmq_endpoint("where"), msgq::Error);
   unsetenv("CONDUIT_ZMQ_TRANSPORT");
 }
