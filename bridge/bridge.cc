@@ -37,9 +37,10 @@
 #include "cereal/remote.h"
 #include "common/clock.h"
 #include "common/command_line.h"
+#include "common/realtime.h"
 #include "common/stop_signal.h"
-#include "bridge/stream_position.h"
 #include "common/watchdog.h"
+#include "bridge/stream_position.h"
 #include "msgq/remote.h"
 
 namespace {
@@ -211,34 +212,27 @@ void write_trace(const std::string &path, const Trace &out, const Trace &in) {
   fclose(f);
 }
 
-// SCHED_FIFO at `priority` for the whole process, before it starts any thread:
-// they inherit it, the relays and libzmq's I/O threads alike, so a message
-// never waits behind a busy CPU's ordinary work at any of the bridge's wake-ups.
-void set_realtime(int priority) {
-  sched_param param{};
-  param.sched_priority = priority;
-  if (sched_setscheduler(0, SCHED_FIFO, &param) != 0) {
-    throw std::runtime_error("--rt " + std::to_string(priority) + ": cannot run SCHED_FIFO (" + strerror(errno) +
-                             "): needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least that");
+// SCHED_FIFO at `priority` and a pin to CPU `cpu`, set before any thread starts:
+// they inherit both, the relays and libzmq's I/O threads alike. Pinned, a
+// wake-up between its threads preempts on that CPU at once; unpinned, the
+// scheduler sends a woken real-time thread to the other CPU, and waking that
+// costs more.
+void set_scheduling(int priority, int cpu) {
+  if (cpu >= 0) {
+    if (std::string err = conduit::pin_to_cpu(cpu); !err.empty()) {
+      throw std::runtime_error("--cpu " + std::to_string(cpu) + ": cannot run there (" + err + ")");
+    }
   }
-}
-
-// Every thread of the bridge on CPU `cpu` (they inherit it, as above). With
-// SCHED_FIFO this is what makes it fast: a wake-up between its threads (relay,
-// libzmq I/O) preempts on that CPU at once; without a pin the scheduler sends
-// a woken real-time thread to the other CPU, and waking that costs more.
-void pin_to(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-    throw std::runtime_error("--cpu " + std::to_string(cpu) + ": cannot run there (" + strerror(errno) + ")");
+  if (priority > 0) {
+    if (std::string err = conduit::set_realtime_priority(priority); !err.empty()) {
+      throw std::runtime_error("--rt " + std::to_string(priority) + ": cannot run SCHED_FIFO (" + err +
+                               "): needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least that");
+    }
   }
 }
 
 int run(const conduit::CommandLine &cl) {
-  if (const int cpu = int(cl.integer("cpu", -1, CPU_SETSIZE - 1)); cpu >= 0) pin_to(cpu);
-  if (const int rt = int(cl.integer("rt", 0, 99)); rt > 0) set_realtime(rt);
+  set_scheduling(int(cl.integer("rt", 0, 99)), int(cl.integer("cpu", -1, CPU_SETSIZE - 1)));
   const std::string key = msgq::bridge_key();
   const std::string bind = cl.str("bind");
   std::vector<std::string> out = cl.str("publish").empty() ? std::vector<std::string>{} : services_of(cl.str("publish"));

@@ -23,7 +23,7 @@
 #include "common/command_line.h"
 #include "camerad/frame_source.h"
 #include "camerad/pacer.h"
-#include "camerad/realtime.h"
+#include "common/realtime.h"
 #include "camerad/v4l2_camera.h"
 #include "cereal/messaging.h"
 #include "cereal/stream_stats.h"
@@ -355,8 +355,8 @@ int main(int argc, char **argv) {
     server.start_listener();
     cereal::PubMaster pm(topics);
     if (rt_priority) {
-      std::string err = camerad::set_realtime_priority(rt_priority);
-      if (!err.empty()) fprintf(stderr, "camerad: warning: %s; pacing with normal scheduling\n", err.c_str());
+      std::string err = conduit::set_realtime_priority(rt_priority);
+      if (!err.empty()) fprintf(stderr, "camerad: warning: SCHED_FIFO %d: %s; pacing with normal scheduling\n", rt_priority, err.c_str());
     }
     fprintf(stderr, "camerad: serving %s at %dx%d %s %d fps from %s on VisionIPC '%s'\n", cl.str("cameras").c_str(),
             s.width, s.height, conduit::pixel_format_name(s.format), s.fps, source_spec.c_str(), cl.str("server").c_str());

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "camerad/pacer.h"
-#include "camerad/realtime.h"
+#include "common/realtime.h"
 #include "camerad/synthetic_scene.h"
 #include "common/clock.h"
 #include "common/testing/video.h"
@@ -121,9 +121,9 @@ int main(int argc, char **argv) {
     else if (a == "--psnr") measure_psnr = true;
     else if (a == "--relative") relative = true;
     else if (a == "--rt") {
-      std::string err = camerad::set_realtime_priority(10);
+      std::string err = conduit::set_realtime_priority(10);
       if (!err.empty()) {
-        fprintf(stderr, "encoder_bench: %s\n", err.c_str());
+        fprintf(stderr, "encoder_bench: SCHED_FIFO 10: %s\n", err.c_str());
         return 1;
       }
     }
